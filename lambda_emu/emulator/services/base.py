@@ -1,0 +1,34 @@
+"""The contract between the protocol layer and a service.
+
+A service is a class whose public CamelCase methods are AWS operation names. Each takes one dict of
+validated input (parsed by the protocol layer from botocore's model: blobs as ``bytes``, timestamps as
+aware UTC ``datetime``, everything else as JSON types) and returns a dict of output members (blobs as
+``bytes``, timestamps as ``datetime`` or epoch seconds). It may be ``async``. It raises
+:class:`lambda_emu.emulator.errors.AwsError` for anything AWS would refuse.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lambda_emu.emulator.core import Emulator
+
+
+class Service:
+    #: botocore's service name ("lambda", "sqs", "kinesis").
+    service_name: str = ""
+
+    def __init__(self, emu: Emulator) -> None:
+        self.emu = emu
+
+    async def start(self) -> None:
+        """Called once the server is listening."""
+
+    async def stop(self) -> None:
+        """Called on shutdown; release timers and tasks."""
+
+    def operation(self, name: str) -> Any | None:
+        if not name or not name[0].isupper():
+            return None
+        return getattr(self, name, None)
