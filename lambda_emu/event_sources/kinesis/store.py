@@ -1,0 +1,841 @@
+"""Kinesis data streams as plain state on the emulator clock: streams, shards, records, iterators.
+
+No HTTP here. The Kinesis API (``emulator/services/kinesis.py``) is a thin layer over
+:class:`KinesisStore`, and the stream event source mapping reads through the internal API of
+:class:`Stream` (``list_shards``, ``starting_sequence_number``, ``read``, ``latest_sequence_number``,
+``add_listener``).
+
+Time: nothing here runs a timer. Retention trimming and iterator expiry are computed from timestamps
+on the clock when a stream is touched, so a manual clock can always settle.
+
+Sequence numbers are 56-digit decimal strings, like AWS's. Ours are laid out as
+``"49" + stream key (15 digits) + shard index (6) + counter (33)``: the stream key tells a sequence
+number of this stream from one of a deleted stream of the same name, the shard index gives AWS's
+"It encodes shardId-…" error, and the counter grows strictly within a shard (it starts from the
+arrival time in milliseconds, so numbers also grow with time as AWS's do).
+"""
+
+from __future__ import annotations
+
+import base64
+import bisect
+import hashlib
+import hmac
+import random
+import struct
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+from lambda_emu.emulator.clock import Clock
+from lambda_emu.emulator.errors import AwsError
+from lambda_emu.emulator.logging import get_logger
+
+log = get_logger("kinesis")
+
+HASH_KEY_SPACE = 2**128
+MAX_HASH_KEY = HASH_KEY_SPACE - 1
+ITERATOR_TTL_S = 300.0  # "A shard iterator expires 5 minutes after it is returned to the requester."
+NEXT_TOKEN_TTL_S = 300.0  # ListShards: "Tokens expire after 300 seconds."
+DEFAULT_RETENTION_HOURS = 24
+MIN_RETENTION_HOURS = 24
+MAX_RETENTION_HOURS = 8760
+# New on-demand streams start with 4 MB/s of write capacity, i.e. four shards.
+ON_DEMAND_SHARD_COUNT = 4
+DEFAULT_MAX_RECORD_KIB = 1024
+MIN_MAX_RECORD_KIB = 1024
+MAX_MAX_RECORD_KIB = 10240
+MAX_PARTITION_KEY_CHARS = 256
+PUT_RECORDS_MAX_ENTRIES = 500
+PUT_RECORDS_MAX_BYTES = 5 * 1024 * 1024  # streams with the default 1 MiB record size
+PUT_RECORDS_MAX_BYTES_LARGE = 10 * 1024 * 1024  # streams whose MaxRecordSizeInKiB is raised
+GET_RECORDS_MAX_LIMIT = 10_000
+GET_RECORDS_MAX_BYTES = 10 * 1024 * 1024
+DEFAULT_SHARD_LIMIT = 500  # AWS's default open-shard quota per account and Region (us-east-1 and others)
+MAX_TAGS_PER_STREAM = 50
+
+StreamMode = Literal["PROVISIONED", "ON_DEMAND"]
+IteratorType = Literal["AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER", "TRIM_HORIZON", "LATEST", "AT_TIMESTAMP"]
+StartingPosition = Literal["TRIM_HORIZON", "LATEST", "AT_TIMESTAMP"]
+ShardListener = Callable[[str], None]
+
+_SEQ_PREFIX = "49"
+_COUNTER_PER_MS = 10**18
+_MAX_SHARDS_ENCODABLE = 10**6
+
+
+def invalid_argument(message: str) -> AwsError:
+    return AwsError("InvalidArgumentException", message)
+
+
+# ---- sequence numbers and hash keys ------------------------------------------------------------
+
+
+def format_sequence_number(stream_key: int, shard_index: int, counter: int) -> str:
+    return f"{_SEQ_PREFIX}{stream_key:015d}{shard_index:06d}{counter:033d}"
+
+
+def parse_sequence_number(text: str) -> tuple[int, int, int] | None:
+    """(stream key, shard index, counter) of one of our sequence numbers, or None if it is not one."""
+    if len(text) != 56 or not text.isascii() or not text.isdigit() or not text.startswith(_SEQ_PREFIX):
+        return None
+    return int(text[2:17]), int(text[17:23]), int(text[23:])
+
+
+def partition_key_hash(partition_key: str) -> int:
+    """AWS maps a partition key to a 128-bit integer with MD5."""
+    return int.from_bytes(hashlib.md5(partition_key.encode("utf-8")).digest(), "big")
+
+
+def even_hash_ranges(shard_count: int) -> list[tuple[int, int]]:
+    """Split 0..2^128-1 as CreateStream does: equal widths of floor(2^128/n), the last shard takes the rest."""
+    width = HASH_KEY_SPACE // shard_count
+    starts = [i * width for i in range(shard_count)]
+    ends = [start - 1 for start in starts[1:]] + [MAX_HASH_KEY]
+    return list(zip(starts, ends, strict=True))
+
+
+def java_date(epoch: float) -> str:
+    """``Sun Oct 10 05:17:11 UTC 2021``: how AWS's (Java) messages print a time."""
+    dt = datetime.fromtimestamp(epoch, tz=UTC)
+    days = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+    months = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+    return f"{days[dt.weekday()]} {months[dt.month - 1]} {dt.day:02d} {dt:%H:%M:%S} UTC {dt.year}"
+
+
+# ---- records and shards -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StreamRecord:
+    """One data record as stored; what GetRecords and the event source mapping hand out."""
+
+    sequence_number: str
+    partition_key: str
+    data: bytes
+    approximate_arrival: float  # epoch seconds, millisecond precision
+    shard_id: str
+    counter: int  # position within the shard; orders records like sequence_number does
+
+    @property
+    def size(self) -> int:
+        """What counts against AWS's record and request size limits: data plus partition key."""
+        return len(self.data) + len(self.partition_key.encode("utf-8"))
+
+
+class Shard:
+    """An open shard: a hash-key range and an append-only, retention-trimmed log of records."""
+
+    def __init__(self, stream_key: int, index: int, hash_range: tuple[int, int], created_at: float) -> None:
+        self.index = index
+        self.shard_id = f"shardId-{index:012d}"
+        self.starting_hash_key, self.ending_hash_key = hash_range
+        self._stream_key = stream_key
+        self.start_counter = int(created_at * 1000) * _COUNTER_PER_MS
+        self.starting_sequence_number = self.sequence_number(self.start_counter)
+        self._records: list[StreamRecord] = []
+        self._counters: list[int] = []
+        self._head = 0  # records before this index are trimmed; compacted lazily
+        self.last_counter = self.start_counter
+
+    def sequence_number(self, counter: int) -> str:
+        return format_sequence_number(self._stream_key, self.index, counter)
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "ShardId": self.shard_id,
+            "HashKeyRange": {
+                "StartingHashKey": str(self.starting_hash_key),
+                "EndingHashKey": str(self.ending_hash_key),
+            },
+            "SequenceNumberRange": {"StartingSequenceNumber": self.starting_sequence_number},
+        }
+
+    def append(self, partition_key: str, data: bytes, arrival: float) -> StreamRecord:
+        # Strictly increasing even if two records arrive in the same millisecond.
+        counter = max(self.last_counter + 1, int(arrival * 1000) * _COUNTER_PER_MS)
+        record = StreamRecord(self.sequence_number(counter), partition_key, data, arrival, self.shard_id, counter)
+        self._records.append(record)
+        self._counters.append(counter)
+        self.last_counter = counter
+        return record
+
+    def trim(self, horizon: float) -> None:
+        """Drop records that arrived before ``horizon`` (retention), amortised O(1) per record."""
+        head, records = self._head, self._records
+        while head < len(records) and records[head].approximate_arrival < horizon:
+            head += 1
+        self._head = head
+        if head > 1024 and head * 2 > len(records):
+            del self._records[:head]
+            del self._counters[:head]
+            self._head = 0
+
+    def _index_after(self, counter: int) -> int:
+        return max(self._head, bisect.bisect_right(self._counters, counter))
+
+    def records_after(self, counter: int, limit: int, max_bytes: int) -> list[StreamRecord]:
+        """Up to ``limit`` records after ``counter``, at most ``max_bytes`` (always at least one)."""
+        start = self._index_after(counter)
+        out: list[StreamRecord] = []
+        total = 0
+        for record in self._records[start : start + limit]:
+            if out and total + record.size > max_bytes:
+                break
+            out.append(record)
+            total += record.size
+        return out
+
+    def next_after(self, counter: int) -> StreamRecord | None:
+        index = self._index_after(counter)
+        return self._records[index] if index < len(self._records) else None
+
+    def first_arrived_at_or_after(self, when: float) -> StreamRecord | None:
+        for record in self._records[self._head :]:
+            if record.approximate_arrival >= when:
+                return record
+        return None
+
+    def live_records(self) -> list[StreamRecord]:
+        return self._records[self._head :]
+
+
+# ---- streams ----------------------------------------------------------------------------------
+
+
+class Stream:
+    """A data stream. The methods under "internal API" are for the stream event source mapping."""
+
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        name: str,
+        arn: str,
+        key: int,
+        shard_count: int,
+        mode: StreamMode,
+        max_record_size_kib: int,
+        tags: dict[str, str],
+    ) -> None:
+        self._clock = clock
+        self.name = name
+        self.arn = arn
+        self.key = key
+        self.created_at = clock.now_ms() / 1000
+        self.mode: StreamMode = mode
+        self.status = "ACTIVE"  # ACTIVE at once: boto3's stream_exists waiter passes on its first poll
+        self.retention_hours = DEFAULT_RETENTION_HOURS
+        self.max_record_size_kib = max_record_size_kib
+        self.tags = dict(tags)
+        self.deleted = False
+        self.shards = [
+            Shard(key, index, hash_range, self.created_at)
+            for index, hash_range in enumerate(even_hash_ranges(shard_count))
+        ]
+        self._by_id = {shard.shard_id: shard for shard in self.shards}
+        self._starting_keys = [shard.starting_hash_key for shard in self.shards]
+        self._listeners: list[ShardListener] = []
+
+    # ---- lookups ------------------------------------------------------------------------------
+
+    def shard(self, shard_id: str) -> Shard | None:
+        return self._by_id.get(shard_id)
+
+    def shard_for_hash_key(self, hash_key: int) -> Shard:
+        return self.shards[bisect.bisect_right(self._starting_keys, hash_key) - 1]
+
+    @property
+    def max_record_bytes(self) -> int:
+        return self.max_record_size_kib * 1024
+
+    def trim(self) -> None:
+        """Apply retention now (lazily: called whenever the stream is read)."""
+        horizon = self._clock.now() - self.retention_hours * 3600
+        for shard in self.shards:
+            shard.trim(horizon)
+
+    def append(self, shard: Shard, partition_key: str, data: bytes) -> StreamRecord:
+        return shard.append(partition_key, data, self._clock.now_ms() / 1000)
+
+    def notify(self, shard_ids: Iterable[str]) -> None:
+        for shard_id in shard_ids:
+            for listener in list(self._listeners):
+                try:
+                    listener(shard_id)
+                except Exception:  # noqa: BLE001 - a poller's bug must not fail a producer's PutRecord
+                    log.exception("kinesis listener failed", stream=self.name, shard=shard_id)
+
+    # ---- internal API (the stream event source mapping) ---------------------------------------
+
+    def list_shards(self) -> list[Shard]:
+        """The stream's shards, in shard-id order (all open: lambda-emu does not reshard)."""
+        return list(self.shards)
+
+    def starting_sequence_number(
+        self, shard_id: str, position: StartingPosition, timestamp: float | None = None
+    ) -> str:
+        """A cursor for ``read``: records strictly after it are the ones ``position`` starts at.
+
+        TRIM_HORIZON → the oldest record kept; LATEST → only records appended from now on;
+        AT_TIMESTAMP → the first record whose arrival is at or after ``timestamp`` (epoch seconds).
+        """
+        shard = self._shard_or_raise(shard_id)
+        self.trim()
+        if position == "TRIM_HORIZON":
+            return shard.starting_sequence_number
+        if position == "LATEST":
+            return shard.sequence_number(shard.last_counter)
+        if position == "AT_TIMESTAMP":
+            if timestamp is None:
+                raise ValueError("AT_TIMESTAMP needs a timestamp")
+            record = shard.first_arrived_at_or_after(timestamp)
+            return shard.sequence_number(record.counter - 1 if record else shard.last_counter)
+        raise ValueError(f"unknown starting position {position!r}")
+
+    def read(
+        self,
+        shard_id: str,
+        after_sequence_number: str,
+        *,
+        limit: int = GET_RECORDS_MAX_LIMIT,
+        max_bytes: int = GET_RECORDS_MAX_BYTES,
+    ) -> list[StreamRecord]:
+        """Records of ``shard_id`` strictly after ``after_sequence_number``, oldest first.
+
+        At most ``limit`` records and ``max_bytes`` (data + partition keys; the first record is
+        always returned whatever its size). Records past retention are never returned.
+        ``after_sequence_number`` is a record's sequence number or a cursor from
+        :meth:`starting_sequence_number`.
+        """
+        shard = self._shard_or_raise(shard_id)
+        counter = self._counter_of(shard, after_sequence_number)
+        self.trim()
+        return shard.records_after(counter, limit, max_bytes)
+
+    def latest_sequence_number(self, shard_id: str) -> str | None:
+        """The sequence number of the newest record kept in the shard, or None if it holds none."""
+        shard = self._shard_or_raise(shard_id)
+        self.trim()
+        live = shard.live_records()
+        return live[-1].sequence_number if live else None
+
+    def add_listener(self, callback: ShardListener) -> None:
+        """``callback(shard_id)`` runs synchronously after records are appended to that shard (once
+        per shard per PutRecord/PutRecords call), and once per shard when the stream is deleted
+        (then ``stream.deleted`` is True). Keep it cheap: wake a poller, don't read here."""
+        self._listeners.append(callback)
+
+    def remove_listener(self, callback: ShardListener) -> None:
+        if callback in self._listeners:
+            self._listeners.remove(callback)
+
+    def _shard_or_raise(self, shard_id: str) -> Shard:
+        shard = self._by_id.get(shard_id)
+        if shard is None:
+            raise AwsError(
+                "ResourceNotFoundException",
+                f"Shard {shard_id} in stream {self.name} under account {self.arn.split(':')[4]} does not exist",
+            )
+        return shard
+
+    def _counter_of(self, shard: Shard, sequence_number: str) -> int:
+        parsed = parse_sequence_number(sequence_number)
+        if parsed is None or parsed[0] != self.key or parsed[1] != shard.index:
+            raise invalid_argument(f"Sequence number {sequence_number} does not belong to {shard.shard_id}")
+        return parsed[2]
+
+
+@dataclass(frozen=True, slots=True)
+class RecordsPage:
+    """One GetRecords answer."""
+
+    records: list[StreamRecord]
+    next_shard_iterator: str
+    millis_behind_latest: int
+
+
+@dataclass(frozen=True, slots=True)
+class ShardPage:
+    shards: list[Shard]
+    next_token: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Iterator:
+    created_ms: int
+    stream_key: int
+    shard_index: int
+    counter: int  # read records strictly after this counter
+    stream_name: str
+
+
+# ---- the store --------------------------------------------------------------------------------
+
+
+class KinesisStore:
+    """Every stream of one emulator (one account, one Region)."""
+
+    def __init__(self, clock: Clock, *, region: str, account_id: str, rng: random.Random) -> None:
+        self.clock = clock
+        self.region = region
+        self.account_id = account_id
+        self._rng = rng
+        # Signs iterators and page tokens so a forged or foreign one is refused, not misread.
+        self._secret = rng.randbytes(32)
+        self._streams: dict[str, Stream] = {}
+        self.shard_limit = DEFAULT_SHARD_LIMIT
+
+    # ---- streams ------------------------------------------------------------------------------
+
+    def arn_for(self, name: str) -> str:
+        return f"arn:aws:kinesis:{self.region}:{self.account_id}:stream/{name}"
+
+    def not_found(self, name: str, account_id: str | None = None) -> AwsError:
+        return AwsError(
+            "ResourceNotFoundException", f"Stream {name} under account {account_id or self.account_id} not found."
+        )
+
+    def create_stream(
+        self,
+        name: str,
+        *,
+        shard_count: int | None = None,
+        mode: StreamMode = "PROVISIONED",
+        tags: dict[str, str] | None = None,
+        max_record_size_kib: int | None = None,
+    ) -> Stream:
+        if name in self._streams:
+            raise AwsError("ResourceInUseException", f"Stream {name} under account {self.account_id} already exists.")
+        count = self._shard_count(mode, shard_count)
+        self._check_shard_limit(count)
+        kib = DEFAULT_MAX_RECORD_KIB if max_record_size_kib is None else max_record_size_kib
+        if not MIN_MAX_RECORD_KIB <= kib <= MAX_MAX_RECORD_KIB:
+            raise AwsError(
+                "ValidationException",
+                f"1 validation error detected: Value '{kib}' at 'maxRecordSizeInKiB' failed to satisfy "
+                f"constraint: Member must have value between {MIN_MAX_RECORD_KIB} and {MAX_MAX_RECORD_KIB}",
+            )
+        if tags and len(tags) > MAX_TAGS_PER_STREAM:
+            raise self._too_many_tags(name)
+        stream = Stream(
+            self.clock,
+            name=name,
+            arn=self.arn_for(name),
+            key=self._rng.randrange(10**14, 10**15),
+            shard_count=count,
+            mode=mode,
+            max_record_size_kib=kib,
+            tags=tags or {},
+        )
+        self._streams[name] = stream
+        return stream
+
+    def _shard_count(self, mode: StreamMode, shard_count: int | None) -> int:
+        if mode == "ON_DEMAND":
+            if shard_count is not None:
+                raise AwsError("ValidationException", "ShardCount must not be specified for an ON_DEMAND stream.")
+            return ON_DEMAND_SHARD_COUNT
+        if shard_count is None:
+            raise AwsError("ValidationException", "ShardCount is required for a PROVISIONED stream.")
+        if shard_count < 1:
+            raise AwsError(
+                "ValidationException",
+                f"1 validation error detected: Value '{shard_count}' at 'shardCount' failed to satisfy "
+                "constraint: Member must have value greater than or equal to 1",
+            )
+        return shard_count
+
+    def _check_shard_limit(self, adding: int) -> None:
+        current = sum(len(s.shards) for s in self._streams.values())
+        if current + adding > min(self.shard_limit, _MAX_SHARDS_ENCODABLE):
+            raise AwsError(
+                "LimitExceededException",
+                f"This request would exceed the shard limit for the account {self.account_id} in {self.region}. "
+                f"Current shard count for the account: {current}. Limit: {self.shard_limit}. "
+                f"Number of additional shards that would have resulted from this request: {adding}. "
+                "Refer to the AWS Service Limits page "
+                "(http://docs.aws.amazon.com/general/latest/gr/aws_service_limits.html) "
+                "for current limits and how to request higher limits.",
+            )
+
+    def delete_stream(self, stream: Stream) -> None:
+        self._streams.pop(stream.name, None)
+        stream.deleted = True
+        stream.status = "DELETING"
+        # Wake pollers so they notice the stream is gone instead of waiting for data that never comes.
+        stream.notify(shard.shard_id for shard in stream.shards)
+
+    def find_stream(self, name: str) -> Stream | None:
+        return self._streams.get(name)
+
+    def stream(self, name: str) -> Stream:
+        stream = self._streams.get(name)
+        if stream is None:
+            raise self.not_found(name)
+        return stream
+
+    def find_stream_by_arn(self, arn: str) -> Stream | None:
+        """The live stream with this ARN, or None (unknown, deleted, or another account/Region)."""
+        parsed = self._parse_arn(arn)
+        if parsed is None:
+            return None
+        region, account, name = parsed
+        if region != self.region or account != self.account_id:
+            return None
+        return self._streams.get(name)
+
+    def stream_by_arn(self, arn: str) -> Stream:
+        parsed = self._parse_arn(arn)
+        if parsed is None:
+            raise invalid_argument(f"Invalid StreamARN {arn}.")
+        stream = self.find_stream_by_arn(arn)
+        if stream is None:
+            raise self.not_found(parsed[2], parsed[1])
+        return stream
+
+    def resolve(self, name: str | None, arn: str | None) -> Stream:
+        """The stream an API call names by StreamName, StreamARN or both (they must agree)."""
+        if arn:
+            stream = self.stream_by_arn(arn)
+            if name and name != stream.name:
+                raise invalid_argument(f"StreamARN {arn} and StreamName {name} do not refer to the same stream.")
+            return stream
+        if name:
+            return self.stream(name)
+        raise invalid_argument("Either StreamName or StreamARN must be provided.")
+
+    @staticmethod
+    def _parse_arn(arn: str) -> tuple[str, str, str] | None:
+        parts = arn.split(":", 5)
+        if len(parts) != 6 or parts[0] != "arn" or parts[2] != "kinesis" or not parts[5].startswith("stream/"):
+            return None
+        name = parts[5][len("stream/") :]
+        if not name or "/" in name:
+            return None
+        return parts[3], parts[4], name
+
+    def streams(self) -> list[Stream]:
+        """All streams, by name (the order ListStreams pages in)."""
+        return [self._streams[name] for name in sorted(self._streams)]
+
+    def open_shard_count(self) -> int:
+        return sum(len(s.shards) for s in self._streams.values())
+
+    # ---- producing ----------------------------------------------------------------------------
+
+    def put_record(
+        self, stream: Stream, partition_key: str | None, data: bytes, explicit_hash_key: str | None = None
+    ) -> StreamRecord:
+        shard = self._target_shard(stream, partition_key, data, explicit_hash_key, "")
+        record = stream.append(shard, partition_key or "", data)
+        stream.notify([shard.shard_id])
+        return record
+
+    def put_records(self, stream: Stream, entries: list[dict[str, object]]) -> list[StreamRecord]:
+        """All or nothing on validation (AWS refuses the whole request); then one record per entry."""
+        if not 1 <= len(entries) <= PUT_RECORDS_MAX_ENTRIES:
+            raise AwsError(
+                "ValidationException",
+                f"1 validation error detected: Value '{len(entries)}' at 'records' failed to satisfy constraint: "
+                f"Member must have length {'less than or equal to 500' if entries else 'greater than or equal to 1'}",
+            )
+        targets: list[tuple[Shard, str, bytes]] = []
+        total = 0
+        for position, entry in enumerate(entries, start=1):
+            key = entry.get("PartitionKey")
+            data = entry.get("Data", b"")
+            hash_key = entry.get("ExplicitHashKey")
+            assert isinstance(data, bytes) and (key is None or isinstance(key, str))
+            assert hash_key is None or isinstance(hash_key, str)
+            shard = self._target_shard(stream, key, data, hash_key, f"records.{position}.member.")
+            targets.append((shard, key or "", data))
+            total += len(data) + len((key or "").encode("utf-8"))
+        request_limit = PUT_RECORDS_MAX_BYTES if stream.max_record_bytes <= 1024 * 1024 else PUT_RECORDS_MAX_BYTES_LARGE
+        if total > request_limit:
+            raise invalid_argument(f"Records size exceeds {request_limit // (1024 * 1024)} MB limit")
+        records = [stream.append(shard, key, data) for shard, key, data in targets]
+        stream.notify(dict.fromkeys(record.shard_id for record in records))
+        return records
+
+    def _target_shard(
+        self, stream: Stream, partition_key: str | None, data: bytes, explicit_hash_key: str | None, path: str
+    ) -> Shard:
+        if partition_key is None:
+            raise AwsError(
+                "ValidationException",
+                f"1 validation error detected: Value null at '{path}partitionKey' failed to satisfy constraint: "
+                "Member must not be null",
+            )
+        if not 1 <= len(partition_key) <= MAX_PARTITION_KEY_CHARS:
+            bound = "less than or equal to 256" if partition_key else "greater than or equal to 1"
+            raise AwsError(
+                "ValidationException",
+                f"1 validation error detected: Value '{partition_key}' at '{path}partitionKey' failed to satisfy "
+                f"constraint: Member must have length {bound}",
+            )
+        size = len(data) + len(partition_key.encode("utf-8"))
+        if size > stream.max_record_bytes:
+            raise invalid_argument(
+                f"Record size {size} bytes (data plus partition key) exceeds the maximum record size of "
+                f"{stream.max_record_size_kib} KiB for stream {stream.name} under account {self.account_id}."
+            )
+        if explicit_hash_key is None:
+            return stream.shard_for_hash_key(partition_key_hash(partition_key))
+        if not explicit_hash_key.isascii() or not explicit_hash_key.isdigit() or int(explicit_hash_key) > MAX_HASH_KEY:
+            raise invalid_argument(
+                "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. "
+                f"Specified value was {explicit_hash_key}"
+            )
+        return stream.shard_for_hash_key(int(explicit_hash_key))
+
+    # ---- consuming: shard iterators -----------------------------------------------------------
+
+    def shard_iterator(
+        self,
+        stream: Stream,
+        shard_id: str,
+        iterator_type: IteratorType,
+        starting_sequence_number: str | None = None,
+        timestamp: float | None = None,
+    ) -> str:
+        shard = stream._shard_or_raise(shard_id)
+        stream.trim()
+        self._check_iterator_arguments(iterator_type, starting_sequence_number, timestamp)
+        if iterator_type in ("AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER"):
+            assert starting_sequence_number is not None
+            counter = self._sequence_counter(stream, shard, starting_sequence_number)
+            position = counter - 1 if iterator_type == "AT_SEQUENCE_NUMBER" else counter
+        elif iterator_type == "TRIM_HORIZON":
+            position = shard.start_counter
+        elif iterator_type == "LATEST":
+            position = shard.last_counter
+        else:
+            assert timestamp is not None
+            now_ms = self.clock.now_ms()
+            if int(timestamp * 1000) > now_ms:
+                raise invalid_argument(
+                    "The timestampInMillis parameter cannot be greater than the currentTimestampInMillis. "
+                    f"timestampInMillis: {int(timestamp * 1000)}, currentTimestampInMillis: {now_ms}"
+                )
+            record = shard.first_arrived_at_or_after(timestamp)
+            position = record.counter - 1 if record else shard.last_counter
+        return self._encode_iterator(stream, shard, position)
+
+    @staticmethod
+    def _check_iterator_arguments(
+        iterator_type: str, starting_sequence_number: str | None, timestamp: float | None
+    ) -> None:
+        by_sequence = iterator_type in ("AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER")
+        if by_sequence and starting_sequence_number is None:
+            raise invalid_argument(
+                "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingSequenceNumber "
+                "or (2) TRIM_HORIZON or LATEST and no StartingSequenceNumber. "
+                f"Request specified {iterator_type} and no StartingSequenceNumber."
+            )
+        if not by_sequence and starting_sequence_number is not None:
+            raise invalid_argument(
+                "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingSequenceNumber "
+                "or (2) TRIM_HORIZON or LATEST and no StartingSequenceNumber. "
+                f"Request specified {iterator_type} and also a StartingSequenceNumber."
+            )
+        if iterator_type == "AT_TIMESTAMP" and timestamp is None:
+            raise invalid_argument(
+                "Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. "
+                "Current request has no timestamp parameter."
+            )
+        if iterator_type != "AT_TIMESTAMP" and timestamp is not None:
+            raise invalid_argument(
+                f"Must specify timestampInMillis parameter only for iterator of type AT_TIMESTAMP. "
+                f"Current request has type {iterator_type}."
+            )
+
+    def _sequence_counter(self, stream: Stream, shard: Shard, sequence_number: str) -> int:
+        parsed = parse_sequence_number(sequence_number)
+        prefix = (
+            f"StartingSequenceNumber {sequence_number} used in GetShardIterator on shard {shard.shard_id} "
+            f"in stream {stream.name} under account {self.account_id} is invalid"
+        )
+        if parsed is None:
+            raise invalid_argument(prefix + ".")
+        key, index, counter = parsed
+        if key != stream.key:
+            raise invalid_argument(prefix + " because it did not come from this stream.")
+        if index != shard.index:
+            raise invalid_argument(
+                f"Invalid StartingSequenceNumber. It encodes shardId-{index:012d}, "
+                f"while it was used in a call to {shard.shard_id}"
+            )
+        return counter
+
+    def get_records(self, shard_iterator: str, limit: int | None = None, stream_arn: str | None = None) -> RecordsPage:
+        it = self._decode_iterator(shard_iterator)
+        now = self.clock.now()
+        if now * 1000 - it.created_ms > ITERATOR_TTL_S * 1000:
+            raise AwsError(
+                "ExpiredIteratorException",
+                f"Iterator expired. The iterator was created at time {java_date(it.created_ms / 1000)} "
+                f"while right now it is {java_date(now)} which is further in the future than the tolerated "
+                f"delay of {int(ITERATOR_TTL_S * 1000)} milliseconds.",
+            )
+        stream = self._streams.get(it.stream_name)
+        shard_id = f"shardId-{it.shard_index:012d}"
+        if stream is None or stream.key != it.stream_key or stream.shard(shard_id) is None:
+            raise AwsError(
+                "ResourceNotFoundException",
+                f"Shard {shard_id} in stream {it.stream_name} under account {self.account_id} does not exist",
+            )
+        if stream_arn is not None and stream_arn != stream.arn:
+            raise invalid_argument(f"ShardIterator does not belong to stream {stream_arn}.")
+        if limit is not None and not 1 <= limit <= GET_RECORDS_MAX_LIMIT:
+            raise invalid_argument(f"Limit {limit} is out of range [1, {GET_RECORDS_MAX_LIMIT}].")
+        shard = stream.shard(shard_id)
+        assert shard is not None
+        stream.trim()
+        records = shard.records_after(it.counter, limit or GET_RECORDS_MAX_LIMIT, GET_RECORDS_MAX_BYTES)
+        position = records[-1].counter if records else it.counter
+        behind = self._millis_behind(shard, position, now)
+        return RecordsPage(records, self._encode_iterator(stream, shard, position), behind)
+
+    @staticmethod
+    def _millis_behind(shard: Shard, position: int, now: float) -> int:
+        """0 when caught up with the tip; otherwise how old the next unread record is."""
+        pending = shard.next_after(position)
+        if pending is None:
+            return 0
+        return max(0, int(round((now - pending.approximate_arrival) * 1000)))
+
+    # Iterators and page tokens carry their own state, signed: nothing to store, nothing to expire.
+
+    def _seal(self, kind: bytes, payload: bytes) -> str:
+        mac = hmac.new(self._secret, kind + payload, hashlib.sha256).digest()[:12]
+        return base64.b64encode(mac + payload).decode("ascii")
+
+    def _open(self, kind: bytes, token: str) -> bytes | None:
+        try:
+            raw = base64.b64decode(token.encode("ascii"), validate=True)
+        except (ValueError, UnicodeEncodeError):
+            return None
+        mac, payload = raw[:12], raw[12:]
+        expected = hmac.new(self._secret, kind + payload, hashlib.sha256).digest()[:12]
+        return payload if len(raw) > 12 and hmac.compare_digest(mac, expected) else None
+
+    _ITERATOR_HEAD = struct.Struct(">BQQI")
+
+    def _encode_iterator(self, stream: Stream, shard: Shard, counter: int) -> str:
+        head = self._ITERATOR_HEAD.pack(1, self.clock.now_ms(), stream.key, shard.index)
+        return self._seal(b"it", head + counter.to_bytes(16, "big") + stream.name.encode("utf-8"))
+
+    def _decode_iterator(self, token: str) -> _Iterator:
+        payload = self._open(b"it", token)
+        size = self._ITERATOR_HEAD.size
+        if payload is None or len(payload) < size + 16:
+            raise invalid_argument("Invalid ShardIterator.")
+        _, created_ms, key, index = self._ITERATOR_HEAD.unpack(payload[:size])
+        counter = int.from_bytes(payload[size : size + 16], "big")
+        return _Iterator(created_ms, key, index, counter, payload[size + 16 :].decode("utf-8"))
+
+    # ---- shard listings -----------------------------------------------------------------------
+
+    def list_shards(
+        self,
+        stream: Stream | None,
+        *,
+        next_token: str | None = None,
+        exclusive_start_shard_id: str | None = None,
+        max_results: int | None = None,
+    ) -> ShardPage:
+        """One ListShards page. Either ``stream`` (with an optional start) or ``next_token``."""
+        page_size = min(max_results or 1000, 1000)
+        if next_token is not None:
+            stream, last_index = self._decode_shard_token(next_token)
+            exclusive_start_shard_id = f"shardId-{last_index:012d}"
+        assert stream is not None
+        # Shard ids are zero-padded, so id order is index order; a start id need not exist.
+        start = exclusive_start_shard_id or ""
+        remaining = [s for s in stream.shards if s.shard_id > start]
+        page = remaining[:page_size]
+        token = self._encode_shard_token(stream, page[-1].index) if len(remaining) > page_size else None
+        return ShardPage(page, token)
+
+    def _encode_shard_token(self, stream: Stream, last_index: int) -> str:
+        head = struct.pack(">QQI", self.clock.now_ms(), stream.key, last_index)
+        return self._seal(b"ls", head + stream.name.encode("utf-8"))
+
+    def _decode_shard_token(self, token: str) -> tuple[Stream, int]:
+        payload = self._open(b"ls", token)
+        if payload is None or len(payload) < 20:
+            raise invalid_argument("Invalid NextToken.")
+        issued_ms, key, last_index = struct.unpack(">QQI", payload[:20])
+        if self.clock.now_ms() - issued_ms > NEXT_TOKEN_TTL_S * 1000:
+            raise AwsError("ExpiredNextTokenException", "The timestamp of the NextToken has expired.")
+        name = payload[20:].decode("utf-8")
+        stream = self._streams.get(name)
+        if stream is None or stream.key != key:
+            raise self.not_found(name)
+        return stream, last_index
+
+    # ---- retention and tags -------------------------------------------------------------------
+
+    def increase_retention(self, stream: Stream, hours: int) -> None:
+        self._check_retention_bounds(hours)
+        if hours < stream.retention_hours:
+            raise invalid_argument(
+                f"Requested retention period ({hours} hours) for stream {stream.name} can not be shorter than "
+                f"existing retention period ({stream.retention_hours} hours). Use DecreaseRetentionPeriod API."
+            )
+        # Records already past the old retention stay gone: trim at the old period before widening it.
+        stream.trim()
+        stream.retention_hours = hours
+
+    def decrease_retention(self, stream: Stream, hours: int) -> None:
+        self._check_retention_bounds(hours)
+        if hours > stream.retention_hours:
+            raise invalid_argument(
+                f"Requested retention period ({hours} hours) for stream {stream.name} can not be longer than "
+                f"existing retention period ({stream.retention_hours} hours). Use IncreaseRetentionPeriod API."
+            )
+        stream.retention_hours = hours
+        stream.trim()
+
+    @staticmethod
+    def _check_retention_bounds(hours: int) -> None:
+        if hours < MIN_RETENTION_HOURS:
+            raise invalid_argument(
+                f"Minimum allowed retention period is {MIN_RETENTION_HOURS} hours. "
+                f"Requested retention period ({hours} hours) is too short."
+            )
+        if hours > MAX_RETENTION_HOURS:
+            raise invalid_argument(
+                f"Maximum allowed retention period is {MAX_RETENTION_HOURS} hours. "
+                f"Requested retention period ({hours} hours) is too long."
+            )
+
+    def add_tags(self, stream: Stream, tags: dict[str, str]) -> None:
+        merged = {**stream.tags, **tags}
+        if len(merged) > MAX_TAGS_PER_STREAM:
+            raise self._too_many_tags(stream.name)
+        stream.tags = merged
+
+    def _too_many_tags(self, name: str) -> AwsError:
+        return invalid_argument(
+            f"Failed to add tags to stream {name} under account {self.account_id} because a given stream "
+            f"cannot have more than {MAX_TAGS_PER_STREAM} tags associated with it."
+        )
+
+    @staticmethod
+    def remove_tags(stream: Stream, keys: list[str]) -> None:
+        for key in keys:
+            stream.tags.pop(key, None)
+
+    @staticmethod
+    def list_tags(
+        stream: Stream, exclusive_start_key: str | None, limit: int | None
+    ) -> tuple[list[tuple[str, str]], bool]:
+        """Tags in key order after ``exclusive_start_key``; (page, has_more)."""
+        items = sorted(stream.tags.items())
+        if exclusive_start_key is not None:
+            items = [item for item in items if item[0] > exclusive_start_key]
+        size = limit or MAX_TAGS_PER_STREAM
+        return items[:size], len(items) > size
