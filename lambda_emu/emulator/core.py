@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,6 +14,7 @@ from lambda_emu.emulator.clock import Clock
 from lambda_emu.emulator.logging import get_logger
 
 if TYPE_CHECKING:
+    from lambda_emu.emulator.functions import Function
     from lambda_emu.emulator.services.base import Service
 
 log = get_logger("emulator")
@@ -36,17 +38,59 @@ class Emulator:
         self._build_rooms()
 
     def _build_rooms(self) -> None:
+        from lambda_emu.emulator.environments import Environments
+        from lambda_emu.emulator.functions import FunctionRegistry
+        from lambda_emu.emulator.invoker import Invoker
         from lambda_emu.emulator.journal import Journal
+        from lambda_emu.emulator.services.control import ControlService
+        from lambda_emu.event_sources.async_queue import AsyncQueue
+        from lambda_emu.runtime_api.api import RuntimeApiServer
+        from lambda_emu.runtime_api.runners.orphans import OrphanRegistry
+        from lambda_emu.runtime_api.runners.process import ProcessRunner
 
         self.journal = Journal(self.clock)
+        self.functions = FunctionRegistry(self.region, self.account_id, self.state_dir / "code")
+        self.orphans = OrphanRegistry()
+        self.runner = ProcessRunner(self.orphans)
+        self.runtime_api = RuntimeApiServer("127.0.0.1")
+        self.environments = Environments(self)
+        self.invoker = Invoker(self)
+        self.async_queue = AsyncQueue(self)
+        self.control = ControlService(self)
+        self._log_listeners: list[Callable[[str, bytes], None]] = []
         self._build_services()
 
     def _build_services(self) -> None:
         from lambda_emu.emulator.services.kinesis import KinesisService
+        from lambda_emu.emulator.services.lambda_ import LambdaService
         from lambda_emu.emulator.services.sqs import SqsService
 
-        for service in (SqsService(self), KinesisService(self)):
+        for service in (LambdaService(self), SqsService(self), KinesisService(self)):
             self.services[service.service_name] = service
+
+    # ---- hooks between rooms ----
+
+    def add_log_listener(self, listener: Callable[[str, bytes], None]) -> None:
+        self._log_listeners.append(listener)
+
+    def function_output(self, function_name: str, chunk: bytes, platform: bool = False) -> None:
+        """Function output as it happens (the terminal view listens here)."""
+        for listener in self._log_listeners:
+            listener(function_name, chunk)
+
+    def function_deleted(self, function: Function) -> None:
+        self.async_queue.function_deleted(function)
+
+    def concurrency_changed(self, function: Function) -> None:
+        self.async_queue.wake(function)
+
+    def check_dead_letter_target(self, function: Function, target: str | None) -> None:
+        """DLQ targets must be SQS queues or SNS topics (spec §2.3)."""
+        if target is None:
+            return
+        from lambda_emu.emulator.destinations import check_dead_letter_target
+
+        check_dead_letter_target(self, function, target)
 
     @property
     def endpoint(self) -> str:
@@ -56,10 +100,18 @@ class Emulator:
         return f"arn:aws:{service}:{self.region}:{self.account_id}:{resource}"
 
     async def start(self) -> None:
+        killed = self.orphans.reap_stale()
+        if killed:
+            log.info("killed runtime processes a previous run left behind", count=killed)
+        await self.runtime_api.start()
         for service in self.services.values():
             await service.start()
 
     async def stop(self) -> None:
+        await self.async_queue.stop()
+        await self.environments.shutdown_all()
+        await self.runtime_api.stop()
+        self.orphans.close()
         for service in reversed(list(self.services.values())):
             try:
                 await service.stop()

@@ -32,3 +32,11 @@ class Service:
         if not name or not name[0].isupper():
             return None
         return getattr(self, name, None)
+
+    def validation_error(self, problems: list[str]) -> Exception:
+        """The error for input that breaks the model's constraints (AWS's Coral wording by default)."""
+        from lambda_emu.emulator.errors import AwsError
+
+        count = len(problems)
+        noun = "error" if count == 1 else "errors"
+        return AwsError("ValidationException", f"{count} validation {noun} detected: " + "; ".join(problems))

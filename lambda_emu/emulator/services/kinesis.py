@@ -1,9 +1,257 @@
-"""Placeholder: the kinesis service is being written (see issues)."""
+"""The Kinesis Data Streams API (JSON 1.1, ``Kinesis_20131202.*``): a thin layer over the stream store.
+
+Input arrives validated against botocore's model (blobs as bytes, timestamps as aware datetimes);
+the checks left here are the ones AWS makes beyond the model (stream exists, retention bounds,
+record sizes...), and those live in :mod:`lambda_emu.event_sources.kinesis.store`.
+
+The stream event source mapping reaches the same state through ``emu.services["kinesis"].store``.
+"""
 
 from __future__ import annotations
 
+import base64
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
 from lambda_emu.emulator.services.base import Service
+from lambda_emu.event_sources.kinesis.store import (
+    KinesisStore,
+    Shard,
+    Stream,
+    StreamRecord,
+    invalid_argument,
+)
+
+if TYPE_CHECKING:
+    from lambda_emu.emulator.core import Emulator
+
+Params = dict[str, Any]
+Result = dict[str, Any]
+
+DESCRIBE_STREAM_MAX_SHARDS = 100
+LIST_STREAMS_MAX = 100
+
+
+def _epoch(value: datetime | float | None) -> float | None:
+    if value is None:
+        return None
+    return value.timestamp() if isinstance(value, datetime) else float(value)
+
+
+def _record(record: StreamRecord) -> Result:
+    return {
+        "SequenceNumber": record.sequence_number,
+        "ApproximateArrivalTimestamp": record.approximate_arrival,
+        "Data": record.data,
+        "PartitionKey": record.partition_key,
+        "EncryptionType": "NONE",
+    }
+
+
+def _shards(shards: list[Shard]) -> list[Result]:
+    return [shard.describe() for shard in shards]
 
 
 class KinesisService(Service):
     service_name = "kinesis"
+
+    def __init__(self, emu: Emulator) -> None:
+        super().__init__(emu)
+        self.store = KinesisStore(emu.clock, region=emu.region, account_id=emu.account_id, rng=emu.rng)
+
+    def _stream(self, params: Params) -> Stream:
+        return self.store.resolve(params.get("StreamName"), params.get("StreamARN"))
+
+    # ---- streams ------------------------------------------------------------------------------
+
+    def CreateStream(self, params: Params) -> Result:
+        mode = (params.get("StreamModeDetails") or {}).get("StreamMode", "PROVISIONED")
+        self.store.create_stream(
+            params["StreamName"],
+            shard_count=params.get("ShardCount"),
+            mode=mode,
+            tags=params.get("Tags"),
+            max_record_size_kib=params.get("MaxRecordSizeInKiB"),
+        )
+        return {}
+
+    def DeleteStream(self, params: Params) -> Result:
+        self.store.delete_stream(self._stream(params))
+        return {}
+
+    def DescribeStream(self, params: Params) -> Result:
+        stream = self._stream(params)
+        limit = min(params.get("Limit") or DESCRIBE_STREAM_MAX_SHARDS, DESCRIBE_STREAM_MAX_SHARDS)
+        start = params.get("ExclusiveStartShardId") or ""
+        remaining = [shard for shard in stream.shards if shard.shard_id > start]
+        description = {
+            "StreamName": stream.name,
+            "StreamARN": stream.arn,
+            "StreamStatus": stream.status,
+            "StreamModeDetails": {"StreamMode": stream.mode},
+            "Shards": _shards(remaining[:limit]),
+            "HasMoreShards": len(remaining) > limit,
+            "RetentionPeriodHours": stream.retention_hours,
+            "StreamCreationTimestamp": stream.created_at,
+            "EnhancedMonitoring": [{"ShardLevelMetrics": []}],
+            "EncryptionType": "NONE",
+        }
+        return {"StreamDescription": description}
+
+    def DescribeStreamSummary(self, params: Params) -> Result:
+        stream = self._stream(params)
+        summary = {
+            "StreamName": stream.name,
+            "StreamARN": stream.arn,
+            "StreamStatus": stream.status,
+            "StreamModeDetails": {"StreamMode": stream.mode},
+            "RetentionPeriodHours": stream.retention_hours,
+            "StreamCreationTimestamp": stream.created_at,
+            "EnhancedMonitoring": [{"ShardLevelMetrics": []}],
+            "EncryptionType": "NONE",
+            "OpenShardCount": len(stream.shards),
+            "ConsumerCount": 0,
+            "MaxRecordSizeInKiB": stream.max_record_size_kib,
+        }
+        return {"StreamDescriptionSummary": summary}
+
+    def ListStreams(self, params: Params) -> Result:
+        limit = min(params.get("Limit") or LIST_STREAMS_MAX, LIST_STREAMS_MAX)
+        token = params.get("NextToken")
+        start = params.get("ExclusiveStartStreamName")
+        if token is not None:
+            if start is not None:
+                raise invalid_argument("NextToken and ExclusiveStartStreamName cannot be provided together.")
+            start = self._decode_list_streams_token(token)
+        streams = [s for s in self.store.streams() if start is None or s.name > start]
+        page, more = streams[:limit], len(streams) > limit
+        result: Result = {
+            "StreamNames": [s.name for s in page],
+            "HasMoreStreams": more,
+            "StreamSummaries": [
+                {
+                    "StreamName": s.name,
+                    "StreamARN": s.arn,
+                    "StreamStatus": s.status,
+                    "StreamModeDetails": {"StreamMode": s.mode},
+                    "StreamCreationTimestamp": s.created_at,
+                }
+                for s in page
+            ],
+        }
+        if more:
+            result["NextToken"] = self._encode_list_streams_token(page[-1].name)
+        return result
+
+    # A ListStreams token only remembers the last name of its page (names are [a-zA-Z0-9_.-]+).
+    @staticmethod
+    def _encode_list_streams_token(last_name: str) -> str:
+        return base64.urlsafe_b64encode(b"ls1:" + last_name.encode("ascii")).decode("ascii")
+
+    @staticmethod
+    def _decode_list_streams_token(token: str) -> str:
+        try:
+            raw = base64.urlsafe_b64decode(token.encode("ascii")).decode("ascii")
+        except (ValueError, UnicodeError) as exc:
+            raise invalid_argument("Invalid NextToken.") from exc
+        if not raw.startswith("ls1:") or len(raw) <= 4:
+            raise invalid_argument("Invalid NextToken.")
+        return raw[4:]
+
+    def ListShards(self, params: Params) -> Result:
+        token = params.get("NextToken")
+        if token is not None:
+            for member in ("StreamName", "StreamARN", "StreamCreationTimestamp", "ExclusiveStartShardId"):
+                if params.get(member) is not None:
+                    raise invalid_argument(f"NextToken and {member} cannot be provided together.")
+            page = self.store.list_shards(None, next_token=token, max_results=params.get("MaxResults"))
+        else:
+            stream = self._stream(params)
+            start = self._list_shards_start(params)
+            page = self.store.list_shards(stream, exclusive_start_shard_id=start, max_results=params.get("MaxResults"))
+        result: Result = {"Shards": _shards(page.shards)}
+        if page.next_token:
+            result["NextToken"] = page.next_token
+        return result
+
+    @staticmethod
+    def _list_shards_start(params: Params) -> str | None:
+        """Where ListShards starts. lambda-emu never reshards, so every shard is open at every time
+        and from the trim horizon on: only AFTER_SHARD_ID changes what a ShardFilter returns."""
+        shard_filter = params.get("ShardFilter")
+        start = params.get("ExclusiveStartShardId")
+        if not shard_filter:
+            return start
+        kind = shard_filter["Type"]
+        if start is not None:
+            raise invalid_argument("ExclusiveStartShardId and ShardFilter cannot be provided together.")
+        if kind == "AFTER_SHARD_ID":
+            if not shard_filter.get("ShardId"):
+                raise invalid_argument("ShardFilter of type AFTER_SHARD_ID requires a ShardId.")
+            return shard_filter["ShardId"]
+        if kind in ("AT_TIMESTAMP", "FROM_TIMESTAMP") and shard_filter.get("Timestamp") is None:
+            raise invalid_argument(f"ShardFilter of type {kind} requires a Timestamp.")
+        return None
+
+    # ---- producing ----------------------------------------------------------------------------
+
+    def PutRecord(self, params: Params) -> Result:
+        stream = self._stream(params)
+        record = self.store.put_record(
+            stream, params.get("PartitionKey"), params.get("Data", b""), params.get("ExplicitHashKey")
+        )
+        return {"ShardId": record.shard_id, "SequenceNumber": record.sequence_number, "EncryptionType": "NONE"}
+
+    def PutRecords(self, params: Params) -> Result:
+        stream = self._stream(params)
+        records = self.store.put_records(stream, list(params.get("Records") or []))
+        # lambda-emu never throttles a record, so no entry carries ErrorCode/ErrorMessage.
+        return {
+            "FailedRecordCount": 0,
+            "Records": [{"SequenceNumber": r.sequence_number, "ShardId": r.shard_id} for r in records],
+            "EncryptionType": "NONE",
+        }
+
+    # ---- consuming ----------------------------------------------------------------------------
+
+    def GetShardIterator(self, params: Params) -> Result:
+        stream = self._stream(params)
+        iterator = self.store.shard_iterator(
+            stream,
+            params["ShardId"],
+            params["ShardIteratorType"],
+            params.get("StartingSequenceNumber"),
+            _epoch(params.get("Timestamp")),
+        )
+        return {"ShardIterator": iterator}
+
+    def GetRecords(self, params: Params) -> Result:
+        page = self.store.get_records(params["ShardIterator"], params.get("Limit"), params.get("StreamARN"))
+        # Every shard is open (no resharding), so NextShardIterator is always set and ChildShards absent.
+        return {
+            "Records": [_record(r) for r in page.records],
+            "NextShardIterator": page.next_shard_iterator,
+            "MillisBehindLatest": page.millis_behind_latest,
+        }
+
+    # ---- retention and tags -------------------------------------------------------------------
+
+    def IncreaseStreamRetentionPeriod(self, params: Params) -> Result:
+        self.store.increase_retention(self._stream(params), params["RetentionPeriodHours"])
+        return {}
+
+    def DecreaseStreamRetentionPeriod(self, params: Params) -> Result:
+        self.store.decrease_retention(self._stream(params), params["RetentionPeriodHours"])
+        return {}
+
+    def AddTagsToStream(self, params: Params) -> Result:
+        self.store.add_tags(self._stream(params), params["Tags"])
+        return {}
+
+    def RemoveTagsFromStream(self, params: Params) -> Result:
+        self.store.remove_tags(self._stream(params), params["TagKeys"])
+        return {}
+
+    def ListTagsForStream(self, params: Params) -> Result:
+        tags, more = self.store.list_tags(self._stream(params), params.get("ExclusiveStartTagKey"), params.get("Limit"))
+        return {"Tags": [{"Key": key, "Value": value} for key, value in tags], "HasMoreTags": more}

@@ -1,0 +1,475 @@
+"""Execution environments: one runtime process each, one invocation at a time, warm reuse, cold starts,
+reserved concurrency, idle reaping, and every way an environment can fail.
+
+An environment is reset (its process killed; the next invoke is cold) after a timeout, a crash, an
+out-of-memory kill or an init failure; its /tmp (TMPDIR) survives, as on Lambda.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from lambda_emu.emulator import logs
+from lambda_emu.emulator.functions import OS_ONLY_RUNTIMES, Function
+from lambda_emu.emulator.logging import get_logger
+from lambda_emu.runtime_api.api import RuntimeApiServer, RuntimeInvocation, RuntimeReply, RuntimeSession
+from lambda_emu.runtime_api.runners.base import Runner, RuntimeProcess, RuntimeSpec
+from lambda_emu.runtime_api.runners.process import EntrypointMissing
+
+if TYPE_CHECKING:
+    from lambda_emu.emulator.core import Emulator
+
+log = get_logger("environments")
+
+#: Lambda's init phase limit for on-demand functions; a slower init continues as a "suppressed init"
+#: inside the first invocation, bounded by the function timeout.
+INIT_LIMIT_SECONDS = 10.0
+#: How often the process runner samples an environment's memory while it works (wall seconds).
+MEMORY_SAMPLE_SECONDS = 0.05
+
+ThrottleReason = Literal["ReservedFunctionConcurrentInvocationLimitExceeded", "ConcurrentInvocationLimitExceeded"]
+
+
+@dataclass
+class Outcome:
+    """What one attempt produced, as the caller and the retry policies see it."""
+
+    kind: Literal["success", "error"]
+    payload: bytes
+    error_type: str | None = None
+    error_message: str | None = None
+    log: bytes = b""
+    cold_start: bool = False
+    duration_ms: float = 0.0
+
+
+def platform_error(error_type: str, message: str) -> bytes:
+    # Errors Lambda itself reports are compact JSON with errorType first (recorded shapes §5).
+    return json.dumps({"errorType": error_type, "errorMessage": message}, separators=(",", ":")).encode()
+
+
+def exit_message(status: int) -> str:
+    """Go's ProcessState wording, which AWS's messages carry."""
+    if status == 0:
+        return "Runtime exited without providing a reason"
+    if status > 0:
+        return f"Runtime exited with error: exit status {status}"
+    names = {9: "killed", 11: "segmentation fault", 6: "aborted", 15: "terminated", 2: "interrupt", 7: "bus error"}
+    return f"Runtime exited with error: signal: {names.get(-status, f'signal {-status}')}"
+
+
+def _error_details(body: bytes, header_type: str | None) -> tuple[str, str]:
+    error_type, message = header_type or "", ""
+    try:
+        document = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return error_type or "Runtime.Unknown", body.decode(errors="replace")
+    if isinstance(document, dict):
+        error_type = error_type or str(document.get("errorType") or "")
+        message = str(document.get("errorMessage") or "")
+    return error_type or "Runtime.Unknown", message
+
+
+def trace_id() -> str:
+    return f"Root=1-{int(time.time()):08x}-{secrets.token_hex(12)};Parent={secrets.token_hex(8)};Sampled=0"
+
+
+class ExecutionEnvironment:
+    def __init__(self, emu: Emulator, function: Function, slot: int, tmp_dir: Path) -> None:
+        self.emu = emu
+        self.function = function
+        self.generation = function.generation
+        self.slot = slot
+        self.tmp_dir = tmp_dir
+        self.session: RuntimeSession | None = None
+        self.process: RuntimeProcess | None = None
+        self._exit: asyncio.Future[int] | None = None
+        self._log: logs.InvocationLog | None = None
+        self.dead = False
+        self.idle_timer: asyncio.TimerHandle | None = None
+        self.log_stream = datetime.now(tz=UTC).strftime("%Y/%m/%d") + f"/[$LATEST]{secrets.token_hex(16)}"
+
+    @property
+    def runtime_api(self) -> RuntimeApiServer:
+        return self.emu.runtime_api
+
+    # ---- output ----
+
+    def _on_output(self, chunk: bytes) -> None:
+        if self._log is not None:
+            self._log.add(chunk)
+        self.emu.function_output(self.function.name, chunk)
+
+    # ---- lifecycle ----
+
+    def _environment_variables(self, port: int) -> dict[str, str]:
+        f = self.function
+        env = {
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "LANG": "en_US.UTF-8",
+            "TZ": ":UTC",
+            "LD_LIBRARY_PATH": "",
+            "PYTHONPATH": str(f.code.directory),
+            "PYTHONUNBUFFERED": "1",
+            "TMPDIR": str(self.tmp_dir),
+            "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
+            # Loopback only: an X-Ray SDK in the function must not send anything off this machine.
+            "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
+            # boto3 inside the function talks to lambda-emu (botocore honours AWS_ENDPOINT_URL).
+            "AWS_ENDPOINT_URL": self.emu.endpoint,
+        }
+        env["PATH"] = os.environ.get("PATH", env["PATH"])
+        env.update(f.environment)
+        env.update({
+            "_HANDLER": f.handler,
+            "AWS_REGION": self.emu.region,
+            "AWS_DEFAULT_REGION": self.emu.region,
+            "AWS_LAMBDA_FUNCTION_NAME": f.name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(f.memory_size),
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{f.name}",
+            "AWS_LAMBDA_LOG_STREAM_NAME": self.log_stream,
+            "AWS_ACCESS_KEY_ID": "lambda-emu",
+            "AWS_ACCESS_KEY": "lambda-emu",
+            "AWS_SECRET_ACCESS_KEY": "lambda-emu",
+            "AWS_SESSION_TOKEN": "lambda-emu",
+            "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{port}",
+            "LAMBDA_TASK_ROOT": str(f.code.directory),
+            "LAMBDA_RUNTIME_DIR": str(f.code.directory),
+        })
+        if f.runtime not in OS_ONLY_RUNTIMES:
+            env["AWS_EXECUTION_ENV"] = f"AWS_Lambda_{f.runtime}"
+        return env
+
+    async def _start(self) -> None:
+        self.session = RuntimeSession()
+        port = await self.runtime_api.open(self.session)
+        spec = RuntimeSpec(
+            function_name=self.function.name,
+            runtime=self.function.runtime,
+            handler=self.function.handler,
+            code_dir=self.function.code.directory,
+            env=self._environment_variables(port),
+            memory_mb=self.function.memory_size,
+            tmp_dir=self.tmp_dir,
+        )
+        runner: Runner = self.emu.runner
+        self.process = await runner.start(spec, self._on_output)
+        self._exit = asyncio.ensure_future(self.process.wait())
+
+    async def shutdown(self) -> None:
+        """Stop the runtime (SIGKILL: a runtime has no shutdown hook to honour locally)."""
+        self.dead = True
+        if self.idle_timer is not None:
+            self.idle_timer.cancel()
+            self.idle_timer = None
+        if self.process is not None:
+            self.process.kill()
+        if self._exit is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(self._exit), 5)
+        if self.session is not None:
+            await self.runtime_api.close(self.session)
+        self.process = None
+        self.session = None
+
+    # ---- one invocation ----
+
+    async def invoke(
+        self,
+        request_id: str,
+        payload: bytes,
+        invoked_arn: str,
+        client_context: str | None = None,
+    ) -> Outcome:
+        invocation_log = logs.InvocationLog(request_id)
+        self._log = invocation_log
+        cold = self.process is None
+        timeout = float(self.function.timeout)
+        init_ms: float | None = None
+        watcher: asyncio.Task[None] | None = None
+        try:
+            if cold:
+                started = time.monotonic()
+                try:
+                    await self._start()
+                except (EntrypointMissing, OSError):
+                    self.dead = True
+                    return self._finish(invocation_log, request_id, cold, 0.0, None, Outcome(
+                        "error",
+                        platform_error("Runtime.InvalidEntrypoint",
+                                       f"RequestId: {request_id} Error: Couldn't find valid bootstrap(s): "
+                                       f"[{self.function.code.directory}/bootstrap /opt/bootstrap]"),
+                        "Runtime.InvalidEntrypoint", "Couldn't find valid bootstrap(s)",
+                    ), status="error")
+                watcher = asyncio.ensure_future(self._watch_memory())
+                init = await self._await_init(request_id, timeout)
+                init_ms = (time.monotonic() - started) * 1000
+                if init is not None:
+                    self.dead = True
+                    return self._finish(invocation_log, request_id, cold, 0.0, init_ms, init, status="error")
+            elif watcher is None:
+                watcher = asyncio.ensure_future(self._watch_memory())
+            return await self._run(invocation_log, request_id, payload, invoked_arn, client_context,
+                                   timeout, cold, init_ms)
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+            self._log = None
+
+    async def _await_init(self, request_id: str, timeout: float) -> Outcome | None:
+        """None when the runtime is ready; otherwise the failure the caller gets."""
+        assert self.session is not None and self._exit is not None
+        init_done = self.session.init_done
+        done, _ = await asyncio.wait({init_done, self._exit}, timeout=INIT_LIMIT_SECONDS + timeout,
+                                     return_when=asyncio.FIRST_COMPLETED)
+        if init_done in done and not init_done.cancelled():
+            reply = init_done.result()
+            if reply is None:
+                return None
+            # The runtime reported its init failure (awslambdaric: Runtime.ImportModuleError and friends).
+            error_type, message = _error_details(reply.body, reply.error_type)
+            await self._reset()
+            return Outcome("error", reply.body, error_type, message)
+        if self._exit in done:
+            message = f"RequestId: {request_id} Error: {exit_message(self._exit.result())}"
+            await self._reset()
+            return Outcome("error", platform_error("Runtime.ExitError", message), "Runtime.ExitError", message)
+        message = f"RequestId: {request_id} Error: Task timed out after {timeout:.2f} seconds"
+        await self._reset()
+        return Outcome("error", platform_error("Sandbox.Timedout", message), "Sandbox.Timedout", message)
+
+    async def _run(
+        self,
+        invocation_log: logs.InvocationLog,
+        request_id: str,
+        payload: bytes,
+        invoked_arn: str,
+        client_context: str | None,
+        timeout: float,
+        cold: bool,
+        init_ms: float | None,
+    ) -> Outcome:
+        assert self.session is not None and self._exit is not None and self.process is not None
+        invocation_log.add(logs.start_line(request_id))
+        started = time.monotonic()
+        reply_future = self.session.submit(RuntimeInvocation(
+            request_id=request_id,
+            payload=payload,
+            deadline_ms=int((time.time() + timeout) * 1000),
+            invoked_function_arn=invoked_arn,
+            trace_id=trace_id(),
+            client_context=client_context,
+        ))
+        done, _ = await asyncio.wait({reply_future, self._exit}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        duration_ms = (time.monotonic() - started) * 1000
+        if reply_future in done:
+            self._drain()
+            return self._finish(invocation_log, request_id, cold, duration_ms, init_ms,
+                                self._from_reply(reply_future.result()))
+        if self._exit in done:
+            message = f"RequestId: {request_id} Error: {exit_message(self._exit.result())}"
+            await self._reset()
+            outcome = Outcome("error", platform_error("Runtime.ExitError", message), "Runtime.ExitError", message)
+            return self._finish(invocation_log, request_id, cold, duration_ms, init_ms, outcome,
+                                status="error", error_type="Runtime.ExitError")
+        # Wall-clock timeout: the environment is reset, as Lambda does.
+        message = f"RequestId: {request_id} Error: Task timed out after {timeout:.2f} seconds"
+        reply_future.cancel()
+        await self._reset()
+        stamp = datetime.now(tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{datetime.now(tz=UTC).microsecond // 1000:03d}Z"
+        invocation_log.add(f"{stamp} {request_id} Task timed out after {timeout:.2f} seconds\n".encode())
+        outcome = Outcome("error", platform_error("Sandbox.Timedout", message), "Sandbox.Timedout", message)
+        return self._finish(invocation_log, request_id, cold, timeout * 1000, init_ms, outcome, status="timeout")
+
+    def _from_reply(self, reply: RuntimeReply) -> Outcome:
+        if reply.kind == "response":
+            return Outcome("success", reply.body)
+        if reply.kind == "too_large":
+            message = "Response payload size exceeded maximum allowed payload size (6291556 bytes)."
+            return Outcome("error", platform_error("Function.ResponseSizeTooLarge", message),
+                           "Function.ResponseSizeTooLarge", message)
+        error_type, message = _error_details(reply.body, reply.error_type)
+        return Outcome("error", reply.body, error_type, message)
+
+    def _finish(
+        self,
+        invocation_log: logs.InvocationLog,
+        request_id: str,
+        cold: bool,
+        duration_ms: float,
+        init_ms: float | None,
+        outcome: Outcome,
+        status: str | None = None,
+        error_type: str | None = None,
+    ) -> Outcome:
+        if not any(line.startswith(b"START RequestId:") for line in invocation_log.lines):
+            invocation_log.add(logs.start_line(request_id))
+        invocation_log.add(logs.end_line(request_id))
+        peak = self.process.peak_memory_bytes() if self.process is not None else 0
+        invocation_log.add(logs.report_line(
+            request_id, duration_ms, self.function.memory_size, max(1, peak // (1024 * 1024)),
+            init_ms if cold else None, status, error_type,
+        ))
+        text = invocation_log.text()
+        for line in text.splitlines()[-3:]:
+            self.emu.function_output(self.function.name, line + b"\n", platform=True)
+        outcome.log = text
+        outcome.cold_start = cold
+        outcome.duration_ms = duration_ms
+        return outcome
+
+    def _drain(self) -> None:
+        drain = getattr(self.process, "drain", None)
+        if drain is not None:
+            drain()
+
+    async def _reset(self) -> None:
+        self._drain()
+        await self.shutdown()
+
+    async def _watch_memory(self) -> None:
+        """Kill the environment when it holds more than its MemorySize (AWS: signal: killed)."""
+        limit = self.function.memory_size * 1024 * 1024
+        while self.process is not None:
+            if self.process.memory_bytes() > limit:
+                log.info("memory limit exceeded", function=self.function.name, limit_mb=self.function.memory_size)
+                self.process.kill()
+                return
+            # Physical behaviour, so wall time (see clock.py).
+            await asyncio.sleep(MEMORY_SAMPLE_SECONDS)
+
+
+class EnvironmentPool:
+    """The environments of one function."""
+
+    def __init__(self, function_name: str) -> None:
+        self.function_name = function_name
+        self.idle: list[ExecutionEnvironment] = []
+        self.busy: set[ExecutionEnvironment] = set()
+        self._free_slots: list[int] = []
+        self._next_slot = 0
+
+    def take_slot(self) -> int:
+        if self._free_slots:
+            return self._free_slots.pop()
+        self._next_slot += 1
+        return self._next_slot
+
+    def give_slot(self, slot: int) -> None:
+        self._free_slots.append(slot)
+
+
+class Environments:
+    """Every environment of the run, with Lambda's concurrency accounting."""
+
+    def __init__(self, emu: Emulator) -> None:
+        self.emu = emu
+        self.pools: dict[str, EnvironmentPool] = {}
+        self._shutdowns: set[asyncio.Task[None]] = set()
+
+    def pool(self, function: Function) -> EnvironmentPool:
+        pool = self.pools.get(function.name)
+        if pool is None:
+            pool = self.pools[function.name] = EnvironmentPool(function.name)
+        return pool
+
+    def throttle_reason(self, function: Function) -> ThrottleReason | None:
+        """Why an invocation of ``function`` can't get an environment now (None: it can)."""
+        in_use = len(self.pool(function).busy)
+        if function.reserved_concurrency is not None:
+            if in_use >= function.reserved_concurrency:
+                return "ReservedFunctionConcurrentInvocationLimitExceeded"
+            return None
+        reserved_total = sum(f.reserved_concurrency or 0 for f in self.emu.functions)
+        unreserved_in_use = sum(
+            len(p.busy) for name, p in self.pools.items()
+            if (f := self.emu.functions.find(name)) is not None and f.reserved_concurrency is None
+        )
+        if unreserved_in_use >= self.emu.config.account_concurrency - reserved_total:
+            return "ConcurrentInvocationLimitExceeded"
+        return None
+
+    def acquire(self, function: Function) -> ExecutionEnvironment | ThrottleReason:
+        reason = self.throttle_reason(function)
+        if reason is not None:
+            return reason
+        pool = self.pool(function)
+        while pool.idle:
+            env = pool.idle.pop()
+            if env.idle_timer is not None:
+                env.idle_timer.cancel()
+                env.idle_timer = None
+            if env.dead or env.generation != function.generation:
+                self._retire(pool, env)
+                continue
+            pool.busy.add(env)
+            return env
+        slot = pool.take_slot()
+        tmp_dir = self.emu.state_dir / "tmp" / function.name / str(slot)
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        env = ExecutionEnvironment(self.emu, function, slot, tmp_dir)
+        pool.busy.add(env)
+        return env
+
+    def release(self, env: ExecutionEnvironment) -> None:
+        pool = self.pools.get(env.function.name)
+        if pool is None:
+            self._spawn_shutdown(env)
+            return
+        pool.busy.discard(env)
+        current = self.emu.functions.find(env.function.name)
+        if env.dead or current is not env.function or env.generation != env.function.generation:
+            self._retire(pool, env)
+            return
+        pool.idle.append(env)
+        env.idle_timer = self.emu.clock.wall_call_later(self.emu.config.idle_timeout, lambda: self._reap(env))
+
+    def _reap(self, env: ExecutionEnvironment) -> None:
+        pool = self.pools.get(env.function.name)
+        env.idle_timer = None
+        if pool is not None and env in pool.idle:
+            pool.idle.remove(env)
+            self._retire(pool, env)
+
+    def _retire(self, pool: EnvironmentPool, env: ExecutionEnvironment) -> None:
+        pool.give_slot(env.slot)
+        self._spawn_shutdown(env)
+
+    def _spawn_shutdown(self, env: ExecutionEnvironment) -> None:
+        task = asyncio.ensure_future(env.shutdown())
+        self._shutdowns.add(task)
+        task.add_done_callback(self._shutdowns.discard)
+
+    def retire_function(self, function: Function) -> None:
+        """After a code or configuration change: idle environments go now, busy ones when done."""
+        pool = self.pools.get(function.name)
+        if pool is None:
+            return
+        for env in list(pool.idle):
+            pool.idle.remove(env)
+            self._retire(pool, env)
+
+    def remove_function(self, function: Function) -> None:
+        pool = self.pools.pop(function.name, None)
+        if pool is None:
+            return
+        for env in pool.idle + list(pool.busy):
+            self._spawn_shutdown(env)
+
+    async def shutdown_all(self) -> None:
+        envs = [env for pool in self.pools.values() for env in pool.idle + list(pool.busy)]
+        self.pools.clear()
+        await asyncio.gather(*(env.shutdown() for env in envs), return_exceptions=True)
+        if self._shutdowns:
+            await asyncio.gather(*list(self._shutdowns), return_exceptions=True)

@@ -1,0 +1,246 @@
+"""Functions: their configuration, their code on disk, and how names and ARNs resolve to them."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import os
+import re
+import shutil
+import stat
+import uuid
+import zipfile
+import zlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from lambda_emu.emulator.errors import invalid_parameter, lambda_error, resource_conflict, resource_not_found
+
+PYTHON_RUNTIMES = ("python3.9", "python3.10", "python3.11", "python3.12", "python3.13", "python3.14")
+OS_ONLY_RUNTIMES = ("provided", "provided.al2", "provided.al2023")
+SUPPORTED_RUNTIMES = PYTHON_RUNTIMES + OS_ONLY_RUNTIMES
+
+#: AWS quotas for deployment packages.
+MAX_ZIPPED_BYTES = 50 * 1024 * 1024
+MAX_UNZIPPED_BYTES = 262_144_000
+MAX_ZIP_ENTRIES = 20_000
+MAX_ENV_BYTES = 4096
+
+RESERVED_ENV_KEYS = frozenset({
+    "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+    "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR",
+})
+
+NAME_RE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+ARN_RE = re.compile(
+    r"^(?:arn:(?P<partition>aws[a-zA-Z-]*):lambda:(?P<region>[a-z0-9-]+):)?"
+    r"(?:(?P<account>\d{12}):function:)?(?P<name>[a-zA-Z0-9_-]{1,64})(?::(?P<qualifier>\$LATEST|[a-zA-Z0-9_-]+))?$"
+)
+
+
+def timestamp_text(epoch: float) -> str:
+    """Lambda's LastModified format: 2024-05-01T12:34:56.789+0000."""
+    dt = datetime.fromtimestamp(epoch, tz=UTC)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}+0000"
+
+
+@dataclass
+class Code:
+    directory: Path
+    size: int
+    sha256: str  # base64, as AWS reports CodeSha256
+    owned: bool  # extracted by us (deleted with the function) vs a template's directory used in place
+
+
+@dataclass
+class Function:
+    name: str
+    arn: str
+    runtime: str
+    handler: str
+    role: str
+    code: Code
+    timeout: int = 3
+    memory_size: int = 128
+    description: str = ""
+    environment: dict[str, str] = field(default_factory=dict)
+    reserved_concurrency: int | None = None
+    dead_letter_target: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    architectures: list[str] = field(default_factory=lambda: ["x86_64"])
+    ephemeral_storage: int = 512
+    last_modified: float = 0.0
+    revision_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    #: Bumped on every code or configuration change: environments of an older generation retire.
+    generation: int = 0
+    #: Async settings (PutFunctionEventInvokeConfig), kept as AWS returns them; None when absent.
+    event_invoke_config: dict[str, Any] | None = None
+
+    def touch(self, now: float) -> None:
+        self.last_modified = now
+        self.revision_id = str(uuid.uuid4())
+        self.generation += 1
+
+    def configuration(self) -> dict[str, Any]:
+        """The FunctionConfiguration shape, as GetFunctionConfiguration returns it."""
+        config: dict[str, Any] = {
+            "FunctionName": self.name,
+            "FunctionArn": self.arn,
+            "Runtime": self.runtime,
+            "Role": self.role,
+            "Handler": self.handler,
+            "CodeSize": self.code.size,
+            "Description": self.description,
+            "Timeout": self.timeout,
+            "MemorySize": self.memory_size,
+            "LastModified": timestamp_text(self.last_modified),
+            "CodeSha256": self.code.sha256,
+            "Version": "$LATEST",
+            "TracingConfig": {"Mode": "PassThrough"},
+            "RevisionId": self.revision_id,
+            "State": "Active",
+            "LastUpdateStatus": "Successful",
+            "PackageType": "Zip",
+            "Architectures": list(self.architectures),
+            "EphemeralStorage": {"Size": self.ephemeral_storage},
+            "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
+            "LoggingConfig": {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{self.name}"},
+        }
+        if self.environment:
+            config["Environment"] = {"Variables": dict(self.environment)}
+        if self.dead_letter_target:
+            config["DeadLetterConfig"] = {"TargetArn": self.dead_letter_target}
+        return config
+
+
+class FunctionRegistry:
+    def __init__(self, region: str, account_id: str, code_root: Path) -> None:
+        self.region = region
+        self.account_id = account_id
+        self.code_root = code_root
+        self._functions: dict[str, Function] = {}
+
+    def arn(self, name: str) -> str:
+        return f"arn:aws:lambda:{self.region}:{self.account_id}:function:{name}"
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(sorted(self._functions.values(), key=lambda f: f.name))
+
+    def parse_name(self, reference: str) -> tuple[str, str | None]:
+        """A name, partial ARN or full ARN (each may end in :qualifier) → (name, qualifier)."""
+        found = ARN_RE.match(reference)
+        if found is None:
+            raise lambda_error(
+                "ValidationException",
+                f"1 validation error detected: Value '{reference}' at 'functionName' failed to satisfy constraint: "
+                "Member must satisfy regular expression pattern: (arn:(aws[a-zA-Z-]*)?:lambda:)?"
+                "([a-z]{2}(-gov)?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_\\.]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?",
+            )
+        if found["region"] and found["region"] != self.region:
+            raise resource_not_found(f"Function not found: {reference}")
+        if found["account"] and found["account"] != self.account_id:
+            raise resource_not_found(f"Function not found: {reference}")
+        return found["name"], found["qualifier"]
+
+    def get(self, reference: str, qualifier: str | None = None) -> Function:
+        name, embedded = self.parse_name(reference)
+        if embedded and qualifier and embedded != qualifier:
+            raise invalid_parameter(
+                "The derived qualifier from the function name does not match the specified qualifier."
+            )
+        qualifier = qualifier or embedded
+        function = self._functions.get(name)
+        if function is None or (qualifier is not None and qualifier != "$LATEST"):
+            shown = self.arn(name) + (f":{qualifier}" if qualifier else "")
+            raise resource_not_found(f"Function not found: {shown}")
+        return function
+
+    def find(self, name: str) -> Function | None:
+        return self._functions.get(name)
+
+    def add(self, function: Function) -> None:
+        if function.name in self._functions:
+            raise resource_conflict(f"Function already exist: {function.name}")
+        self._functions[function.name] = function
+
+    def remove(self, function: Function) -> None:
+        self._functions.pop(function.name, None)
+        if function.code.owned:
+            shutil.rmtree(function.code.directory, ignore_errors=True)
+
+    # ---- code ----
+
+    def code_from_zip(self, name: str, data: bytes) -> Code:
+        if len(data) > MAX_ZIPPED_BYTES:
+            raise lambda_error("RequestEntityTooLargeException",
+                               f"Zipped size must be smaller than {MAX_ZIPPED_BYTES} bytes", 413)
+        target = self.code_root / f"{name}-{uuid.uuid4().hex[:12]}"
+        extract_zip(data, target)
+        return Code(target, len(data), base64.b64encode(hashlib.sha256(data).digest()).decode(), owned=True)
+
+    @staticmethod
+    def code_from_directory(directory: Path) -> Code:
+        if not directory.is_dir():
+            raise invalid_parameter(f"CodeUri {directory} is not a directory")
+        digest = hashlib.sha256()
+        size = 0
+        for path in sorted(directory.rglob("*")):
+            if path.is_file():
+                info = path.stat()
+                size += info.st_size
+                digest.update(f"{path.relative_to(directory)}:{info.st_size}:{info.st_mtime_ns}".encode())
+        return Code(directory.resolve(), size, base64.b64encode(digest.digest()).decode(), owned=False)
+
+
+def unzip_error() -> Exception:
+    return invalid_parameter("Could not unzip uploaded file. Please check your file, then try to upload again.")
+
+
+def extract_zip(data: bytes, target: Path) -> None:
+    """Extract a deployment package safely: no entry may escape ``target``, and the real (not the
+    declared) unzipped size is capped, so a zip bomb stops at the quota instead of filling the disk."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        entries = archive.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
+        raise unzip_error() from exc
+    if len(entries) > MAX_ZIP_ENTRIES:
+        raise invalid_parameter(f"Deployment package has more than {MAX_ZIP_ENTRIES} entries")
+    if sum(e.file_size for e in entries) > MAX_UNZIPPED_BYTES:
+        raise invalid_parameter(f"Unzipped size must be smaller than {MAX_UNZIPPED_BYTES} bytes")
+    root = target.resolve()
+    target.mkdir(parents=True, exist_ok=False)
+    written = 0
+    try:
+        for entry in entries:
+            destination = (root / entry.filename).resolve()
+            if entry.filename.startswith("/") or not destination.is_relative_to(root):
+                raise invalid_parameter(f"Deployment package entry escapes the code directory: {entry.filename}")
+            mode = entry.external_attr >> 16
+            if stat.S_ISLNK(mode):
+                raise invalid_parameter(f"Deployment package contains a symbolic link: {entry.filename}")
+            if entry.is_dir():
+                destination.mkdir(parents=True, exist_ok=True)
+                continue
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            with archive.open(entry) as source, open(destination, "wb") as sink:
+                while chunk := source.read(1 << 20):
+                    written += len(chunk)
+                    if written > MAX_UNZIPPED_BYTES:
+                        raise invalid_parameter(f"Unzipped size must be smaller than {MAX_UNZIPPED_BYTES} bytes")
+                    sink.write(chunk)
+            # Keep the executable bit (a provided.* bootstrap); AWS extracts files world-readable.
+            permissions = 0o755 if mode & 0o111 else 0o644
+            os.chmod(destination, permissions)
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, NotImplementedError) as exc:
+        shutil.rmtree(target, ignore_errors=True)
+        raise unzip_error() from exc
+    except Exception:
+        shutil.rmtree(target, ignore_errors=True)
+        raise

@@ -1,0 +1,83 @@
+"""Run one attempt of one invocation: get an environment (or be throttled), hand it the event,
+journal the attempt, and return the outcome. Every source (sync, async, SQS, Kinesis) comes through here.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from lambda_emu.emulator.environments import Outcome, ThrottleReason
+from lambda_emu.emulator.functions import Function
+from lambda_emu.emulator.journal import Source
+
+if TYPE_CHECKING:
+    from lambda_emu.emulator.core import Emulator
+
+
+@dataclass
+class InvokeResult:
+    request_id: str
+    outcome: Outcome | None  # None when throttled
+    throttle_reason: ThrottleReason | None = None
+
+    @property
+    def throttled(self) -> bool:
+        return self.outcome is None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.outcome is not None and self.outcome.kind == "success"
+
+    @property
+    def payload(self) -> bytes:
+        return self.outcome.payload if self.outcome is not None else b""
+
+    @property
+    def function_error(self) -> str | None:
+        """X-Amz-Function-Error: every failure mode is "Unhandled" on today's Lambda."""
+        return "Unhandled" if self.outcome is not None and self.outcome.kind == "error" else None
+
+    def payload_json(self) -> object:
+        """The payload as JSON when it is JSON (destination records embed it that way), else the text."""
+        try:
+            return json.loads(self.payload) if self.payload else None
+        except (ValueError, UnicodeDecodeError):
+            return self.payload.decode(errors="replace")
+
+
+class Invoker:
+    def __init__(self, emu: Emulator) -> None:
+        self.emu = emu
+
+    async def invoke(
+        self,
+        function: Function,
+        payload: bytes,
+        *,
+        request_id: str,
+        source: Source,
+        invoked_arn: str | None = None,
+        client_context: str | None = None,
+        duplicate: bool = False,
+    ) -> InvokeResult:
+        journal = self.emu.journal
+        env = self.emu.environments.acquire(function)
+        if isinstance(env, str):
+            attempt = journal.begin(request_id, function.name, source, duplicate=duplicate)
+            journal.finish(attempt, "throttled", error_type="TooManyRequestsException", duration_ms=0.0)
+            return InvokeResult(request_id, None, env)
+        attempt = journal.begin(request_id, function.name, source, duplicate=duplicate)
+        try:
+            outcome = await env.invoke(request_id, payload, invoked_arn or function.arn, client_context)
+        finally:
+            self.emu.environments.release(env)
+        journal.finish(
+            attempt,
+            "success" if outcome.kind == "success" else "error",
+            error_type=outcome.error_type,
+            duration_ms=outcome.duration_ms,
+            cold_start=outcome.cold_start,
+        )
+        return InvokeResult(request_id, outcome)

@@ -1,0 +1,38 @@
+"""Per-request facts a service may need beyond its input (the request ID AWS puts in x-amzn-RequestId)."""
+
+from __future__ import annotations
+
+import inspect
+import uuid
+from collections.abc import Callable
+from contextvars import ContextVar
+from typing import Any
+
+from lambda_emu.emulator.errors import AwsError
+from lambda_emu.emulator.logging import get_logger
+
+log = get_logger("protocol")
+
+#: The request ID of the API call being served; Invoke hands the same ID to the function.
+request_id: ContextVar[str] = ContextVar("request_id", default="")
+#: Response headers a service adds beyond its output members (e.g. Lambda's x-amzn-RequestId override).
+extra_headers: ContextVar[dict[str, str] | None] = ContextVar("extra_headers", default=None)
+
+
+def new_request_id() -> str:
+    return str(uuid.uuid4())
+
+
+async def call_operation(method: Callable[..., Any], params: dict[str, Any]) -> dict[str, Any]:
+    """Run a service operation; anything that is not an AwsError becomes a 500 ServiceException."""
+    try:
+        result = method(params)
+        if inspect.isawaitable(result):
+            result = await result
+    except AwsError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the server must survive any handler bug
+        log.exception("operation failed", operation=getattr(method, "__name__", "?"))
+        raise AwsError("ServiceException", f"lambda-emu internal error: {exc}", 500, sender_fault=False,
+                       fields={"Type": "Service"}) from exc
+    return result or {}

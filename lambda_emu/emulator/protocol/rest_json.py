@@ -1,0 +1,202 @@
+"""AWS rest-json (Lambda): routes from the model's requestUri, members from uri/querystring/header/payload."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote
+
+from aiohttp import web
+from botocore.model import OperationModel, ServiceModel
+
+from lambda_emu.emulator.errors import AwsError
+from lambda_emu.emulator.protocol import context
+from lambda_emu.emulator.protocol.shapes import (
+    header_text,
+    parse_header_value,
+    parse_json_value,
+    serialization_error,
+    to_json_value,
+    validate,
+)
+from lambda_emu.emulator.services.base import Service
+
+
+@dataclass(frozen=True)
+class Route:
+    op: OperationModel
+    method: str
+    regex: re.Pattern[str]
+    labels: tuple[str, ...]
+    query: tuple[tuple[str, str | None], ...]  # literal query parts of the requestUri
+    weight: int
+
+
+def _compile(op: OperationModel) -> Route:
+    uri = op.http["requestUri"]
+    path, _, literal_query = uri.partition("?")
+    labels: list[str] = []
+    pattern = ""
+    weight = 0
+    for piece in re.split(r"(\{[^}]+\})", path):
+        if piece.startswith("{"):
+            name = piece[1:-1]
+            greedy = name.endswith("+")
+            name = name.rstrip("+")
+            labels.append(name)
+            pattern += f"(?P<{name}>.+)" if greedy else f"(?P<{name}>[^/]+)"
+        else:
+            pattern += re.escape(piece)
+            weight += len(piece)
+    query: list[tuple[str, str | None]] = []
+    for part in filter(None, literal_query.split("&")):
+        key, eq, val = part.partition("=")
+        query.append((key, val if eq else None))
+        weight += 100  # a literal query makes a route more specific than its twin without one
+    return Route(op, op.http["method"], re.compile(pattern + "/?$"), tuple(labels), tuple(query), weight)
+
+
+class RestJsonRouter:
+    def __init__(self, model: ServiceModel, service: Service) -> None:
+        self.model = model
+        self.service = service
+        routes = [_compile(model.operation_model(name)) for name in model.operation_names]
+        routes.sort(key=lambda r: -r.weight)
+        self.routes = routes
+
+    def match(self, request: web.Request) -> tuple[Route, dict[str, str]] | None:
+        raw_path = request.raw_path.split("?", 1)[0]
+        for route in self.routes:
+            if route.method != request.method:
+                continue
+            found = route.regex.match(raw_path)
+            if found is None:
+                continue
+            if any(
+                key not in request.query or (val is not None and request.query.get(key) != val)
+                for key, val in route.query
+            ):
+                continue
+            return route, {k: unquote(v) for k, v in found.groupdict().items()}
+        return None
+
+    async def handle(self, request: web.Request, route: Route, labels: dict[str, str], body: bytes) -> web.Response:
+        op = route.op
+        params = self._parse(op, request, labels, body)
+        problems = validate(op.input_shape, params)
+        if problems:
+            raise self.service.validation_error(problems)
+        method = self.service.operation(op.name)
+        if method is None:
+            raise AwsError("UnsupportedOperationException",
+                           f"lambda-emu does not implement {self.model.service_name}:{op.name}", 400)
+        result = await context.call_operation(method, params)
+        return self._serialize(op, result)
+
+    # ---- input ----
+
+    def _parse(self, op: OperationModel, request: web.Request, labels: dict[str, str], body: bytes) -> dict[str, Any]:
+        shape = op.input_shape
+        if shape is None:
+            return {}
+        params: dict[str, Any] = {}
+        payload_name = shape.serialization.get("payload")
+        body_members = {}
+        for name, member in shape.members.items():
+            where = member.serialization.get("location")
+            wire = member.serialization.get("name", name)
+            if where == "uri":
+                if wire in labels:
+                    params[name] = labels[wire]
+            elif where == "querystring":
+                if member.type_name == "list":
+                    values = request.query.getall(wire, [])
+                    if values:
+                        params[name] = [parse_header_value(member.member, v) for v in values]
+                elif wire in request.query:
+                    params[name] = parse_header_value(member, request.query[wire])
+            elif where == "header":
+                if wire in request.headers:
+                    params[name] = parse_header_value(member, request.headers[wire])
+            elif where == "headers":
+                prefix = wire.lower()
+                found = {k[len(prefix):]: v for k, v in request.headers.items() if k.lower().startswith(prefix)}
+                if found:
+                    params[name] = found
+            elif name != payload_name:
+                body_members[name] = member
+        if payload_name:
+            member = shape.members[payload_name]
+            if member.type_name in ("blob", "string"):
+                params[payload_name] = body if member.type_name == "blob" else body.decode()
+            elif body:
+                params[payload_name] = parse_json_value(member, _load_json(body), payload_name)
+        elif body_members and body.strip():
+            document = _load_json(body)
+            if not isinstance(document, dict):
+                raise serialization_error("Expected a JSON object body")
+            for name, member in body_members.items():
+                if name in document:
+                    params[name] = parse_json_value(member, document[name], name)
+        return params
+
+    # ---- output ----
+
+    def _serialize(self, op: OperationModel, result: dict[str, Any]) -> web.Response:
+        status = op.http.get("responseCode", 200)
+        headers: dict[str, str] = {"x-amzn-RequestId": context.request_id.get()}
+        shape = op.output_shape
+        body: bytes = b""
+        content_type = "application/json"
+        if shape is not None:
+            payload_name = shape.serialization.get("payload")
+            for name, member in shape.members.items():
+                value = result.get(name)
+                if value is None:
+                    continue
+                where = member.serialization.get("location")
+                if where == "statusCode":
+                    status = int(value)
+                elif where == "header":
+                    headers[member.serialization.get("name", name)] = header_text(member, value)
+                elif where == "headers":
+                    for key, val in value.items():
+                        headers[member.serialization.get("name", name) + key] = str(val)
+            if payload_name:
+                member = shape.members[payload_name]
+                value = result.get(payload_name)
+                if member.type_name == "blob":
+                    body = value if isinstance(value, bytes) else (value or "").encode()
+                elif member.type_name == "string":
+                    body = (value or "").encode()
+                elif value is not None:
+                    body = json.dumps(to_json_value(member, value)).encode()
+            else:
+                document = to_json_value(shape, result)
+                body = json.dumps(document).encode()
+        extra = context.extra_headers.get()
+        if extra:
+            headers.update(extra)
+        if status == 204:
+            return web.Response(status=204, headers=headers)
+        headers["Content-Type"] = content_type
+        return web.Response(status=status, body=body, headers=headers)
+
+
+def _load_json(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise serialization_error("Could not parse request body into json: " + str(exc).split(":")[0]) from exc
+
+
+def render_error(error: AwsError) -> web.Response:
+    """Lambda's error body: {"Type": ..., "message": ...} plus modeled fields; code in x-amzn-ErrorType."""
+    body = dict(error.fields)
+    body["message"] = error.message
+    headers = {"x-amzn-ErrorType": error.code, "x-amzn-RequestId": context.request_id.get() or context.new_request_id(),
+               "Content-Type": "application/json"}
+    headers.update(error.headers)
+    return web.Response(status=error.status, body=json.dumps(body).encode(), headers=headers)

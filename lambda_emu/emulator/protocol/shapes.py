@@ -1,0 +1,274 @@
+"""Values on the wire ⇄ Python values, driven by botocore's shapes; and AWS-style input validation.
+
+Behaviour lives in the service models: this module walks a shape and never knows an operation.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import re
+from datetime import UTC, datetime
+from email.utils import format_datetime, parsedate_to_datetime
+from typing import Any
+
+import botocore.session
+from botocore.model import OperationModel, ServiceModel, Shape
+
+from lambda_emu.emulator.errors import AwsError
+
+
+@functools.cache
+def service_model(name: str) -> ServiceModel:
+    """botocore's model of an AWS service (loaded once, on first use, to keep start-up fast)."""
+    return _session().get_service_model(name)
+
+
+@functools.cache
+def _session() -> botocore.session.Session:
+    return botocore.session.get_session()
+
+
+def serialization_error(message: str) -> AwsError:
+    return AwsError("SerializationException", message, 400)
+
+
+# ---- wire → Python ------------------------------------------------------------------------------
+
+
+def parse_json_value(shape: Shape, value: Any, path: str = "") -> Any:
+    """A JSON value (already decoded) to the Python value services see."""
+    if value is None:
+        return None
+    kind = shape.type_name
+    if kind == "structure":
+        if not isinstance(value, dict):
+            raise serialization_error(f"Expected an object at '{path or shape.name}'")
+        out: dict[str, Any] = {}
+        members = shape.members
+        for key, item in value.items():
+            member = members.get(key)
+            if member is None:
+                continue  # AWS ignores unknown members in JSON bodies
+            out[key] = parse_json_value(member, item, f"{path}.{key}" if path else key)
+        return out
+    if kind == "list":
+        if not isinstance(value, list):
+            raise serialization_error(f"Expected a list at '{path}'")
+        return [parse_json_value(shape.member, item, path) for item in value]
+    if kind == "map":
+        if not isinstance(value, dict):
+            raise serialization_error(f"Expected a map at '{path}'")
+        return {k: parse_json_value(shape.value, v, path) for k, v in value.items()}
+    if kind == "blob":
+        if not isinstance(value, str):
+            raise serialization_error(f"Expected a base64 string at '{path}'")
+        try:
+            return base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise serialization_error(f"Invalid base64 at '{path}'") from exc
+    if kind == "timestamp":
+        return parse_timestamp(value, path)
+    if kind in ("integer", "long"):
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer():
+                return int(value)
+            raise serialization_error(f"Expected an integer at '{path}'")
+        return value
+    if kind in ("float", "double"):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise serialization_error(f"Expected a number at '{path}'")
+        return float(value)
+    if kind == "boolean":
+        if not isinstance(value, bool):
+            raise serialization_error(f"Expected a boolean at '{path}'")
+        return value
+    if kind == "string":
+        if not isinstance(value, str):
+            raise serialization_error(f"Expected a string at '{path}'")
+        return value
+    return value
+
+
+def parse_timestamp(value: Any, path: str = "") -> datetime:
+    if isinstance(value, bool):
+        raise serialization_error(f"Expected a timestamp at '{path}'")
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, tz=UTC)
+    if isinstance(value, str):
+        try:
+            return datetime.fromtimestamp(float(value), tz=UTC)
+        except ValueError:
+            pass
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        except ValueError:
+            pass
+        try:
+            return parsedate_to_datetime(value)
+        except (TypeError, ValueError) as exc:
+            raise serialization_error(f"Invalid timestamp at '{path}'") from exc
+    raise serialization_error(f"Expected a timestamp at '{path}'")
+
+
+def parse_header_value(shape: Shape, raw: str) -> Any:
+    kind = shape.type_name
+    if kind in ("integer", "long"):
+        try:
+            return int(raw)
+        except ValueError as exc:
+            raise serialization_error(f"Invalid integer header {shape.name}") from exc
+    if kind == "boolean":
+        return raw.lower() == "true"
+    if kind == "timestamp":
+        return parse_timestamp(raw)
+    if kind == "blob":
+        return base64.b64decode(raw)
+    return raw
+
+
+# ---- Python → wire ------------------------------------------------------------------------------
+
+
+def to_json_value(shape: Shape, value: Any) -> Any:
+    """A service's Python value to what goes in a JSON body."""
+    if value is None:
+        return None
+    kind = shape.type_name
+    if kind == "structure":
+        out: dict[str, Any] = {}
+        for key, member in shape.members.items():
+            if key in value and value[key] is not None and not member.serialization.get("location"):
+                out[key] = to_json_value(member, value[key])
+        return out
+    if kind == "list":
+        return [to_json_value(shape.member, item) for item in value]
+    if kind == "map":
+        return {k: to_json_value(shape.value, v) for k, v in value.items()}
+    if kind == "blob":
+        raw = value.encode() if isinstance(value, str) else bytes(value)
+        return base64.b64encode(raw).decode("ascii")
+    if kind == "timestamp":
+        return epoch_seconds(value)
+    return value
+
+
+def epoch_seconds(value: Any) -> float | int:
+    if isinstance(value, datetime):
+        value = value.timestamp()
+    value = round(float(value), 3)
+    return int(value) if value.is_integer() else value
+
+
+def header_text(shape: Shape, value: Any) -> str:
+    kind = shape.type_name
+    if kind == "boolean":
+        return "true" if value else "false"
+    if kind == "timestamp":
+        when = value if isinstance(value, datetime) else datetime.fromtimestamp(value, tz=UTC)
+        return format_datetime(when, usegmt=True)
+    if kind == "blob":
+        raw = value.encode() if isinstance(value, str) else bytes(value)
+        return base64.b64encode(raw).decode("ascii")
+    return str(value)
+
+
+# ---- validation ---------------------------------------------------------------------------------
+
+
+def validate(shape: Shape | None, params: dict[str, Any]) -> list[str]:
+    """Problems with ``params`` in AWS's (Coral) wording; an empty list when they fit the model."""
+    problems: list[str] = []
+    if shape is not None:
+        _check(shape, params, "", problems, top=True)
+    return problems
+
+
+def _member_path(prefix: str, name: str) -> str:
+    name = name[:1].lower() + name[1:]
+    return f"{prefix}.{name}" if prefix else name
+
+
+def _check(shape: Shape, value: Any, path: str, problems: list[str], top: bool = False) -> None:
+    kind = shape.type_name
+    if kind == "structure":
+        if not isinstance(value, dict):
+            return
+        for req in shape.required_members:
+            if value.get(req) is None:
+                problems.append(f"Value null at '{_member_path(path, req)}' failed to satisfy constraint: "
+                                "Member must not be null")
+        for key, member in shape.members.items():
+            if value.get(key) is not None:
+                _check(member, value[key], _member_path(path, key), problems)
+        return
+    meta = shape.metadata
+    shown = _shown(value)
+    if kind == "list":
+        _check_length(len(value), meta, shown, path, problems)
+        for item in value:
+            _check(shape.member, item, f"{path}.member", problems)
+        return
+    if kind == "map":
+        _check_length(len(value), meta, shown, path, problems)
+        for item in value.values():
+            _check(shape.value, item, f"{path}.member", problems)
+        return
+    if kind == "string":
+        _check_length(len(value), meta, shown, path, problems)
+        enum = meta.get("enum")
+        if enum and value not in enum:
+            problems.append(f"Value '{value}' at '{path}' failed to satisfy constraint: Member must satisfy "
+                            f"enum value set: [{', '.join(enum)}]")
+        pattern = meta.get("pattern")
+        if pattern and not _pattern(pattern).fullmatch(value):
+            problems.append(f"Value '{value}' at '{path}' failed to satisfy constraint: Member must satisfy "
+                            f"regular expression pattern: {pattern}")
+        return
+    if kind == "blob":
+        _check_length(len(value), meta, None, path, problems)
+        return
+    if kind in ("integer", "long", "float", "double"):
+        low, high = meta.get("min"), meta.get("max")
+        if low is not None and value < low:
+            problems.append(f"Value '{value}' at '{path}' failed to satisfy constraint: Member must have value "
+                            f"greater than or equal to {_num(low)}")
+        if high is not None and value > high:
+            problems.append(f"Value '{value}' at '{path}' failed to satisfy constraint: Member must have value "
+                            f"less than or equal to {_num(high)}")
+
+
+def _num(value: Any) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, dict | list):
+        return str(value)
+    return str(value)
+
+
+def _check_length(length: int, meta: dict[str, Any], shown: str | None, path: str, problems: list[str]) -> None:
+    low, high = meta.get("min"), meta.get("max")
+    label = f"'{shown}'" if shown is not None else "null"
+    if low is not None and length < low:
+        problems.append(f"Value {label} at '{path}' failed to satisfy constraint: Member must have length "
+                        f"greater than or equal to {_num(low)}")
+    if high is not None and length > high:
+        problems.append(f"Value {label} at '{path}' failed to satisfy constraint: Member must have length "
+                        f"less than or equal to {_num(high)}")
+
+
+@functools.cache
+def _pattern(pattern: str) -> re.Pattern[str]:
+    try:
+        return re.compile(pattern, re.DOTALL)
+    except re.error:
+        # Java-flavoured patterns Python can't read are not enforced rather than misapplied.
+        return re.compile(r".*", re.DOTALL)
+
+
+def input_shape(op: OperationModel) -> Shape | None:
+    return op.input_shape

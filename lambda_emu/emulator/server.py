@@ -1,0 +1,137 @@
+"""One aiohttp app on one port: every AWS API lambda-emu speaks, plus its own /_emu control endpoints.
+
+A request is routed by what the client sent, the way AWS's front doors tell them apart:
+``X-Amz-Target`` → a JSON-protocol service (SQS, Kinesis); a form-encoded ``Action`` → SQS's query
+protocol; CBOR → Kinesis; ``/_emu/...`` → control; anything else → Lambda's rest-json routes.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from lambda_emu.emulator.core import Emulator
+from lambda_emu.emulator.errors import AwsError
+from lambda_emu.emulator.logging import get_logger
+from lambda_emu.emulator.protocol import context
+from lambda_emu.emulator.protocol.json_rpc import JsonRpcProtocol
+from lambda_emu.emulator.protocol.rest_json import RestJsonRouter
+from lambda_emu.emulator.protocol.rest_json import render_error as render_rest_json_error
+from lambda_emu.emulator.protocol.shapes import service_model
+
+log = get_logger("server")
+
+# Lambda's largest request is a 50 MB zip, base64-encoded in JSON; bodies beyond this are refused early.
+MAX_BODY = 80 * 1024 * 1024
+
+
+class Frontend:
+    """The request router: lazily builds each service's protocol handler from botocore's model."""
+
+    def __init__(self, emu: Emulator) -> None:
+        self.emu = emu
+        self._lambda: RestJsonRouter | None = None
+        self._json: dict[str, JsonRpcProtocol] = {}
+
+    @property
+    def lambda_router(self) -> RestJsonRouter:
+        if self._lambda is None:
+            self._lambda = RestJsonRouter(service_model("lambda"), self.emu.services["lambda"])
+        return self._lambda
+
+    def json_protocol(self, prefix: str) -> JsonRpcProtocol | None:
+        if not self._json:
+            for name in ("sqs", "kinesis"):
+                protocol = JsonRpcProtocol(service_model(name), self.emu.services[name])
+                self._json[protocol.prefix] = protocol
+        return self._json.get(prefix)
+
+    async def dispatch(self, request: web.Request) -> web.StreamResponse:
+        context.request_id.set(context.new_request_id())
+        context.extra_headers.set(None)
+        if request.path.startswith("/_emu/") or request.path == "/_emu":
+            return await self.emu.control.handle(request)
+        target = request.headers.get("X-Amz-Target", "")
+        content_type = request.content_type
+        renderer = render_rest_json_error
+        try:
+            body = await _read_body(request)
+            if target:
+                protocol = self.json_protocol(target.split(".", 1)[0])
+                if protocol is None:
+                    raise AwsError("UnknownOperationException", f"Unknown target {target}", 400)
+                renderer = protocol.render_error
+                return await protocol.handle(target, body)
+            if content_type.startswith("application/x-amz-cbor"):
+                from lambda_emu.emulator.protocol import cbor
+
+                return await cbor.handle_cbor_request(request, body, self.emu)
+            if _is_query_request(request, content_type):
+                from lambda_emu.emulator.protocol import query
+
+                return await query.handle_query_request(request, self.emu.services["sqs"], body)
+            found = self.lambda_router.match(request)
+            if found is None:
+                raise AwsError("UnknownOperationException", f"No AWS operation at {request.method} {request.path}",
+                               404, fields={"Type": "User"})
+            route, labels = found
+            return await self.lambda_router.handle(request, route, labels, body)
+        except AwsError as error:
+            return renderer(error)
+        except web.HTTPException:
+            raise
+        except Exception as exc:  # noqa: BLE001 - one bad request never takes the server down
+            log.exception("request failed", path=request.path)
+            return renderer(AwsError("ServiceException", f"lambda-emu internal error: {exc}", 500,
+                                     sender_fault=False, fields={"Type": "Service"}))
+
+
+def _is_query_request(request: web.Request, content_type: str) -> bool:
+    if content_type == "application/x-www-form-urlencoded":
+        return True
+    return request.method == "GET" and "Action" in request.query
+
+
+async def _read_body(request: web.Request) -> bytes:
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise AwsError("RequestTooLargeException", "Request must be smaller than 83886080 bytes", 413,
+                       fields={"Type": "User"})
+    try:
+        return await request.read()
+    except web.HTTPRequestEntityTooLarge as exc:
+        raise AwsError("RequestTooLargeException", "Request must be smaller than 83886080 bytes", 413,
+                       fields={"Type": "User"}) from exc
+
+
+def json_response(document: Any, status: int = 200) -> web.Response:
+    return web.Response(status=status, body=json.dumps(document).encode(), content_type="application/json")
+
+
+def build_app(emu: Emulator) -> web.Application:
+    frontend = Frontend(emu)
+    app = web.Application(client_max_size=MAX_BODY)
+    app["emu"] = emu
+    app.router.add_route("*", "/{tail:.*}", frontend.dispatch)
+
+    async def on_cleanup(_app: web.Application) -> None:
+        await emu.stop()
+
+    app.on_cleanup.append(on_cleanup)
+    return app
+
+
+async def serve(emu: Emulator) -> web.AppRunner:
+    """Start serving; returns the runner (``await runner.cleanup()`` stops everything)."""
+    app = build_app(emu)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, emu.config.host, emu.config.port, reuse_address=True)
+    await site.start()
+    sockets = site._server.sockets if site._server is not None else []  # noqa: SLF001 - the bound port
+    if sockets:
+        emu.port = sockets[0].getsockname()[1]
+    # Rooms start once the port is known: queue URLs and runtime endpoints name it.
+    await emu.start()
+    return runner

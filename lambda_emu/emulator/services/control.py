@@ -1,0 +1,105 @@
+"""lambda-emu's own API under /_emu: health, the clock, the journal, deliveries and fault injection.
+
+Inputs are ours, so they are pydantic models; errors are JSON {"error": {"code", "message"}}.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from lambda_emu import __version__
+
+if TYPE_CHECKING:
+    from lambda_emu.emulator.core import Emulator
+
+Handler = Callable[[web.Request], Awaitable[Any]]
+M = TypeVar("M", bound=BaseModel)
+
+
+class ControlError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+class AdvanceInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    seconds: float = Field(ge=0, le=10 * 365 * 86400)
+
+
+class SettleInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    maxSeconds: float = Field(86400, ge=0, le=10 * 365 * 86400)
+
+
+def ok(document: Any, status: int = 200) -> web.Response:
+    return web.Response(status=status, body=json.dumps(document).encode(), content_type="application/json")
+
+
+def error_response(status: int, code: str, message: str) -> web.Response:
+    return ok({"error": {"code": code, "message": message}}, status)
+
+
+async def read_model(request: web.Request, model: type[M]) -> M:
+    raw = await request.read()
+    try:
+        document = json.loads(raw) if raw.strip() else {}
+    except ValueError as exc:
+        raise ControlError(400, "InvalidJson", f"Body is not valid JSON: {exc}") from exc
+    if not isinstance(document, dict):
+        raise ControlError(400, "InvalidJson", "Body must be a JSON object")
+    try:
+        return model.model_validate(document)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors())
+        raise ControlError(400, "ValidationError", problems) from exc
+
+
+class ControlService:
+    def __init__(self, emu: Emulator) -> None:
+        self.emu = emu
+        self.routes: dict[tuple[str, str], Handler] = {
+            ("GET", "/_emu/health"): self.health,
+            ("GET", "/_emu/clock"): self.get_clock,
+            ("POST", "/_emu/clock/advance"): self.advance,
+            ("POST", "/_emu/clock/settle"): self.settle,
+        }
+
+    def add_route(self, method: str, path: str, handler: Handler) -> None:
+        self.routes[(method, path)] = handler
+
+    async def handle(self, request: web.Request) -> web.Response:
+        path = request.path.rstrip("/")
+        handler = self.routes.get((request.method, path))
+        if handler is None:
+            if any(p == path for (_, p) in self.routes):
+                return error_response(405, "MethodNotAllowed", f"{request.method} is not allowed on {path}")
+            return error_response(404, "NotFound", f"No lambda-emu endpoint at {path}")
+        try:
+            result = await handler(request)
+        except ControlError as exc:
+            return error_response(exc.status, exc.code, exc.message)
+        return result if isinstance(result, web.Response) else ok(result)
+
+    async def health(self, _request: web.Request) -> dict[str, Any]:
+        return {"status": "ok", "version": __version__}
+
+    async def get_clock(self, _request: web.Request) -> dict[str, Any]:
+        return self.emu.clock.describe()
+
+    async def advance(self, request: web.Request) -> dict[str, Any]:
+        body = await read_model(request, AdvanceInput)
+        await self.emu.clock.advance(body.seconds)
+        return {"now": self.emu.clock.describe()["now"]}
+
+    async def settle(self, request: web.Request) -> dict[str, Any]:
+        body = await read_model(request, SettleInput)
+        await self.emu.clock.settle(body.maxSeconds)
+        return {"now": self.emu.clock.describe()["now"]}

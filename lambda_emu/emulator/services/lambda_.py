@@ -1,0 +1,337 @@
+"""The Lambda API: functions, concurrency and Invoke (rest-json operations, plain dicts in and out)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+from lambda_emu.emulator import logs
+from lambda_emu.emulator.errors import AwsError, invalid_parameter, lambda_error, resource_not_found
+from lambda_emu.emulator.functions import (
+    MAX_ENV_BYTES,
+    NAME_RE,
+    PYTHON_RUNTIMES,
+    RESERVED_ENV_KEYS,
+    SUPPORTED_RUNTIMES,
+    Function,
+)
+from lambda_emu.emulator.protocol import context
+from lambda_emu.emulator.services.base import Service
+
+#: Payload quotas (spec §1.7).
+MAX_SYNC_PAYLOAD = 6 * 1024 * 1024
+MAX_ASYNC_PAYLOAD = 1024 * 1024
+MAX_INVOKE_ASYNC_PAYLOAD = 256 * 1024
+#: Standard functions: 900 s and 10,240 MB, although the model now admits more.
+MAX_TIMEOUT = 900
+MAX_MEMORY = 10240
+#: Lambda keeps at least this much of the account's concurrency unreserved.
+MIN_UNRESERVED = 100
+ZIP_ONLY = "lambda-emu runs Zip packages only (container images come with the container runner)"
+
+
+def too_large(limit: int) -> AwsError:
+    return lambda_error("RequestTooLargeException",
+                        f"Request must be smaller than {limit} bytes for the InvokeFunction operation", 413)
+
+
+def validation(message: str) -> AwsError:
+    return AwsError("ValidationException", f"1 validation error detected: {message}", 400)
+
+
+class LambdaService(Service):
+    service_name = "lambda"
+
+    @property
+    def functions(self):  # type: ignore[no-untyped-def]
+        return self.emu.functions
+
+    # ---- functions ----
+
+    def CreateFunction(self, params: dict[str, Any]) -> dict[str, Any]:
+        name = params["FunctionName"]
+        if not NAME_RE.match(name):
+            name, qualifier = self.functions.parse_name(name)
+            if qualifier:
+                raise invalid_parameter("Unsupported function name with qualifier")
+        if params.get("PackageType", "Zip") != "Zip":
+            raise invalid_parameter(ZIP_ONLY)
+        runtime = params.get("Runtime")
+        handler = params.get("Handler")
+        self._check_runtime(runtime)
+        if runtime in PYTHON_RUNTIMES and not handler:
+            raise invalid_parameter("Handler must be set for the runtime " + str(runtime))
+        self._check_limits(params)
+        self._check_environment(params.get("Environment"))
+        if self.functions.find(name) is not None:
+            raise lambda_error("ResourceConflictException", f"Function already exist: {name}", 409)
+        code = self._code(name, params["Code"])
+        function = Function(
+            name=name,
+            arn=self.functions.arn(name),
+            runtime=runtime or "",
+            handler=handler or "",
+            role=params["Role"],
+            code=code,
+            timeout=params.get("Timeout", 3),
+            memory_size=params.get("MemorySize", 128),
+            description=params.get("Description", ""),
+            environment=dict((params.get("Environment") or {}).get("Variables") or {}),
+            dead_letter_target=(params.get("DeadLetterConfig") or {}).get("TargetArn") or None,
+            tags=dict(params.get("Tags") or {}),
+            architectures=list(params.get("Architectures") or ["x86_64"]),
+            ephemeral_storage=(params.get("EphemeralStorage") or {}).get("Size", 512),
+        )
+        self.emu.check_dead_letter_target(function, function.dead_letter_target)
+        function.touch(self.emu.clock.now())
+        self.functions.add(function)
+        return function.configuration()
+
+    def register(self, function: Function) -> None:
+        """Add a function built elsewhere (the template loader)."""
+        self._check_runtime(function.runtime)
+        function.touch(self.emu.clock.now())
+        self.functions.add(function)
+
+    def GetFunction(self, params: dict[str, Any]) -> dict[str, Any]:
+        function = self.functions.get(params["FunctionName"], params.get("Qualifier"))
+        result: dict[str, Any] = {
+            "Configuration": function.configuration(),
+            "Code": {"RepositoryType": "S3", "Location": f"{self.emu.endpoint}/_emu/code/{function.name}"},
+        }
+        if function.tags:
+            result["Tags"] = dict(function.tags)
+        if function.reserved_concurrency is not None:
+            result["Concurrency"] = {"ReservedConcurrentExecutions": function.reserved_concurrency}
+        return result
+
+    def GetFunctionConfiguration(self, params: dict[str, Any]) -> dict[str, Any]:
+        return self.functions.get(params["FunctionName"], params.get("Qualifier")).configuration()
+
+    def ListFunctions(self, params: dict[str, Any]) -> dict[str, Any]:
+        every = list(self.functions)
+        start = 0
+        if params.get("Marker"):
+            try:
+                start = int(base64.b64decode(params["Marker"]).decode())
+            except (ValueError, binascii.Error) as exc:
+                raise invalid_parameter("Invalid marker") from exc
+        size = params.get("MaxItems", 50)
+        page = every[start:start + size]
+        result: dict[str, Any] = {"Functions": [f.configuration() for f in page]}
+        if start + size < len(every):
+            result["NextMarker"] = base64.b64encode(str(start + size).encode()).decode()
+        return result
+
+    def UpdateFunctionCode(self, params: dict[str, Any]) -> dict[str, Any]:
+        function = self.functions.get(params["FunctionName"])
+        self._check_revision(function, params)
+        code = self._code(function.name, {k: v for k, v in params.items() if k in ("ZipFile", "S3Bucket", "S3Key",
+                                                                                      "S3ObjectVersion", "ImageUri")})
+        old = function.code
+        function.code = code
+        if old.owned:
+            import shutil
+
+            shutil.rmtree(old.directory, ignore_errors=True)
+        self._changed(function)
+        return function.configuration()
+
+    def UpdateFunctionConfiguration(self, params: dict[str, Any]) -> dict[str, Any]:
+        function = self.functions.get(params["FunctionName"])
+        self._check_revision(function, params)
+        if "Runtime" in params:
+            self._check_runtime(params["Runtime"])
+        self._check_limits(params)
+        self._check_environment(params.get("Environment"))
+        if "DeadLetterConfig" in params:
+            target = (params["DeadLetterConfig"] or {}).get("TargetArn") or None
+            self.emu.check_dead_letter_target(function, target)
+            function.dead_letter_target = target
+        for key, attr in (("Runtime", "runtime"), ("Handler", "handler"), ("Role", "role"), ("Timeout", "timeout"),
+                          ("MemorySize", "memory_size"), ("Description", "description")):
+            if key in params:
+                setattr(function, attr, params[key])
+        if "Environment" in params:
+            function.environment = dict((params["Environment"] or {}).get("Variables") or {})
+        if "EphemeralStorage" in params:
+            function.ephemeral_storage = params["EphemeralStorage"].get("Size", 512)
+        self._changed(function)
+        return function.configuration()
+
+    def DeleteFunction(self, params: dict[str, Any]) -> dict[str, Any]:
+        function = self.functions.get(params["FunctionName"], params.get("Qualifier"))
+        self.emu.environments.remove_function(function)
+        self.functions.remove(function)
+        self.emu.function_deleted(function)
+        return {}
+
+    # ---- concurrency ----
+
+    def PutFunctionConcurrency(self, params: dict[str, Any]) -> dict[str, Any]:
+        function = self.functions.get(params["FunctionName"])
+        wanted = params["ReservedConcurrentExecutions"]
+        others = sum(f.reserved_concurrency or 0 for f in self.functions if f is not function)
+        if self.emu.config.account_concurrency - others - wanted < MIN_UNRESERVED:
+            raise invalid_parameter(
+                "Specified ReservedConcurrentExecutions for function decreases account's "
+                f"UnreservedConcurrentExecution below its minimum value of [{MIN_UNRESERVED}]."
+            )
+        function.reserved_concurrency = wanted
+        self.emu.concurrency_changed(function)
+        return {"ReservedConcurrentExecutions": wanted}
+
+    def GetFunctionConcurrency(self, params: dict[str, Any]) -> dict[str, Any]:
+        function = self.functions.get(params["FunctionName"])
+        if function.reserved_concurrency is None:
+            return {}
+        return {"ReservedConcurrentExecutions": function.reserved_concurrency}
+
+    def DeleteFunctionConcurrency(self, params: dict[str, Any]) -> dict[str, Any]:
+        function = self.functions.get(params["FunctionName"])
+        function.reserved_concurrency = None
+        self.emu.concurrency_changed(function)
+        return {}
+
+    def GetAccountSettings(self, params: dict[str, Any]) -> dict[str, Any]:
+        reserved = sum(f.reserved_concurrency or 0 for f in self.functions)
+        total = self.emu.config.account_concurrency
+        return {
+            "AccountLimit": {
+                "TotalCodeSize": 80530636800,
+                "CodeSizeUnzipped": 262144000,
+                "CodeSizeZipped": 52428800,
+                "ConcurrentExecutions": total,
+                "UnreservedConcurrentExecutions": total - reserved,
+            },
+            "AccountUsage": {"TotalCodeSize": sum(f.code.size for f in self.functions),
+                             "FunctionCount": len(list(self.functions))},
+        }
+
+    # ---- invoke ----
+
+    async def Invoke(self, params: dict[str, Any]) -> dict[str, Any]:
+        function = self.functions.get(params["FunctionName"], params.get("Qualifier"))
+        invocation_type = params.get("InvocationType", "RequestResponse")
+        payload = params.get("Payload") or b""
+        limit = MAX_ASYNC_PAYLOAD if invocation_type == "Event" else MAX_SYNC_PAYLOAD
+        if len(payload) > limit:
+            raise too_large(limit)
+        payload = self._event_payload(payload)
+        if invocation_type == "DryRun":
+            return {"StatusCode": 204}
+        request_id = context.request_id.get()
+        invoked_arn = function.arn + (f":{params['Qualifier']}" if params.get("Qualifier") else "")
+        if invocation_type == "Event":
+            await self.emu.async_queue.enqueue(function, payload, request_id=request_id, invoked_arn=invoked_arn)
+            return {"StatusCode": 202, "Payload": b""}
+        client_context = self._client_context(params.get("ClientContext"))
+        result = await self.emu.invoker.invoke(function, payload, request_id=request_id, source="sync",
+                                               invoked_arn=invoked_arn, client_context=client_context)
+        if result.throttled:
+            raise lambda_error("TooManyRequestsException", "Rate Exceeded.", 429, Reason=result.throttle_reason)
+        assert result.outcome is not None
+        output: dict[str, Any] = {"StatusCode": 200, "Payload": result.payload, "ExecutedVersion": "$LATEST"}
+        if result.function_error:
+            output["FunctionError"] = result.function_error
+        if params.get("LogType") == "Tail":
+            output["LogResult"] = logs.tail(result.outcome.log)
+        return output
+
+    async def InvokeAsync(self, params: dict[str, Any]) -> dict[str, Any]:
+        function = self.functions.get(params["FunctionName"])
+        payload = params.get("InvokeArgs") or b""
+        if len(payload) > MAX_INVOKE_ASYNC_PAYLOAD:
+            raise lambda_error("RequestTooLargeException",
+                               f"Request must be smaller than {MAX_INVOKE_ASYNC_PAYLOAD} bytes for the InvokeAsync "
+                               "operation", 413)
+        payload = self._event_payload(payload)
+        await self.emu.async_queue.enqueue(function, payload, request_id=context.request_id.get(),
+                                           invoked_arn=function.arn)
+        return {"Status": 202}
+
+    # ---- helpers ----
+
+    @staticmethod
+    def _event_payload(payload: bytes) -> bytes:
+        """Lambda accepts only JSON events; an empty body is the empty object."""
+        if not payload.strip():
+            return b"{}"
+        try:
+            json.loads(payload)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise lambda_error("InvalidRequestContentException",
+                               f"Could not parse request body into json: {str(exc).split(':')[0]}", 400) from exc
+        return payload
+
+    @staticmethod
+    def _client_context(raw: str | None) -> str | None:
+        if not raw:
+            return None
+        try:
+            decoded = base64.b64decode(raw, validate=True).decode()
+            json.loads(decoded)
+        except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+            raise invalid_parameter("Client context must be a valid Base64-encoded JSON object.") from exc
+        return decoded
+
+    @staticmethod
+    def _check_runtime(runtime: str | None) -> None:
+        if runtime is None:
+            raise invalid_parameter("Runtime must be set for a Zip package")
+        if runtime not in SUPPORTED_RUNTIMES:
+            raise invalid_parameter(
+                f"lambda-emu does not run the runtime {runtime}; it runs {', '.join(SUPPORTED_RUNTIMES)}"
+            )
+
+    @staticmethod
+    def _check_limits(params: dict[str, Any]) -> None:
+        if params.get("Timeout") is not None and params["Timeout"] > MAX_TIMEOUT:
+            raise validation(f"Value '{params['Timeout']}' at 'timeout' failed to satisfy constraint: "
+                             f"Member must have value less than or equal to {MAX_TIMEOUT}")
+        if params.get("MemorySize") is not None and params["MemorySize"] > MAX_MEMORY:
+            raise validation(f"Value '{params['MemorySize']}' at 'memorySize' failed to satisfy constraint: "
+                             f"Member must have value less than or equal to {MAX_MEMORY}")
+
+    @staticmethod
+    def _check_environment(environment: dict[str, Any] | None) -> None:
+        variables = (environment or {}).get("Variables") or {}
+        reserved = sorted(k for k in variables if k in RESERVED_ENV_KEYS)
+        if reserved:
+            raise invalid_parameter(
+                "Lambda was unable to configure your environment variables because the environment variables you "
+                "have provided contains reserved keys that are currently not supported for modification. "
+                f"Reserved keys used in this request: {', '.join(reserved)}"
+            )
+        measured = json.dumps(variables, separators=(",", ":"))
+        if len(measured.encode()) > MAX_ENV_BYTES:
+            raise invalid_parameter(
+                "Lambda was unable to configure your environment variables because the environment variables you "
+                f"have provided exceeded the 4KB limit. String measured: {measured}"
+            )
+
+    def _check_revision(self, function: Function, params: dict[str, Any]) -> None:
+        wanted = params.get("RevisionId")
+        if wanted and wanted != function.revision_id:
+            raise lambda_error("PreconditionFailedException",
+                               "The Revision Id provided does not match the latest Revision Id. "
+                               "Call the GetFunction/GetAlias API to retrieve the latest Revision Id", 412)
+
+    def _code(self, name: str, code: dict[str, Any]) -> Any:
+        if code.get("ZipFile") is not None:
+            return self.functions.code_from_zip(name, code["ZipFile"])
+        if code.get("ImageUri"):
+            raise invalid_parameter(ZIP_ONLY)
+        if code.get("S3Bucket") or code.get("S3Key"):
+            raise invalid_parameter("lambda-emu has no S3: upload the package as Code.ZipFile")
+        raise invalid_parameter("Please provide a source for function code.")
+
+    def _changed(self, function: Function) -> None:
+        function.touch(self.emu.clock.now())
+        self.emu.environments.retire_function(function)
+
+
+def not_found(name: str) -> AwsError:
+    return resource_not_found(f"Function not found: {name}")

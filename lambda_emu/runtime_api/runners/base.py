@@ -1,0 +1,48 @@
+"""The runner interface: how an execution environment's runtime process (or container) is started.
+
+A runner knows how to start a runtime and to stop it; it knows nothing of invocations. The process
+runner is the default; a container runner implements the same interface.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+
+@dataclass
+class RuntimeSpec:
+    """Everything needed to start one environment's runtime."""
+
+    function_name: str
+    runtime: str  # python3.12, provided.al2023...
+    handler: str
+    code_dir: Path
+    env: dict[str, str]
+    memory_mb: int
+    tmp_dir: Path
+
+
+class RuntimeProcess(Protocol):
+    pid: int | None
+
+    async def wait(self) -> int:
+        """The exit status: >= 0 an exit code, < 0 the signal that ended it (like Popen.returncode)."""
+        ...
+
+    def kill(self) -> None: ...
+
+    def memory_bytes(self) -> int:
+        """Resident memory of the whole environment now (0 when unknown)."""
+        ...
+
+    def peak_memory_bytes(self) -> int: ...
+
+
+OutputSink = Callable[[bytes], None]
+
+
+class Runner(Protocol):
+    async def start(self, spec: RuntimeSpec, on_output: OutputSink) -> RuntimeProcess: ...

@@ -1,0 +1,139 @@
+"""The default runner: the runtime as a local process.
+
+python3.x runtimes run AWS's own runtime interface client (awslambdaric) with the function's code
+first on the path; provided.* runtimes run the code's ``bootstrap`` executable (any language). Both
+find lambda-emu through AWS_LAMBDA_RUNTIME_API, exactly as on Lambda.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from pathlib import Path
+
+import psutil
+
+from lambda_emu.runtime_api.runners.base import OutputSink, RuntimeSpec
+from lambda_emu.runtime_api.runners.orphans import OrphanRegistry, die_with_parent
+
+
+class EntrypointMissing(Exception):
+    """A provided.* runtime without an executable bootstrap (AWS: Runtime.InvalidEntrypoint)."""
+
+
+class LocalProcess:
+    def __init__(self, proc: asyncio.subprocess.Process, read_fd: int, on_output: OutputSink,
+                 registry: OrphanRegistry) -> None:
+        self._proc = proc
+        self.pid: int | None = proc.pid
+        self._fd = read_fd
+        self._on_output = on_output
+        self._registry = registry
+        self._loop = asyncio.get_running_loop()
+        self._loop.add_reader(read_fd, self.drain)
+        self._closed = False
+        try:
+            self._ps: psutil.Process | None = psutil.Process(proc.pid)
+        except psutil.Error:
+            self._ps = None
+
+    def drain(self) -> None:
+        """Read everything the runtime has written so far (called by the loop and before each report)."""
+        if self._closed:
+            return
+        while True:
+            try:
+                chunk = os.read(self._fd, 65536)
+            except BlockingIOError:
+                return
+            except OSError:
+                chunk = b""
+            if not chunk:
+                self._close_pipe()
+                return
+            self._on_output(chunk)
+
+    def _close_pipe(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._loop.remove_reader(self._fd)
+        with contextlib.suppress(OSError):
+            os.close(self._fd)
+
+    async def wait(self) -> int:
+        code = await self._proc.wait()
+        self.drain()
+        self._close_pipe()
+        if self.pid is not None:
+            self._registry.unregister(self.pid)
+        return code
+
+    def kill(self) -> None:
+        if self._proc.returncode is None and self.pid is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.pid, signal.SIGKILL)
+
+    def memory_bytes(self) -> int:
+        if self._ps is None:
+            return 0
+        try:
+            total = self._ps.memory_info().rss
+            for child in self._ps.children(recursive=True):
+                with contextlib.suppress(psutil.Error):
+                    total += child.memory_info().rss
+            return total
+        except psutil.Error:
+            return 0
+
+    def peak_memory_bytes(self) -> int:
+        try:
+            with open(f"/proc/{self.pid}/status") as status:
+                for line in status:
+                    if line.startswith("VmHWM:"):
+                        return int(line.split()[1]) * 1024
+        except OSError:
+            pass
+        return self.memory_bytes()
+
+
+class ProcessRunner:
+    def __init__(self, registry: OrphanRegistry) -> None:
+        self.registry = registry
+
+    def command(self, spec: RuntimeSpec) -> list[str]:
+        if spec.runtime.startswith("python"):
+            return [sys.executable, "-m", "awslambdaric", spec.handler]
+        bootstrap = spec.code_dir / "bootstrap"
+        if not bootstrap.is_file() or not os.access(bootstrap, os.X_OK):
+            raise EntrypointMissing(str(bootstrap))
+        return [str(bootstrap)]
+
+    async def start(self, spec: RuntimeSpec, on_output: OutputSink) -> LocalProcess:
+        argv = self.command(spec)
+        read_fd, write_fd = os.pipe()
+        os.set_blocking(read_fd, False)
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *argv,
+                cwd=str(spec.code_dir),
+                env=spec.env,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=write_fd,
+                stderr=write_fd,
+                preexec_fn=die_with_parent,
+            )
+        except BaseException:
+            os.close(read_fd)
+            raise
+        finally:
+            os.close(write_fd)
+        self.registry.register(proc.pid)
+        return LocalProcess(proc, read_fd, on_output, self.registry)
+
+
+def python_path_for(code_dir: Path) -> str:
+    return str(code_dir)
