@@ -280,8 +280,11 @@ def test_retention_errors(store: KinesisStore) -> None:
     cases = [
         (store.increase_retention, 30, "can not be shorter than existing retention period (48 hours)"),
         (store.decrease_retention, 72, "can not be longer than existing retention period (48 hours)"),
-        (store.decrease_retention, 1, "Minimum allowed retention period is 24 hours. Requested retention period "
-         "(1 hours) is too short."),
+        (
+            store.decrease_retention,
+            1,
+            "Minimum allowed retention period is 24 hours. Requested retention period (1 hours) is too short.",
+        ),
         (store.increase_retention, 9000, "Maximum allowed retention period is 8760 hours."),
     ]
     for operation, hours, text in cases:

@@ -70,6 +70,7 @@ class ControlService:
             ("GET", "/_emu/clock"): self.get_clock,
             ("POST", "/_emu/clock/advance"): self.advance,
             ("POST", "/_emu/clock/settle"): self.settle,
+            ("GET", "/_emu/invocations"): self.invocations,
         }
 
     def add_route(self, method: str, path: str, handler: Handler) -> None:
@@ -103,3 +104,10 @@ class ControlService:
         body = await read_model(request, SettleInput)
         await self.emu.clock.settle(body.maxSeconds)
         return {"now": self.emu.clock.describe()["now"]}
+
+    async def invocations(self, request: web.Request) -> dict[str, Any]:
+        """The journal: every attempt, in start order, filtered by functionName and requestId."""
+        function_name = request.query.get("functionName")
+        request_id = request.query.get("requestId")
+        attempts = self.emu.journal.query(function_name, request_id)
+        return {"invocations": [a.to_json() for a in attempts]}

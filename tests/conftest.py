@@ -1,0 +1,39 @@
+"""Fixtures: real lambda-emu servers (real clock and manual clock) and boto3 clients against them.
+
+Servers are shared per session; tests keep out of each other's way by naming their own functions,
+queues and streams with `support.unique()`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.support import RunningServer
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[RunningServer]:
+    running = RunningServer().start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def manual_server() -> Iterator[RunningServer]:
+    """A server whose clock moves only through /_emu/clock/advance and /_emu/clock/settle."""
+    running = RunningServer(clock="manual").start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def lam(server: RunningServer) -> Any:
+    return server.client("lambda")
+
+
+@pytest.fixture(scope="session")
+def manual_lam(manual_server: RunningServer) -> Any:
+    return manual_server.client("lambda")

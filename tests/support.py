@@ -1,0 +1,123 @@
+"""Test support: a real lambda-emu server on its own thread and event loop, driven by real clients."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import threading
+import urllib.request
+import uuid
+import zipfile
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from lambda_emu.config import EmulatorConfig
+from lambda_emu.emulator.core import Emulator
+from lambda_emu.emulator.server import serve
+
+ROLE = "arn:aws:iam::000000000000:role/lambda-role"
+
+
+class RunningServer:
+    """lambda-emu serving on 127.0.0.1 from a background thread (boto3 calls block, so not our loop)."""
+
+    def __init__(self, **config: Any) -> None:
+        self.config = EmulatorConfig(port=0, **config)
+        self.loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.emu: Emulator | None = None
+        self._runner: Any = None
+        self._error: BaseException | None = None
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        try:
+            self.emu = Emulator(self.config)
+            self._runner = self.loop.run_until_complete(serve(self.emu))
+        except BaseException as exc:  # noqa: BLE001
+            self._error = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        self.loop.run_forever()
+
+    def start(self) -> RunningServer:
+        self._thread.start()
+        self._ready.wait(30)
+        if self._error is not None:
+            raise self._error
+        return self
+
+    def stop(self) -> None:
+        if self._runner is not None:
+            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self.loop).result(60)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(30)
+
+    @property
+    def endpoint(self) -> str:
+        assert self.emu is not None
+        return self.emu.endpoint
+
+    def client(self, service: str, **config: Any) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="x",
+            aws_secret_access_key="x",
+            config=Config(retries={"max_attempts": 1}, read_timeout=120, **config),
+        )
+
+    # ---- /_emu ----
+
+    def emu_get(self, path: str) -> Any:
+        with urllib.request.urlopen(self.endpoint + path, timeout=120) as response:
+            return json.loads(response.read())
+
+    def emu_post(self, path: str, body: Any) -> Any:
+        request = urllib.request.Request(self.endpoint + path, data=json.dumps(body).encode(), method="POST",
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=300) as response:
+            return json.loads(response.read())
+
+    def advance(self, seconds: float) -> Any:
+        return self.emu_post("/_emu/clock/advance", {"seconds": seconds})
+
+    def settle(self, max_seconds: float = 86400) -> Any:
+        return self.emu_post("/_emu/clock/settle", {"maxSeconds": max_seconds})
+
+    def invocations(self, function_name: str, request_id: str | None = None) -> list[dict[str, Any]]:
+        query = f"?functionName={function_name}" + (f"&requestId={request_id}" if request_id else "")
+        return self.emu_get("/_emu/invocations" + query)["invocations"]
+
+
+def make_zip(files: dict[str, str | bytes], modes: dict[str, int] | None = None) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content in files.items():
+            info = zipfile.ZipInfo(name)
+            info.external_attr = ((modes or {}).get(name, 0o644) | 0o100000) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, content)
+    return buffer.getvalue()
+
+
+def unique(prefix: str = "fn") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def create_python_function(lam: Any, source: str, *, name: str | None = None, handler: str = "app.handler",
+                           runtime: str = "python3.12", **extra: Any) -> str:
+    name = name or unique()
+    lam.create_function(FunctionName=name, Runtime=runtime, Role=ROLE, Handler=handler,
+                        Code={"ZipFile": make_zip({"app.py": source})}, **extra)
+    return name
+
+
+def payload_of(response: dict[str, Any]) -> Any:
+    return json.loads(response["Payload"].read())
