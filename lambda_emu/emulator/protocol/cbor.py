@@ -116,8 +116,10 @@ def _encode(value: Any, out: bytearray) -> None:
         out.append(0xF6)
     elif value is True or value is False:
         out.append(0xF5 if value else 0xF4)
+    elif isinstance(value, int) and value >= 0:
+        _head(0, value, out)
     elif isinstance(value, int):
-        _head(0, value, out) if value >= 0 else _head(1, -1 - value, out)
+        _head(1, -1 - value, out)
     elif isinstance(value, float):
         out.append(0xFB)
         out += struct.pack(">d", value)

@@ -132,7 +132,7 @@ class Shard:
         self.shard_id = f"shardId-{index:012d}"
         self.starting_hash_key, self.ending_hash_key = hash_range
         self._stream_key = stream_key
-        self.start_counter = int(created_at * 1000) * _COUNTER_PER_MS
+        self.start_counter = round(created_at * 1000) * _COUNTER_PER_MS
         self.starting_sequence_number = self.sequence_number(self.start_counter)
         self._records: list[StreamRecord] = []
         self._counters: list[int] = []
@@ -154,7 +154,7 @@ class Shard:
 
     def append(self, partition_key: str, data: bytes, arrival: float) -> StreamRecord:
         # Strictly increasing even if two records arrive in the same millisecond.
-        counter = max(self.last_counter + 1, int(arrival * 1000) * _COUNTER_PER_MS)
+        counter = max(self.last_counter + 1, round(arrival * 1000) * _COUNTER_PER_MS)
         record = StreamRecord(self.sequence_number(counter), partition_key, data, arrival, self.shard_id, counter)
         self._records.append(record)
         self._counters.append(counter)
@@ -695,16 +695,16 @@ class KinesisStore:
         stream.trim()
         records = shard.records_after(it.counter, limit or GET_RECORDS_MAX_LIMIT, GET_RECORDS_MAX_BYTES)
         position = records[-1].counter if records else it.counter
-        behind = self._millis_behind(shard, position, now)
+        behind = self._millis_behind(shard, position, self.clock.now_ms())
         return RecordsPage(records, self._encode_iterator(stream, shard, position), behind)
 
     @staticmethod
-    def _millis_behind(shard: Shard, position: int, now: float) -> int:
+    def _millis_behind(shard: Shard, position: int, now_ms: int) -> int:
         """0 when caught up with the tip; otherwise how old the next unread record is."""
         pending = shard.next_after(position)
         if pending is None:
             return 0
-        return max(0, int(round((now - pending.approximate_arrival) * 1000)))
+        return max(0, now_ms - round(pending.approximate_arrival * 1000))
 
     # Iterators and page tokens carry their own state, signed: nothing to store, nothing to expire.
 
