@@ -345,6 +345,16 @@ def test_tags(kinesis: Any) -> None:
     assert kinesis.list_tags_for_stream(StreamARN=arn(name))["Tags"] == [{"Key": "team", "Value": "b"}]
 
 
+def test_resource_tagging_and_max_record_size(kinesis: Any) -> None:
+    name = new_stream(kinesis)
+    kinesis.tag_resource(ResourceARN=arn(name), Tags={"b": "2", "a": "1"})
+    kinesis.untag_resource(ResourceARN=arn(name), TagKeys=["b"])
+    assert kinesis.list_tags_for_resource(ResourceARN=arn(name))["Tags"] == [{"Key": "a", "Value": "1"}]
+    kinesis.update_max_record_size(StreamARN=arn(name), MaxRecordSizeInKiB=2048)
+    assert kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["MaxRecordSizeInKiB"] == 2048
+    kinesis.put_record(StreamName=name, PartitionKey="k", Data=b"x" * (2 * 1024 * 1024 - 1))
+
+
 # ---- the clock: iterator expiry and retention ---------------------------------------------------
 
 

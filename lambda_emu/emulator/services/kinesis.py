@@ -252,6 +252,24 @@ class KinesisService(Service):
         self.store.remove_tags(self._stream(params), params["TagKeys"])
         return {}
 
+    def UpdateMaxRecordSize(self, params: Params) -> Result:
+        self.store.update_max_record_size(self._stream(params), params["MaxRecordSizeInKiB"])
+        return {}
+
+    # The resource-tagging operations, for stream ARNs (consumer ARNs are not modelled by lambda-emu).
+
+    def TagResource(self, params: Params) -> Result:
+        self.store.add_tags(self.store.stream_by_arn(params["ResourceARN"]), params["Tags"])
+        return {}
+
+    def UntagResource(self, params: Params) -> Result:
+        self.store.remove_tags(self.store.stream_by_arn(params["ResourceARN"]), params["TagKeys"])
+        return {}
+
+    def ListTagsForResource(self, params: Params) -> Result:
+        stream = self.store.stream_by_arn(params["ResourceARN"])
+        return {"Tags": [{"Key": key, "Value": value} for key, value in sorted(stream.tags.items())]}
+
     def ListTagsForStream(self, params: Params) -> Result:
         tags, more = self.store.list_tags(self._stream(params), params.get("ExclusiveStartTagKey"), params.get("Limit"))
         return {"Tags": [{"Key": key, "Value": value} for key, value in tags], "HasMoreTags": more}

@@ -411,12 +411,7 @@ class KinesisStore:
         count = self._shard_count(mode, shard_count)
         self._check_shard_limit(count)
         kib = DEFAULT_MAX_RECORD_KIB if max_record_size_kib is None else max_record_size_kib
-        if not MIN_MAX_RECORD_KIB <= kib <= MAX_MAX_RECORD_KIB:
-            raise AwsError(
-                "ValidationException",
-                f"1 validation error detected: Value '{kib}' at 'maxRecordSizeInKiB' failed to satisfy "
-                f"constraint: Member must have value between {MIN_MAX_RECORD_KIB} and {MAX_MAX_RECORD_KIB}",
-            )
+        self._check_max_record_size(kib)
         if tags and len(tags) > MAX_TAGS_PER_STREAM:
             raise self._too_many_tags(name)
         stream = Stream(
@@ -431,6 +426,20 @@ class KinesisStore:
         )
         self._streams[name] = stream
         return stream
+
+    @staticmethod
+    def _check_max_record_size(kib: int) -> None:
+        if not MIN_MAX_RECORD_KIB <= kib <= MAX_MAX_RECORD_KIB:
+            raise AwsError(
+                "ValidationException",
+                f"1 validation error detected: Value '{kib}' at 'maxRecordSizeInKiB' failed to satisfy "
+                f"constraint: Member must have value between {MIN_MAX_RECORD_KIB} and {MAX_MAX_RECORD_KIB}",
+            )
+
+    def update_max_record_size(self, stream: Stream, kib: int) -> None:
+        """UpdateMaxRecordSize: applies to records put from now on."""
+        self._check_max_record_size(kib)
+        stream.max_record_size_kib = kib
 
     def _shard_count(self, mode: StreamMode, shard_count: int | None) -> int:
         if mode == "ON_DEMAND":
