@@ -58,16 +58,17 @@ class Frontend:
         renderer = render_rest_json_error
         try:
             body = await _read_body(request)
+            # Java SDKs send X-Amz-Target with CBOR too: the content type decides first.
+            if content_type.startswith("application/x-amz-cbor"):
+                from lambda_emu.emulator.protocol import cbor
+
+                return await cbor.handle_cbor_request(request, body, self.emu)
             if target:
                 protocol = self.json_protocol(target.split(".", 1)[0])
                 if protocol is None:
                     raise AwsError("UnknownOperationException", f"Unknown target {target}", 400)
                 renderer = protocol.render_error
                 return await protocol.handle(target, body)
-            if content_type.startswith("application/x-amz-cbor"):
-                from lambda_emu.emulator.protocol import cbor
-
-                return await cbor.handle_cbor_request(request, body, self.emu)
             if _is_query_request(request, content_type):
                 from lambda_emu.emulator.protocol import query
 
