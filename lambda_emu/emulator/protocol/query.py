@@ -1,0 +1,348 @@
+"""SQS's query protocol (AWS CLI v1, older SDKs): form-encoded ``Action=...`` in, XML out.
+
+botocore's current SQS model is the JSON one; its query wire names (``Attribute.N.Name``,
+``SendMessageBatchRequestEntry.N.Id``, ``<Message>``...) were dropped with the switch. They are the
+service's ``xmlName`` / ``xmlFlattened`` traits, restored below as data onto a copy of botocore's
+model (:func:`query_service_model`), and the parser and serializer walk that model's shapes
+(``locationName``, ``flattened``, map key/value names) like botocore's own query serializer and
+XML parser do. Nothing here knows an operation.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import copy
+import functools
+from typing import Any
+from urllib.parse import parse_qsl
+
+import botocore.session
+from aiohttp import web
+from botocore.model import OperationModel, ServiceModel, Shape
+
+from lambda_emu.emulator.errors import AwsError
+from lambda_emu.emulator.logging import get_logger
+from lambda_emu.emulator.protocol import context
+from lambda_emu.emulator.protocol.shapes import validate
+from lambda_emu.emulator.services.base import Service
+from lambda_emu.event_sources.sqs.errors import QUERY_ERRORS
+
+log = get_logger("protocol.query")
+
+XMLNS = "http://queue.amazonaws.com/doc/2012-11-05/"
+
+#: (structure, member) -> query wire name; every list and map member named here is flattened.
+MEMBER_NAMES: dict[tuple[str, str], str] = {
+    ("AddPermissionRequest", "AWSAccountIds"): "AWSAccountId",
+    ("AddPermissionRequest", "Actions"): "ActionName",
+    ("CreateQueueRequest", "Attributes"): "Attribute",
+    ("CreateQueueRequest", "tags"): "Tag",
+    ("SetQueueAttributesRequest", "Attributes"): "Attribute",
+    ("GetQueueAttributesRequest", "AttributeNames"): "AttributeName",
+    ("GetQueueAttributesResult", "Attributes"): "Attribute",
+    ("ReceiveMessageRequest", "AttributeNames"): "AttributeName",
+    ("ReceiveMessageRequest", "MessageSystemAttributeNames"): "MessageSystemAttributeName",
+    ("ReceiveMessageRequest", "MessageAttributeNames"): "MessageAttributeName",
+    ("ReceiveMessageResult", "Messages"): "Message",
+    ("Message", "Attributes"): "Attribute",
+    ("Message", "MessageAttributes"): "MessageAttribute",
+    ("SendMessageRequest", "MessageAttributes"): "MessageAttribute",
+    ("SendMessageRequest", "MessageSystemAttributes"): "MessageSystemAttribute",
+    ("SendMessageBatchRequestEntry", "MessageAttributes"): "MessageAttribute",
+    ("SendMessageBatchRequestEntry", "MessageSystemAttributes"): "MessageSystemAttribute",
+    ("SendMessageBatchRequest", "Entries"): "SendMessageBatchRequestEntry",
+    ("SendMessageBatchResult", "Successful"): "SendMessageBatchResultEntry",
+    ("SendMessageBatchResult", "Failed"): "BatchResultErrorEntry",
+    ("DeleteMessageBatchRequest", "Entries"): "DeleteMessageBatchRequestEntry",
+    ("DeleteMessageBatchResult", "Successful"): "DeleteMessageBatchResultEntry",
+    ("DeleteMessageBatchResult", "Failed"): "BatchResultErrorEntry",
+    ("ChangeMessageVisibilityBatchRequest", "Entries"): "ChangeMessageVisibilityBatchRequestEntry",
+    ("ChangeMessageVisibilityBatchResult", "Successful"): "ChangeMessageVisibilityBatchResultEntry",
+    ("ChangeMessageVisibilityBatchResult", "Failed"): "BatchResultErrorEntry",
+    ("ListQueuesResult", "QueueUrls"): "QueueUrl",
+    ("ListDeadLetterSourceQueuesResult", "queueUrls"): "QueueUrl",
+    ("ListQueueTagsResult", "Tags"): "Tag",
+    ("TagQueueRequest", "Tags"): "Tag",
+    ("UntagQueueRequest", "TagKeys"): "TagKey",
+    ("ListMessageMoveTasksResult", "Results"): "ListMessageMoveTasksResultEntry",
+    ("MessageAttributeValue", "StringListValues"): "StringListValue",
+    ("MessageAttributeValue", "BinaryListValues"): "BinaryListValue",
+    ("MessageSystemAttributeValue", "StringListValues"): "StringListValue",
+    ("MessageSystemAttributeValue", "BinaryListValues"): "BinaryListValue",
+}
+
+#: map shape -> (key element, value element)
+MAP_NAMES: dict[str, tuple[str, str]] = {
+    "QueueAttributeMap": ("Name", "Value"),
+    "MessageBodyAttributeMap": ("Name", "Value"),
+    "MessageBodySystemAttributeMap": ("Name", "Value"),
+    "MessageSystemAttributeMap": ("Name", "Value"),
+    "TagMap": ("Key", "Value"),
+}
+
+
+@functools.cache
+def query_service_model() -> ServiceModel:
+    """botocore's SQS model with its query protocol names restored (also usable by botocore's own
+    query serializer and parser, which is how the tests cross-check this module)."""
+    loader = botocore.session.get_session().get_component("data_loader")
+    raw = copy.deepcopy(loader.load_service_model("sqs", "service-2"))
+    meta = raw["metadata"]
+    meta["protocol"] = "query"
+    meta["protocols"] = ["query"]
+    meta["xmlNamespace"] = XMLNS
+    for key in ("jsonVersion", "targetPrefix", "awsQueryCompatible"):
+        meta.pop(key, None)
+    for name, operation in raw["operations"].items():
+        if operation.get("output", {}).get("shape"):
+            operation["output"]["resultWrapper"] = f"{name}Result"
+    shapes = raw["shapes"]
+    for (structure, member), wire in MEMBER_NAMES.items():
+        spec = shapes[structure]["members"][member]
+        spec["locationName"] = wire
+        target = shapes[spec["shape"]]
+        if target["type"] in ("list", "map"):
+            spec["flattened"] = True
+            target["flattened"] = True
+    for name, (key, value) in MAP_NAMES.items():
+        shapes[name]["key"]["locationName"] = key
+        shapes[name]["value"]["locationName"] = value
+    for name, (code, status) in QUERY_ERRORS.items():
+        if name in shapes:
+            shapes[name]["error"] = {"code": code, "httpStatusCode": status, "senderFault": True}
+    return ServiceModel(raw, service_name="sqs")
+
+
+# ---- form → Python ------------------------------------------------------------------------------
+
+
+class _Form:
+    """The flat ``A.1.B=value`` parameters with every dotted prefix indexed for presence checks."""
+
+    def __init__(self, pairs: list[tuple[str, str]]) -> None:
+        self.values: dict[str, str] = {}
+        self.prefixes: set[str] = set()
+        for key, value in pairs:
+            self.values[key] = value
+            parts = key.split(".")
+            for i in range(1, len(parts) + 1):
+                self.prefixes.add(".".join(parts[:i]))
+
+    def has(self, prefix: str) -> bool:
+        return prefix in self.prefixes
+
+
+def _join(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
+
+
+def _candidates(shape: Shape, member: str) -> list[str]:
+    wire = shape.members[member].serialization.get("name")
+    return [wire, member] if wire and wire != member else [member]
+
+
+def parse_value(shape: Shape, form: _Form, prefix: str) -> Any:
+    kind = shape.type_name
+    if kind == "structure":
+        out: dict[str, Any] = {}
+        for member, member_shape in shape.members.items():
+            for name in _candidates(shape, member):
+                key = _join(prefix, name)
+                if form.has(key):
+                    value = parse_value(member_shape, form, key)
+                    if value is not None:
+                        out[member] = value
+                    break
+        return out
+    if kind == "list":
+        base = prefix if shape.serialization.get("flattened") or not form.has(f"{prefix}.member") else \
+            f"{prefix}.member"
+        return [parse_value(shape.member, form, f"{base}.{i}") for i in _indices(form, base)]
+    if kind == "map":
+        key_name = shape.key.serialization.get("name", "key")
+        value_name = shape.value.serialization.get("name", "value")
+        base = prefix if not form.has(f"{prefix}.entry") else f"{prefix}.entry"
+        out_map: dict[str, Any] = {}
+        for i in _indices(form, base):
+            key = form.values.get(f"{base}.{i}.{key_name}")
+            if key is None:
+                continue
+            out_map[key] = parse_value(shape.value, form, f"{base}.{i}.{value_name}")
+        return out_map
+    raw = form.values.get(prefix)
+    return None if raw is None else _scalar(shape, raw, prefix)
+
+
+def _indices(form: _Form, base: str) -> list[int]:
+    found = []
+    i = 1
+    while form.has(f"{base}.{i}"):
+        found.append(i)
+        i += 1
+    return found
+
+
+def _scalar(shape: Shape, raw: str, name: str) -> Any:
+    kind = shape.type_name
+    try:
+        if kind in ("integer", "long"):
+            return int(raw)
+        if kind in ("float", "double"):
+            return float(raw)
+    except ValueError:
+        raise AwsError("InvalidParameterValue", f"Value {raw} for parameter {name} is invalid. Reason: Must be an "
+                       "integer.") from None
+    if kind == "boolean":
+        if raw.lower() not in ("true", "false"):
+            raise AwsError("InvalidParameterValue", f"Value {raw} for parameter {name} is invalid.")
+        return raw.lower() == "true"
+    if kind == "blob":
+        try:
+            return base64.b64decode(raw, validate=True)
+        except (binascii.Error, ValueError):
+            raise AwsError("InvalidParameterValue", f"Value {raw} for parameter {name} is invalid. Reason: "
+                           "Not a valid base64 value.") from None
+    return raw
+
+
+# ---- Python → XML -------------------------------------------------------------------------------
+
+
+def _escape(text: str) -> str:
+    # Escaping \r keeps it through XML end-of-line normalization, as SQS does.
+    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+            .replace("\r", "&#xD;"))
+
+
+def _text(shape: Shape, value: Any) -> str:
+    kind = shape.type_name
+    if kind == "boolean":
+        return "true" if value else "false"
+    if kind == "blob":
+        return base64.b64encode(value if isinstance(value, bytes) else str(value).encode()).decode()
+    if kind == "timestamp" and hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+def serialize(shape: Shape, value: Any, name: str, out: list[str]) -> None:
+    """Append ``<name>value</name>`` (or a flattened run of elements) for ``value`` of ``shape``."""
+    kind = shape.type_name
+    if kind == "structure":
+        out.append(f"<{name}>")
+        serialize_members(shape, value, out)
+        out.append(f"</{name}>")
+    elif kind == "list":
+        if shape.serialization.get("flattened"):
+            item_name = shape.member.serialization.get("name") or name
+            for item in value:
+                serialize(shape.member, item, item_name, out)
+        else:
+            item_name = shape.member.serialization.get("name", "member")
+            out.append(f"<{name}>")
+            for item in value:
+                serialize(shape.member, item, item_name, out)
+            out.append(f"</{name}>")
+    elif kind == "map":
+        key_name = shape.key.serialization.get("name", "key")
+        value_name = shape.value.serialization.get("name", "value")
+        flattened = shape.serialization.get("flattened")
+        if not flattened:
+            out.append(f"<{name}>")
+        for key, item in value.items():
+            out.append(f"<{name if flattened else 'entry'}><{key_name}>{_escape(str(key))}</{key_name}>")
+            serialize(shape.value, item, value_name, out)
+            out.append(f"</{name if flattened else 'entry'}>")
+        if not flattened:
+            out.append(f"</{name}>")
+    else:
+        out.append(f"<{name}>{_escape(_text(shape, value))}</{name}>")
+
+
+def serialize_members(shape: Shape, value: dict[str, Any], out: list[str]) -> None:
+    for member, member_shape in shape.members.items():
+        if value.get(member) is None:
+            continue
+        serialize(member_shape, value[member], member_shape.serialization.get("name", member), out)
+
+
+def response_xml(op: OperationModel, result: dict[str, Any], request_id: str) -> str:
+    parts = [f'<?xml version="1.0"?><{op.name}Response xmlns="{XMLNS}">']
+    if op.output_shape is not None:
+        wrapper = op.output_shape.serialization.get("resultWrapper") or f"{op.name}Result"
+        parts.append(f"<{wrapper}>")
+        serialize_members(op.output_shape, result, parts)
+        parts.append(f"</{wrapper}>")
+    parts.append(f"<ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata></{op.name}Response>")
+    return "".join(parts)
+
+
+def error_xml(error: AwsError, request_id: str) -> str:
+    fault = "Sender" if error.sender_fault else "Receiver"
+    return (f'<?xml version="1.0"?><ErrorResponse xmlns="{XMLNS}"><Error><Type>{fault}</Type>'
+            f"<Code>{_escape(error.query_code)}</Code><Message>{_escape(error.message)}</Message><Detail/>"
+            f"</Error><RequestId>{request_id}</RequestId></ErrorResponse>")
+
+
+def render_error(error: AwsError) -> web.Response:
+    request_id = context.request_id.get() or context.new_request_id()
+    return web.Response(status=error.status, text=error_xml(error, request_id), content_type="text/xml",
+                        headers={"x-amzn-RequestId": request_id, **error.headers})
+
+
+# ---- the request handler ------------------------------------------------------------------------
+
+
+def parse_request(pairs: list[tuple[str, str]], path: str, base_url: str) -> tuple[OperationModel, dict[str, Any]]:
+    """(operation, input) from the form parameters; a queue URL path stands in for QueueUrl."""
+    form = _Form(pairs)
+    action = form.values.get("Action")
+    if not action:
+        raise AwsError("MissingAction", "The request must contain the parameter Action.")
+    model = query_service_model()
+    if action not in model.operation_names:
+        raise AwsError("InvalidAction", f"The action {action} is not valid for this web service.")
+    op = model.operation_model(action)
+    params: dict[str, Any] = parse_value(op.input_shape, form, "") if op.input_shape is not None else {}
+    segments = [s for s in path.split("/") if s]
+    if (op.input_shape is not None and "QueueUrl" in op.input_shape.members and "QueueUrl" not in params
+            and len(segments) >= 2):
+        params["QueueUrl"] = f"{base_url}/{segments[-2]}/{segments[-1]}"
+    return op, params
+
+
+async def handle_query_request(request: web.Request, service: Service, body: bytes | None = None) -> web.Response:
+    """Serve one query-protocol SQS request; errors are rendered as query XML too."""
+    try:
+        if body is None:
+            body = await request.read()
+        pairs = list(request.query.items())
+        if body:
+            pairs += parse_qsl(body.decode("utf-8"), keep_blank_values=True)
+        base_url = f"{request.scheme}://{request.host}"
+        op, params = parse_request(pairs, request.path, base_url)
+        # SQS checks attribute names itself (InvalidAttributeName) and takes the legacy ReceiveMessage
+        # AttributeNames (SentTimestamp...) that the model's enum doesn't list: enums are not enforced.
+        problems = [p for p in (validate(op.input_shape, params) if op.input_shape is not None else [])
+                    if "enum value set" not in p]
+        if problems:
+            raise _as_aws_error(service.validation_error(problems))
+        method = service.operation(op.name)
+        if method is None:
+            raise AwsError("InvalidAction", f"The action {op.name} is not valid for this web service.")
+        result = await context.call_operation(method, params)
+    except AwsError as error:
+        return render_error(error)
+    except UnicodeDecodeError:
+        return render_error(AwsError("MalformedQueryString", "The query string is not valid UTF-8."))
+    except Exception as exc:  # noqa: BLE001 - one bad request never takes the server down
+        log.exception("query request failed")
+        return render_error(AwsError("InternalError", f"lambda-emu internal error: {exc}", 500, sender_fault=False))
+    request_id = context.request_id.get() or context.new_request_id()
+    return web.Response(text=response_xml(op, result, request_id), content_type="text/xml",
+                        headers={"x-amzn-RequestId": request_id})
+
+
+def _as_aws_error(error: Exception) -> AwsError:
+    return error if isinstance(error, AwsError) else AwsError("InvalidParameterValue", str(error))
