@@ -121,3 +121,37 @@ def create_python_function(lam: Any, source: str, *, name: str | None = None, ha
 
 def payload_of(response: dict[str, Any]) -> Any:
     return json.loads(response["Payload"].read())
+
+
+# ---- helpers for the Lambda API and invoke tests ----
+
+ACCOUNT = "000000000000"
+REGION = "us-east-1"
+
+
+def function_arn(name: str) -> str:
+    return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
+
+
+def error_of(exc: Any) -> tuple[int, str, str, dict[str, Any]]:
+    """A botocore ClientError as (HTTP status, code, message, the whole parsed body)."""
+    response = exc.response
+    return (response["ResponseMetadata"]["HTTPStatusCode"], response["Error"]["Code"],
+            response["Error"]["Message"], response)
+
+
+def raw_request(endpoint: str, method: str, path: str, body: bytes | None = None,
+                headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    """One HTTP request outside boto3 (for what boto3 refuses to send); never raises on 4xx/5xx."""
+    import urllib.error
+
+    request = urllib.request.Request(endpoint + path, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+def zip_with_modes(files: dict[str, tuple[str | bytes, int]]) -> bytes:
+    return make_zip({k: v[0] for k, v in files.items()}, {k: v[1] for k, v in files.items()})

@@ -15,7 +15,7 @@ import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from lambda_emu.emulator.errors import invalid_parameter, lambda_error, resource_conflict, resource_not_found
 
@@ -42,6 +42,12 @@ ARN_RE = re.compile(
     r"^(?:arn:(?P<partition>aws[a-zA-Z-]*):lambda:(?P<region>[a-z0-9-]+):)?"
     r"(?:(?P<account>\d{12}):function:)?(?P<name>[a-zA-Z0-9_-]{1,64})(?::(?P<qualifier>\$LATEST|[a-zA-Z0-9_-]+))?$"
 )
+
+
+def runtime_version_arn(function_arn: str, runtime: str) -> str:
+    """A stable stand-in for AWS's runtime version ARN (its region, no account, a 64-hex id)."""
+    region = function_arn.split(":")[3]
+    return f"arn:aws:lambda:{region}::runtime:{hashlib.sha256(runtime.encode()).hexdigest()}"
 
 
 def timestamp_text(epoch: float) -> str:
@@ -87,8 +93,13 @@ class Function:
         self.revision_id = str(uuid.uuid4())
         self.generation += 1
 
-    def configuration(self) -> dict[str, Any]:
-        """The FunctionConfiguration shape, as GetFunctionConfiguration returns it."""
+    def configuration(self, change: Literal["created", "updated"] | None = None) -> dict[str, Any]:
+        """The FunctionConfiguration shape, as GetFunctionConfiguration returns it.
+
+        ``change`` gives the shape of CreateFunction's / Update*'s own response: there Lambda still
+        reports the change as under way (State Pending / LastUpdateStatus InProgress), although the
+        function is ready by the next read, so waiters pass at once.
+        """
         config: dict[str, Any] = {
             "FunctionName": self.name,
             "FunctionArn": self.arn,
@@ -110,8 +121,15 @@ class Function:
             "Architectures": list(self.architectures),
             "EphemeralStorage": {"Size": self.ephemeral_storage},
             "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
+            "RuntimeVersionConfig": {"RuntimeVersionArn": runtime_version_arn(self.arn, self.runtime)},
             "LoggingConfig": {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{self.name}"},
         }
+        if change == "created":
+            config.update(State="Pending", StateReason="The function is being created.", StateReasonCode="Creating")
+        elif change == "updated":
+            # Lambda's wording for any update in progress, code or configuration alike.
+            config.update(LastUpdateStatus="InProgress", LastUpdateStatusReason="The function is being created.",
+                          LastUpdateStatusReasonCode="Creating")
         if self.environment:
             config["Environment"] = {"Variables": dict(self.environment)}
         if self.dead_letter_target:

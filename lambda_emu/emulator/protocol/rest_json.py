@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -9,7 +10,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from aiohttp import web
-from botocore.model import OperationModel, ServiceModel
+from botocore.model import NoShapeFoundError, OperationModel, ServiceModel
 
 from lambda_emu.emulator.errors import AwsError
 from lambda_emu.emulator.protocol import context
@@ -18,6 +19,7 @@ from lambda_emu.emulator.protocol.shapes import (
     parse_header_value,
     parse_json_value,
     serialization_error,
+    service_model,
     to_json_value,
     validate,
 )
@@ -192,10 +194,21 @@ def _load_json(body: bytes) -> Any:
         raise serialization_error("Could not parse request body into json: " + str(exc).split(":")[0]) from exc
 
 
+@functools.cache
+def _message_member(code: str) -> str:
+    """The message's key in an error body: Lambda spells it ``message`` for some errors and ``Message``
+    for others (ResourceNotFoundException, ServiceException...), as the model's error shapes record."""
+    try:
+        shape = service_model("lambda").shape_for(code)
+    except NoShapeFoundError:
+        return "message"
+    return "Message" if "Message" in shape.members else "message"
+
+
 def render_error(error: AwsError) -> web.Response:
     """Lambda's error body: {"Type": ..., "message": ...} plus modeled fields; code in x-amzn-ErrorType."""
     body = dict(error.fields)
-    body["message"] = error.message
+    body[_message_member(error.code)] = error.message
     headers = {"x-amzn-ErrorType": error.code, "x-amzn-RequestId": context.request_id.get() or context.new_request_id(),
                "Content-Type": "application/json"}
     headers.update(error.headers)

@@ -19,6 +19,7 @@ from lambda_emu.emulator.functions import (
 )
 from lambda_emu.emulator.protocol import context
 from lambda_emu.emulator.services.base import Service
+from lambda_emu.emulator.services.lambda_event_invoke import EventInvokeConfigApi
 
 #: Payload quotas (spec §1.7).
 MAX_SYNC_PAYLOAD = 6 * 1024 * 1024
@@ -41,7 +42,7 @@ def validation(message: str) -> AwsError:
     return AwsError("ValidationException", f"1 validation error detected: {message}", 400)
 
 
-class LambdaService(Service):
+class LambdaService(EventInvokeConfigApi, Service):
     service_name = "lambda"
 
     @property
@@ -87,7 +88,7 @@ class LambdaService(Service):
         self.emu.check_dead_letter_target(function, function.dead_letter_target)
         function.touch(self.emu.clock.now())
         self.functions.add(function)
-        return function.configuration()
+        return function.configuration("created")
 
     def register(self, function: Function) -> None:
         """Add a function built elsewhere (the template loader)."""
@@ -137,7 +138,7 @@ class LambdaService(Service):
 
             shutil.rmtree(old.directory, ignore_errors=True)
         self._changed(function)
-        return function.configuration()
+        return function.configuration("updated")
 
     def UpdateFunctionConfiguration(self, params: dict[str, Any]) -> dict[str, Any]:
         function = self.functions.get(params["FunctionName"])
@@ -159,14 +160,15 @@ class LambdaService(Service):
         if "EphemeralStorage" in params:
             function.ephemeral_storage = params["EphemeralStorage"].get("Size", 512)
         self._changed(function)
-        return function.configuration()
+        return function.configuration("updated")
 
     def DeleteFunction(self, params: dict[str, Any]) -> dict[str, Any]:
         function = self.functions.get(params["FunctionName"], params.get("Qualifier"))
         self.emu.environments.remove_function(function)
         self.functions.remove(function)
         self.emu.function_deleted(function)
-        return {}
+        # Lambda answers a delete with 204 No Content (the model's StatusCode member carries it).
+        return {"StatusCode": 204}
 
     # ---- concurrency ----
 

@@ -1,0 +1,357 @@
+"""The Lambda control-plane API through boto3: shapes, status codes, errors, addressing and waiters."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import botocore.exceptions
+import pytest
+
+from tests.support import (
+    ACCOUNT,
+    ROLE,
+    RunningServer,
+    create_python_function,
+    error_of,
+    function_arn,
+    make_zip,
+    payload_of,
+    unique,
+)
+
+SOURCE = "def handler(event, context):\n    return {'version': 1}\n"
+
+#: Every key GetFunctionConfiguration returns for a plain Zip function without environment or DLQ.
+CONFIGURATION_KEYS = {
+    "FunctionName", "FunctionArn", "Runtime", "Role", "Handler", "CodeSize", "Description", "Timeout",
+    "MemorySize", "LastModified", "CodeSha256", "Version", "TracingConfig", "RevisionId", "State",
+    "LastUpdateStatus", "PackageType", "Architectures", "EphemeralStorage", "SnapStart", "RuntimeVersionConfig",
+    "LoggingConfig",
+}
+LAST_MODIFIED = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}\+0000$")
+
+
+def not_found_message(name: str) -> str:
+    return f"Function not found: {function_arn(name)}"
+
+
+@pytest.fixture(scope="module")
+def function(lam: Any) -> str:
+    """One function the read-only tests of this module share."""
+    return create_python_function(lam, SOURCE, Description="shared", Timeout=5, MemorySize=256)
+
+
+# ---- CreateFunction / Get* ----
+
+
+def test_create_function_returns_201_and_the_configuration(lam: Any) -> None:
+    name = unique()
+    package = make_zip({"app.py": SOURCE})
+    response = lam.create_function(FunctionName=name, Runtime="python3.12", Role=ROLE, Handler="app.handler",
+                                   Code={"ZipFile": package})
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == 201
+    config = {k: v for k, v in response.items() if k != "ResponseMetadata"}
+    # Lambda reports a new function as Pending in CreateFunction's own response (functions-states docs).
+    assert config.pop("State") == "Pending"
+    assert config.pop("StateReason") == "The function is being created."
+    assert config.pop("StateReasonCode") == "Creating"
+    assert set(config) | {"State"} == CONFIGURATION_KEYS
+    assert config["FunctionName"] == name
+    assert config["FunctionArn"] == function_arn(name)
+    assert config["Runtime"] == "python3.12"
+    assert config["Role"] == ROLE
+    assert config["Handler"] == "app.handler"
+    assert config["CodeSize"] == len(package)
+    assert config["CodeSha256"] == base64.b64encode(hashlib.sha256(package).digest()).decode()
+    assert config["Description"] == ""
+    assert config["Timeout"] == 3
+    assert config["MemorySize"] == 128
+    assert LAST_MODIFIED.match(config["LastModified"])
+    assert config["Version"] == "$LATEST"
+    assert config["TracingConfig"] == {"Mode": "PassThrough"}
+    assert re.fullmatch(r"[0-9a-f-]{36}", config["RevisionId"])
+    assert config["LastUpdateStatus"] == "Successful"
+    assert config["PackageType"] == "Zip"
+    assert config["Architectures"] == ["x86_64"]
+    assert config["EphemeralStorage"] == {"Size": 512}
+    assert config["SnapStart"] == {"ApplyOn": "None", "OptimizationStatus": "Off"}
+    assert config["LoggingConfig"] == {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{name}"}
+    assert re.fullmatch(r"arn:aws:lambda:us-east-1::runtime:[0-9a-f]{64}",
+                        config["RuntimeVersionConfig"]["RuntimeVersionArn"])
+    # Once created, the function is Active at once: waiters and invokes don't have to wait.
+    assert lam.get_function_configuration(FunctionName=name)["State"] == "Active"
+
+
+def test_get_function_and_get_function_configuration(lam: Any, function: str) -> None:
+    got = lam.get_function(FunctionName=function)
+    assert got["ResponseMetadata"]["HTTPStatusCode"] == 200
+    assert set(got) == {"ResponseMetadata", "Configuration", "Code"}
+    assert got["Code"]["RepositoryType"] == "S3"
+    assert got["Code"]["Location"].startswith("http://127.0.0.1:")
+    config = got["Configuration"]
+    assert set(config) == CONFIGURATION_KEYS
+    assert (config["State"], config["LastUpdateStatus"]) == ("Active", "Successful")
+    assert (config["Description"], config["Timeout"], config["MemorySize"]) == ("shared", 5, 256)
+    alone = lam.get_function_configuration(FunctionName=function)
+    assert {k: v for k, v in alone.items() if k != "ResponseMetadata"} == config
+
+
+def test_environment_and_tags_appear_when_set(lam: Any) -> None:
+    name = create_python_function(lam, SOURCE, Environment={"Variables": {"A": "1", "B": "two"}},
+                                  Tags={"team": "core"})
+    config = lam.get_function_configuration(FunctionName=name)
+    assert config["Environment"] == {"Variables": {"A": "1", "B": "two"}}
+    got = lam.get_function(FunctionName=name)
+    assert got["Tags"] == {"team": "core"}
+
+
+@pytest.mark.parametrize("form", ["name", "arn", "partial", "qualified", "qualified-arn"])
+def test_functions_are_addressed_by_name_full_or_partial_arn(lam: Any, function: str, form: str) -> None:
+    reference = {
+        "name": function,
+        "arn": function_arn(function),
+        "partial": f"{ACCOUNT}:function:{function}",
+        "qualified": f"{function}:$LATEST",
+        "qualified-arn": f"{function_arn(function)}:$LATEST",
+    }[form]
+    assert lam.get_function(FunctionName=reference)["Configuration"]["FunctionName"] == function
+    assert lam.get_function_configuration(FunctionName=reference)["FunctionArn"] == function_arn(function)
+    response = lam.invoke(FunctionName=reference, Payload=b"{}")
+    assert (response["StatusCode"], payload_of(response)) == (200, {"version": 1})
+
+
+def test_unknown_function_is_resource_not_found(lam: Any) -> None:
+    name = unique("missing")
+    calls = [
+        lambda: lam.get_function(FunctionName=name),
+        lambda: lam.get_function_configuration(FunctionName=name),
+        lambda: lam.delete_function(FunctionName=name),
+        lambda: lam.invoke(FunctionName=name, Payload=b"{}"),
+        lambda: lam.update_function_configuration(FunctionName=name, Timeout=4),
+        lambda: lam.update_function_code(FunctionName=name, ZipFile=make_zip({"app.py": SOURCE})),
+        lambda: lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=1),
+        lambda: lam.get_function_concurrency(FunctionName=name),
+        lambda: lam.delete_function_concurrency(FunctionName=name),
+    ]
+    for call in calls:
+        with pytest.raises(lam.exceptions.ResourceNotFoundException) as caught:
+            call()
+        status, code, message, body = error_of(caught.value)
+        assert (status, code, message) == (404, "ResourceNotFoundException", not_found_message(name))
+        assert body["Type"] == "User"
+        assert body["Message"] == message  # this error spells it "Message"
+
+
+def test_unknown_function_by_arn_and_other_region_or_account(lam: Any, function: str) -> None:
+    with pytest.raises(lam.exceptions.ResourceNotFoundException) as caught:
+        lam.get_function(FunctionName=function_arn(unique("missing")))
+    assert error_of(caught.value)[0] == 404
+    for reference in (f"arn:aws:lambda:eu-west-1:{ACCOUNT}:function:{function}",
+                      f"arn:aws:lambda:us-east-1:111111111111:function:{function}"):
+        with pytest.raises(lam.exceptions.ResourceNotFoundException):
+            lam.get_function(FunctionName=reference)
+
+
+def test_unknown_qualifier_is_not_found(lam: Any, function: str) -> None:
+    with pytest.raises(lam.exceptions.ResourceNotFoundException) as caught:
+        lam.get_function(FunctionName=function, Qualifier="7")
+    assert error_of(caught.value)[2] == f"Function not found: {function_arn(function)}:7"
+
+
+def test_create_existing_function_is_a_conflict(lam: Any, function: str) -> None:
+    with pytest.raises(lam.exceptions.ResourceConflictException) as caught:
+        create_python_function(lam, SOURCE, name=function)
+    status, code, message, body = error_of(caught.value)
+    assert (status, code, message, body["Type"]) == (409, "ResourceConflictException",
+                                                     f"Function already exist: {function}", "User")
+
+
+def test_create_without_handler_or_runtime_is_invalid(lam: Any) -> None:
+    with pytest.raises(lam.exceptions.InvalidParameterValueException) as caught:
+        lam.create_function(FunctionName=unique(), Runtime="python3.12", Role=ROLE,
+                            Code={"ZipFile": make_zip({"app.py": SOURCE})})
+    assert error_of(caught.value)[:2] == (400, "InvalidParameterValueException")
+    with pytest.raises(lam.exceptions.InvalidParameterValueException) as caught:
+        lam.create_function(FunctionName=unique(), Role=ROLE, Handler="app.handler",
+                            Code={"ZipFile": make_zip({"app.py": SOURCE})})
+    assert error_of(caught.value)[:2] == (400, "InvalidParameterValueException")
+
+
+def test_limits_are_validation_errors(lam: Any, function: str) -> None:
+    with pytest.raises(botocore.exceptions.ClientError) as caught:
+        lam.update_function_configuration(FunctionName=function, Timeout=901)
+    assert error_of(caught.value)[:3] == (
+        400, "ValidationException",
+        "1 validation error detected: Value '901' at 'timeout' failed to satisfy constraint: "
+        "Member must have value less than or equal to 900",
+    )
+    with pytest.raises(botocore.exceptions.ClientError) as caught:
+        lam.update_function_configuration(FunctionName=function, MemorySize=10241)
+    assert error_of(caught.value)[:3] == (
+        400, "ValidationException",
+        "1 validation error detected: Value '10241' at 'memorySize' failed to satisfy constraint: "
+        "Member must have value less than or equal to 10240",
+    )
+    # Nothing changed.
+    config = lam.get_function_configuration(FunctionName=function)
+    assert (config["Timeout"], config["MemorySize"]) == (5, 256)
+
+
+# ---- ListFunctions ----
+
+
+@pytest.fixture(scope="module")
+def own_server() -> Iterator[RunningServer]:
+    """A server of this module's own, so ListFunctions sees exactly the functions made here."""
+    running = RunningServer().start()
+    yield running
+    running.stop()
+
+
+def test_list_functions_paginates_with_max_items_and_marker(own_server: RunningServer) -> None:
+    lam = own_server.client("lambda")
+    assert lam.list_functions()["Functions"] == []
+    names = sorted(create_python_function(lam, SOURCE, name=f"list-{i:02d}") for i in range(5))
+    everything = lam.list_functions()
+    assert [f["FunctionName"] for f in everything["Functions"]] == names
+    assert "NextMarker" not in everything
+    assert everything["Functions"][0] == {
+        k: v for k, v in lam.get_function_configuration(FunctionName=names[0]).items() if k != "ResponseMetadata"
+    }
+    seen: list[str] = []
+    pages = 0
+    marker: str | None = None
+    while True:
+        page = lam.list_functions(MaxItems=2, **({"Marker": marker} if marker else {}))
+        pages += 1
+        assert len(page["Functions"]) <= 2
+        seen += [f["FunctionName"] for f in page["Functions"]]
+        marker = page.get("NextMarker")
+        if marker is None:
+            break
+    assert (seen, pages) == (names, 3)
+    paginated = [f["FunctionName"] for p in lam.get_paginator("list_functions").paginate(
+        PaginationConfig={"PageSize": 2}) for f in p["Functions"]]
+    assert paginated == names
+
+
+# ---- updates ----
+
+
+def test_update_function_code_changes_code_hash_and_revision(lam: Any) -> None:
+    name = create_python_function(lam, SOURCE)
+    before = lam.get_function_configuration(FunctionName=name)
+    package = make_zip({"app.py": "def handler(event, context):\n    return {'version': 2}\n"})
+    time.sleep(0.002)  # LastModified has millisecond precision
+    updated = lam.update_function_code(FunctionName=name, ZipFile=package)
+    assert updated["ResponseMetadata"]["HTTPStatusCode"] == 200
+    assert updated["CodeSha256"] == base64.b64encode(hashlib.sha256(package).digest()).decode()
+    assert updated["CodeSize"] == len(package)
+    assert updated["RevisionId"] != before["RevisionId"]
+    assert updated["LastModified"] > before["LastModified"]
+    # The update's own response says it is in progress; GetFunction says it's done (waiters pass at once).
+    assert updated["State"] == "Active"
+    assert updated["LastUpdateStatus"] == "InProgress"
+    assert updated["LastUpdateStatusReason"] == "The function is being created."
+    assert updated["LastUpdateStatusReasonCode"] == "Creating"
+    after = lam.get_function_configuration(FunctionName=name)
+    assert after["LastUpdateStatus"] == "Successful"
+    assert "LastUpdateStatusReason" not in after
+    assert after["RevisionId"] == updated["RevisionId"]
+    assert payload_of(lam.invoke(FunctionName=name)) == {"version": 2}
+
+
+def test_update_function_configuration(lam: Any) -> None:
+    name = create_python_function(lam, SOURCE)
+    before = lam.get_function_configuration(FunctionName=name)
+    updated = lam.update_function_configuration(
+        FunctionName=name, Timeout=10, MemorySize=512, Description="new", Handler="app.handler",
+        Environment={"Variables": {"X": "y"}},
+    )
+    assert (updated["Timeout"], updated["MemorySize"], updated["Description"]) == (10, 512, "new")
+    assert updated["Environment"] == {"Variables": {"X": "y"}}
+    assert updated["CodeSha256"] == before["CodeSha256"]
+    assert updated["RevisionId"] != before["RevisionId"]
+    assert updated["LastUpdateStatus"] == "InProgress"
+    after = lam.get_function_configuration(FunctionName=name)
+    assert (after["Timeout"], after["MemorySize"], after["LastUpdateStatus"]) == (10, 512, "Successful")
+    # Clearing the environment removes the key.
+    lam.update_function_configuration(FunctionName=name, Environment={"Variables": {}})
+    assert "Environment" not in lam.get_function_configuration(FunctionName=name)
+
+
+def test_update_with_stale_revision_is_precondition_failed(lam: Any) -> None:
+    name = create_python_function(lam, SOURCE)
+    with pytest.raises(lam.exceptions.PreconditionFailedException) as caught:
+        lam.update_function_configuration(FunctionName=name, Timeout=4, RevisionId="not-the-revision")
+    assert error_of(caught.value)[:2] == (412, "PreconditionFailedException")
+
+
+def test_waiters_pass_at_once(lam: Any) -> None:
+    name = create_python_function(lam, SOURCE)
+    started = time.monotonic()
+    lam.get_waiter("function_active_v2").wait(FunctionName=name)
+    lam.get_waiter("function_exists").wait(FunctionName=name)
+    lam.get_waiter("function_active").wait(FunctionName=name)
+    lam.update_function_code(FunctionName=name, ZipFile=make_zip({"app.py": SOURCE}))
+    lam.get_waiter("function_updated_v2").wait(FunctionName=name)
+    lam.update_function_configuration(FunctionName=name, Timeout=7)
+    lam.get_waiter("function_updated").wait(FunctionName=name)
+    lam.get_waiter("function_updated_v2").wait(FunctionName=name)
+    # A waiter that had to poll would sleep at least 1 s (v2) or 5 s.
+    assert time.monotonic() - started < 1.0
+
+
+# ---- DeleteFunction ----
+
+
+def test_delete_function(lam: Any) -> None:
+    name = create_python_function(lam, SOURCE)
+    assert payload_of(lam.invoke(FunctionName=name)) == {"version": 1}
+    response = lam.delete_function(FunctionName=function_arn(name))
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == 204
+    assert set(response) == {"ResponseMetadata", "StatusCode"}
+    assert response["StatusCode"] == 204
+    with pytest.raises(lam.exceptions.ResourceNotFoundException):
+        lam.get_function(FunctionName=name)
+    with pytest.raises(lam.exceptions.ResourceNotFoundException) as caught:
+        lam.delete_function(FunctionName=name)
+    assert error_of(caught.value)[2] == not_found_message(name)
+    # The name is free again.
+    create_python_function(lam, SOURCE, name=name)
+    assert payload_of(lam.invoke(FunctionName=name)) == {"version": 1}
+
+
+# ---- concurrency ----
+
+
+def test_function_concurrency_put_get_delete(lam: Any) -> None:
+    name = create_python_function(lam, SOURCE)
+    empty = lam.get_function_concurrency(FunctionName=name)
+    assert set(empty) == {"ResponseMetadata"}
+    put = lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=3)
+    assert put["ResponseMetadata"]["HTTPStatusCode"] == 200
+    assert put["ReservedConcurrentExecutions"] == 3
+    assert lam.get_function_concurrency(FunctionName=name)["ReservedConcurrentExecutions"] == 3
+    assert lam.get_function(FunctionName=name)["Concurrency"] == {"ReservedConcurrentExecutions": 3}
+    deleted = lam.delete_function_concurrency(FunctionName=name)
+    assert deleted["ResponseMetadata"]["HTTPStatusCode"] == 204
+    assert "ReservedConcurrentExecutions" not in lam.get_function_concurrency(FunctionName=name)
+    assert "Concurrency" not in lam.get_function(FunctionName=name)
+
+
+def test_function_concurrency_must_leave_100_unreserved(lam: Any) -> None:
+    name = create_python_function(lam, SOURCE)
+    with pytest.raises(lam.exceptions.InvalidParameterValueException) as caught:
+        lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=950)
+    assert error_of(caught.value)[:3] == (
+        400, "InvalidParameterValueException",
+        "Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution "
+        "below its minimum value of [100].",
+    )
+    assert "ReservedConcurrentExecutions" not in lam.get_function_concurrency(FunctionName=name)
