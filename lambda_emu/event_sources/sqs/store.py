@@ -426,6 +426,7 @@ class Queue:
         )
         if self.fifo and dedup_id is not None:
             self._dedup_prune(now)
+            self._dedup.pop(key, None)  # re-insert at the end to keep the dict in expiry order
             self._dedup[key] = (now + DEDUP_WINDOW, msg.message_id, msg.sequence_number)
         self._add(msg, now)
         if delay <= 0:
@@ -433,9 +434,12 @@ class Queue:
         return SendResult(msg.message_id, body_md5, md5_attributes, md5_system, msg.sequence_number)
 
     def _dedup_prune(self, now: float) -> None:
-        if len(self._dedup) > 1024:
-            for key in [k for k, v in self._dedup.items() if v[0] <= now]:
-                del self._dedup[key]
+        # Entries are inserted in expiry order (now + a fixed window), so expired ones lead the dict.
+        while self._dedup:
+            key, entry = next(iter(self._dedup.items()))
+            if entry[0] > now:
+                return
+            del self._dedup[key]
 
     def _check_send(
         self,
