@@ -22,6 +22,8 @@ class EmulatorConfig(BaseModel):
     idle_timeout: float = Field(300.0, gt=0)
     # The account-level concurrency limit (AWS's default quota is 1,000).
     account_concurrency: int = Field(1000, ge=1)
+    # Pollers serving each function's async queue (each may hold an execution environment).
+    async_concurrency: int = Field(5, ge=1, le=1000)
     runner: Literal["process", "docker"] = "process"
     template: Path | None = None
     # Where extracted code and the run's bookkeeping live; a temporary directory when unset.

@@ -38,7 +38,9 @@ class Emulator:
         self._build_rooms()
 
     def _build_rooms(self) -> None:
+        from lambda_emu.emulator.destinations import Destinations
         from lambda_emu.emulator.environments import Environments
+        from lambda_emu.emulator.faults import Faults
         from lambda_emu.emulator.functions import FunctionRegistry
         from lambda_emu.emulator.invoker import Invoker
         from lambda_emu.emulator.journal import Journal
@@ -56,6 +58,8 @@ class Emulator:
         self.environments = Environments(self)
         self.invoker = Invoker(self)
         self.async_queue = AsyncQueue(self)
+        self.destinations = Destinations(self)
+        self.faults = Faults(self)
         self.control = ControlService(self)
         self._log_listeners: list[Callable[[str, bytes], None]] = []
         self._build_services()
@@ -80,6 +84,7 @@ class Emulator:
 
     def function_deleted(self, function: Function) -> None:
         self.async_queue.function_deleted(function)
+        self.faults.function_deleted(function.name)
 
     def concurrency_changed(self, function: Function) -> None:
         self.async_queue.wake(function)

@@ -113,7 +113,6 @@ def json_response(document: Any, status: int = 200) -> web.Response:
 def build_app(emu: Emulator) -> web.Application:
     frontend = Frontend(emu)
     app = web.Application(client_max_size=MAX_BODY)
-    app["emu"] = emu
     app.router.add_route("*", "/{tail:.*}", frontend.dispatch)
 
     async def on_cleanup(_app: web.Application) -> None:

@@ -1,24 +1,256 @@
-"""Placeholder until the async issue: Event invocations."""
+"""The async invocation queue (InvocationType=Event), with Lambda's retry rules on the platform clock.
+
+- Function errors (every failure mode: exceptions, timeouts, exits, out-of-memory, init errors) are
+  retried after 60 s, then 120 s, up to MaximumRetryAttempts (0-2, default 2).
+- Throttles back off exponentially from 1 s to 5 min and don't count against MaximumRetryAttempts.
+- Every retry must start before MaximumEventAgeInSeconds (default 6 h): a retry that would land at or
+  past the maximum age is not made; the event fails at once with EventAgeExceeded (AWS's recorded
+  behaviour, spec §1.4).
+- Reserved concurrency 0: no attempt at all; the failure goes out with ZeroReservedConcurrency.
+- Every attempt of an event carries the request ID the Invoke call returned.
+
+The rules are pure functions of (event, config, outcome, now) → decision (:func:`decide`); the queue
+only runs attempts and timers. Events wait in a per-function queue served by a bounded number of
+pollers (AWS scales its pollers; locally each poller may need a runtime process, so the number is
+capped, ``--async-concurrency``).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import json
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from lambda_emu.emulator.clock import iso8601
+from lambda_emu.emulator.logging import get_logger
+
+if TYPE_CHECKING:
+    from lambda_emu.emulator.core import Emulator
+    from lambda_emu.emulator.functions import Function
+    from lambda_emu.emulator.invoker import InvokeResult
+
+log = get_logger("async_queue")
+
+RETRY_DELAYS = (60.0, 120.0)  # after the 1st and the 2nd failed attempt
+DEFAULT_MAX_RETRIES = 2
+DEFAULT_MAX_EVENT_AGE = 21600
+THROTTLE_FIRST_DELAY = 1.0
+THROTTLE_MAX_DELAY = 300.0
+
+Condition = Literal["Success", "RetriesExhausted", "EventAgeExceeded", "ZeroReservedConcurrency"]
+
+
+@dataclass
+class AsyncEvent:
+    request_id: str
+    function_name: str
+    payload: bytes
+    invoked_arn: str
+    enqueued_at: float
+    invocations: int = 0  # attempts that reached the function (approximateInvokeCount)
+    throttles: int = 0  # consecutive throttled attempts (backoff exponent)
+    duplicate: bool = False
+    last: InvokeResult | None = None
+
+
+@dataclass(frozen=True)
+class RetryConfig:
+    max_retries: int = DEFAULT_MAX_RETRIES
+    max_event_age: int = DEFAULT_MAX_EVENT_AGE
+
+    @classmethod
+    def of(cls, function: Function) -> RetryConfig:
+        config = function.event_invoke_config or {}
+        return cls(
+            max_retries=config.get("MaximumRetryAttempts", DEFAULT_MAX_RETRIES),
+            max_event_age=config.get("MaximumEventAgeInSeconds", DEFAULT_MAX_EVENT_AGE),
+        )
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Retry at ``retry_at``, or finish with ``condition``."""
+
+    retry_at: float | None = None
+    condition: Condition | None = None
+
+
+def decide(event: AsyncEvent, config: RetryConfig, outcome: Literal["success", "error", "throttled"],
+           now: float) -> Decision:
+    """Lambda's async retry policy, as a pure function."""
+    if outcome == "success":
+        return Decision(condition="Success")
+    deadline = event.enqueued_at + config.max_event_age
+    if outcome == "throttled":
+        # Throttled events stay queued until they expire: the last try is at the event's maximum age.
+        delay = min(THROTTLE_MAX_DELAY, THROTTLE_FIRST_DELAY * 2 ** max(0, event.throttles - 1))
+        return Decision(retry_at=min(now + delay, deadline))
+    retries_done = event.invocations - 1
+    if retries_done >= config.max_retries:
+        return Decision(condition="RetriesExhausted")
+    delay = RETRY_DELAYS[min(retries_done, len(RETRY_DELAYS) - 1)]
+    if now + delay >= deadline:
+        # AWS doesn't make a retry that would start at or past the maximum age (recorded, spec §1.4).
+        return Decision(condition="EventAgeExceeded")
+    return Decision(retry_at=now + delay)
+
+
+def invocation_record(emu: Emulator, event: AsyncEvent, function: Function, condition: Condition) -> dict[str, Any]:
+    """AWS's async invocation record (spec §2.2; recorded shapes §1), field for field."""
+    record: dict[str, Any] = {
+        "version": "1.0",
+        "timestamp": iso8601(emu.clock.now()),
+        "requestContext": {
+            "requestId": event.request_id,
+            "functionArn": function.arn + ":$LATEST",
+            "condition": condition,
+            "approximateInvokeCount": event.invocations,
+        },
+        "requestPayload": _json(event.payload),
+    }
+    last = event.last
+    if last is not None and last.outcome is not None:
+        response_context: dict[str, Any] = {"statusCode": 200, "executedVersion": "$LATEST"}
+        if last.function_error:
+            response_context["functionError"] = last.function_error
+        record["responseContext"] = response_context
+        record["responsePayload"] = last.payload_json()
+    return record
+
+
+def _json(payload: bytes) -> Any:
+    try:
+        return json.loads(payload)
+    except (ValueError, UnicodeDecodeError):
+        return payload.decode(errors="replace")
+
+
+@dataclass
+class FunctionQueue:
+    ready: deque[AsyncEvent] = field(default_factory=deque)
+    pollers: int = 0
 
 
 class AsyncQueue:
-    def __init__(self, emu: Any) -> None:
+    def __init__(self, emu: Emulator) -> None:
         self.emu = emu
+        self.queues: dict[str, FunctionQueue] = {}
+        self._timers: set[Any] = set()
 
-    async def enqueue(self, function: Any, payload: bytes, *, request_id: str, invoked_arn: str) -> None:
-        from lambda_emu.emulator.errors import invalid_parameter
+    @property
+    def poller_limit(self) -> int:
+        return self.emu.config.async_concurrency
 
-        raise invalid_parameter("Event invocations are not implemented yet")
+    # ---- intake ----
 
-    def function_deleted(self, function: Any) -> None:
-        pass
+    async def enqueue(self, function: Function, payload: bytes, *, request_id: str, invoked_arn: str) -> None:
+        event = AsyncEvent(request_id, function.name, payload, invoked_arn, self.emu.clock.now())
+        if function.reserved_concurrency == 0:
+            # No attempt: straight to the failure destination / DLQ (spec §1.3; recorded shapes §1.9).
+            self.emu.clock.spawn(self._finish(event, function, "ZeroReservedConcurrency"), name="async-zero")
+            return
+        self._make_ready(event)
 
-    def wake(self, function: Any) -> None:
-        pass
+    # ---- the pollers ----
+
+    def _make_ready(self, event: AsyncEvent) -> None:
+        queue = self.queues.setdefault(event.function_name, FunctionQueue())
+        queue.ready.append(event)
+        self._pump(event.function_name)
+
+    def _pump(self, function_name: str) -> None:
+        queue = self.queues.get(function_name)
+        while queue is not None and queue.ready and queue.pollers < self.poller_limit:
+            queue.pollers += 1
+            self.emu.clock.spawn(self._poll(function_name, queue), name=f"async-poller:{function_name}")
+
+    async def _poll(self, function_name: str, queue: FunctionQueue) -> None:
+        try:
+            while queue.ready:
+                await self._attempt(queue.ready.popleft())
+        finally:
+            queue.pollers -= 1
+
+    async def _attempt(self, event: AsyncEvent) -> None:
+        function = self.emu.functions.find(event.function_name)
+        if function is None:
+            return  # the function was deleted: its events go with it
+        config = RetryConfig.of(function)
+        now = self.emu.clock.now()
+        if now >= event.enqueued_at + config.max_event_age:
+            await self._finish(event, function, "EventAgeExceeded")
+            return
+        result = await self.emu.invoker.invoke(function, event.payload, request_id=event.request_id,
+                                               source="async", invoked_arn=event.invoked_arn,
+                                               duplicate=event.duplicate)
+        if result.throttled:
+            event.throttles += 1
+            outcome: Literal["success", "error", "throttled"] = "throttled"
+        else:
+            event.throttles = 0
+            event.invocations += 1
+            event.last = result
+            outcome = "success" if result.succeeded else "error"
+        if event.invocations == 1 and outcome != "throttled" and not event.duplicate:
+            self._maybe_duplicate(event)
+        decision = decide(event, config, outcome, self.emu.clock.now())
+        if decision.retry_at is not None:
+            self._retry_at(event, decision.retry_at)
+        else:
+            assert decision.condition is not None
+            await self._finish(event, function, decision.condition)
+
+    def _maybe_duplicate(self, event: AsyncEvent) -> None:
+        """At-least-once: the same event (same request ID and payload) delivered once more."""
+        if self.emu.faults.roll_duplicate(event.function_name):
+            copy = AsyncEvent(event.request_id, event.function_name, event.payload, event.invoked_arn,
+                              event.enqueued_at, duplicate=True)
+            self._make_ready(copy)
+
+    def _retry_at(self, event: AsyncEvent, when: float) -> None:
+        timer = self.emu.clock.call_at(when, lambda: self._due(event, timer))
+        self._timers.add(timer)
+
+    def _due(self, event: AsyncEvent, timer: Any) -> None:
+        self._timers.discard(timer)
+        self._make_ready(event)
+
+    # ---- the end of an event ----
+
+    async def _finish(self, event: AsyncEvent, function: Function, condition: Condition) -> None:
+        config = function.event_invoke_config or {}
+        destinations = config.get("DestinationConfig") or {}
+        target = (destinations.get("OnSuccess" if condition == "Success" else "OnFailure") or {}).get("Destination")
+        record = invocation_record(self.emu, event, function, condition)
+        if target:
+            await self.emu.destinations.send_record(function, target, record, condition == "Success")
+        if condition != "Success" and function.dead_letter_target:
+            error_code, message = self._dead_letter_error(event, condition)
+            await self.emu.destinations.send_dead_letter(function, event.payload, event.request_id, error_code,
+                                                         message)
+
+    @staticmethod
+    def _dead_letter_error(event: AsyncEvent, condition: Condition) -> tuple[int, str]:
+        last = event.last
+        if last is not None and last.outcome is not None:
+            return 200, last.outcome.error_message or last.outcome.error_type or ""
+        if condition == "ZeroReservedConcurrency":
+            return 429, "Rate Exceeded."
+        return 429, "Rate Exceeded."
+
+    # ---- hooks ----
+
+    def function_deleted(self, function: Function) -> None:
+        self.queues.pop(function.name, None)
+
+    def wake(self, function: Function) -> None:
+        self._pump(function.name)
 
     async def stop(self) -> None:
-        pass
+        for timer in self._timers:
+            timer.cancel()
+        self._timers.clear()
+        self.queues.clear()
+        await asyncio.sleep(0)

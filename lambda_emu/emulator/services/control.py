@@ -34,6 +34,14 @@ class AdvanceInput(BaseModel):
     seconds: float = Field(ge=0, le=10 * 365 * 86400)
 
 
+class FaultsInput(BaseModel):
+    """Fault injection for one function (or, without functionName, for every function)."""
+
+    model_config = ConfigDict(extra="forbid")
+    functionName: str | None = Field(None, min_length=1, max_length=64)
+    duplicateRate: float = Field(ge=0.0, le=1.0)
+
+
 class SettleInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
     maxSeconds: float = Field(86400, ge=0, le=10 * 365 * 86400)
@@ -71,6 +79,9 @@ class ControlService:
             ("POST", "/_emu/clock/advance"): self.advance,
             ("POST", "/_emu/clock/settle"): self.settle,
             ("GET", "/_emu/invocations"): self.invocations,
+            ("GET", "/_emu/deliveries"): self.deliveries,
+            ("POST", "/_emu/faults"): self.faults,
+            ("GET", "/_emu/faults"): self.get_faults,
         }
 
     def add_route(self, method: str, path: str, handler: Handler) -> None:
@@ -111,3 +122,18 @@ class ControlService:
         request_id = request.query.get("requestId")
         attempts = self.emu.journal.query(function_name, request_id)
         return {"invocations": [a.to_json() for a in attempts]}
+
+    async def deliveries(self, request: web.Request) -> dict[str, Any]:
+        """What destinations and DLQs received, in order (every target, SQS included)."""
+        target = request.query.get("target")
+        return {"deliveries": [d.to_json() for d in self.emu.destinations.query(target)]}
+
+    async def faults(self, request: web.Request) -> dict[str, Any]:
+        body = await read_model(request, FaultsInput)
+        if body.functionName is not None and self.emu.functions.find(body.functionName) is None:
+            raise ControlError(404, "ResourceNotFoundException", f"Function not found: {body.functionName}")
+        self.emu.faults.set_duplicate_rate(body.functionName, body.duplicateRate)
+        return self.emu.faults.to_json()
+
+    async def get_faults(self, _request: web.Request) -> dict[str, Any]:
+        return self.emu.faults.to_json()
