@@ -98,7 +98,8 @@ def test_function_error_retried_after_60_then_120_seconds(manual_server: Running
                                                           sqs: Any) -> None:
     url, arn = make_queue(sqs)
     name = create_python_function(manual_lam, ECHO)
-    manual_lam.put_function_event_invoke_config(FunctionName=name, DestinationConfig={"OnFailure": {"Destination": arn}})
+    manual_lam.put_function_event_invoke_config(FunctionName=name,
+                                                DestinationConfig={"OnFailure": {"Destination": arn}})
     request_id = invoke_event(manual_lam, name, {"raise_error": 1})
     manual_server.advance(0)
     assert len(manual_server.invocations(name)) == 1
