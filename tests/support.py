@@ -70,7 +70,7 @@ class RunningServer:
             region_name="us-east-1",
             aws_access_key_id="x",
             aws_secret_access_key="x",
-            config=Config(retries={"max_attempts": 1}, read_timeout=120, **config),
+            config=Config(**{"retries": {"max_attempts": 1}, "read_timeout": 120, **config}),
         )
 
     # ---- /_emu ----
