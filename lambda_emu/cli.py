@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lambda_emu import __version__
 from lambda_emu.config import EmulatorConfig
+
+if TYPE_CHECKING:
+    from lambda_emu.emulator.core import Emulator
 
 
 def parser() -> argparse.ArgumentParser:
@@ -33,7 +38,12 @@ def parser() -> argparse.ArgumentParser:
                     help="wall seconds before an idle execution environment is shut down")
     up.add_argument("--account-concurrency", type=int, default=1000)
     up.add_argument("--runner", choices=["process", "docker"], default="process")
-    up.add_argument("--log-level", default="info")
+    up.add_argument("--parameter-overrides", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="values for the template's Parameters (as `sam deploy --parameter-overrides`)")
+    up.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"],
+                    help="level of lambda-emu's own (structured, stderr) log")
+    up.add_argument("--log-format", default="console", choices=["console", "json"],
+                    help="lambda-emu's own log as key=value lines or JSON lines")
     up.add_argument("--quiet", action="store_true", help="don't echo function logs")
     return root
 
@@ -60,61 +70,114 @@ def config_from(args: argparse.Namespace) -> EmulatorConfig:
     )
 
 
-async def run_up(config: EmulatorConfig, log_level: str = "info") -> None:
+def parameter_overrides(pairs: list[str]) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--parameter-overrides takes KEY=VALUE, not {pair!r}")
+        values[key] = value
+    return values
+
+
+async def run_up(config: EmulatorConfig, log_level: str = "info", log_format: str = "console",
+                 parameters: dict[str, str] | None = None) -> int:
+    """Serve until SIGINT / SIGTERM; the exit status of `lambda-emu up`."""
     from lambda_emu.emulator import logging as emu_logging
     from lambda_emu.emulator.core import Emulator
     from lambda_emu.emulator.server import serve
 
-    emu_logging.configure(log_level)
+    emu_logging.configure(log_level, json=log_format == "json")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    # Handlers first: a SIGTERM during start-up still ends in a clean stop, never a half-started run.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
     emu = Emulator(config)
     if config.echo_function_logs:
         emu.add_log_listener(_echo)
-    runner = await serve(emu)
-    if config.template is not None:
-        from lambda_emu.emulator.template import load_template
-
-        load_template(emu, config.template)
-    print(f"lambda-emu {__version__} ready at {emu.endpoint}", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     try:
-        await stop.wait()
-    finally:
+        runner = await serve(emu)
+    except OSError as exc:
+        await _stop_unserved(emu)
+        print(f"lambda-emu: cannot serve on {config.host}:{config.port}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    try:
+        if config.template is not None:
+            # Imported only when needed: the template machinery (YAML, pydantic models) costs start-up time.
+            from lambda_emu.emulator.template import TemplateError, load_template
+
+            try:
+                load_template(emu, config.template, parameters)
+            except TemplateError as exc:
+                print(f"lambda-emu: {exc}", file=sys.stderr, flush=True)
+                return 1
+        if not stop.is_set():
+            # The one line scripts wait for: printed only once the endpoint answers.
+            print(f"lambda-emu {__version__} ready at {emu.endpoint}", flush=True)
+            await stop.wait()
         print("lambda-emu stopping", flush=True)
+        return 0
+    finally:
+        # Stops every execution environment (and its runtime process) before the process ends.
         await runner.cleanup()
+        _flush_partial()
+
+
+async def _stop_unserved(emu: Emulator) -> None:
+    """Undo what the Emulator made before the port could be bound (its state directory)."""
+    with contextlib.suppress(Exception):
+        await emu.stop()
 
 
 _partial: dict[str, bytes] = {}
 
 
 def _echo(function_name: str, chunk: bytes) -> None:
+    """Function output to the terminal, a whole line at a time, each prefixed by the function's name."""
     data = _partial.pop(function_name, b"") + chunk
     *lines, rest = data.split(b"\n")
     if rest:
         _partial[function_name] = rest
-    for line in lines:
-        sys.stdout.write(f"[{function_name}] {line.decode(errors='replace')}\n")
-    sys.stdout.flush()
+    _write_lines(function_name, lines)
+
+
+def _flush_partial() -> None:
+    for function_name in list(_partial):
+        _write_lines(function_name, [_partial.pop(function_name)])
+
+
+def _write_lines(function_name: str, lines: list[bytes]) -> None:
+    if not lines:
+        return
+    # awslambdaric joins a multi-line message (a traceback) with \r, one CloudWatch event; a terminal
+    # would overwrite it in place, so each part gets its own prefixed line.
+    parts = (part for line in lines for part in line.decode(errors="replace").rstrip("\r").split("\r"))
+    text = "".join(f"[{function_name}] {part}\n" for part in parts)
+    # A closed terminal or pipe must not break the invocation that printed.
+    with contextlib.suppress(OSError, ValueError):
+        sys.stdout.write(text)
+        sys.stdout.flush()
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    if args.command == "up":
-        try:
-            config = config_from(args)
-        except Exception as exc:  # noqa: BLE001 - pydantic's message is the user's answer
-            print(f"lambda-emu: {exc}", file=sys.stderr)
-            return 2
-        try:
-            asyncio.run(run_up(config, args.log_level))
-        except KeyboardInterrupt:
-            pass
-        except OSError as exc:
-            print(f"lambda-emu: cannot serve on {config.host}:{config.port}: {exc}", file=sys.stderr)
-            return 1
-    return 0
+    if args.command != "up":
+        return 2
+    try:
+        config = config_from(args)
+        parameters = parameter_overrides(args.parameter_overrides)
+    except Exception as exc:  # noqa: BLE001 - pydantic's message is the user's answer
+        print(f"lambda-emu: {exc}", file=sys.stderr)
+        return 2
+    if config.template is not None and not config.template.is_file():
+        print(f"lambda-emu: no template at {config.template}", file=sys.stderr)
+        return 2
+    try:
+        return asyncio.run(run_up(config, args.log_level, args.log_format, parameters))
+    except KeyboardInterrupt:
+        # A second Ctrl-C while stopping: leave now (runtimes die with us: PR_SET_PDEATHSIG).
+        return 130
 
 
 if __name__ == "__main__":
