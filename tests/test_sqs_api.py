@@ -147,8 +147,6 @@ def test_message_attribute_prefix_filter(sqs: Any) -> None:
                                             "meta.b": {"BinaryValue": b"\x01", "DataType": "Binary"}}
 
 
-@pytest.mark.xfail(reason="the JSON protocol layer enforces the QueueAttributeName enum on the legacy "
-                          "ReceiveMessage AttributeNames; AWS accepts message system attribute names there")
 def test_legacy_attribute_names(sqs: Any) -> None:
     url = sqs.create_queue(QueueName=unique("legacy"))["QueueUrl"]
     sqs.send_message(QueueUrl=url, MessageBody="m")

@@ -38,7 +38,7 @@ class JsonRpcProtocol:
             if not isinstance(document, dict):
                 raise serialization_error("Start of structure or map found where not expected.")
             params = parse_json_value(op.input_shape, document)
-            problems = validate(op.input_shape, params)
+            problems = validate(op.input_shape, params, enums=self.service.validate_enums)
             if problems:
                 raise self.service.validation_error(problems)
         method = self.service.operation(name)

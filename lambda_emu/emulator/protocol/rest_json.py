@@ -87,7 +87,7 @@ class RestJsonRouter:
     async def handle(self, request: web.Request, route: Route, labels: dict[str, str], body: bytes) -> web.Response:
         op = route.op
         params = self._parse(op, request, labels, body)
-        problems = validate(op.input_shape, params)
+        problems = validate(op.input_shape, params, enums=self.service.validate_enums)
         if problems:
             raise self.service.validation_error(problems)
         method = self.service.operation(op.name)

@@ -178,11 +178,15 @@ def header_text(shape: Shape, value: Any) -> str:
 # ---- validation ---------------------------------------------------------------------------------
 
 
-def validate(shape: Shape | None, params: dict[str, Any]) -> list[str]:
-    """Problems with ``params`` in AWS's (Coral) wording; an empty list when they fit the model."""
+def validate(shape: Shape | None, params: dict[str, Any], *, enums: bool = True) -> list[str]:
+    """Problems with ``params`` in AWS's (Coral) wording; an empty list when they fit the model.
+
+    ``enums=False`` skips enum checks for services whose model enums are narrower than what the
+    service really accepts (SQS takes message attribute names in a list typed as queue attributes).
+    """
     problems: list[str] = []
     if shape is not None:
-        _check(shape, params, "", problems, top=True)
+        _check(shape, params, "", problems, enums)
     return problems
 
 
@@ -191,7 +195,7 @@ def _member_path(prefix: str, name: str) -> str:
     return f"{prefix}.{name}" if prefix else name
 
 
-def _check(shape: Shape, value: Any, path: str, problems: list[str], top: bool = False) -> None:
+def _check(shape: Shape, value: Any, path: str, problems: list[str], enums: bool) -> None:
     kind = shape.type_name
     if kind == "structure":
         if not isinstance(value, dict):
@@ -202,24 +206,24 @@ def _check(shape: Shape, value: Any, path: str, problems: list[str], top: bool =
                                 "Member must not be null")
         for key, member in shape.members.items():
             if value.get(key) is not None:
-                _check(member, value[key], _member_path(path, key), problems)
+                _check(member, value[key], _member_path(path, key), problems, enums)
         return
     meta = shape.metadata
     shown = _shown(value)
     if kind == "list":
         _check_length(len(value), meta, shown, path, problems)
         for item in value:
-            _check(shape.member, item, f"{path}.member", problems)
+            _check(shape.member, item, f"{path}.member", problems, enums)
         return
     if kind == "map":
         _check_length(len(value), meta, shown, path, problems)
         for item in value.values():
-            _check(shape.value, item, f"{path}.member", problems)
+            _check(shape.value, item, f"{path}.member", problems, enums)
         return
     if kind == "string":
         _check_length(len(value), meta, shown, path, problems)
         enum = meta.get("enum")
-        if enum and value not in enum:
+        if enums and enum and value not in enum:
             problems.append(f"Value '{value}' at '{path}' failed to satisfy constraint: Member must satisfy "
                             f"enum value set: [{', '.join(enum)}]")
         pattern = meta.get("pattern")

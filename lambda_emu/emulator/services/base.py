@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 class Service:
     #: botocore's service name ("lambda", "sqs", "kinesis").
     service_name: str = ""
+    #: Whether the protocol layer enforces the model's enums (see protocol.shapes.validate).
+    validate_enums: bool = True
 
     def __init__(self, emu: Emulator) -> None:
         self.emu = emu
