@@ -46,6 +46,7 @@ class Emulator:
         from lambda_emu.emulator.journal import Journal
         from lambda_emu.emulator.services.control import ControlService
         from lambda_emu.event_sources.async_queue import AsyncQueue
+        from lambda_emu.event_sources.mappings import EventSourceMappings
         from lambda_emu.runtime_api.api import RuntimeApiServer
         from lambda_emu.runtime_api.runners.orphans import OrphanRegistry
         from lambda_emu.runtime_api.runners.process import ProcessRunner
@@ -60,6 +61,7 @@ class Emulator:
         self.async_queue = AsyncQueue(self)
         self.destinations = Destinations(self)
         self.faults = Faults(self)
+        self.event_source_mappings = EventSourceMappings(self)
         self.control = ControlService(self)
         self._log_listeners: list[Callable[[str, bytes], None]] = []
         self._build_services()
@@ -113,6 +115,7 @@ class Emulator:
             await service.start()
 
     async def stop(self) -> None:
+        await self.event_source_mappings.stop()
         await self.async_queue.stop()
         await self.environments.shutdown_all()
         await self.runtime_api.stop()

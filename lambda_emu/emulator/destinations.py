@@ -145,6 +145,13 @@ class Destinations:
         else:
             self._keep(Delivery(target, now, _json_or_text(body), attributes))
 
+    def send_stream_failure(self, target: str, record: dict[str, Any]) -> None:
+        """An event source mapping's on-failure record (SQS queue, SNS topic or S3 bucket)."""
+        if arn_service(target) == "sqs":
+            self._to_queue(target, compact(record), {}, self.emu.clock.now(), record)
+        else:
+            self._keep(Delivery(target, self.emu.clock.now(), record))
+
     def send_to_queue(self, target: str, body: str, attributes: dict[str, Any] | None = None) -> None:
         """A message for an SQS target (stream and queue failure records use this too)."""
         self._to_queue(target, body, attributes or {}, self.emu.clock.now(), _json_or_text(body))

@@ -95,6 +95,8 @@ class ExecutionEnvironment:
         self._exit: asyncio.Future[int] | None = None
         self._log: logs.InvocationLog | None = None
         self.dead = False
+        #: The most memory the runtime held during the current invocation (bytes).
+        self.peak_bytes = 0
         self.idle_timer: asyncio.TimerHandle | None = None
         self.log_stream = datetime.now(tz=UTC).strftime("%Y/%m/%d") + f"/[$LATEST]{secrets.token_hex(16)}"
 
@@ -152,6 +154,7 @@ class ExecutionEnvironment:
         return env
 
     async def _start(self) -> None:
+        self.dead = False
         self.session = RuntimeSession()
         port = await self.runtime_api.open(self.session)
         spec = RuntimeSpec(
@@ -194,34 +197,42 @@ class ExecutionEnvironment:
     ) -> Outcome:
         invocation_log = logs.InvocationLog(request_id)
         self._log = invocation_log
-        cold = self.process is None
         timeout = float(self.function.timeout)
-        init_ms: float | None = None
         watcher: asyncio.Task[None] | None = None
+        self.peak_bytes = 0
         try:
-            if cold:
-                started = time.monotonic()
-                try:
-                    await self._start()
-                except (EntrypointMissing, OSError):
-                    self.dead = True
-                    return self._finish(invocation_log, request_id, cold, 0.0, None, Outcome(
-                        "error",
-                        platform_error("Runtime.InvalidEntrypoint",
-                                       f"RequestId: {request_id} Error: Couldn't find valid bootstrap(s): "
-                                       f"[{self.function.code.directory}/bootstrap /opt/bootstrap]"),
-                        "Runtime.InvalidEntrypoint", "Couldn't find valid bootstrap(s)",
-                    ), status="error")
-                watcher = asyncio.ensure_future(self._watch_memory())
-                init = await self._await_init(request_id, timeout)
-                init_ms = (time.monotonic() - started) * 1000
-                if init is not None:
-                    self.dead = True
-                    return self._finish(invocation_log, request_id, cold, 0.0, init_ms, init, status="error")
-            elif watcher is None:
-                watcher = asyncio.ensure_future(self._watch_memory())
-            return await self._run(invocation_log, request_id, payload, invoked_arn, client_context,
-                                   timeout, cold, init_ms)
+            # At most twice: a warm runtime that died between invocations (after posting its last
+            # response, before asking for the next event) never saw this one; Lambda would hand it
+            # to a fresh runtime, so a second pass starts one.
+            for _ in range(2):
+                cold = self.process is None
+                init_ms: float | None = None
+                if cold:
+                    started = time.monotonic()
+                    try:
+                        await self._start()
+                    except (EntrypointMissing, OSError):
+                        self.dead = True
+                        return self._finish(invocation_log, request_id, cold, 0.0, None, Outcome(
+                            "error",
+                            platform_error("Runtime.InvalidEntrypoint",
+                                           f"RequestId: {request_id} Error: Couldn't find valid bootstrap(s): "
+                                           f"[{self.function.code.directory}/bootstrap /opt/bootstrap]"),
+                            "Runtime.InvalidEntrypoint", "Couldn't find valid bootstrap(s)",
+                        ), status="error")
+                    watcher = self._watching(watcher)
+                    init = await self._await_init(request_id, timeout)
+                    init_ms = (time.monotonic() - started) * 1000
+                    if init is not None:
+                        self.dead = True
+                        return self._finish(invocation_log, request_id, cold, 0.0, init_ms, init, status="error")
+                watcher = self._watching(watcher)
+                outcome = await self._run(invocation_log, request_id, payload, invoked_arn, client_context,
+                                          timeout, cold, init_ms)
+                if outcome is not None:
+                    return outcome
+                await self._reset()
+            raise RuntimeError("runtime exited twice before taking the invocation")
         finally:
             if watcher is not None:
                 watcher.cancel()
@@ -259,9 +270,11 @@ class ExecutionEnvironment:
         timeout: float,
         cold: bool,
         init_ms: float | None,
-    ) -> Outcome:
+    ) -> Outcome | None:
+        """The invocation's outcome; None when a warm runtime turned out dead before taking it."""
         assert self.session is not None and self._exit is not None and self.process is not None
-        invocation_log.add(logs.start_line(request_id))
+        if not invocation_log.lines or not invocation_log.lines[0].startswith(b"START "):
+            invocation_log.add(logs.start_line(request_id))
         started = time.monotonic()
         reply_future = self.session.submit(RuntimeInvocation(
             request_id=request_id,
@@ -273,11 +286,20 @@ class ExecutionEnvironment:
         ))
         done, _ = await asyncio.wait({reply_future, self._exit}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         duration_ms = (time.monotonic() - started) * 1000
+        if reply_future in done and self._over_memory():
+            # The sampler can miss a short spike; the kernel's high-water mark can't. Lambda's cgroup
+            # would have killed the runtime before it answered.
+            self.process.kill()
+            await asyncio.wait({self._exit}, timeout=5)
+            done = {self._exit}
         if reply_future in done:
             self._drain()
             return self._finish(invocation_log, request_id, cold, duration_ms, init_ms,
                                 self._from_reply(reply_future.result()))
         if self._exit in done:
+            if not cold and self.session.is_pending(request_id):
+                reply_future.cancel()
+                return None  # died between invocations: the caller restarts the runtime
             message = f"RequestId: {request_id} Error: {exit_message(self._exit.result())}"
             await self._reset()
             outcome = Outcome("error", platform_error("Runtime.ExitError", message), "Runtime.ExitError", message)
@@ -316,7 +338,7 @@ class ExecutionEnvironment:
         if not any(line.startswith(b"START RequestId:") for line in invocation_log.lines):
             invocation_log.add(logs.start_line(request_id))
         invocation_log.add(logs.end_line(request_id))
-        peak = self.process.peak_memory_bytes() if self.process is not None else 0
+        peak = max(self.peak_bytes, self.process.peak_memory_bytes() if self.process is not None else 0)
         invocation_log.add(logs.report_line(
             request_id, duration_ms, self.function.memory_size, max(1, peak // (1024 * 1024)),
             init_ms if cold else None, status, error_type,
@@ -336,13 +358,29 @@ class ExecutionEnvironment:
 
     async def _reset(self) -> None:
         self._drain()
+        if self.process is not None:
+            # The REPORT line comes after the reset: keep what the runtime used before it went.
+            self.peak_bytes = max(self.peak_bytes, self.process.peak_memory_bytes())
         await self.shutdown()
+
+    def _over_memory(self) -> bool:
+        if self.process is None:
+            return False
+        return self.process.peak_memory_bytes() > self.function.memory_size * 1024 * 1024
+
+    def _watching(self, watcher: asyncio.Task[None] | None) -> asyncio.Task[None]:
+        """The memory watcher of the current runtime (a new one after a restart)."""
+        if watcher is not None and not watcher.done():
+            return watcher
+        return asyncio.ensure_future(self._watch_memory())
 
     async def _watch_memory(self) -> None:
         """Kill the environment when it holds more than its MemorySize (AWS: signal: killed)."""
         limit = self.function.memory_size * 1024 * 1024
         while self.process is not None:
-            if self.process.memory_bytes() > limit:
+            used = self.process.memory_bytes()
+            self.peak_bytes = max(self.peak_bytes, used)
+            if used > limit:
                 log.info("memory limit exceeded", function=self.function.name, limit_mb=self.function.memory_size)
                 self.process.kill()
                 return

@@ -103,6 +103,10 @@ class RuntimeSession:
             self._pending = invocation
         return self._reply
 
+    def is_pending(self, request_id: str) -> bool:
+        """True while the invocation waits for the runtime's next /next (not handed out yet)."""
+        return self._pending is not None and self._pending.request_id == request_id
+
     def close(self) -> None:
         self.state = State.CLOSED
         if self._waiter is not None and not self._waiter.done():

@@ -19,6 +19,7 @@ from lambda_emu.emulator.functions import (
 )
 from lambda_emu.emulator.protocol import context
 from lambda_emu.emulator.services.base import Service
+from lambda_emu.emulator.services.lambda_esm import EventSourceMappingApi
 from lambda_emu.emulator.services.lambda_event_invoke import EventInvokeConfigApi
 
 #: Payload quotas (spec §1.7).
@@ -42,7 +43,7 @@ def validation(message: str) -> AwsError:
     return AwsError("ValidationException", f"1 validation error detected: {message}", 400)
 
 
-class LambdaService(EventInvokeConfigApi, Service):
+class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, Service):
     service_name = "lambda"
 
     @property

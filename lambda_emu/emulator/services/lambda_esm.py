@@ -1,0 +1,212 @@
+"""Lambda's event source mapping API (Create/Update/Delete/Get/ListEventSourceMapping(s)) for SQS queues
+and Kinesis streams, with AWS's validation and response shapes (spec §3.8, §4.1; recorded shapes §3.1)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+from typing import TYPE_CHECKING, Any
+
+from lambda_emu.emulator.destinations import arn_service
+from lambda_emu.emulator.errors import AwsError, invalid_parameter, lambda_error, resource_not_found
+from lambda_emu.event_sources.mappings import EventSourceMapping, new_uuid
+
+if TYPE_CHECKING:
+    from lambda_emu.emulator.functions import Function
+
+STREAM_ONLY = ("ParallelizationFactor", "BisectBatchOnFunctionError", "MaximumRetryAttempts",
+               "MaximumRecordAgeInSeconds", "TumblingWindowInSeconds", "DestinationConfig", "StartingPosition",
+               "StartingPositionTimestamp")
+DEFAULT_BATCH = {"sqs": 10, "kinesis": 100}
+FIFO_MAX_BATCH = 10
+MIN_RECORD_AGE = 60
+
+
+def unsupported(parameter: str) -> AwsError:
+    return invalid_parameter(f"Unsupported {parameter} parameter for given event source mapping type.")
+
+
+def not_found() -> AwsError:
+    return resource_not_found("The resource you requested does not exist.")
+
+
+class EventSourceMappingApi:
+    """Mixed into LambdaService (which provides ``emu`` and ``functions``)."""
+
+    emu: Any
+    functions: Any
+
+    # ---- operations ----
+
+    def CreateEventSourceMapping(self, params: dict[str, Any]) -> dict[str, Any]:
+        function = self._mapping_function(params["FunctionName"])
+        source = params.get("EventSourceArn")
+        kind = self._source_kind(source)
+        assert source is not None
+        for existing in self.emu.event_source_mappings:
+            if existing.event_source_arn == source and existing.function_name == function.name:
+                label = "SQS" if kind == "sqs" else "Kinesis"
+                raise lambda_error(
+                    "ResourceConflictException",
+                    f'An event source mapping with {label} arn (" {source} ") and function (" {function.name} ") '
+                    f"already exists. Please update or delete the existing mapping with UUID {existing.uuid}", 409)
+        mapping = EventSourceMapping(
+            uuid=new_uuid(),
+            kind=kind,
+            event_source_arn=source,
+            function_name=function.name,
+            function_arn=function.arn,
+            batch_size=params.get("BatchSize") or DEFAULT_BATCH[kind],
+            maximum_batching_window=params.get("MaximumBatchingWindowInSeconds") or 0,
+            enabled=params.get("Enabled", True),
+            last_modified=self.emu.clock.now(),
+            arn_prefix=f"arn:aws:lambda:{self.emu.region}:{self.emu.account_id}",
+            tags=dict(params.get("Tags") or {}),
+        )
+        self._apply(mapping, params, function, creating=True)
+        self.emu.event_source_mappings.add(mapping)
+        return mapping.to_json()
+
+    def UpdateEventSourceMapping(self, params: dict[str, Any]) -> dict[str, Any]:
+        mapping = self._mapping(params["UUID"])
+        function = self._mapping_function(params.get("FunctionName") or mapping.function_name)
+        # Validate on a copy: a refused update changes nothing.
+        candidate = dataclasses.replace(mapping, batch_size=params.get("BatchSize") or mapping.batch_size)
+        if "MaximumBatchingWindowInSeconds" in params:
+            candidate.maximum_batching_window = params["MaximumBatchingWindowInSeconds"]
+        if "Enabled" in params:
+            candidate.enabled = params["Enabled"]
+        self._apply(candidate, params, function, creating=False)
+        candidate.function_name = function.name
+        candidate.function_arn = function.arn
+        candidate.last_modified = self.emu.clock.now()
+        mapping.__dict__.update(candidate.__dict__)
+        self.emu.event_source_mappings.updated(mapping)
+        return mapping.to_json()
+
+    async def DeleteEventSourceMapping(self, params: dict[str, Any]) -> dict[str, Any]:
+        mapping = self._mapping(params["UUID"])
+        await self.emu.event_source_mappings.remove(mapping)
+        return mapping.to_json()
+
+    def GetEventSourceMapping(self, params: dict[str, Any]) -> dict[str, Any]:
+        return self._mapping(params["UUID"]).to_json()
+
+    def ListEventSourceMappings(self, params: dict[str, Any]) -> dict[str, Any]:
+        wanted_function = None
+        if params.get("FunctionName"):
+            wanted_function = self.functions.parse_name(params["FunctionName"])[0]
+        every = [m for m in self.emu.event_source_mappings
+                 if (not params.get("EventSourceArn") or m.event_source_arn == params["EventSourceArn"])
+                 and (wanted_function is None or m.function_name == wanted_function)]
+        start = 0
+        if params.get("Marker"):
+            try:
+                start = int(base64.b64decode(params["Marker"]).decode())
+            except (ValueError, binascii.Error) as exc:
+                raise invalid_parameter("Invalid marker") from exc
+        size = params.get("MaxItems", 100)
+        result: dict[str, Any] = {"EventSourceMappings": [m.to_json() for m in every[start:start + size]]}
+        if start + size < len(every):
+            result["NextMarker"] = base64.b64encode(str(start + size).encode()).decode()
+        return result
+
+    # ---- validation ----
+
+    def _mapping(self, uuid: str) -> EventSourceMapping:
+        mapping = self.emu.event_source_mappings.mappings.get(uuid)
+        if mapping is None:
+            raise not_found()
+        return mapping
+
+    def _mapping_function(self, reference: str) -> Function:
+        return self.functions.get(reference)
+
+    def _source_kind(self, source: str | None) -> Any:
+        service = arn_service(source) if source else None
+        if service == "sqs":
+            if self.emu.services["sqs"].queue_by_arn(source) is None:
+                raise invalid_parameter(
+                    "Error occurred while ReceiveMessage. SQS Error Code: AWS.SimpleQueueService.NonExistentQueue. "
+                    "SQS Error Message: The specified queue does not exist for this wsdl version.")
+            return "sqs"
+        if service == "kinesis":
+            if self.emu.services["kinesis"].store.find_stream_by_arn(source) is None:
+                raise invalid_parameter(f"Stream not found: {source}")
+            return "kinesis"
+        raise invalid_parameter("Unrecognized event source, must be kinesis, dynamodb stream or sqs.")
+
+    def _apply(self, mapping: EventSourceMapping, params: dict[str, Any], function: Function, creating: bool) -> None:
+        """Check ``params`` for this kind of source and copy them onto ``mapping``."""
+        if "FunctionResponseTypes" in params:
+            mapping.function_response_types = list(params["FunctionResponseTypes"] or [])
+        if "FilterCriteria" in params:
+            mapping.filter_criteria = params["FilterCriteria"] or None
+        if mapping.kind == "sqs":
+            self._apply_sqs(mapping, params, function)
+        else:
+            self._apply_stream(mapping, params, creating)
+
+    def _apply_sqs(self, mapping: EventSourceMapping, params: dict[str, Any], function: Function) -> None:
+        for parameter in STREAM_ONLY:
+            if params.get(parameter) is not None:
+                if parameter == "StartingPosition":
+                    raise invalid_parameter("StartingPosition is not valid for SQS event sources.")
+                raise unsupported(parameter)
+        queue = self.emu.services["sqs"].queue_by_arn(mapping.event_source_arn)
+        if queue is not None and queue.fifo and mapping.batch_size > FIFO_MAX_BATCH:
+            raise invalid_parameter(f"Batch size must be between 1 and {FIFO_MAX_BATCH} for FIFO queues.")
+        if mapping.batch_size > 10 and mapping.maximum_batching_window < 1:
+            raise invalid_parameter(
+                "Maximum batch window in seconds must be greater than 0 if maximum batch size is greater than 10")
+        visibility = queue.visibility_timeout if queue is not None else 30
+        if function.timeout > visibility:
+            raise invalid_parameter(
+                f"Queue visibility timeout: {visibility} seconds is less than Function timeout: "
+                f"{function.timeout} seconds")
+        if "ScalingConfig" in params:
+            mapping.scaling_config = params["ScalingConfig"] or None
+
+    def _apply_stream(self, mapping: EventSourceMapping, params: dict[str, Any], creating: bool) -> None:
+        if params.get("ScalingConfig"):
+            raise unsupported("ScalingConfig")
+        if creating:
+            position = params.get("StartingPosition")
+            if position is None:
+                raise AwsError("ValidationException", "1 validation error detected: Value null at 'startingPosition' "
+                               "failed to satisfy constraint: Member must not be null.")
+            mapping.starting_position = position
+            stamp = params.get("StartingPositionTimestamp")
+            if position == "AT_TIMESTAMP":
+                if stamp is None:
+                    raise invalid_parameter("StartingPositionTimestamp must be set for the AT_TIMESTAMP starting "
+                                            "position.")
+                if stamp.timestamp() > self.emu.clock.now():
+                    raise invalid_parameter("StartingPositionTimestamp cannot be in the future.")
+                mapping.starting_position_timestamp = stamp.timestamp()
+        age = params.get("MaximumRecordAgeInSeconds")
+        if age is not None:
+            if age != -1 and age < MIN_RECORD_AGE:
+                raise invalid_parameter(
+                    f"MaximumRecordAgeInSeconds must be -1 or between {MIN_RECORD_AGE} and 604800: {age}")
+            mapping.maximum_record_age = age
+        for key, attr in (("MaximumRetryAttempts", "maximum_retry_attempts"),
+                          ("BisectBatchOnFunctionError", "bisect_batch_on_function_error"),
+                          ("ParallelizationFactor", "parallelization_factor"),
+                          ("TumblingWindowInSeconds", "tumbling_window")):
+            if params.get(key) is not None:
+                setattr(mapping, attr, params[key])
+        destinations = params.get("DestinationConfig")
+        if destinations is not None:
+            if (destinations.get("OnSuccess") or {}).get("Destination"):
+                raise unsupported("DestinationConfig")
+            target = (destinations.get("OnFailure") or {}).get("Destination") or None
+            if target is not None:
+                if arn_service(target) not in ("sqs", "sns", "s3"):
+                    raise invalid_parameter(f"The destination ARN {target} is invalid for a stream event source: "
+                                            "use an SQS queue, an SNS topic or an S3 bucket.")
+                function = self.functions.find(mapping.function_name)
+                if function is not None:
+                    self.emu.destinations.check_reachable(function, target)
+            mapping.on_failure = target

@@ -1,0 +1,20 @@
+"""Placeholder: the kinesis event source mapping poller is being written."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class KinesisPoller:
+    def __init__(self, emu: Any, mapping: Any) -> None:
+        self.emu = emu
+        self.mapping = mapping
+
+    def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+    def reconfigure(self) -> None:
+        pass
