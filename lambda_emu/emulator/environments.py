@@ -205,6 +205,8 @@ class ExecutionEnvironment:
             # response, before asking for the next event) never saw this one; Lambda would hand it
             # to a fresh runtime, so a second pass starts one.
             for _ in range(2):
+                if self._exit is not None and self._exit.done():
+                    await self._reset()  # it died while idle
                 cold = self.process is None
                 init_ms: float | None = None
                 if cold:
