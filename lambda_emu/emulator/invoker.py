@@ -11,16 +11,20 @@ from typing import TYPE_CHECKING
 from lambda_emu.emulator.environments import Outcome, ThrottleReason
 from lambda_emu.emulator.functions import Function
 from lambda_emu.emulator.journal import Source
+from lambda_emu.emulator.logging import get_logger
 
 if TYPE_CHECKING:
     from lambda_emu.emulator.core import Emulator
+
+log = get_logger("invoker")
 
 
 @dataclass
 class InvokeResult:
     request_id: str
-    outcome: Outcome | None  # None when throttled
+    outcome: Outcome | None  # None when the function never ran (throttled, or a lambda-emu-side error)
     throttle_reason: ThrottleReason | None = None
+    system_error: str | None = None  # lambda-emu could not run the attempt (AWS: a 5xx)
 
     @property
     def throttled(self) -> bool:
@@ -71,6 +75,11 @@ class Invoker:
         attempt = journal.begin(request_id, function.name, source, duplicate=duplicate)
         try:
             outcome = await env.invoke(request_id, payload, invoked_arn or function.arn, client_context)
+        except Exception as exc:  # noqa: BLE001 - a platform fault is reported, never lost
+            log.exception("attempt failed inside lambda-emu", function=function.name, request_id=request_id)
+            env.dead = True
+            journal.finish(attempt, "error", error_type="ServiceException", duration_ms=0.0)
+            return InvokeResult(request_id, None, system_error=f"{type(exc).__name__}: {exc}")
         finally:
             self.emu.environments.release(env)
         journal.finish(

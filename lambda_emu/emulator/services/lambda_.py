@@ -8,7 +8,13 @@ import json
 from typing import Any
 
 from lambda_emu.emulator import logs
-from lambda_emu.emulator.errors import AwsError, invalid_parameter, lambda_error, resource_not_found
+from lambda_emu.emulator.errors import (
+    AwsError,
+    invalid_parameter,
+    lambda_error,
+    resource_not_found,
+    service_exception,
+)
 from lambda_emu.emulator.functions import (
     MAX_ENV_BYTES,
     NAME_RE,
@@ -233,6 +239,8 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, Service):
         client_context = self._client_context(params.get("ClientContext"))
         result = await self.emu.invoker.invoke(function, payload, request_id=request_id, source="sync",
                                                invoked_arn=invoked_arn, client_context=client_context)
+        if result.system_error is not None:
+            raise service_exception(f"lambda-emu could not run the invocation: {result.system_error}")
         if result.throttled:
             raise lambda_error("TooManyRequestsException", "Rate Exceeded.", 429, Reason=result.throttle_reason)
         assert result.outcome is not None
