@@ -215,7 +215,9 @@ def test_a_short_memory_spike_is_killed_too(lam: Any) -> None:
 
 def test_import_error(lam: Any) -> None:
     name = create_python_function(lam, "import no_such_module_here\ndef handler(e, c):\n    return 1\n")
-    _, raw, request_id = invoke_failing(lam, name)
+    response, raw, request_id = invoke_failing(lam, name, LogType="Tail")
+    report = base64.b64decode(response["LogResult"]).decode().splitlines()[-1]
+    assert report.endswith("\tStatus: error\tError Type: Runtime.ImportModuleError\t")
     body = json.loads(raw)
     assert body == {
         "errorMessage": "Unable to import module 'app': No module named 'no_such_module_here'",
@@ -266,7 +268,10 @@ def test_exception_at_import(lam: Any, server: RunningServer) -> None:
     lines = base64.b64decode(response["LogResult"]).decode().splitlines()
     assert "[ERROR] Exception: Runtime startup fails" in lines
     assert lines[-2] == f"END RequestId: {request_id}"
-    assert re.search(r"\tStatus: error\tError Type: Runtime\.Unknown\t$|\tInit Duration: ", lines[-1])
+    # The exception's type is no Category.Reason: Lambda logs it as Runtime.Unknown.
+    assert re.fullmatch(rf"REPORT RequestId: {request_id}\tDuration: \d+\.\d\d ms\tBilled Duration: \d+ ms\t"
+                        r"Memory Size: 128 MB\tMax Memory Used: \d+ MB\tInit Duration: \d+\.\d\d ms\t"
+                        r"Status: error\tError Type: Runtime\.Unknown\t", lines[-1]), lines[-1]
     # Init failures are retried from scratch on the next invoke (and fail again).
     invoke_failing(lam, name)
     assert [a["coldStart"] for a in server.invocations(name)] == [True, True]

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -65,6 +66,17 @@ def exit_message(status: int) -> str:
         return f"Runtime exited with error: exit status {status}"
     names = {9: "killed", 11: "segmentation fault", 6: "aborted", 15: "terminated", 2: "interrupt", 7: "bus error"}
     return f"Runtime exited with error: signal: {names.get(-status, f'signal {-status}')}"
+
+
+REPORTED_ERROR_TYPE = re.compile(r"^(Runtime|Function)\.[A-Z][a-zA-Z]+$")
+
+
+def report_error_type(error_type: str | None) -> str:
+    """The Error Type Lambda logs: a runtime's own type when it reads Category.Reason, else Unknown
+    (AWS's RIE normalises it so; spec §6.2)."""
+    if error_type and REPORTED_ERROR_TYPE.match(error_type):
+        return error_type
+    return "Function.Unknown" if (error_type or "").startswith("Function.") else "Runtime.Unknown"
 
 
 def _error_details(body: bytes, header_type: str | None) -> tuple[str, str]:
@@ -227,7 +239,8 @@ class ExecutionEnvironment:
                     init_ms = (time.monotonic() - started) * 1000
                     if init is not None:
                         self.dead = True
-                        return self._finish(invocation_log, request_id, cold, 0.0, init_ms, init, status="error")
+                        return self._finish(invocation_log, request_id, cold, 0.0, init_ms, init, status="error",
+                                            error_type=report_error_type(init.error_type))
                 watcher = self._watching(watcher)
                 outcome = await self._run(invocation_log, request_id, payload, invoked_arn, client_context,
                                           timeout, cold, init_ms)
