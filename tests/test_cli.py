@@ -285,3 +285,10 @@ def test_port_in_use_exits_nonzero(start: Callable[..., EmuProcess], project: Pa
         assert emu.proc.wait(30) == 1
     wait_until(lambda: any("cannot serve" in line for line in emu.stderr), 5, "the error message")
     assert "Traceback" not in "\n".join(emu.stderr)
+
+
+def test_missing_template_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from lambda_emu.cli import main
+
+    assert main(["up", "--port", "0", "--template", str(tmp_path / "nope.yaml")]) == 2
+    assert "no template at" in capsys.readouterr().err
