@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
-from botocore.model import ServiceModel
 
 from lambda_emu.emulator.errors import AwsError
 from lambda_emu.emulator.protocol import context
 from lambda_emu.emulator.protocol.shapes import parse_json_value, serialization_error, to_json_value, validate
 from lambda_emu.emulator.services.base import Service
+
+if TYPE_CHECKING:
+    from botocore.model import ServiceModel
 
 
 class JsonRpcProtocol:

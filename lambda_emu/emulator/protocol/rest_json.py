@@ -6,11 +6,10 @@ import functools
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from aiohttp import web
-from botocore.model import NoShapeFoundError, OperationModel, ServiceModel
 
 from lambda_emu.emulator.errors import AwsError
 from lambda_emu.emulator.protocol import context
@@ -24,6 +23,9 @@ from lambda_emu.emulator.protocol.shapes import (
     validate,
 )
 from lambda_emu.emulator.services.base import Service
+
+if TYPE_CHECKING:
+    from botocore.model import OperationModel, ServiceModel
 
 
 @dataclass(frozen=True)
@@ -198,6 +200,8 @@ def _load_json(body: bytes) -> Any:
 def _message_member(code: str) -> str:
     """The message's key in an error body: Lambda spells it ``message`` for some errors and ``Message``
     for others (ResourceNotFoundException, ServiceException...), as the model's error shapes record."""
+    from botocore.model import NoShapeFoundError
+
     try:
         shape = service_model("lambda").shape_for(code)
     except NoShapeFoundError:

@@ -11,12 +11,14 @@ import functools
 import re
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
-from typing import Any
-
-import botocore.session
-from botocore.model import OperationModel, ServiceModel, Shape
+from typing import TYPE_CHECKING, Any
 
 from lambda_emu.emulator.errors import AwsError
+
+if TYPE_CHECKING:
+    # botocore is imported on first use only: an idle server never pays for it.
+    import botocore.session
+    from botocore.model import OperationModel, ServiceModel, Shape
 
 
 @functools.cache
@@ -27,6 +29,8 @@ def service_model(name: str) -> ServiceModel:
 
 @functools.cache
 def _session() -> botocore.session.Session:
+    import botocore.session
+
     return botocore.session.get_session()
 
 
