@@ -155,3 +155,53 @@ def raw_request(endpoint: str, method: str, path: str, body: bytes | None = None
 
 def zip_with_modes(files: dict[str, tuple[str | bytes, int]]) -> bytes:
     return make_zip({k: v[0] for k, v in files.items()}, {k: v[1] for k, v in files.items()})
+
+
+#: A custom runtime (provided.*): a Python `bootstrap` speaking the Runtime API with urllib. Its
+#: handler is the `handle(event, headers)` function the test appends; it returns (kind, body) where
+#: kind is "response" or "error".
+BOOTSTRAP_PRELUDE = '''#!/usr/bin/env python3
+import json, os, sys, urllib.error, urllib.request
+
+API = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2018-06-01/runtime"
+
+
+def call(method, path, body=None, headers=None, timeout=None):
+    request = urllib.request.Request(API + path, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+'''
+
+BOOTSTRAP_LOOP = '''
+
+while True:
+    status, headers, body = call("GET", "/invocation/next")
+    request_id = headers["Lambda-Runtime-Aws-Request-Id"]
+    kind, result = handle(json.loads(body), headers, request_id)
+    if kind is None:
+        continue
+    if kind == "error":
+        call("POST", "/invocation/" + request_id + "/error", json.dumps(result).encode(),
+             {"Lambda-Runtime-Function-Error-Type": result.get("errorType", "Unknown")})
+    else:
+        call("POST", "/invocation/" + request_id + "/response", json.dumps(result).encode())
+'''
+
+
+def bootstrap_zip(handle_source: str, extra: dict[str, str | bytes] | None = None) -> bytes:
+    """A provided.* deployment package whose executable bootstrap runs ``handle_source``."""
+    files: dict[str, str | bytes] = {"bootstrap": BOOTSTRAP_PRELUDE + handle_source + BOOTSTRAP_LOOP}
+    files.update(extra or {})
+    return make_zip(files, {"bootstrap": 0o755})
+
+
+def create_bootstrap_function(lam: Any, handle_source: str, *, runtime: str = "provided.al2023",
+                              name: str | None = None, **extra: Any) -> str:
+    name = name or unique("custom")
+    lam.create_function(FunctionName=name, Runtime=runtime, Role=ROLE, Handler="bootstrap.handler",
+                        Code={"ZipFile": bootstrap_zip(handle_source)}, **extra)
+    return name

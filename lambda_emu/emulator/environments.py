@@ -225,15 +225,14 @@ class ExecutionEnvironment:
                     started = time.monotonic()
                     try:
                         await self._start()
-                    except (EntrypointMissing, OSError):
+                    except (EntrypointMissing, OSError) as exc:
                         self.dead = True
+                        reason = exc.reason if isinstance(exc, EntrypointMissing) else str(exc)
+                        message = f"RequestId: {request_id} Error: {reason}"
                         return self._finish(invocation_log, request_id, cold, 0.0, None, Outcome(
-                            "error",
-                            platform_error("Runtime.InvalidEntrypoint",
-                                           f"RequestId: {request_id} Error: Couldn't find valid bootstrap(s): "
-                                           f"[{self.function.code.directory}/bootstrap /opt/bootstrap]"),
-                            "Runtime.InvalidEntrypoint", "Couldn't find valid bootstrap(s)",
-                        ), status="error")
+                            "error", platform_error("Runtime.InvalidEntrypoint", message),
+                            "Runtime.InvalidEntrypoint", message,
+                        ), status="error", error_type="Runtime.InvalidEntrypoint")
                     watcher = self._watching(watcher)
                     init = await self._await_init(request_id, timeout)
                     init_ms = (time.monotonic() - started) * 1000

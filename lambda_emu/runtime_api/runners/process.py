@@ -21,7 +21,15 @@ from lambda_emu.runtime_api.runners.orphans import OrphanRegistry, die_with_pare
 
 
 class EntrypointMissing(Exception):
-    """A provided.* runtime without an executable bootstrap (AWS: Runtime.InvalidEntrypoint)."""
+    """A provided.* runtime without an executable bootstrap (AWS: Runtime.InvalidEntrypoint).
+
+    ``reason`` is Lambda's wording: "Couldn't find valid bootstrap(s): [...]" when there is none,
+    Go's "fork/exec <path>: permission denied" when it is not executable.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 class LocalProcess:
@@ -108,8 +116,10 @@ class ProcessRunner:
         if spec.runtime.startswith("python"):
             return [sys.executable, "-m", "awslambdaric", spec.handler]
         bootstrap = spec.code_dir / "bootstrap"
-        if not bootstrap.is_file() or not os.access(bootstrap, os.X_OK):
-            raise EntrypointMissing(str(bootstrap))
+        if not bootstrap.is_file():
+            raise EntrypointMissing(f"Couldn't find valid bootstrap(s): [{bootstrap} /opt/bootstrap]")
+        if not os.access(bootstrap, os.X_OK):
+            raise EntrypointMissing(f"fork/exec {bootstrap}: permission denied")
         return [str(bootstrap)]
 
     async def start(self, spec: RuntimeSpec, on_output: OutputSink) -> LocalProcess:
