@@ -1,0 +1,1 @@
+"""lambda-emu benchmarks: `python bench/run.py` (see BENCHMARKS.md)."""
