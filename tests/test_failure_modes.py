@@ -119,20 +119,13 @@ def test_timeout_resets_the_environment_but_tmp_survives(lam: Any, server: Runni
     assert [a["errorType"] for a in server.invocations(name)] == [None, "Sandbox.Timedout", None]
 
 
-def test_timeout_message_has_two_decimals(lam: Any) -> None:
-    name = create_python_function(lam, TIMEOUT_SOURCE, Timeout=2)
-    _, raw, request_id = invoke_failing(lam, name, b'{"sleep": 5}')
-    assert raw == platform_error("Sandbox.Timedout",
-                                 f"RequestId: {request_id} Error: Task timed out after 2.00 seconds")
-
-
-def test_timeout_during_init_counts_against_the_function_timeout(lam: Any) -> None:
-    # Init over 10 s continues as a "suppressed init" inside the invoke, bounded by the timeout; a
-    # 1 s timeout with a slow import thus times out within ~11 s... too slow for the suite, so: the
-    # import is slow but under 10 s, and the handler's own time still counts only from the invoke.
+def test_init_time_is_not_part_of_the_function_timeout(lam: Any) -> None:
+    # Init has its own 10 s limit; only the handler's time counts against Timeout.
     source = "import time\ntime.sleep(1.5)\ndef handler(event, context):\n    return 'ok'\n"
     name = create_python_function(lam, source, Timeout=1)
-    assert payload_of(lam.invoke(FunctionName=name)) == "ok"
+    response = lam.invoke(FunctionName=name)
+    assert "FunctionError" not in response
+    assert payload_of(response) == "ok"
 
 
 # ---- the runtime exits ----
