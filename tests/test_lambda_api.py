@@ -6,6 +6,7 @@ import base64
 import hashlib
 import re
 import time
+import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -99,6 +100,23 @@ def test_get_function_and_get_function_configuration(lam: Any, function: str) ->
     assert (config["Description"], config["Timeout"], config["MemorySize"]) == ("shared", 5, 256)
     alone = lam.get_function_configuration(FunctionName=function)
     assert {k: v for k, v in alone.items() if k != "ResponseMetadata"} == config
+
+
+def test_code_location_serves_the_deployment_package(lam: Any) -> None:
+    package = make_zip({"app.py": SOURCE, "lib/data.txt": "data"})
+    name = unique()
+    lam.create_function(FunctionName=name, Runtime="python3.12", Role=ROLE, Handler="app.handler",
+                        Code={"ZipFile": package})
+    location = lam.get_function(FunctionName=name)["Code"]["Location"]
+    with urllib.request.urlopen(location, timeout=30) as response:
+        assert response.read() == package
+    newer = make_zip({"app.py": "def handler(e, c):\n    return 2\n"})
+    lam.update_function_code(FunctionName=name, ZipFile=newer)
+    with urllib.request.urlopen(lam.get_function(FunctionName=name)["Code"]["Location"], timeout=30) as response:
+        downloaded = response.read()
+    assert downloaded == newer
+    assert base64.b64encode(hashlib.sha256(downloaded).digest()).decode() == \
+        lam.get_function_configuration(FunctionName=name)["CodeSha256"]
 
 
 def test_environment_and_tags_appear_when_set(lam: Any) -> None:

@@ -62,6 +62,15 @@ class Code:
     size: int
     sha256: str  # base64, as AWS reports CodeSha256
     owned: bool  # extracted by us (deleted with the function) vs a template's directory used in place
+    #: The deployment package as uploaded (GetFunction's Code.Location serves it); None for a directory.
+    package: Path | None = None
+
+    def discard(self) -> None:
+        """Delete what lambda-emu made for this code (never a template's own directory)."""
+        if self.owned:
+            shutil.rmtree(self.directory, ignore_errors=True)
+        if self.package is not None:
+            self.package.unlink(missing_ok=True)
 
 
 @dataclass
@@ -189,8 +198,7 @@ class FunctionRegistry:
 
     def remove(self, function: Function) -> None:
         self._functions.pop(function.name, None)
-        if function.code.owned:
-            shutil.rmtree(function.code.directory, ignore_errors=True)
+        function.code.discard()
 
     # ---- code ----
 
@@ -200,7 +208,10 @@ class FunctionRegistry:
                                f"Zipped size must be smaller than {MAX_ZIPPED_BYTES} bytes", 413)
         target = self.code_root / f"{name}-{uuid.uuid4().hex[:12]}"
         extract_zip(data, target)
-        return Code(target, len(data), base64.b64encode(hashlib.sha256(data).digest()).decode(), owned=True)
+        package = target.with_name(target.name + ".zip")
+        package.write_bytes(data)
+        return Code(target, len(data), base64.b64encode(hashlib.sha256(data).digest()).decode(), owned=True,
+                    package=package)
 
     @staticmethod
     def code_from_directory(directory: Path) -> Code:
@@ -214,6 +225,16 @@ class FunctionRegistry:
                 size += info.st_size
                 digest.update(f"{path.relative_to(directory)}:{info.st_size}:{info.st_mtime_ns}".encode())
         return Code(directory.resolve(), size, base64.b64encode(digest.digest()).decode(), owned=False)
+
+
+def zip_directory(directory: Path) -> bytes:
+    """A deployment package of a directory used in place (a template's CodeUri)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(directory.rglob("*")):
+            if path.is_file():
+                archive.write(path, str(path.relative_to(directory)))
+    return buffer.getvalue()
 
 
 def unzip_error() -> Exception:

@@ -6,6 +6,9 @@ import base64
 import binascii
 import json
 from typing import Any
+from urllib.parse import quote
+
+from aiohttp import web
 
 from lambda_emu.emulator import logs
 from lambda_emu.emulator.errors import (
@@ -22,9 +25,11 @@ from lambda_emu.emulator.functions import (
     RESERVED_ENV_KEYS,
     SUPPORTED_RUNTIMES,
     Function,
+    zip_directory,
 )
 from lambda_emu.emulator.protocol import context
 from lambda_emu.emulator.services.base import Service
+from lambda_emu.emulator.services.control import ControlError
 from lambda_emu.emulator.services.lambda_esm import EventSourceMappingApi
 from lambda_emu.emulator.services.lambda_event_invoke import EventInvokeConfigApi
 
@@ -55,6 +60,20 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, Service):
     @property
     def functions(self):  # type: ignore[no-untyped-def]
         return self.emu.functions
+
+    async def start(self) -> None:
+        self.emu.control.add_route("GET", "/_emu/code", self._download_code)
+
+    async def _download_code(self, request: web.Request) -> web.Response:
+        """Code.Location: the deployment package as uploaded (AWS's is a presigned S3 URL)."""
+        function = self.functions.find(request.query.get("functionName", ""))
+        if function is None:
+            raise ControlError(404, "NotFound", "No such function")
+        if function.code.package is not None:
+            data = function.code.package.read_bytes()
+        else:
+            data = zip_directory(function.code.directory)
+        return web.Response(body=data, content_type="application/zip")
 
     # ---- functions ----
 
@@ -107,7 +126,8 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, Service):
         function = self.functions.get(params["FunctionName"], params.get("Qualifier"))
         result: dict[str, Any] = {
             "Configuration": function.configuration(),
-            "Code": {"RepositoryType": "S3", "Location": f"{self.emu.endpoint}/_emu/code/{function.name}"},
+            "Code": {"RepositoryType": "S3",
+                     "Location": f"{self.emu.endpoint}/_emu/code?functionName={quote(function.name)}"},
         }
         if function.tags:
             result["Tags"] = dict(function.tags)
@@ -140,10 +160,7 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, Service):
                                                                                       "S3ObjectVersion", "ImageUri")})
         old = function.code
         function.code = code
-        if old.owned:
-            import shutil
-
-            shutil.rmtree(old.directory, ignore_errors=True)
+        old.discard()
         self._changed(function)
         return function.configuration("updated")
 
