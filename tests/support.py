@@ -55,6 +55,7 @@ class RunningServer:
     def stop(self) -> None:
         if self._runner is not None:
             asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self.loop).result(60)
+        asyncio.run_coroutine_threadsafe(_cancel_leftovers(), self.loop).result(30)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(30)
 
@@ -94,6 +95,15 @@ class RunningServer:
     def invocations(self, function_name: str, request_id: str | None = None) -> list[dict[str, Any]]:
         query = f"?functionName={function_name}" + (f"&requestId={request_id}" if request_id else "")
         return self.emu_get("/_emu/invocations" + query)["invocations"]
+
+
+async def _cancel_leftovers() -> None:
+    """Connections still open when the server stopped (long polls): end them before the loop closes."""
+    current = asyncio.current_task()
+    leftovers = [task for task in asyncio.all_tasks() if task is not current]
+    for task in leftovers:
+        task.cancel()
+    await asyncio.gather(*leftovers, return_exceptions=True)
 
 
 def make_zip(files: dict[str, str | bytes], modes: dict[str, int] | None = None) -> bytes:

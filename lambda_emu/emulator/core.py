@@ -54,6 +54,8 @@ class Emulator:
         self.journal = Journal(self.clock)
         self.functions = FunctionRegistry(self.region, self.account_id, self.state_dir / "code")
         self.orphans = OrphanRegistry()
+        if self.config.runner != "process":
+            raise ValueError(f"the {self.config.runner} runner is not implemented yet; use --runner process")
         self.runner = ProcessRunner(self.orphans)
         self.runtime_api = RuntimeApiServer("127.0.0.1")
         self.environments = Environments(self)
@@ -79,7 +81,7 @@ class Emulator:
     def add_log_listener(self, listener: Callable[[str, bytes], None]) -> None:
         self._log_listeners.append(listener)
 
-    def function_output(self, function_name: str, chunk: bytes, platform: bool = False) -> None:
+    def function_output(self, function_name: str, chunk: bytes) -> None:
         """Function output as it happens (the terminal view listens here)."""
         for listener in self._log_listeners:
             listener(function_name, chunk)

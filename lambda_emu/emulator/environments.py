@@ -288,7 +288,7 @@ class ExecutionEnvironment:
         """The invocation's outcome; None when a warm runtime turned out dead before taking it."""
         assert self.session is not None and self._exit is not None and self.process is not None
         if not invocation_log.lines or not invocation_log.lines[0].startswith(b"START "):
-            invocation_log.add(logs.start_line(request_id))
+            self._platform(invocation_log, logs.start_line(request_id))
         started = time.monotonic()
         reply_future = self.session.submit(RuntimeInvocation(
             request_id=request_id,
@@ -324,9 +324,14 @@ class ExecutionEnvironment:
         reply_future.cancel()
         await self._reset()
         stamp = datetime.now(tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{datetime.now(tz=UTC).microsecond // 1000:03d}Z"
-        invocation_log.add(f"{stamp} {request_id} Task timed out after {timeout:.2f} seconds\n".encode())
+        self._platform(invocation_log, f"{stamp} {request_id} Task timed out after {timeout:.2f} seconds\n".encode())
         outcome = Outcome("error", platform_error("Sandbox.Timedout", message), "Sandbox.Timedout", message)
         return self._finish(invocation_log, request_id, cold, timeout * 1000, init_ms, outcome, status="timeout")
+
+    def _platform(self, invocation_log: logs.InvocationLog, line: bytes) -> None:
+        """A line Lambda itself writes (START, END, REPORT, timeouts): into the log and to the terminal."""
+        invocation_log.add(line)
+        self.emu.function_output(self.function.name, line)
 
     def _from_reply(self, reply: RuntimeReply) -> Outcome:
         if reply.kind == "response":
@@ -350,16 +355,14 @@ class ExecutionEnvironment:
         error_type: str | None = None,
     ) -> Outcome:
         if not any(line.startswith(b"START RequestId:") for line in invocation_log.lines):
-            invocation_log.add(logs.start_line(request_id))
-        invocation_log.add(logs.end_line(request_id))
+            self._platform(invocation_log, logs.start_line(request_id))
+        self._platform(invocation_log, logs.end_line(request_id))
         peak = max(self.peak_bytes, self.process.peak_memory_bytes() if self.process is not None else 0)
-        invocation_log.add(logs.report_line(
+        self._platform(invocation_log, logs.report_line(
             request_id, duration_ms, self.function.memory_size, max(1, peak // (1024 * 1024)),
             init_ms if cold else None, status, error_type,
         ))
         text = invocation_log.text()
-        for line in text.splitlines()[-3:]:
-            self.emu.function_output(self.function.name, line + b"\n", platform=True)
         outcome.log = text
         outcome.cold_start = cold
         outcome.duration_ms = duration_ms

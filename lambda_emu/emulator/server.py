@@ -69,11 +69,12 @@ class Frontend:
                     raise AwsError("UnknownOperationException", f"Unknown target {target}", 400)
                 renderer = protocol.render_error
                 return await protocol.handle(target, body)
-            if _is_query_request(request, content_type):
+            # Lambda's routes first: curl posts invoke payloads as form data by default.
+            found = self.lambda_router.match(request)
+            if found is None and _is_query_request(request, content_type):
                 from lambda_emu.emulator.protocol import query
 
                 return await query.handle_query_request(request, self.emu.services["sqs"], body)
-            found = self.lambda_router.match(request)
             if found is None:
                 raise AwsError("UnknownOperationException", f"No AWS operation at {request.method} {request.path}",
                                404, fields={"Type": "User"})
