@@ -60,6 +60,9 @@ class EventSourceMapping:
     on_failure: str | None = None
     arn_prefix: str = ""
     tags: dict[str, str] = field(default_factory=dict)
+    # Streams: per shard, the last sequence number done in each lane (ParallelizationFactor groups).
+    # Kept here, not in the driver, so a disabled and re-enabled mapping resumes where it stopped.
+    checkpoints: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def arn(self) -> str:

@@ -1,20 +1,653 @@
-"""Placeholder: the kinesis event source mapping poller is being written."""
+"""The Kinesis stream event source mapping: per-shard, in-order batches to a function, Lambda's way.
+
+One :class:`KinesisPoller` per enabled mapping. Each shard is read from the mapping's
+StartingPosition (or its checkpoint) into *lanes*: one lane per shard, or ParallelizationFactor
+lanes with records assigned by partition key (a stable hash), so each key stays in order while up to
+N batches of a shard run at once. A lane works through its records in order:
+
+- a batch is cut when BatchSize records are there, the batching window (MaximumBatchingWindowInSeconds,
+  opened when the lane has records and nothing running) ends, or the event would pass 6 MB;
+- before each invoke, records older than MaximumRecordAgeInSeconds (or past the stream's retention)
+  are dropped to the on-failure destination with RecordAgeExceeded;
+- the batch is invoked synchronously through the invoker (fresh request ID, source "kinesis"); the
+  result is read and the next step decided by the pure rules of :mod:`.retry_policy` (backoff, bisect,
+  partial batch responses, retry exhaustion — documented there);
+- while a batch waits for a retry the lane is blocked; other lanes and shards keep flowing.
+
+Tumbling windows (TumblingWindowInSeconds > 0) use one lane per shard: windows are aligned to
+multiples of the window length on the records' arrival times; batches never span two windows; the
+state returned by each invoke is handed to the next one of the window; at the window's end (a clock
+timer) a final invoke with no records carries ``isFinalInvokeForWindow: true``. A state above 1 MB
+ends the window early: a final invoke with ``isWindowTerminatedEarly: true``, then the same window
+continues with a fresh state.
+
+Event-driven on the clock: a lane runs when records arrive (the stream's listener), when a retry or
+batching-window timer fires, or when a tumbling window ends; otherwise nothing runs and nothing is
+scheduled, so a manual clock settles. Checkpoints (per lane, per shard) live on the mapping, so a
+disabled and re-enabled mapping resumes where it stopped.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import base64
+import json
+import uuid
+import zlib
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from lambda_emu.emulator.clock import Timer, iso8601
+from lambda_emu.emulator.destinations import arn_service
+from lambda_emu.emulator.logging import get_logger
+from lambda_emu.event_sources.kinesis.retry_policy import (
+    Condition,
+    Response,
+    StreamRetryConfig,
+    classify,
+    decide,
+    expired_prefix,
+    throttle_retry_at,
+    window_state_too_large,
+)
+from lambda_emu.event_sources.kinesis.store import StreamRecord, parse_sequence_number
+
+if TYPE_CHECKING:
+    from lambda_emu.emulator.core import Emulator
+    from lambda_emu.emulator.functions import Function
+    from lambda_emu.event_sources.kinesis.store import Stream
+    from lambda_emu.event_sources.mappings import EventSourceMapping
+
+log = get_logger("kinesis-esm")
+
+#: Lambda's synchronous invocation payload limit, which caps a batch (spec §3.1).
+MAX_BATCH_BYTES = 6 * 1024 * 1024
+READ_CHUNK = 10_000
+PROBLEM = "PROBLEM: Function call failed"
+OK = "OK"
+_ENVELOPE_BYTES = len('{"Records":[]}')
+
+
+# ---- batches ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Batch:
+    """Records invoked together; ``fragments`` are their event JSON, built once when the batch is cut."""
+
+    records: list[StreamRecord]
+    fragments: list[str]
+    invocations: int = 0  # invocations that reached the function (approximateInvokeCount)
+    throttles: int = 0  # consecutive throttled tries (backoff exponent)
+    request_id: str | None = None  # of the last invocation
+    function_error: str | None = None  # of the last invocation's response, for responseContext
+    final: bool = False  # a tumbling window's final invoke (no records)
+    terminated_early: bool = False
+
+    def tail(self, start: int, keep_count: bool) -> Batch:
+        """records[start:] as a batch: a retry (``keep_count``) or a new, bisected batch."""
+        if not keep_count:
+            return Batch(self.records[start:], self.fragments[start:])
+        return Batch(
+            self.records[start:], self.fragments[start:], self.invocations, 0, self.request_id, self.function_error
+        )
+
+
+@dataclass
+class TumblingWindow:
+    start: float
+    end: float
+    state: Any = field(default_factory=dict)
+    timer: Timer | None = None
+    final_due: bool = False  # the window's end was reached (or its state grew too large)
+    terminated_early: bool = False
+
+
+class Lane:
+    """An in-order sequence of a shard's records (all of them, or one partition-key group)."""
+
+    def __init__(self, shard: ShardReader, index: int, checkpoint: tuple[int, str]) -> None:
+        self.shard = shard
+        self.index = index
+        self.buffer: deque[StreamRecord] = deque()
+        self.work: deque[Batch] = deque()  # batches already cut (a retry, bisected halves) go first
+        self.checkpoint_counter, self.checkpoint = checkpoint
+        self.skip_until = self.checkpoint_counter  # records at or before this were done before a restart
+        self.running = False
+        self.closed = False
+        self.retry_timer: Timer | None = None
+        self.batching_timer: Timer | None = None
+        self.batching_since: float | None = None
+        self.window: TumblingWindow | None = None
+
+    def cancel_timers(self) -> None:
+        for timer in (self.retry_timer, self.batching_timer, self.window.timer if self.window else None):
+            if timer is not None:
+                timer.cancel()
+        self.retry_timer = self.batching_timer = None
+        if self.window is not None:
+            self.window.timer = None
+
+
+class ShardReader:
+    """Reads one shard after its cursor and hands each record to its lane."""
+
+    def __init__(self, stream: Stream, shard_id: str, cursor: str) -> None:
+        self.stream = stream
+        self.shard_id = shard_id
+        self.cursor = cursor
+        self.dirty = True  # records may be waiting after the cursor
+        self.lanes: list[Lane] = []
+
+    def lane_for(self, record: StreamRecord) -> Lane:
+        lanes = self.lanes
+        if len(lanes) == 1:
+            return lanes[0]
+        # A stable hash: one partition key always lands in the same lane, so its records stay in order.
+        return lanes[zlib.crc32(record.partition_key.encode()) % len(lanes)]
+
+    def fill(self) -> list[Lane]:
+        """Move newly arrived records into the lanes; the lanes that got some."""
+        if not self.dirty or self.stream.deleted:
+            return []
+        self.dirty = False
+        fed: set[int] = set()
+        while True:
+            records = self.stream.read(self.shard_id, self.cursor, limit=READ_CHUNK)
+            if not records:
+                break
+            if len(self.lanes) == 1:
+                lane = self.lanes[0]
+                if records[-1].counter > lane.skip_until:
+                    lane.buffer.extend(r for r in records if r.counter > lane.skip_until)
+                    fed.add(0)
+            else:
+                for record in records:
+                    lane = self.lane_for(record)
+                    if record.counter > lane.skip_until:
+                        lane.buffer.append(record)
+                        fed.add(lane.index)
+            self.cursor = records[-1].sequence_number
+            if len(records) < READ_CHUNK:
+                break
+        return [self.lanes[i] for i in sorted(fed)]
+
+
+# ---- the poller -------------------------------------------------------------------------------
 
 
 class KinesisPoller:
-    def __init__(self, emu: Any, mapping: Any) -> None:
+    """The event source driver for one Kinesis stream mapping (see the module docstring)."""
+
+    def __init__(self, emu: Emulator, mapping: EventSourceMapping) -> None:
         self.emu = emu
         self.mapping = mapping
+        self.stream: Stream | None = None
+        self.shards: list[ShardReader] = []
+        self._layout: tuple[int, int] | None = None  # (lanes per shard, tumbling window) of the lanes
+        self._stopped = False
+
+    # ---- EventSourceDriver -------------------------------------------------------------------
 
     def start(self) -> None:
-        pass
+        store = self.emu.services["kinesis"].store
+        self.stream = store.find_stream_by_arn(self.mapping.event_source_arn)
+        if self.stream is None:
+            log.warning("stream not found", mapping=self.mapping.uuid, stream=self.mapping.event_source_arn)
+            return
+        self.stream.add_listener(self._on_records)
+        self._build_lanes()
+        self._kick_all()
 
     async def stop(self) -> None:
-        pass
+        self._stopped = True
+        if self.stream is not None:
+            self.stream.remove_listener(self._on_records)
+        self._close_lanes()
 
     def reconfigure(self) -> None:
-        pass
+        """Settings are read afresh for every batch; only a new lane layout needs the lanes rebuilt."""
+        if self._stopped or self.stream is None:
+            return
+        if self._lane_layout() != self._layout:
+            # In-flight batches of the old lanes finish but checkpoint nothing further; the new lanes
+            # start from the checkpoints (at-least-once: a batch may be delivered again).
+            self._close_lanes()
+            self._build_lanes()
+        self._kick_all()
+
+    # ---- lanes ---------------------------------------------------------------------------------
+
+    def _lane_layout(self) -> tuple[int, int]:
+        window = self.mapping.tumbling_window
+        # Tumbling windows keep one state per shard, so a windowed shard is one lane.
+        return (1 if window > 0 else max(1, self.mapping.parallelization_factor), window)
+
+    def _build_lanes(self) -> None:
+        assert self.stream is not None
+        self._layout = self._lane_layout()
+        lanes_per_shard = self._layout[0]
+        checkpoints: dict[str, Any] = self.mapping.checkpoints
+        self.shards = []
+        for shard in self.stream.list_shards():
+            saved = checkpoints.get(shard.shard_id)
+            if saved is None:
+                start = self.stream.starting_sequence_number(
+                    shard.shard_id,
+                    self.mapping.starting_position or "LATEST",  # type: ignore[arg-type]
+                    self.mapping.starting_position_timestamp,
+                )
+                marks = [start] * lanes_per_shard
+            elif len(saved) == lanes_per_shard:
+                marks = list(saved)
+            else:
+                # A new ParallelizationFactor regroups keys: resume every lane from the lowest mark.
+                marks = [min(saved, key=_counter)] * lanes_per_shard
+            reader = ShardReader(self.stream, shard.shard_id, min(marks, key=_counter))
+            reader.lanes = [Lane(reader, i, (_counter(mark), mark)) for i, mark in enumerate(marks)]
+            checkpoints[shard.shard_id] = marks
+            self.shards.append(reader)
+
+    def _close_lanes(self) -> None:
+        for reader in self.shards:
+            for lane in reader.lanes:
+                lane.closed = True
+                lane.cancel_timers()
+        self.shards = []
+
+    def _on_records(self, shard_id: str) -> None:
+        """The stream's listener: runs inside PutRecord(s), so only mark and wake."""
+        if self._stopped or self.stream is None:
+            return
+        if self.stream.deleted:
+            self._close_lanes()
+            return
+        for reader in self.shards:
+            if reader.shard_id == shard_id:
+                reader.dirty = True
+                for lane in reader.lanes:
+                    self._kick(lane)
+
+    def _kick_all(self) -> None:
+        for reader in self.shards:
+            for lane in reader.lanes:
+                self._kick(lane)
+
+    def _kick(self, lane: Lane) -> None:
+        if self._stopped or lane.closed or lane.running or lane.retry_timer is not None:
+            return
+        if not self.mapping.enabled:
+            return
+        lane.running = True
+        self.emu.clock.spawn(self._run(lane), name=f"kinesis-esm:{self.mapping.uuid}:{lane.shard.shard_id}")
+
+    async def _run(self, lane: Lane) -> None:
+        try:
+            while not (self._stopped or lane.closed):
+                for other in lane.shard.fill():
+                    if other is not lane:
+                        self._kick(other)
+                function = self.emu.functions.find(self.mapping.function_name)
+                if function is None:
+                    return  # the function is gone; the next record wakes the lane again
+                batch = self._next_batch(lane, function)
+                if batch is None:
+                    return
+                await self._process(lane, function, batch)
+                if lane.retry_timer is not None:
+                    return
+        finally:
+            lane.running = False
+
+    # ---- cutting batches -----------------------------------------------------------------------
+
+    def _next_batch(self, lane: Lane, function: Function) -> Batch | None:
+        if lane.work:
+            return lane.work[0]
+        now = self.emu.clock.now()
+        self._drop_past_retention(lane, now)
+        window = lane.window
+        if self.mapping.tumbling_window > 0:
+            in_window = bool(lane.buffer) and window is not None and lane.buffer[0].approximate_arrival < window.end
+            if window is not None and window.final_due and not in_window:
+                batch = Batch([], [], final=True, terminated_early=window.terminated_early)
+                lane.work.append(batch)
+                return batch
+            if not lane.buffer:
+                return None
+            if window is not None and not in_window:
+                # Records past the window's end are there: the window is over.
+                window.final_due = True
+                return self._next_batch(lane, function)
+            if window is None:
+                window = self._open_window(lane, lane.buffer[0].approximate_arrival, now)
+        elif not lane.buffer:
+            return None
+        limit = window.end if window is not None else None
+        size_limit = self.mapping.batch_size
+        available = self._count_available(lane, size_limit, limit)
+        window_over = window is not None and (window.final_due or now >= window.end)
+        if (
+            available < size_limit
+            and self.mapping.maximum_batching_window > 0
+            and not window_over
+            and not _fills_payload(lane.buffer, available)
+        ):
+            # The batching window opens when the lane has records and nothing running (AWS: "the next
+            # batching window begins as soon as the previous function invocation completes").
+            if lane.batching_since is None:
+                lane.batching_since = now
+            closes = lane.batching_since + self.mapping.maximum_batching_window
+            if now < closes:
+                if lane.batching_timer is None:
+                    lane.batching_timer = self.emu.clock.call_at(closes, lambda: self._batching_window_closed(lane))
+                return None
+        lane.batching_since = None
+        if lane.batching_timer is not None:
+            lane.batching_timer.cancel()
+            lane.batching_timer = None
+        batch = self._cut(lane, function, size_limit, limit)
+        lane.work.append(batch)
+        return batch
+
+    @staticmethod
+    def _count_available(lane: Lane, size_limit: int, window_end: float | None) -> int:
+        if window_end is None:
+            return min(len(lane.buffer), size_limit)
+        count = 0
+        for record in lane.buffer:
+            if count >= size_limit or record.approximate_arrival >= window_end:
+                break
+            count += 1
+        return count
+
+    def _cut(self, lane: Lane, function: Function, size_limit: int, window_end: float | None) -> Batch:
+        suffix = self._record_suffix(function.role)
+        shard_id = lane.shard.shard_id
+        records: list[StreamRecord] = []
+        fragments: list[str] = []
+        total = _ENVELOPE_BYTES
+        buffer = lane.buffer
+        while buffer and len(records) < size_limit:
+            record = buffer[0]
+            if window_end is not None and record.approximate_arrival >= window_end:
+                break
+            fragment = event_record(record, shard_id, suffix)
+            total += len(fragment) + 1
+            if records and total > MAX_BATCH_BYTES:
+                break
+            buffer.popleft()
+            records.append(record)
+            fragments.append(fragment)
+        return Batch(records, fragments)
+
+    def _record_suffix(self, role: str) -> str:
+        """The fields every record of the mapping shares, JSON-encoded once per batch."""
+        return (
+            f'"invokeIdentityArn":{json.dumps(role)},"awsRegion":{json.dumps(self.emu.region)},'
+            f'"eventSourceARN":{json.dumps(self.mapping.event_source_arn)}'
+        )
+
+    def _drop_past_retention(self, lane: Lane, now: float) -> None:
+        """Records the stream no longer keeps are gone, as they would be for a GetRecords poller."""
+        assert self.stream is not None
+        horizon = now - self.stream.retention_hours * 3600
+        buffer = lane.buffer
+        while buffer and buffer[0].approximate_arrival < horizon:
+            buffer.popleft()
+
+    def _batching_window_closed(self, lane: Lane) -> None:
+        lane.batching_timer = None
+        self._kick(lane)
+
+    # ---- tumbling windows ----------------------------------------------------------------------
+
+    def _open_window(self, lane: Lane, arrival: float, now: float) -> TumblingWindow:
+        length = self.mapping.tumbling_window
+        start = float(int(arrival // length) * length)
+        window = TumblingWindow(start, start + length)
+        lane.window = window
+        if window.end <= now:
+            window.final_due = True
+        else:
+            window.timer = self.emu.clock.call_at(window.end, lambda: self._window_ended(lane, window))
+        return window
+
+    def _window_ended(self, lane: Lane, window: TumblingWindow) -> None:
+        window.timer = None
+        if lane.window is window:
+            window.final_due = True
+            self._kick(lane)
+
+    def _window_fields(self, lane: Lane, batch: Batch) -> str:
+        window = lane.window
+        assert window is not None
+        return (
+            f',"window":{{"start":"{_window_time(window.start)}","end":"{_window_time(window.end)}"}},'
+            f'"state":{json.dumps(window.state, separators=(",", ":"))},'
+            f'"shardId":"{lane.shard.shard_id}","eventSourceARN":{json.dumps(self.mapping.event_source_arn)},'
+            f'"isFinalInvokeForWindow":{_bool(batch.final)},"isWindowTerminatedEarly":{_bool(batch.terminated_early)}'
+        )
+
+    # ---- one invocation ------------------------------------------------------------------------
+
+    def _retry_config(self) -> StreamRetryConfig:
+        mapping = self.mapping
+        return StreamRetryConfig(
+            maximum_retry_attempts=mapping.maximum_retry_attempts,
+            maximum_record_age=mapping.maximum_record_age,
+            bisect=mapping.bisect_batch_on_function_error,
+            report_batch_item_failures=mapping.reports_batch_item_failures,
+            tumbling=mapping.tumbling_window > 0,
+        )
+
+    async def _process(self, lane: Lane, function: Function, batch: Batch) -> None:
+        config = self._retry_config()
+        now = self.emu.clock.now()
+        if not batch.final:
+            batch = self._expire(lane, batch, config, now)
+            if not batch.records:
+                return
+        payload = self._event(lane, batch)
+        request_id = str(uuid.uuid4())
+        result = await self.emu.invoker.invoke(function, payload, request_id=request_id, source="kinesis")
+        if lane.closed:
+            return  # the lanes were rebuilt or stopped meanwhile: the new lanes redo this batch
+        now = self.emu.clock.now()
+        if result.throttled:
+            # The batch never reached the function: back off, no retry consumed (spec §3.3).
+            batch.throttles += 1
+            self.mapping.last_processing_result = PROBLEM
+            self._block(lane, throttle_retry_at(batch.throttles, now))
+            return
+        batch.throttles = 0
+        batch.invocations += 1
+        batch.request_id = request_id
+        if batch.invocations == 1 and self.emu.faults.roll_duplicate(function.name):
+            # At-least-once delivery: the same batch once more, straight after (its result is ignored).
+            await self.emu.invoker.invoke(
+                function, payload, request_id=str(uuid.uuid4()), source="kinesis", duplicate=True
+            )
+            if lane.closed:
+                return
+        response = classify(not result.succeeded, result.payload, [r.sequence_number for r in batch.records], config)
+        batch.function_error = response.function_error
+        self.mapping.last_processing_result = OK if response.succeeded else PROBLEM
+        self._keep_window_state(lane, batch, response)
+        decision = decide(len(batch.records), batch.invocations, response, config, now)
+        lane.work.popleft()
+        if decision.done:
+            self._checkpoint(lane, batch.records[decision.done - 1])
+        if batch.final:
+            if decision.retry_at is not None:
+                lane.work.appendleft(batch)
+                self._block(lane, decision.retry_at)
+            else:
+                self._close_window(lane, batch)
+            return
+        if decision.split:
+            ends = (*decision.split[1:], len(batch.records))
+            halves = [
+                Batch(batch.records[a:b], batch.fragments[a:b]) for a, b in zip(decision.split, ends, strict=True)
+            ]
+            lane.work.extendleft(reversed(halves))
+        elif decision.retry_at is not None:
+            lane.work.appendleft(batch.tail(decision.done, keep_count=True))
+            self._block(lane, decision.retry_at)
+        elif decision.condition is not None:
+            failed = batch.tail(decision.done, keep_count=True)
+            self._discard(lane, failed, failed.records, decision.condition)
+
+    def _expire(self, lane: Lane, batch: Batch, config: StreamRetryConfig, now: float) -> Batch:
+        """Drop (to the on-failure destination) the records past MaximumRecordAge or retention."""
+        assert self.stream is not None
+        retention = self.stream.retention_hours * 3600
+        age_limit = retention if config.maximum_record_age < 0 else min(config.maximum_record_age, retention)
+        expired = expired_prefix([r.approximate_arrival for r in batch.records], age_limit, now)
+        if not expired:
+            return batch
+        lane.work.popleft()
+        self._discard(lane, batch, batch.records[:expired], "RecordAgeExceeded")
+        rest = batch.tail(expired, keep_count=True)
+        if rest.records:
+            lane.work.appendleft(rest)
+        return rest
+
+    def _block(self, lane: Lane, when: float) -> None:
+        lane.retry_timer = self.emu.clock.call_at(when, lambda: self._retry_due(lane))
+
+    def _retry_due(self, lane: Lane) -> None:
+        lane.retry_timer = None
+        self._kick(lane)
+
+    def _checkpoint(self, lane: Lane, record: StreamRecord) -> None:
+        if record.counter > lane.checkpoint_counter:
+            lane.checkpoint_counter, lane.checkpoint = record.counter, record.sequence_number
+            marks = self.mapping.checkpoints.get(lane.shard.shard_id)
+            if marks is not None and lane.index < len(marks):
+                marks[lane.index] = record.sequence_number
+
+    def _event(self, lane: Lane, batch: Batch) -> bytes:
+        """The invocation event, assembled from the records' JSON built when the batch was cut."""
+        extra = self._window_fields(lane, batch) if self.mapping.tumbling_window > 0 else ""
+        return ('{"Records":[' + ",".join(batch.fragments) + "]" + extra + "}").encode()
+
+    def _keep_window_state(self, lane: Lane, batch: Batch, response: Response) -> None:
+        window = lane.window
+        if window is None or self.mapping.tumbling_window <= 0 or response.failed_from == 0 or batch.final:
+            return
+        window.state = response.state
+        if window_state_too_large(response.state):
+            # AWS ends a window whose state passes 1 MB; the same window then goes on with a fresh state.
+            window.final_due = True
+            window.terminated_early = True
+
+    def _close_window(self, lane: Lane, batch: Batch) -> None:
+        window = lane.window
+        if window is None:
+            return
+        if batch.terminated_early and window.timer is not None:
+            window.state = {}
+            window.final_due = False
+            window.terminated_early = False
+            return
+        if window.timer is not None:
+            window.timer.cancel()
+        lane.window = None
+
+    # ---- the on-failure destination ----------------------------------------------------------
+
+    def _discard(self, lane: Lane, batch: Batch, records: list[StreamRecord], condition: Condition) -> None:
+        """Skip ``records`` (checkpoint past them) and tell the on-failure destination."""
+        if not records:
+            return
+        self._checkpoint(lane, records[-1])
+        target = self.mapping.on_failure
+        log.info(
+            "kinesis records discarded",
+            mapping=self.mapping.uuid,
+            shard=lane.shard.shard_id,
+            condition=condition,
+            records=len(records),
+        )
+        if not target:
+            return
+        record = self._failure_record(lane, batch, records, condition)
+        if arn_service(target) == "s3":
+            # An S3 destination also gets the invocation event of those records (spec §3.6).
+            function = self.emu.functions.find(self.mapping.function_name)
+            suffix = self._record_suffix(function.role if function is not None else "")
+            failed = Batch(records, [event_record(r, lane.shard.shard_id, suffix) for r in records])
+            record["payload"] = json.loads(self._event(lane, failed))
+        self.emu.destinations.send_stream_failure(target, record)
+
+    def _failure_record(
+        self, lane: Lane, batch: Batch, records: list[StreamRecord], condition: Condition
+    ) -> dict[str, Any]:
+        """AWS's on-failure record for a stream (spec §3.6; recorded shapes §3.2, §3.5-3.9), in its key order."""
+        document: dict[str, Any] = {
+            "requestContext": {
+                "requestId": batch.request_id or str(uuid.uuid4()),
+                "functionArn": self.mapping.function_arn,
+                "condition": condition,
+                "approximateInvokeCount": max(1, batch.invocations),
+            },
+        }
+        if condition != "RecordAgeExceeded":
+            document["responseContext"] = {
+                "statusCode": 200,
+                "executedVersion": "$LATEST",
+                "functionError": batch.function_error,
+            }
+        document["version"] = "1.0"
+        document["timestamp"] = iso8601(self.emu.clock.now())
+        document["KinesisBatchInfo"] = {
+            "shardId": lane.shard.shard_id,
+            "startSequenceNumber": records[0].sequence_number,
+            "endSequenceNumber": records[-1].sequence_number,
+            "approximateArrivalOfFirstRecord": iso8601(records[0].approximate_arrival),
+            "approximateArrivalOfLastRecord": iso8601(records[-1].approximate_arrival),
+            "batchSize": len(records),
+            "streamArn": self.mapping.event_source_arn,
+        }
+        return document
+
+
+# ---- the event's JSON -------------------------------------------------------------------------
+
+
+def event_record(record: StreamRecord, shard_id: str, suffix: str) -> str:
+    """One Kinesis event record, compact JSON in AWS's key order (recorded shapes §4.8)."""
+    data = base64.b64encode(record.data).decode("ascii")
+    sequence = record.sequence_number
+    return (
+        f'{{"kinesis":{{"kinesisSchemaVersion":"1.0","partitionKey":{json.dumps(record.partition_key)},'
+        f'"sequenceNumber":"{sequence}","data":"{data}","approximateArrivalTimestamp":{record.approximate_arrival!r}}},'
+        f'"eventSource":"aws:kinesis","eventVersion":"1.0","eventID":"{shard_id}:{sequence}",'
+        f'"eventName":"aws:kinesis:record",{suffix}}}'
+    )
+
+
+def _fills_payload(buffer: deque[StreamRecord], count: int) -> bool:
+    """Would ``count`` buffered records (base64 data plus ~400 bytes of fields each) reach 6 MB?"""
+    total = 0
+    for index, record in enumerate(buffer):
+        if index >= count:
+            break
+        total += len(record.data) * 4 // 3 + 400
+    return total >= MAX_BATCH_BYTES
+
+
+def _counter(sequence_number: str) -> int:
+    parsed = parse_sequence_number(sequence_number)
+    return parsed[2] if parsed is not None else 0
+
+
+def _window_time(epoch: float) -> str:
+    # AWS writes window bounds to the second: "2020-12-09T07:04:00Z".
+    return datetime.fromtimestamp(epoch, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _bool(value: bool) -> str:
+    return "true" if value else "false"
