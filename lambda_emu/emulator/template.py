@@ -153,6 +153,23 @@ class LoadContext:
     _attributes: dict[str, dict[str, Any]] = field(default_factory=dict)
     _resolving: set[str] = field(default_factory=set)
     _conditions: dict[str, bool] = field(default_factory=dict)
+    #: Work a resource schedules for a later phase (a SAM function's Events become mappings).
+    _deferred: list[tuple[int, int, str, Callable[[], None]]] = field(default_factory=list)
+    #: Resources already loaded (a queue may load its dead-letter queue first).
+    loaded: set[str] = field(default_factory=set)
+
+    def defer(self, phase: int, logical_id: str, action: Callable[[], None]) -> None:
+        """Run ``action`` once every resource of an earlier phase is loaded."""
+        self._deferred.append((phase, len(self._deferred), logical_id, action))
+
+    def run_deferred(self, up_to_phase: int) -> None:
+        self._deferred.sort(key=lambda item: (item[0], item[1]))
+        while self._deferred and self._deferred[0][0] <= up_to_phase:
+            _, _, logical_id, action = self._deferred.pop(0)
+            try:
+                action()
+            except AwsError as exc:
+                raise self.error(logical_id, exc.message) from None
 
     @property
     def directory(self) -> Path:
@@ -397,13 +414,16 @@ def load_template(emu: Emulator, path: Path | str, parameters: dict[str, Any] | 
             log.warning("resource type not modeled by lambda-emu; skipped", template=str(path),
                         resource=logical_id, type=resource.get("Type"))
             continue
-        if handler.load is None or not context.included(logical_id, resource):
+        context.run_deferred(handler.phase - 1)
+        if handler.load is None or not context.included(logical_id, resource) or logical_id in context.loaded:
             continue
         try:
             handler.load(context, logical_id, resource.get("Properties") or {})
         except AwsError as exc:
             raise context.error(logical_id, exc.message) from None
+        context.loaded.add(logical_id)
         loaded.append(logical_id)
+    context.run_deferred(1 << 30)
     log.info("template loaded", template=str(path), resources=len(loaded))
     return loaded
 
@@ -690,3 +710,6 @@ resource_type(SERVERLESS_FUNCTION, phase=PHASE_FUNCTIONS, attributes=_function_a
 resource_type(LAMBDA_FUNCTION, phase=PHASE_FUNCTIONS, attributes=_function_attributes, load=_load_function)
 # IAM roles only matter as a function's Role ARN: lambda-emu doesn't enforce permissions.
 resource_type("AWS::IAM::Role", phase=PHASE_STORES, attributes=_role_attributes)
+
+# Queues, streams, async settings and event source mappings (issues 3-5) register themselves here.
+from lambda_emu.emulator import template_resources  # noqa: E402,F401

@@ -1,0 +1,277 @@
+"""Template resources beyond functions: SQS queues, Kinesis streams, async invocation settings
+(EventInvokeConfig, DeadLetterQueue) and event source mappings (SAM ``Events`` of type SQS / Kinesis,
+AWS::Lambda::EventSourceMapping).
+
+Each is created through the same service operation a boto3 call would reach, so a template gets the
+same validation and the same shapes as the API. Names default to the logical id (CloudFormation would
+add the stack name and a random suffix; a predictable local name is easier to use from tests).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from lambda_emu.emulator.template import (
+    PHASE_FUNCTION_SETTINGS,
+    PHASE_MAPPINGS,
+    PHASE_STORES,
+    LoadContext,
+    TemplateError,
+    _text,
+    function_property,
+    log,
+    resource_type,
+)
+
+if TYPE_CHECKING:
+    from lambda_emu.emulator.functions import Function
+
+QUEUE_ATTRIBUTES = ("DelaySeconds", "MaximumMessageSize", "MessageRetentionPeriod", "ReceiveMessageWaitTimeSeconds",
+                    "VisibilityTimeout", "FifoQueue", "ContentBasedDeduplication", "DeduplicationScope",
+                    "FifoThroughputLimit", "KmsMasterKeyId", "KmsDataKeyReusePeriodSeconds", "SqsManagedSseEnabled")
+MAPPING_PROPERTIES = ("BatchSize", "Enabled", "MaximumBatchingWindowInSeconds", "FunctionResponseTypes",
+                      "ScalingConfig", "StartingPosition", "StartingPositionTimestamp", "MaximumRetryAttempts",
+                      "BisectBatchOnFunctionError", "MaximumRecordAgeInSeconds", "ParallelizationFactor",
+                      "DestinationConfig", "TumblingWindowInSeconds", "FilterCriteria")
+INTEGER_PROPERTIES = {"BatchSize", "MaximumBatchingWindowInSeconds", "MaximumRetryAttempts",
+                      "MaximumRecordAgeInSeconds", "ParallelizationFactor", "TumblingWindowInSeconds",
+                      "MaximumEventAgeInSeconds", "ShardCount", "RetentionPeriodHours"}
+BOOLEAN_PROPERTIES = {"Enabled", "BisectBatchOnFunctionError"}
+
+
+def _typed(context: LoadContext, logical_id: str, name: str, value: Any) -> Any:
+    """CloudFormation accepts "10" for 10 and "true" for true; the API doesn't."""
+    value = context.value(logical_id, name, value)
+    try:
+        if name in INTEGER_PROPERTIES:
+            return int(value)
+        if name in BOOLEAN_PROPERTIES:
+            return value if isinstance(value, bool) else str(value).lower() == "true"
+    except (TypeError, ValueError):
+        raise context.error(logical_id, f"{name}: expected a number, got {value!r}") from None
+    return value
+
+
+def _call(context: LoadContext, service: str, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+    """An API operation with the protocol layer's validation, as a boto3 call would get it."""
+    from lambda_emu.emulator.errors import AwsError
+    from lambda_emu.emulator.protocol.shapes import service_model, validate
+
+    target = context.emu.services[service]
+    shape = service_model(service).operation_model(operation).input_shape
+    problems = validate(shape, params, enums=target.validate_enums)
+    if problems:
+        error = target.validation_error(problems)
+        raise error if isinstance(error, AwsError) else AwsError("ValidationException", str(error))
+    result = getattr(target, operation)(params)
+    if hasattr(result, "__await__"):
+        raise TypeError(f"{service}:{operation} is asynchronous; the template loader runs synchronously")
+    return result
+
+
+# ---- SQS queues -------------------------------------------------------------------------------
+
+
+def _queue_name(context: LoadContext, logical_id: str, props: dict[str, Any]) -> str:
+    if "QueueName" in props:
+        return _text(context.value(logical_id, "QueueName", props["QueueName"]))
+    fifo = _text(context.value(logical_id, "FifoQueue", props.get("FifoQueue", False))) == "true"
+    return logical_id + (".fifo" if fifo else "")
+
+
+def _queue_attributes(context: LoadContext, logical_id: str, props: dict[str, Any]) -> dict[str, Any]:
+    emu = context.emu
+    name = _queue_name(context, logical_id, props)
+    url = f"{emu.endpoint}/{emu.account_id}/{name}"
+    return {"Ref": url, "QueueUrl": url, "QueueName": name, "Arn": f"arn:aws:sqs:{emu.region}:{emu.account_id}:{name}"}
+
+
+def _load_queue(context: LoadContext, logical_id: str, props: dict[str, Any]) -> None:
+    attributes: dict[str, str] = {}
+    for key in QUEUE_ATTRIBUTES:
+        if key in props:
+            attributes[key] = _text(context.value(logical_id, key, props[key]))
+    for key in ("RedrivePolicy", "RedriveAllowPolicy"):
+        if key in props:
+            policy = context.value(logical_id, key, props[key])
+            if key == "RedrivePolicy" and isinstance(policy, dict):
+                _load_dead_letter_queue_first(context, str(policy.get("deadLetterTargetArn", "")))
+            attributes[key] = policy if isinstance(policy, str) else json.dumps(policy, separators=(",", ":"))
+    params: dict[str, Any] = {"QueueName": _queue_name(context, logical_id, props)}
+    if attributes:
+        params["Attributes"] = attributes
+    if "Tags" in props:
+        tags = context.value(logical_id, "Tags", props["Tags"])
+        params["tags"] = {str(t["Key"]): _text(t["Value"]) for t in tags} if isinstance(tags, list) else tags
+    _call(context, "sqs", "CreateQueue", params)
+
+
+def _load_dead_letter_queue_first(context: LoadContext, target_arn: str) -> None:
+    """A redrive policy names its DLQ, which SQS checks exists: load that queue now if the template has it."""
+    for other_id, resource in context.resources.items():
+        if resource.get("Type") != "AWS::SQS::Queue" or other_id in context.loaded:
+            continue
+        if context.attributes(other_id).get("Arn") == target_arn:
+            _load_queue(context, other_id, resource.get("Properties") or {})
+            context.loaded.add(other_id)
+
+
+resource_type("AWS::SQS::Queue", phase=PHASE_STORES, attributes=_queue_attributes, load=_load_queue)
+
+
+# ---- Kinesis streams ------------------------------------------------------------------------------
+
+
+def _stream_name(context: LoadContext, logical_id: str, props: dict[str, Any]) -> str:
+    return _text(context.value(logical_id, "Name", props["Name"])) if "Name" in props else logical_id
+
+
+def _stream_attributes(context: LoadContext, logical_id: str, props: dict[str, Any]) -> dict[str, Any]:
+    name = _stream_name(context, logical_id, props)
+    return {"Ref": name, "Arn": context.emu.arn("kinesis", f"stream/{name}")}
+
+
+def _load_stream(context: LoadContext, logical_id: str, props: dict[str, Any]) -> None:
+    name = _stream_name(context, logical_id, props)
+    mode = (context.value(logical_id, "StreamModeDetails", props.get("StreamModeDetails") or {}) or {}).get(
+        "StreamMode", "PROVISIONED")
+    params: dict[str, Any] = {"StreamName": name, "StreamModeDetails": {"StreamMode": mode}}
+    if mode == "PROVISIONED":
+        params["ShardCount"] = _typed(context, logical_id, "ShardCount", props.get("ShardCount", 1))
+    _call(context, "kinesis", "CreateStream", params)
+    if "RetentionPeriodHours" in props:
+        hours = _typed(context, logical_id, "RetentionPeriodHours", props["RetentionPeriodHours"])
+        if hours != 24:
+            operation = "IncreaseStreamRetentionPeriod" if hours > 24 else "DecreaseStreamRetentionPeriod"
+            _call(context, "kinesis", operation, {"StreamName": name, "RetentionPeriodHours": hours})
+
+
+resource_type("AWS::Kinesis::Stream", phase=PHASE_STORES, attributes=_stream_attributes, load=_load_stream)
+
+
+# ---- async invocation settings ----------------------------------------------------------------
+
+
+def _event_invoke_params(context: LoadContext, logical_id: str, function_name: str, raw: Any,
+                         sam: bool) -> dict[str, Any]:
+    props = context.value(logical_id, "EventInvokeConfig", raw) or {}
+    if not isinstance(props, dict):
+        raise context.error(logical_id, "EventInvokeConfig must be a mapping")
+    params: dict[str, Any] = {"FunctionName": function_name}
+    for key in ("MaximumRetryAttempts", "MaximumEventAgeInSeconds"):
+        if key in props:
+            params[key] = _typed(context, logical_id, key, props[key])
+    destinations = props.get("DestinationConfig") or {}
+    if destinations:
+        config: dict[str, Any] = {}
+        for slot in ("OnSuccess", "OnFailure"):
+            target = destinations.get(slot) or {}
+            if not target:
+                continue
+            if not target.get("Destination"):
+                # SAM would create a queue or topic for a typed destination without an ARN; we don't.
+                kind = target.get("Type", "?") if sam else "?"
+                raise context.error(logical_id, f"EventInvokeConfig.DestinationConfig.{slot}: give a Destination "
+                                    f"ARN (lambda-emu doesn't create a {kind} destination for you)")
+            config[slot] = {"Destination": _text(target["Destination"])}
+        params["DestinationConfig"] = config
+    return params
+
+
+def _sam_event_invoke_config(context: LoadContext, logical_id: str, function: Function, raw: Any) -> None:
+    # Destinations may be functions loaded after this one: wait for the settings phase.
+    context.defer(PHASE_FUNCTION_SETTINGS, logical_id, lambda: _call(
+        context, "lambda", "PutFunctionEventInvokeConfig",
+        _event_invoke_params(context, logical_id, function.name, raw, sam=True)))
+
+
+def _sam_dead_letter_queue(context: LoadContext, logical_id: str, function: Function, raw: Any) -> None:
+    props = context.value(logical_id, "DeadLetterQueue", raw)
+    if not isinstance(props, dict) or not props.get("TargetArn"):
+        raise context.error(logical_id, "DeadLetterQueue needs Type (SQS or SNS) and TargetArn")
+    target = _text(props["TargetArn"])
+
+    def apply() -> None:
+        _call(context, "lambda", "UpdateFunctionConfiguration",
+              {"FunctionName": function.name, "DeadLetterConfig": {"TargetArn": target}})
+
+    context.defer(PHASE_FUNCTION_SETTINGS, logical_id, apply)
+
+
+def _load_event_invoke_config(context: LoadContext, logical_id: str, props: dict[str, Any]) -> None:
+    function_name = _text(context.value(logical_id, "FunctionName", props.get("FunctionName")))
+    qualifier = _text(context.value(logical_id, "Qualifier", props.get("Qualifier", "$LATEST")))
+    params = _event_invoke_params(context, logical_id, function_name, props, sam=False)
+    params["Qualifier"] = qualifier
+    _call(context, "lambda", "PutFunctionEventInvokeConfig", params)
+
+
+def _lambda_function_dead_letter(context: LoadContext, logical_id: str, function: Function, raw: Any) -> None:
+    """AWS::Lambda::Function's DeadLetterConfig: {TargetArn}."""
+    props = context.value(logical_id, "DeadLetterConfig", raw) or {}
+    if props.get("TargetArn"):
+        _sam_dead_letter_queue(context, logical_id, function, {"TargetArn": props["TargetArn"]})
+
+
+function_property("EventInvokeConfig", _sam_event_invoke_config)
+function_property("DeadLetterQueue", _sam_dead_letter_queue)
+function_property("DeadLetterConfig", _lambda_function_dead_letter)
+resource_type("AWS::Lambda::EventInvokeConfig", phase=PHASE_FUNCTION_SETTINGS,
+              attributes=lambda context, logical_id, props: {"Ref": logical_id}, load=_load_event_invoke_config)
+
+
+# ---- event source mappings --------------------------------------------------------------------
+
+
+def _mapping_params(context: LoadContext, logical_id: str, props: dict[str, Any]) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for key in MAPPING_PROPERTIES:
+        if key in props:
+            value = _typed(context, logical_id, key, props[key])
+            if key == "StartingPositionTimestamp":
+                value = datetime.fromtimestamp(float(value), tz=UTC)
+            params[key] = value
+    return params
+
+
+def _sam_events(context: LoadContext, logical_id: str, function: Function, raw: Any) -> None:
+    events = raw if isinstance(raw, dict) else None
+    if events is None:
+        raise context.error(logical_id, "Events must be a mapping of event name to event")
+    for event_name, event in events.items():
+        kind = event.get("Type") if isinstance(event, dict) else None
+        if kind not in ("SQS", "Kinesis"):
+            log.warning("event type not modeled by lambda-emu; skipped", resource=logical_id,
+                        event_name=event_name, type=kind)
+            continue
+        props = event.get("Properties") or {}
+        source_key = "Queue" if kind == "SQS" else "Stream"
+        if source_key not in props:
+            raise context.error(logical_id, f"Events.{event_name}: {source_key} is required")
+
+        def create(props: dict[str, Any] = props, source_key: str = source_key) -> None:
+            params = _mapping_params(context, logical_id, props)
+            params["FunctionName"] = function.name
+            params["EventSourceArn"] = _text(context.value(logical_id, source_key, props[source_key]))
+            _call(context, "lambda", "CreateEventSourceMapping", params)
+
+        context.defer(PHASE_MAPPINGS, logical_id, create)
+
+
+def _load_mapping(context: LoadContext, logical_id: str, props: dict[str, Any]) -> None:
+    params = _mapping_params(context, logical_id, props)
+    for key in ("FunctionName", "EventSourceArn"):
+        if key not in props:
+            raise TemplateError(f"{context.path}: resource {logical_id} (AWS::Lambda::EventSourceMapping): "
+                                f"{key} is required")
+        params[key] = _text(context.value(logical_id, key, props[key]))
+    result = _call(context, "lambda", "CreateEventSourceMapping", params)
+    context.attributes(logical_id)["Ref"] = result["UUID"]
+
+
+function_property("Events", _sam_events)
+resource_type("AWS::Lambda::EventSourceMapping", phase=PHASE_MAPPINGS,
+              attributes=lambda context, logical_id, props: {"Ref": logical_id, "Id": logical_id},
+              load=_load_mapping)
