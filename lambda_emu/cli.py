@@ -37,6 +37,8 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--idle-timeout", type=float, default=300.0,
                     help="wall seconds before an idle execution environment is shut down")
     up.add_argument("--account-concurrency", type=int, default=1000)
+    up.add_argument("--async-concurrency", type=int, default=5,
+                    help="pollers serving each function's async event queue")
     up.add_argument("--runner", choices=["process", "docker"], default="process")
     up.add_argument("--parameter-overrides", nargs="*", default=[], metavar="KEY=VALUE",
                     help="values for the template's Parameters (as `sam deploy --parameter-overrides`)")
@@ -64,6 +66,7 @@ def config_from(args: argparse.Namespace) -> EmulatorConfig:
         duplicate_rate=args.duplicate_rate,
         idle_timeout=args.idle_timeout,
         account_concurrency=args.account_concurrency,
+        async_concurrency=args.async_concurrency,
         runner=args.runner,
         template=template,
         echo_function_logs=not args.quiet,
