@@ -95,6 +95,23 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+#: Bytecode for server subprocesses is cached here, outside the repository (PYTHONPYCACHEPREFIX), so a
+#: shell with PYTHONDONTWRITEBYTECODE=1 doesn't turn every start into a compile of lambda_emu.
+PYCACHE = Path(tempfile.gettempdir()) / "lambda-emu-bench-pycache"
+
+
+def server_env(bytecode_cache: bool = True) -> dict[str, str]:
+    """The environment of a server subprocess: ours, with a bytecode cache (unless told otherwise)."""
+    env = dict(os.environ)
+    if bytecode_cache:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(PYCACHE)
+    else:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+        env.pop("PYTHONPYCACHEPREFIX", None)
+    return env
+
+
 def lambda_emu_argv(*args: str) -> list[str]:
     script = BIN / "lambda-emu"
     base = [str(script)] if script.exists() else [sys.executable, "-m", "lambda_emu.cli"]
@@ -123,7 +140,9 @@ def stop_process(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
 class EmuServer:
     """`lambda-emu up --port 0 --quiet` as a subprocess; ``endpoint`` once it printed its ready line."""
 
-    def __init__(self, *extra: str, clock: str | None = None, start_timeout: float = 30.0) -> None:
+    def __init__(self, *extra: str, clock: str | None = None, start_timeout: float = 30.0,
+                 bytecode_cache: bool = True) -> None:
+        self.env = server_env(bytecode_cache)
         args = ["--port", "0", "--quiet", "--log-level", "warning", *extra]
         if clock:
             args += ["--clock", clock]
@@ -140,7 +159,7 @@ class EmuServer:
         started = time.perf_counter()
         # A scratch cwd: a template.yaml lying around must not be loaded.
         self.proc = subprocess.Popen(self.argv, cwd=self._cwd.name, stdout=subprocess.PIPE, stderr=self._stderr,
-                                     stdin=subprocess.DEVNULL)
+                                     stdin=subprocess.DEVNULL, env=self.env)
         assert self.proc.stdout is not None
         line = _read_line(self.proc.stdout, started + self.start_timeout)
         if b" ready at " not in line:
@@ -215,7 +234,8 @@ def _read_line(stream: io.BufferedReader, deadline: float) -> bytes:
 class MotoServer:
     """moto's server (`moto_server`, from moto[server]) on a free 127.0.0.1 port."""
 
-    def __init__(self, start_timeout: float = 30.0) -> None:
+    def __init__(self, start_timeout: float = 30.0, bytecode_cache: bool = True) -> None:
+        self.env = server_env(bytecode_cache)
         self.port = free_port()
         self.endpoint = f"http://{HOST}:{self.port}"
         self.start_timeout = start_timeout
@@ -229,7 +249,7 @@ class MotoServer:
         started = time.perf_counter()
         # Its per-request log goes nowhere (a pipe we didn't read would stall it).
         self.proc = subprocess.Popen([str(script), "-H", HOST, "-p", str(self.port)], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+                                     stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, env=self.env)
         if not wait_http(self.endpoint + "/moto-api/", started + self.start_timeout):
             self.stop()
             raise RuntimeError("moto_server did not answer")
