@@ -115,6 +115,9 @@ def server_env(bytecode_cache: bool = True) -> dict[str, str]:
 def lambda_emu_argv(*args: str) -> list[str]:
     script = BIN / "lambda-emu"
     base = [str(script)] if script.exists() else [sys.executable, "-m", "lambda_emu.cli"]
+    if os.environ.get("BENCH_WHATIF"):
+        # An experiment (bench/whatif.py): lambda-emu with a proposed change patched in.
+        base = [sys.executable, str(Path(__file__).with_name("whatif.py"))]
     return [*base, "up", "--host", HOST, *args]
 
 
@@ -149,6 +152,7 @@ class EmuServer:
         self.argv = lambda_emu_argv(*args)
         self.start_timeout = start_timeout
         self.proc: subprocess.Popen[bytes] | None = None
+        self._spy: subprocess.Popen[bytes] | None = None
         self.endpoint = ""
         self.port = 0
         self.ready_after = 0.0  # wall seconds from spawn to the ready line
@@ -170,7 +174,21 @@ class EmuServer:
         self.port = int(self.endpoint.rsplit(":", 1)[1])
         # Keep the pipe empty from now on (nothing much is printed with --quiet).
         threading.Thread(target=_drain_forever, args=(self.proc.stdout,), daemon=True).start()
+        self._profile()
         return self
+
+    def _profile(self) -> None:
+        """With BENCH_PROFILE=DIR (bench/run.py --profile DIR): py-spy samples this server until it stops."""
+        out = os.environ.get("BENCH_PROFILE")
+        spy = BIN / "py-spy"
+        if not out or not spy.exists():
+            return
+        assert self.proc is not None
+        Path(out).mkdir(parents=True, exist_ok=True)
+        self._spy = subprocess.Popen(
+            [str(spy), "record", "-p", str(self.proc.pid), "-r", "250", "-f", "raw", "--nonblocking",
+             "-o", str(Path(out) / f"{os.environ.get('BENCH_PROFILE_TAG', 'emu')}-{self.proc.pid}.txt")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
 
     def stderr_text(self) -> str:
         self._stderr.seek(0)
@@ -184,6 +202,12 @@ class EmuServer:
     def stop(self) -> None:
         if self.proc is not None:
             stop_process(self.proc)
+        if self._spy is not None:
+            # py-spy writes its profile when the process it samples is gone.
+            try:
+                self._spy.wait(30)
+            except subprocess.TimeoutExpired:
+                stop_process(self._spy)
         self._stderr.close()
         self._cwd.cleanup()
 

@@ -86,7 +86,9 @@ def markdown(sections: list[tuple[str, str, list[Result], float]], quick: bool, 
     info = machine()
     lines = [START, "", "## Machine", "", "| | |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in info.items()]
-    command = "python bench/run.py " + " ".join(argv)
+    shown = [a for i, a in enumerate(argv) if a not in ("--markdown", "--json")
+             and (i == 0 or argv[i - 1] not in ("--markdown", "--json"))]
+    command = "python bench/run.py " + " ".join(shown)
     lines += ["", f"Command: `{command.strip()}`" + (" (quick mode: fewer rounds)" if quick else ""), ""]
     lines += ["## Results", ""]
     for name, title, results, seconds in sections:
@@ -122,12 +124,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a few seconds per benchmark (fewer rounds)")
     parser.add_argument("--markdown", type=Path, help="write the results block into this markdown file")
     parser.add_argument("--json", type=Path, help="write every result (with extras) as JSON")
+    parser.add_argument("--profile", type=Path, metavar="DIR",
+                        help="sample every lambda-emu server with py-spy into DIR (see bench/profile_report.py); "
+                             "the numbers of a profiled run are not results")
     args = parser.parse_args(argv)
+    if args.profile:
+        os.environ["BENCH_PROFILE"] = str(args.profile.resolve())
 
     sections: list[tuple[str, str, list[Result], float]] = []
     failed = False
     for name in args.only or MODULES:
         module = importlib.import_module(f"bench.{name}")
+        os.environ["BENCH_PROFILE_TAG"] = name
         print(f"== {name}: {module.TITLE}", flush=True)
         started = time.perf_counter()
         try:
