@@ -709,3 +709,20 @@ def test_effective_visibility_with_window(manual_server: RunningServer, manual_l
     manual_server.advance(0.1 + 10)  # visible again at 43, then another window
     assert len(events(r.out)) == 2
 
+
+
+def test_batch_is_cut_at_the_six_mb_payload(manual_server: RunningServer, manual_lam: Any, sqs: Any, mappings: Any,
+                                            tmp_path: Path) -> None:
+    """Ten messages of ~1 MB each: 6 fit in the 6 MB invoke payload, the other 4 go in the next batch."""
+    url, arn = make_queue(sqs)
+    for i in range(10):
+        sqs.send_message(QueueUrl=url, MessageBody=str(i) * 1_000_000)
+    out = tmp_path / "out.jsonl"
+    name = create_python_function(manual_lam, RECORDER, Environment={"Variables": {"OUT": str(out)}})
+    mappings(FunctionName=name, EventSourceArn=arn, BatchSize=10)
+    manual_server.advance(0)
+    batches = sorted(bodies(out))  # the two batches ran concurrently
+    assert [len(b) for b in batches] == [6, 4]
+    assert [b[0] for batch in batches for b in batch] == [str(i) for i in range(10)]
+    assert all(len(json.dumps(event).encode()) <= 6 * 1024 * 1024 for event in events(out))
+    assert counts(sqs, url) == (0, 0)
