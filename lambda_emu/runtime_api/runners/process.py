@@ -12,12 +12,16 @@ import contextlib
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 
 import psutil
 
 from lambda_emu.runtime_api.runners.base import OutputSink, RuntimeSpec
 from lambda_emu.runtime_api.runners.orphans import OrphanRegistry, die_with_parent
+
+#: How often the list of a runtime's child processes is refreshed for memory accounting (wall seconds).
+CHILDREN_REFRESH_SECONDS = 1.0
 
 
 class EntrypointMissing(Exception):
@@ -47,6 +51,8 @@ class LocalProcess:
             self._ps: psutil.Process | None = psutil.Process(proc.pid)
         except psutil.Error:
             self._ps = None
+        self._children: list[psutil.Process] = []
+        self._children_at = float("-inf")
 
     def drain(self) -> None:
         """Read everything the runtime has written so far (called by the loop and before each report)."""
@@ -86,11 +92,17 @@ class LocalProcess:
                 os.killpg(self.pid, signal.SIGKILL)
 
     def memory_bytes(self) -> int:
+        """RSS of the runtime and its children. Finding children scans all of /proc, so the list is
+        refreshed at most once a second; the runtime's own RSS is read every time."""
         if self._ps is None:
             return 0
         try:
+            now = time.monotonic()
+            if now - self._children_at > CHILDREN_REFRESH_SECONDS:
+                self._children = self._ps.children(recursive=True)
+                self._children_at = now
             total = self._ps.memory_info().rss
-            for child in self._ps.children(recursive=True):
+            for child in self._children:
                 with contextlib.suppress(psutil.Error):
                     total += child.memory_info().rss
             return total
