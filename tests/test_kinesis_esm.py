@@ -314,6 +314,19 @@ def test_batching_window_waits_on_the_clock_until_full_or_over(manual_server: Ru
     assert [decoded(c["event"]) for c in delivered(out)][2:] == [["i"]]
 
 
+def test_a_batch_stays_within_six_megabytes(manual_server: RunningServer, manual_lam: Any, kinesis: Any,
+                                            tmp_path: Path, mapping: Any) -> None:
+    name, out = new_function(manual_lam, tmp_path, OK_HANDLER)
+    stream, stream_arn = new_stream(kinesis)
+    big = "x" * 900_000  # 1.2 MB base64: five records fit in a 6 MB event, six don't
+    for start in range(0, 10, 4):
+        put(kinesis, stream, [f"{i}{big}" for i in range(start, min(start + 4, 10))])
+    mapping(name, stream_arn, BatchSize=100, MaximumBatchingWindowInSeconds=1)
+    manual_server.settle()
+    calls = delivered(out)
+    assert [[v[0] for v in decoded(c["event"])] for c in calls] == [list("01234"), list("56789")]
+
+
 # ---- bisect -------------------------------------------------------------------------------------
 
 

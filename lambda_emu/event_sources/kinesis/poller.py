@@ -29,13 +29,14 @@ disabled and re-enabled mapping resumes where it stopped.
 
 from __future__ import annotations
 
-import base64
 import json
 import uuid
 import zlib
+from binascii import b2a_base64
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import TYPE_CHECKING, Any
 
 from lambda_emu.emulator.clock import Timer, iso8601
@@ -365,21 +366,23 @@ class KinesisPoller:
     def _cut(self, lane: Lane, function: Function, size_limit: int, window_end: float | None) -> Batch:
         suffix = self._record_suffix(function.role)
         shard_id = lane.shard.shard_id
-        records: list[StreamRecord] = []
-        fragments: list[str] = []
-        total = _ENVELOPE_BYTES
         buffer = lane.buffer
-        while buffer and len(records) < size_limit:
-            record = buffer[0]
-            if window_end is not None and record.approximate_arrival >= window_end:
-                break
-            fragment = event_record(record, shard_id, suffix)
-            total += len(fragment) + 1
-            if records and total > MAX_BATCH_BYTES:
-                break
-            buffer.popleft()
-            records.append(record)
-            fragments.append(fragment)
+        count = self._count_available(lane, size_limit, window_end)
+        # Whole-batch list operations: this runs for every record the mapping delivers.
+        records = [buffer.popleft() for _ in range(count)]
+        fragments = [event_record(record, shard_id, suffix) for record in records]
+        total = _ENVELOPE_BYTES + sum(map(len, fragments)) + len(fragments)
+        if total > MAX_BATCH_BYTES:
+            # Keep the longest prefix within 6 MB (at least one record); the rest goes back, in order.
+            total, keep = _ENVELOPE_BYTES, 0
+            for keep, fragment in enumerate(fragments):  # noqa: B007 - ``keep`` is used after the loop
+                total += len(fragment) + 1
+                if keep and total > MAX_BATCH_BYTES:
+                    break
+            else:
+                keep = len(fragments)
+            buffer.extendleft(reversed(records[keep:]))
+            del records[keep:], fragments[keep:]
         return Batch(records, fragments)
 
     def _record_suffix(self, role: str) -> str:
@@ -471,7 +474,8 @@ class KinesisPoller:
             )
             if lane.closed:
                 return
-        response = classify(not result.succeeded, result.payload, [r.sequence_number for r in batch.records], config)
+        sequences = [r.sequence_number for r in batch.records] if config.report_batch_item_failures else []
+        response = classify(not result.succeeded, result.payload, sequences, config)
         batch.function_error = response.function_error
         self.mapping.last_processing_result = OK if response.succeeded else PROBLEM
         self._keep_window_state(lane, batch, response)
@@ -619,10 +623,10 @@ class KinesisPoller:
 
 def event_record(record: StreamRecord, shard_id: str, suffix: str) -> str:
     """One Kinesis event record, compact JSON in AWS's key order (recorded shapes §4.8)."""
-    data = base64.b64encode(record.data).decode("ascii")
+    data = b2a_base64(record.data, newline=False).decode("ascii")
     sequence = record.sequence_number
     return (
-        f'{{"kinesis":{{"kinesisSchemaVersion":"1.0","partitionKey":{json.dumps(record.partition_key)},'
+        f'{{"kinesis":{{"kinesisSchemaVersion":"1.0","partitionKey":{encode_basestring_ascii(record.partition_key)},'
         f'"sequenceNumber":"{sequence}","data":"{data}","approximateArrivalTimestamp":{record.approximate_arrival!r}}},'
         f'"eventSource":"aws:kinesis","eventVersion":"1.0","eventID":"{shard_id}:{sequence}",'
         f'"eventName":"aws:kinesis:record",{suffix}}}'
