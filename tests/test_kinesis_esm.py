@@ -296,6 +296,20 @@ def test_starting_position_latest_skips_earlier_records(manual_server: RunningSe
     assert [decoded(c["event"]) for c in delivered(out)] == [["after"]]
 
 
+def test_starting_position_at_timestamp(manual_server: RunningServer, manual_lam: Any, kinesis: Any,
+                                       tmp_path: Path, mapping: Any) -> None:
+    name, out = new_function(manual_lam, tmp_path, OK_HANDLER)
+    stream, stream_arn = new_stream(kinesis)
+    put(kinesis, stream, ["older"])
+    manual_server.advance(10)
+    since = iso(now(manual_server))
+    put(kinesis, stream, ["newer"])
+    manual_server.advance(10)
+    put(kinesis, stream, ["newest"])
+    mapping(name, stream_arn, StartingPosition="AT_TIMESTAMP", StartingPositionTimestamp=since)
+    assert [decoded(c["event"]) for c in delivered(out)] == [["newer", "newest"]]
+
+
 def test_batching_window_waits_on_the_clock_until_full_or_over(manual_server: RunningServer, manual_lam: Any,
                                                                 kinesis: Any, tmp_path: Path, mapping: Any) -> None:
     name, out = new_function(manual_lam, tmp_path, OK_HANDLER)
@@ -414,6 +428,27 @@ def test_last_processing_result_reports_failure_then_ok(manual_server: RunningSe
     put(kinesis, stream, ["fine"])
     manual_server.advance(0)
     assert manual_lam.get_event_source_mapping(UUID=uuid)["LastProcessingResult"] == "OK"
+
+
+def test_throttles_back_off_without_consuming_retries(manual_server: RunningServer, manual_lam: Any, kinesis: Any,
+                                                      tmp_path: Path, mapping: Any) -> None:
+    name, out = new_function(manual_lam, tmp_path, OK_HANDLER)
+    manual_lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)
+    stream, stream_arn = new_stream(kinesis)
+    uuid = mapping(name, stream_arn, MaximumRetryAttempts=0)["UUID"]
+    put(kinesis, stream, ["patient"])
+    manual_server.advance(0)
+    manual_server.advance(1)
+    manual_server.advance(2)
+    assert [a["outcome"] for a in manual_server.invocations(name)] == ["throttled"] * 3
+    assert manual_lam.get_event_source_mapping(UUID=uuid)["LastProcessingResult"] == "PROBLEM: Function call failed"
+    manual_lam.delete_function_concurrency(FunctionName=name)
+    manual_server.advance(4)  # the next try, after 1, 2 and then 4 s
+    attempts = manual_server.invocations(name)
+    assert [(a["outcome"], a["source"]) for a in attempts] == [("throttled", "kinesis")] * 3 + [("success", "kinesis")]
+    starts = [iso(a["startTime"]) for a in attempts]
+    assert [round((b - a).total_seconds(), 3) for a, b in zip(starts, starts[1:], strict=False)] == [1, 2, 4]
+    assert [decoded(c["event"]) for c in delivered(out)] == [["patient"]]
 
 
 # ---- record age ---------------------------------------------------------------------------------
