@@ -86,6 +86,10 @@ def spread(values: list[float], unit: str = "ms", scale: float = 1.0) -> str:
             f"max {max(values) * scale:.1f} {unit}, n={len(values)}")
 
 
+def rounds_text(values: list[float]) -> str:
+    return ", ".join(f"{v:,.0f}" for v in values)
+
+
 # ---- processes ----------------------------------------------------------------------------------
 
 

@@ -82,7 +82,7 @@ def table(results: list[Result]) -> str:
     return "\n".join(rows) + ("\n\n" + "\n".join(notes) if notes else "")
 
 
-def markdown(sections: list[tuple[str, str, list[Result], float]], quick: bool, argv: list[str]) -> str:
+def markdown(sections: list[tuple[str, str, list[Result], float, float]], quick: bool, argv: list[str]) -> str:
     info = machine()
     lines = [START, "", "## Machine", "", "| | |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in info.items()]
@@ -91,8 +91,9 @@ def markdown(sections: list[tuple[str, str, list[Result], float]], quick: bool, 
     command = "python bench/run.py " + " ".join(shown)
     lines += ["", f"Command: `{command.strip()}`" + (" (quick mode: fewer rounds)" if quick else ""), ""]
     lines += ["## Results", ""]
-    for name, title, results, seconds in sections:
-        lines += [f"### {title} — `{name}` ({seconds:.0f} s)", "", table(results), ""]
+    for name, title, results, seconds, load in sections:
+        lines += [f"### {title} — `{name}`", "", f"{seconds:.0f} s; 1-minute load average at its start: {load:.2f}",
+                  "", table(results), ""]
     lines += [END]
     return "\n".join(lines)
 
@@ -131,12 +132,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.profile:
         os.environ["BENCH_PROFILE"] = str(args.profile.resolve())
 
-    sections: list[tuple[str, str, list[Result], float]] = []
+    sections: list[tuple[str, str, list[Result], float, float]] = []
     failed = False
     for name in args.only or MODULES:
         module = importlib.import_module(f"bench.{name}")
         os.environ["BENCH_PROFILE_TAG"] = name
         print(f"== {name}: {module.TITLE}", flush=True)
+        load = os.getloadavg()[0]
         started = time.perf_counter()
         try:
             results = module.run(quick=args.quick)
@@ -146,8 +148,8 @@ def main(argv: list[str] | None = None) -> int:
             results = [Result(name, "benchmark failed", None, "", verdict="ERROR", note=f"{type(exc).__name__}: {exc}")]
         seconds = time.perf_counter() - started
         print_table(results)
-        print(f"   ({seconds:.1f} s)", flush=True)
-        sections.append((name, module.TITLE, results, seconds))
+        print(f"   ({seconds:.1f} s; load average at start {load:.2f})", flush=True)
+        sections.append((name, module.TITLE, results, seconds, load))
 
     if args.markdown:
         write_markdown(args.markdown, markdown(sections, args.quick, argv))
@@ -156,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         document = [
             {"benchmark": r.benchmark, "name": r.name, "value": r.value, "unit": r.unit, "target": r.target,
              "baseline": r.baseline, "verdict": r.verdict, "note": r.note, "extra": r.extra}
-            for _, _, results, _ in sections for r in results
+            for _, _, results, _, _ in sections for r in results
         ]
         args.json.write_text(json.dumps({"machine": machine(), "results": document}, indent=2))
     return 1 if failed else 0
