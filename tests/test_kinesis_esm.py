@@ -451,6 +451,24 @@ def test_throttles_back_off_without_consuming_retries(manual_server: RunningServ
     assert [decoded(c["event"]) for c in delivered(out)] == [["patient"]]
 
 
+def test_s3_on_failure_destination_also_gets_the_records(manual_server: RunningServer, manual_lam: Any,
+                                                         kinesis: Any, tmp_path: Path, mapping: Any) -> None:
+    """Recorded §3.4: an S3 destination's object is the record plus ``payload``, the invocation event."""
+    import urllib.parse
+
+    bucket = f"arn:aws:s3:::{unique('bucket')}"
+    name, out = new_function(manual_lam, tmp_path, ALWAYS_FAILS)
+    stream, stream_arn = new_stream(kinesis)
+    mapping(name, stream_arn, MaximumRetryAttempts=0, DestinationConfig={"OnFailure": {"Destination": bucket}})
+    [sequence] = put(kinesis, stream, ["lost"])
+    manual_server.advance(0)
+    [delivery] = manual_server.emu_get("/_emu/deliveries?target=" + urllib.parse.quote(bucket))["deliveries"]
+    body = delivery["body"]
+    assert body["payload"] == delivered(out)[0]["event"]
+    assert body["KinesisBatchInfo"]["startSequenceNumber"] == sequence
+    assert body["requestContext"]["condition"] == "RetryAttemptsExhausted"
+
+
 # ---- record age ---------------------------------------------------------------------------------
 
 
