@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: up test lint clean
+.PHONY: up test lint clean bench
 
 # The venv itself, made once.
 $(BIN)/python:
@@ -29,3 +29,6 @@ test: lint
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
+
+bench: $(VENV)/.installed-test ## benchmarks (BENCH_ARGS="--quick" or "--only invoke"); see BENCHMARKS.md
+	$(BIN)/python bench/run.py $(BENCH_ARGS)

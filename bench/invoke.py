@@ -8,12 +8,15 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import time
 import uuid
+from pathlib import Path
 
 import aiohttp
 
-from bench.common import EmuServer, Result, create_function, median, rate, verdict
+from bench.common import EmuServer, Result, _read_line, create_function, median, rate, server_env, stop_process, verdict
 from bench.mini_runtime import MiniRuntimeApi
 
 NAME = "invoke"
@@ -45,12 +48,32 @@ async def _aiohttp_rate(endpoint: str, function_name: str, seconds: float, warmu
         return count / (time.perf_counter() - started), count
 
 
+class EchoServer:
+    """bench/echo_server.py in its own process: one aiohttp round trip and nothing else."""
+
+    def __enter__(self) -> EchoServer:
+        self.proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("echo_server.py"))],
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+                                     env=server_env())
+        assert self.proc.stdout is not None
+        line = _read_line(self.proc.stdout, time.perf_counter() + 30)
+        if b"ready at " not in line:
+            stop_process(self.proc)
+            raise RuntimeError(f"echo server did not start: {line!r}")
+        self.endpoint = line.split(b"ready at ", 1)[1].strip().decode()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        stop_process(self.proc)
+
+
 def run(quick: bool = False) -> list[Result]:
     rounds, seconds = (1, 1.0) if quick else (3, 4.0)
     ceiling: list[float] = []
     light: list[float] = []
     boto: list[float] = []
-    with MiniRuntimeApi() as mini, EmuServer() as server:
+    floor: list[float] = []
+    with MiniRuntimeApi() as mini, EmuServer() as server, EchoServer() as echo:
         lam = server.client("lambda")
         name = create_function(lam, f"bench-warm-{uuid.uuid4().hex[:8]}")
         lam.invoke(FunctionName=name, Payload=b"{}")  # cold start outside the windows
@@ -65,11 +88,14 @@ def run(quick: bool = False) -> list[Result]:
             ceiling.append(mini.measure(seconds)[0])
             light.append(asyncio.run(_aiohttp_rate(server.endpoint, name, seconds, warmup=50))[0])
             boto.append(rate(boto_invoke, seconds, 1_000_000, warmup=20)[0])
+            floor.append(asyncio.run(_aiohttp_rate(echo.endpoint, "echo", seconds / 2, warmup=50))[0])
         environments = [a for a in server.emu_get(f"/_emu/invocations?functionName={name}")["invocations"]
                         if a.get("coldStart")]
 
-    a, b, c = median(ceiling), median(light), median(boto)
+    a, b, c, d = median(ceiling), median(light), median(boto), median(floor)
     ratio = b / a * 100
+    # If lambda-emu added nothing but the caller's HTTP round trip, one invoke would take (a) + (d).
+    best = 1 / (1 / a + 1 / d)
     note_rounds = lambda xs: ", ".join(f"{x:,.0f}" for x in xs)  # noqa: E731
     return [
         Result(NAME, "(a) ceiling: awslambdaric ↔ minimal Runtime API", a, "invokes/s", verdict="info",
@@ -79,6 +105,11 @@ def run(quick: bool = False) -> list[Result]:
                     f"{len(environments)} (one environment)"),
         Result(NAME, "(c) lambda-emu, boto3 client, sequential", c, "invokes/s", verdict="info",
                note=f"rounds: {note_rounds(boto)}; {1000 / c:.2f} ms per invoke"),
+        Result(NAME, "(d) floor: the same aiohttp client → a do-nothing aiohttp server", d, "requests/s",
+               verdict="info", note=f"rounds: {note_rounds(floor)}; {1000 / d:.2f} ms per request"),
         Result(NAME, "(b) / (a)", ratio, "%", target="≥ 70 %", baseline=f"(a) {a:,.0f} invokes/s",
-               verdict=verdict(ratio >= 70), note=f"(c) / (a) = {c / a * 100:.0f} %"),
+               verdict=verdict(ratio >= 70),
+               note=f"(c) / (a) = {c / a * 100:.0f} %; with zero lambda-emu overhead, (a) plus one (d) round trip "
+                    f"per invoke would give {best:,.0f} invokes/s = {best / a * 100:.0f} % of (a); lambda-emu's own "
+                    f"share per invoke: {(1 / b - 1 / best) * 1000:.2f} ms"),
     ]

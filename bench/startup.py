@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from bench.common import EmuServer, MotoServer, Result, http_json, median, rss_mb, spread, verdict
+from bench.invoke import EchoServer
 
 NAME = "startup"
 TITLE = "Start-up and idle memory (issue 2)"
@@ -41,6 +42,13 @@ def run(quick: bool = False) -> list[Result]:
         with MotoServer() as moto:
             moto_healthy.append(moto.ready_after)
 
+    # The floor: a do-nothing aiohttp server process (same interpreter, same bytecode cache) to its ready line.
+    floor: list[float] = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        with EchoServer():
+            floor.append(time.perf_counter() - started)
+
     # Idle RSS: a fresh server, left alone for a second after it answered.
     rss: list[float] = []
     moto_rss: list[float] = []
@@ -65,6 +73,8 @@ def run(quick: bool = False) -> list[Result]:
                verdict=verdict(up <= 0.3),
                note=f"lambda-emu {spread(emu_healthy, 'ms', 1000)}; ready line printed after "
                     f"{median(emu_ready) * 1000:.0f} ms; moto {spread(moto_healthy, 'ms', 1000)}"),
+        Result(NAME, "floor: a do-nothing aiohttp server process → ready", median(floor), "s", verdict="info",
+               note=spread(floor, "ms", 1000)),
         Result(NAME, "… the same without a bytecode cache (PYTHONDONTWRITEBYTECODE=1)", median(no_cache), "s",
                verdict="info", note=spread(no_cache, "ms", 1000)),
         Result(NAME, "Idle server RSS after start (psutil, process + children)", idle, "MB",

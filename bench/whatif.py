@@ -6,8 +6,9 @@ anyone changes lambda_emu/. Numbers from such a run are not results.
 
 Patches:
 - ``watcher-sleep-first``: the per-invocation memory watcher waits one sampling interval before its
-  first sample (today it walks every /proc entry via psutil ``children(recursive=True)`` at once).
-- ``watcher-off``: no memory watcher (the upper bound of that fix).
+  first sample (before 2863c70 it walked every /proc entry via psutil ``children(recursive=True)``
+  at the start of every invocation; 2863c70 made that change, so on today's code this only adds a pause).
+- ``watcher-off``: no memory watcher (the upper bound of any watcher fix).
 """
 
 from __future__ import annotations
