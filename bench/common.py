@@ -59,7 +59,7 @@ class Result:
             return f"{self.value:.1f} ms"
         if self.unit == "MB":
             return f"{self.value:.1f} MB"
-        if self.unit in ("/s", "invokes/s", "events/s", "msg/s", "records/s", "round trips/s"):
+        if self.unit in ("/s", "invokes/s", "events/s", "msg/s", "records/s", "round trips/s", "requests/s"):
             return f"{self.value:,.0f} {self.unit}"
         if self.unit == "%":
             return f"{self.value:.0f} %"

@@ -64,7 +64,7 @@ def machine() -> dict[str, str]:
         except Exception:  # noqa: BLE001
             versions[package] = "?"
     return {
-        "CPU": cpu,
+        "CPU": f"{cpu} (the whole model name in /proc/cpuinfo)",
         "Cores": f"{os.cpu_count()} logical (affinity: {len(os.sched_getaffinity(0))})",
         "RAM": ram,
         "OS": os_name,
