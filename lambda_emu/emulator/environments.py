@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from lambda_emu.emulator import logs
 from lambda_emu.emulator.functions import OS_ONLY_RUNTIMES, Function
@@ -91,6 +91,28 @@ def _error_details(body: bytes, header_type: str | None) -> tuple[str, str]:
     return error_type or "Runtime.Unknown", message
 
 
+async def first_of(*futures: asyncio.Future[Any], timeout: float) -> set[asyncio.Future[Any]]:
+    """The futures done when the first of them is (or none at the timeout): asyncio.wait without its
+    set bookkeeping, since this sits on every invocation's critical path."""
+    loop = asyncio.get_running_loop()
+    waiter: asyncio.Future[None] = loop.create_future()
+
+    def wake(_: object = None) -> None:
+        if not waiter.done():
+            waiter.set_result(None)
+
+    for future in futures:
+        future.add_done_callback(wake)
+    timer = loop.call_later(timeout, wake)
+    try:
+        await waiter
+    finally:
+        timer.cancel()
+        for future in futures:
+            future.remove_done_callback(wake)
+    return {future for future in futures if future.done()}
+
+
 def trace_id() -> str:
     return f"Root=1-{int(time.time()):08x}-{secrets.token_hex(12)};Parent={secrets.token_hex(8)};Sampled=0"
 
@@ -109,6 +131,8 @@ class ExecutionEnvironment:
         self.dead = False
         #: The most memory the runtime held during the current invocation (bytes).
         self.peak_bytes = 0
+        self._peak_fresh = False
+        self._watcher: asyncio.Task[None] | None = None
         self.idle_timer: asyncio.TimerHandle | None = None
         self.log_stream = datetime.now(tz=UTC).strftime("%Y/%m/%d") + f"/[$LATEST]{secrets.token_hex(16)}"
 
@@ -185,6 +209,9 @@ class ExecutionEnvironment:
     async def shutdown(self) -> None:
         """Stop the runtime (SIGKILL: a runtime has no shutdown hook to honour locally)."""
         self.dead = True
+        if self._watcher is not None:
+            self._watcher.cancel()
+            self._watcher = None
         if self.idle_timer is not None:
             self.idle_timer.cancel()
             self.idle_timer = None
@@ -212,6 +239,7 @@ class ExecutionEnvironment:
         timeout = float(self.function.timeout)
         watcher: asyncio.Task[None] | None = None
         self.peak_bytes = 0
+        self._peak_fresh = False
         try:
             # At most twice: a warm runtime that died between invocations (after posting its last
             # response, before asking for the next event) never saw this one; Lambda would hand it
@@ -248,8 +276,6 @@ class ExecutionEnvironment:
                 await self._reset()
             raise RuntimeError("runtime exited twice before taking the invocation")
         finally:
-            if watcher is not None:
-                watcher.cancel()
             self._log = None
 
     async def _await_init(self, request_id: str, timeout: float) -> Outcome | None:
@@ -298,7 +324,7 @@ class ExecutionEnvironment:
             trace_id=trace_id(),
             client_context=client_context,
         ))
-        done, _ = await asyncio.wait({reply_future, self._exit}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        done = await first_of(reply_future, self._exit, timeout=timeout)
         duration_ms = (time.monotonic() - started) * 1000
         if reply_future in done and self._over_memory():
             # The sampler can miss a short spike; the kernel's high-water mark can't. Lambda's cgroup
@@ -357,7 +383,9 @@ class ExecutionEnvironment:
         if not any(line.startswith(b"START RequestId:") for line in invocation_log.lines):
             self._platform(invocation_log, logs.start_line(request_id))
         self._platform(invocation_log, logs.end_line(request_id))
-        peak = max(self.peak_bytes, self.process.peak_memory_bytes() if self.process is not None else 0)
+        if not self._peak_fresh and self.process is not None:
+            self.peak_bytes = max(self.peak_bytes, self.process.peak_memory_bytes())
+        peak = self.peak_bytes
         self._platform(invocation_log, logs.report_line(
             request_id, duration_ms, self.function.memory_size, max(1, peak // (1024 * 1024)),
             init_ms if cold else None, status, error_type,
@@ -381,15 +409,21 @@ class ExecutionEnvironment:
         await self.shutdown()
 
     def _over_memory(self) -> bool:
+        """Read the kernel's high-water mark once per reply: it catches spikes the sampler missed."""
         if self.process is None:
             return False
-        return self.process.peak_memory_bytes() > self.function.memory_size * 1024 * 1024
+        self.peak_bytes = max(self.peak_bytes, self.process.peak_memory_bytes())
+        self._peak_fresh = True
+        return self.peak_bytes > self.function.memory_size * 1024 * 1024
 
     def _watching(self, watcher: asyncio.Task[None] | None) -> asyncio.Task[None]:
-        """The memory watcher of the current runtime (a new one after a restart)."""
+        """The memory watcher: one per environment while it works, not one per invocation. It ends
+        itself once the environment is idle, so an idle environment costs nothing."""
         if watcher is not None and not watcher.done():
             return watcher
-        return asyncio.ensure_future(self._watch_memory())
+        if self._watcher is None or self._watcher.done():
+            self._watcher = asyncio.ensure_future(self._watch_memory())
+        return self._watcher
 
     async def _watch_memory(self) -> None:
         """Kill the environment when it holds more than its MemorySize (AWS: signal: killed)."""
@@ -399,8 +433,9 @@ class ExecutionEnvironment:
             # is still checked through the kernel's high-water mark when it replies). Wall time on
             # purpose: this is physical behaviour (see clock.py).
             await asyncio.sleep(MEMORY_SAMPLE_SECONDS)
-            if self.process is None:
-                return
+            if self.process is None or self._log is None:
+                self._watcher = None
+                return  # idle (or gone): the next invocation starts a watcher again
             used = self.process.memory_bytes()
             self.peak_bytes = max(self.peak_bytes, used)
             if used > limit:

@@ -38,6 +38,10 @@ class Route:
     weight: int
 
 
+#: Paths whose route is remembered; the cache starts over when full (paths are few in practice).
+ROUTE_CACHE_SIZE = 4096
+
+
 def _compile(op: OperationModel) -> Route:
     uri = op.http["requestUri"]
     path, _, literal_query = uri.partition("?")
@@ -69,9 +73,23 @@ class RestJsonRouter:
         routes = [_compile(model.operation_model(name)) for name in model.operation_names]
         routes.sort(key=lambda r: -r.weight)
         self.routes = routes
+        self._cache: dict[tuple[str, str], tuple[Route, dict[str, str]]] = {}
 
     def match(self, request: web.Request) -> tuple[Route, dict[str, str]] | None:
         raw_path = request.raw_path.split("?", 1)[0]
+        # Clients call the same few paths again and again (one function's invocations): remember them.
+        key = (request.method, raw_path)
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        found = self._match(request, raw_path)
+        if found is not None and not found[0].query:
+            if len(self._cache) >= ROUTE_CACHE_SIZE:
+                self._cache.clear()
+            self._cache[key] = found
+        return found
+
+    def _match(self, request: web.Request, raw_path: str) -> tuple[Route, dict[str, str]] | None:
         for route in self.routes:
             if route.method != request.method:
                 continue

@@ -111,11 +111,12 @@ class LocalProcess:
 
     def peak_memory_bytes(self) -> int:
         try:
-            with open(f"/proc/{self.pid}/status") as status:
-                for line in status:
-                    if line.startswith("VmHWM:"):
-                        return int(line.split()[1]) * 1024
-        except OSError:
+            with open(f"/proc/{self.pid}/status", "rb") as status:
+                text = status.read()
+            start = text.find(b"VmHWM:")
+            if start >= 0:
+                return int(text[start + 6:text.index(b"kB", start)]) * 1024
+        except (OSError, ValueError):
             pass
         return self.memory_bytes()
 
