@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = config_from(args)
         parameters = parameter_overrides(args.parameter_overrides)
-    except Exception as exc:  # noqa: BLE001 - pydantic's message is the user's answer
+    except ValueError as exc:  # ConfigError and bad overrides: the message is the user's answer
         print(f"lambda-emu: {exc}", file=sys.stderr)
         return 2
     if config.template is not None and not config.template.is_file():

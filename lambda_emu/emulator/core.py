@@ -54,8 +54,6 @@ class Emulator:
         self.journal = Journal(self.clock)
         self.functions = FunctionRegistry(self.region, self.account_id, self.state_dir / "code")
         self.orphans = OrphanRegistry()
-        if self.config.runner != "process":
-            raise ValueError(f"the {self.config.runner} runner is not implemented yet; use --runner process")
         self.runner = ProcessRunner(self.orphans)
         self.runtime_api = RuntimeApiServer("127.0.0.1")
         self.environments = Environments(self)

@@ -1,16 +1,16 @@
 """lambda-emu's own API under /_emu: health, the clock, the journal, deliveries and fault injection.
 
-Inputs are ours, so they are pydantic models; errors are JSON {"error": {"code", "message"}}.
+Inputs are ours, so they are pydantic models (control_inputs.py, imported on the first request that
+has a body, to keep pydantic out of start-up); errors are JSON {"error": {"code", "message"}}.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from lambda_emu import __version__
 
@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     from lambda_emu.emulator.core import Emulator
 
 Handler = Callable[[web.Request], Awaitable[Any]]
-M = TypeVar("M", bound=BaseModel)
 
 
 class ControlError(Exception):
@@ -29,24 +28,6 @@ class ControlError(Exception):
         self.message = message
 
 
-class AdvanceInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    seconds: float = Field(ge=0, le=10 * 365 * 86400)
-
-
-class FaultsInput(BaseModel):
-    """Fault injection for one function (or, without functionName, for every function)."""
-
-    model_config = ConfigDict(extra="forbid")
-    functionName: str | None = Field(None, min_length=1, max_length=64)
-    duplicateRate: float = Field(ge=0.0, le=1.0)
-
-
-class SettleInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    maxSeconds: float = Field(86400, ge=0, le=10 * 365 * 86400)
-
-
 def ok(document: Any, status: int = 200) -> web.Response:
     return web.Response(status=status, body=json.dumps(document).encode(), content_type="application/json")
 
@@ -55,7 +36,13 @@ def error_response(status: int, code: str, message: str) -> web.Response:
     return ok({"error": {"code": code, "message": message}}, status)
 
 
-async def read_model(request: web.Request, model: type[M]) -> M:
+async def read_model(request: web.Request, name: str) -> Any:
+    """The body as the pydantic model ``control_inputs.<name>``."""
+    from pydantic import ValidationError
+
+    from lambda_emu.emulator.services import control_inputs
+
+    model = getattr(control_inputs, name)
     raw = await request.read()
     try:
         document = json.loads(raw) if raw.strip() else {}
@@ -107,12 +94,12 @@ class ControlService:
         return self.emu.clock.describe()
 
     async def advance(self, request: web.Request) -> dict[str, Any]:
-        body = await read_model(request, AdvanceInput)
+        body = await read_model(request, "AdvanceInput")
         await self.emu.clock.advance(body.seconds)
         return {"now": self.emu.clock.describe()["now"]}
 
     async def settle(self, request: web.Request) -> dict[str, Any]:
-        body = await read_model(request, SettleInput)
+        body = await read_model(request, "SettleInput")
         await self.emu.clock.settle(body.maxSeconds)
         return {"now": self.emu.clock.describe()["now"]}
 
@@ -129,7 +116,7 @@ class ControlService:
         return {"deliveries": [d.to_json() for d in self.emu.destinations.query(target)]}
 
     async def faults(self, request: web.Request) -> dict[str, Any]:
-        body = await read_model(request, FaultsInput)
+        body = await read_model(request, "FaultsInput")
         if body.functionName is not None and self.emu.functions.find(body.functionName) is None:
             raise ControlError(404, "ResourceNotFoundException", f"Function not found: {body.functionName}")
         self.emu.faults.set_duplicate_rate(body.functionName, body.duplicateRate)
