@@ -28,6 +28,7 @@ from lambda_emu.emulator.functions import (
     zip_directory,
 )
 from lambda_emu.emulator.protocol import context
+from lambda_emu.emulator.services import pagination
 from lambda_emu.emulator.services.base import Service
 from lambda_emu.emulator.services.control import ControlError
 from lambda_emu.emulator.services.lambda_esm import EventSourceMappingApi
@@ -139,18 +140,10 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, Service):
         return self.functions.get(params["FunctionName"], params.get("Qualifier")).configuration()
 
     def ListFunctions(self, params: dict[str, Any]) -> dict[str, Any]:
-        every = list(self.functions)
-        start = 0
-        if params.get("Marker"):
-            try:
-                start = int(base64.b64decode(params["Marker"]).decode())
-            except (ValueError, binascii.Error) as exc:
-                raise invalid_parameter("Invalid marker") from exc
-        size = params.get("MaxItems", 50)
-        page = every[start:start + size]
-        result: dict[str, Any] = {"Functions": [f.configuration() for f in page]}
-        if start + size < len(every):
-            result["NextMarker"] = base64.b64encode(str(start + size).encode()).decode()
+        functions, following = pagination.page(list(self.functions), params, 50)
+        result: dict[str, Any] = {"Functions": [f.configuration() for f in functions]}
+        if following:
+            result["NextMarker"] = following
         return result
 
     def UpdateFunctionCode(self, params: dict[str, Any]) -> dict[str, Any]:

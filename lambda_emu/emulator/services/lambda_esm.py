@@ -3,13 +3,12 @@ and Kinesis streams, with AWS's validation and response shapes (spec §3.8, §4.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from lambda_emu.emulator.destinations import arn_service
 from lambda_emu.emulator.errors import AwsError, invalid_parameter, lambda_error, resource_not_found
+from lambda_emu.emulator.services import pagination
 from lambda_emu.event_sources.mappings import EventSourceMapping, new_uuid
 
 if TYPE_CHECKING:
@@ -100,16 +99,10 @@ class EventSourceMappingApi:
         every = [m for m in self.emu.event_source_mappings
                  if (not params.get("EventSourceArn") or m.event_source_arn == params["EventSourceArn"])
                  and (wanted_function is None or m.function_name == wanted_function)]
-        start = 0
-        if params.get("Marker"):
-            try:
-                start = int(base64.b64decode(params["Marker"]).decode())
-            except (ValueError, binascii.Error) as exc:
-                raise invalid_parameter("Invalid marker") from exc
-        size = params.get("MaxItems", 100)
-        result: dict[str, Any] = {"EventSourceMappings": [m.to_json() for m in every[start:start + size]]}
-        if start + size < len(every):
-            result["NextMarker"] = base64.b64encode(str(start + size).encode()).decode()
+        mappings, following = pagination.page(every, params, 100)
+        result: dict[str, Any] = {"EventSourceMappings": [m.to_json() for m in mappings]}
+        if following:
+            result["NextMarker"] = following
         return result
 
     # ---- validation ----
