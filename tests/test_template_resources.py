@@ -219,3 +219,43 @@ def test_bad_resources_name_the_resource(manual_server: RunningServer, tmp_path:
         load(manual_server, path)
     assert f"resource {fn}" in str(excinfo.value)
     assert message in str(excinfo.value)
+
+
+def test_sam_kinesis_event_becomes_a_mapping(manual_server: RunningServer, tmp_path: Path) -> None:
+    fn, stream, failures = logical("Fn"), logical("Stream"), logical("Failures")
+    path = write_template(tmp_path, f"""
+        Resources:
+          {failures}:
+            Type: AWS::SQS::Queue
+          {stream}:
+            Type: AWS::Kinesis::Stream
+            Properties:
+              Name: !Sub "${{AWS::StackName}}-{stream}"
+              ShardCount: 1
+          {fn}:
+            Type: AWS::Serverless::Function
+            Properties:
+              Runtime: python3.12
+              Handler: index.handler
+              InlineCode: "{OK}"
+              Events:
+                Records:
+                  Type: Kinesis
+                  Properties:
+                    Stream: !GetAtt {stream}.Arn
+                    StartingPosition: LATEST
+                    BatchSize: 25
+                    MaximumRecordAgeInSeconds: 120
+                    DestinationConfig:
+                      OnFailure:
+                        Destination: !GetAtt {failures}.Arn
+        """)
+    load(manual_server, path)
+    lam = manual_server.client("lambda")
+    [mapping] = lam.list_event_source_mappings(FunctionName=fn)["EventSourceMappings"]
+    assert mapping["EventSourceArn"] == f"arn:aws:kinesis:us-east-1:000000000000:stream/lambda-emu-{stream}"
+    assert (mapping["StartingPosition"], mapping["BatchSize"], mapping["MaximumRecordAgeInSeconds"]) == (
+        "LATEST", 25, 120)
+    assert mapping["DestinationConfig"] == {
+        "OnFailure": {"Destination": f"arn:aws:sqs:us-east-1:000000000000:{failures}"}}
+    assert lam.get_event_source_mapping(UUID=mapping["UUID"])["State"] == "Enabled"
