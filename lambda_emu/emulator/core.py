@@ -34,7 +34,7 @@ class Emulator:
         # Set once the HTTP server is bound (port 0 picks a free port).
         self.host = self.config.host
         self.port = self.config.port
-        self.services: dict[str, Service] = {}
+        self.services = Services(self)
         self._build_rooms()
 
     def _build_rooms(self) -> None:
@@ -67,12 +67,9 @@ class Emulator:
         self._build_services()
 
     def _build_services(self) -> None:
-        from lambda_emu.emulator.services.kinesis import KinesisService
         from lambda_emu.emulator.services.lambda_ import LambdaService
-        from lambda_emu.emulator.services.sqs import SqsService
 
-        for service in (LambdaService(self), SqsService(self), KinesisService(self)):
-            self.services[service.service_name] = service
+        self.services["lambda"] = LambdaService(self)
 
     # ---- hooks between rooms ----
 
@@ -128,3 +125,32 @@ class Emulator:
         self.clock.close()
         if self._own_state_dir:
             shutil.rmtree(self.state_dir, ignore_errors=True)
+
+
+class Services(dict[str, "Service"]):
+    """The AWS services of the run. SQS and Kinesis (and their stores) are built on first use, which
+    keeps them off the start-up path; a service built that way must not need ``start()``."""
+
+    def __init__(self, emu: Emulator) -> None:
+        super().__init__()
+        self._emu = emu
+
+    def __missing__(self, name: str) -> Service:
+        if name == "sqs":
+            from lambda_emu.emulator.services.sqs import SqsService
+
+            service: Service = SqsService(self._emu)
+        elif name == "kinesis":
+            from lambda_emu.emulator.services.kinesis import KinesisService
+
+            service = KinesisService(self._emu)
+        else:
+            raise KeyError(name)
+        self[name] = service
+        return service
+
+    def get(self, name: str, default: Service | None = None) -> Service | None:  # type: ignore[override]
+        try:
+            return self[name]
+        except KeyError:
+            return default
