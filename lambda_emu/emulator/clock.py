@@ -227,6 +227,11 @@ class Clock:
         if seconds <= 0:
             return
         self._offset += seconds
+        # The armed loop timer was computed for the old time: arm again for the new one.
+        if self._armed is not None:
+            self._armed.cancel()
+            self._armed = None
+            self._armed_for = None
         self._arm()
 
     def _fire(self, timer: Timer) -> None:
