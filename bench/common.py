@@ -484,10 +484,3 @@ class CountDir:
     def cleanup(self) -> None:
         self._dir.cleanup()
 
-
-def placeholder(module: str) -> bool:
-    """True while an event-source poller module is still the placeholder another engineer replaces."""
-    import importlib
-
-    mod = importlib.import_module(module)
-    return (mod.__doc__ or "").lstrip().lower().startswith("placeholder")

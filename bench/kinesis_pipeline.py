@@ -27,7 +27,6 @@ from bench.common import (
     Result,
     create_function,
     median,
-    placeholder,
     queue,
     rounds_text,
     verdict,
@@ -98,12 +97,6 @@ def _state(lam: Any, mapping: str, want: str) -> None:
         raise RuntimeError(f"mapping never became {want}")
 
 
-def _not_implemented() -> list[Result]:
-    return [Result(NAME, "PutRecords → mapping → function, 4 shards, batch size 100", None, "records/s",
-                   target=f"≥ {TARGET:,} records/s", verdict="n/a",
-                   note="poller not yet implemented (lambda_emu/event_sources/kinesis/poller.py is a placeholder)")]
-
-
 def throughput(quick: bool) -> list[Result]:
     n, rounds = (4000, 1) if quick else (20_000, 3)
     counts = CountDir()
@@ -120,8 +113,6 @@ def throughput(quick: bool) -> list[Result]:
             # Warm-up: every shard's lane gets an environment.
             asyncio.run(put_records(server.endpoint, stream, 2000))
             if not wait_until(lambda: counts.total() >= 2000, 30):
-                if counts.total() == 0 and placeholder("lambda_emu.event_sources.kinesis.poller"):
-                    return _not_implemented()
                 raise RuntimeError(f"warm-up: {counts.total()} of 2000 records handled")
             environments = sum(1 for a in server.emu_get(f"/_emu/invocations?functionName={name}")["invocations"]
                                if a.get("coldStart"))
@@ -222,9 +213,6 @@ def poison(quick: bool) -> list[Result]:
                     walls.append(time.perf_counter() - t0)
                     virtuals.append((v1 - v0).total_seconds())
                     sentinel = any(line.endswith("sentinel") for line in counts.lines())
-                    if not sentinel and counts.total() == 0 and placeholder("lambda_emu.event_sources.kinesis.poller"):
-                        return [Result(NAME, "poison record: time its shard loses", None, "s", verdict="n/a",
-                                       note="poller not yet implemented")]
                     if not sentinel and config.get("MaximumRetryAttempts") != -1:
                         raise RuntimeError(f"{label}: the sentinel record was not handled")
                     good = counts.total() - (1 if sentinel else 0)

@@ -28,7 +28,6 @@ from bench.common import (
     Result,
     create_function,
     median,
-    placeholder,
     queue,
     rounds_text,
     verdict,
@@ -87,7 +86,6 @@ def _queue_empty(sqs: Any, url: str) -> bool:
 def run(quick: bool = False) -> list[Result]:
     n, rounds = (1000, 1) if quick else (5000, 3)
     counts = CountDir()
-    not_yet = placeholder("lambda_emu.event_sources.sqs.poller")
     try:
         with EmuServer() as server:
             lam = server.client("lambda")
@@ -101,12 +99,7 @@ def run(quick: bool = False) -> list[Result]:
 
             # Warm-up: enough batches that every concurrent batch slot has had a cold start.
             asyncio.run(send_batches(server.endpoint, url, 200))
-            if not wait_until(lambda: counts.total() >= 200, 5 if not_yet else 30):
-                if not_yet or counts.total() == 0:
-                    return [Result(NAME, "SendMessageBatch → mapping → function, batch size 10", None, "msg/s",
-                                   target=f"≥ {TARGET:,} msg/s", verdict="n/a",
-                                   note="poller not yet implemented (lambda_emu/event_sources/sqs/poller.py is a "
-                                        "placeholder): no message reached the function")]
+            if not wait_until(lambda: counts.total() >= 200, 30):
                 raise RuntimeError(f"warm-up: {counts.total()} of 200 records handled")
             environments = len([a for a in server.emu_get(f"/_emu/invocations?functionName={name}")["invocations"]
                                 if a.get("coldStart")])
