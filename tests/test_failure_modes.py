@@ -175,6 +175,17 @@ def test_killed_by_a_signal(lam: Any) -> None:
     assert raw == platform_error("Runtime.ExitError", message)
 
 
+def test_segfault_during_init_times_out_after_the_function_timeout(lam: Any) -> None:
+    """Recorded on AWS (shapes §5.7): not an exit error, a timeout after the whole function timeout."""
+    name = create_python_function(lam, "import os\nos.kill(os.getpid(), 11)\ndef handler(e, c):\n    return 1\n",
+                                  Timeout=1)
+    started = time.monotonic()
+    _, raw, request_id = invoke_failing(lam, name)
+    assert time.monotonic() - started >= 1.0
+    message = f"RequestId: {request_id} Error: Task timed out after 1.00 seconds"
+    assert raw == platform_error("Sandbox.Timedout", message)
+
+
 def test_memory_over_memory_size_is_killed(lam: Any, server: RunningServer) -> None:
     source = ("import os\nHOLD = []\ndef handler(event, context):\n"
               "    for _ in range(30):\n        HOLD.append(b'x' * (10 * 1024 * 1024))\n"
