@@ -107,7 +107,7 @@ def test_errors_are_query_xml(server: RunningServer) -> None:
     assert root.tag == "{http://queue.amazonaws.com/doc/2012-11-05/}ErrorResponse"
     assert find(root, "q:Error/q:Type") == "Sender"
     assert find(root, "q:Error/q:Code") == "AWS.SimpleQueueService.NonExistentQueue"
-    assert find(root, "q:Error/q:Message") == "The specified queue does not exist."
+    assert find(root, "q:Error/q:Message") == "The specified queue does not exist for this wsdl version."
     assert root.find("q:Error/q:Detail", NS) is not None
     assert find(root, "q:RequestId")
 

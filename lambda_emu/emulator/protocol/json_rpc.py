@@ -11,6 +11,7 @@ from lambda_emu.emulator.errors import AwsError
 from lambda_emu.emulator.protocol import context
 from lambda_emu.emulator.protocol.shapes import parse_json_value, serialization_error, to_json_value, validate
 from lambda_emu.emulator.services.base import Service
+from lambda_emu.event_sources.sqs.errors import json_error_type
 
 if TYPE_CHECKING:
     from botocore.model import ServiceModel
@@ -24,7 +25,7 @@ class JsonRpcProtocol:
         self.content_type = f"application/x-amz-json-{model.metadata.get('jsonVersion', '1.0')}"
         # awsQueryCompatible services (SQS) also report the legacy query error code in a header.
         self.query_compatible = "awsQueryCompatible" in model.metadata
-        self.error_namespace = "com.amazonaws.sqs#" if model.service_name == "sqs" else ""
+        self.is_sqs = model.service_name == "sqs"
 
     async def handle(self, target: str, body: bytes) -> web.Response:
         _, _, name = target.partition(".")
@@ -54,12 +55,13 @@ class JsonRpcProtocol:
         )
 
     def render_error(self, error: AwsError) -> web.Response:
-        body = {"__type": self.error_namespace + error.code, "message": error.message}
+        error_type, query_code = json_error_type(error) if self.is_sqs else (error.code, error.query_code)
+        body = {"__type": error_type, "message": error.message}
         body.update({k: v for k, v in error.fields.items() if k not in ("Type",)})
         headers = {"Content-Type": self.content_type,
                    "x-amzn-RequestId": context.request_id.get() or context.new_request_id()}
         if self.query_compatible:
             fault = "Sender" if error.sender_fault else "Receiver"
-            headers["x-amzn-query-error"] = f"{error.query_code};{fault}"
+            headers["x-amzn-query-error"] = f"{query_code};{fault}"
         headers.update(error.headers)
         return web.Response(status=error.status, body=json.dumps(body).encode(), headers=headers)

@@ -26,7 +26,7 @@ from lambda_emu.emulator.logging import get_logger
 from lambda_emu.emulator.protocol import context
 from lambda_emu.emulator.protocol.shapes import validate
 from lambda_emu.emulator.services.base import Service
-from lambda_emu.event_sources.sqs.errors import QUERY_ERRORS
+from lambda_emu.event_sources.sqs.errors import QUERY_ERRORS, query_message
 
 log = get_logger("protocol.query")
 
@@ -281,7 +281,7 @@ def response_xml(op: OperationModel, result: dict[str, Any], request_id: str) ->
 def error_xml(error: AwsError, request_id: str) -> str:
     fault = "Sender" if error.sender_fault else "Receiver"
     return (f'<?xml version="1.0"?><ErrorResponse xmlns="{XMLNS}"><Error><Type>{fault}</Type>'
-            f"<Code>{_escape(error.query_code)}</Code><Message>{_escape(error.message)}</Message><Detail/>"
+            f"<Code>{_escape(error.query_code)}</Code><Message>{_escape(query_message(error))}</Message><Detail/>"
             f"</Error><RequestId>{request_id}</RequestId></ErrorResponse>")
 
 

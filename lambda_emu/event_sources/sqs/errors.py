@@ -36,6 +36,36 @@ QUERY_ERRORS: dict[str, tuple[str, int]] = {
 }
 
 
+#: SQS's unmodeled errors as AWS answers them over JSON 1.0: Coral's ``__type`` (botocore reports its
+#: name as ``QueryErrorCode``) and the legacy code sent in ``x-amzn-query-error`` (botocore's ``Code``).
+#: Recorded against AWS; malformed bodies and unknown targets get query codes of their own.
+CORAL_ERRORS: dict[str, tuple[str, str]] = {
+    "InvalidParameterValue": ("com.amazon.coral.service#InvalidParameterValueException", "InvalidParameterValue"),
+    "MissingParameter": ("com.amazon.coral.service#MissingRequiredParameterException", "MissingParameter"),
+    "SerializationException": ("com.amazon.coral.service#SerializationException", "MalformedInput"),
+    "UnknownOperationException": ("com.amazon.coral.service#UnknownOperationException", "InvalidAction"),
+}
+#: The query protocol words a missing queue as SQS always has; only JSON 1.0 drops the suffix.
+QUERY_MESSAGES: dict[str, str] = {
+    "The specified queue does not exist.": "The specified queue does not exist for this wsdl version.",
+}
+
+
+def json_error_type(error: AwsError) -> tuple[str, str]:
+    """(``__type``, ``x-amzn-query-error`` code) of an SQS error on the JSON protocol."""
+    coral = CORAL_ERRORS.get(error.code)
+    if coral is not None:
+        return coral
+    return f"com.amazonaws.sqs#{error.code}", error.query_code
+
+
+def query_message(error: AwsError) -> str:
+    """The error's message as the query protocol words it."""
+    if error.code == "QueueDoesNotExist":
+        return QUERY_MESSAGES.get(error.message, error.message)
+    return error.message
+
+
 def sqs_error(code: str, message: str) -> AwsError:
     """An SQS error by shape name (or AWS's unmodeled code), with its query code and status."""
     query_code, status = QUERY_ERRORS.get(code, (code, 400))
