@@ -110,7 +110,8 @@ def test_attribute_validation(store: SqsStore) -> None:
     queue = store.create_queue("q")
     with pytest.raises(AwsError) as exc:
         store.set_attributes(queue, {"RedrivePolicy": '{"deadLetterTargetArn": "arn:aws:sqs:us-east-1:1:x"}'})
-    assert exc.value.code == "InvalidAttributeValue"
+    # AWS refuses a bad RedrivePolicy with InvalidParameterValue ("Value ... for parameter RedrivePolicy ...").
+    assert exc.value.code == "InvalidParameterValue"
     with pytest.raises(AwsError):
         store.set_attributes(queue, {"RedrivePolicy": "not json"})
     dlq = store.create_queue("dlq")

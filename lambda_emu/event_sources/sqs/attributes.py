@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from lambda_emu.emulator.errors import AwsError
 from lambda_emu.event_sources.sqs.errors import (
     invalid_attribute_name,
     invalid_attribute_value,
@@ -94,6 +95,11 @@ def check_queue_attribute(name: str, value: str, *, fifo: bool, creating: bool) 
     return value
 
 
+def redrive_policy_error(value: str, reason: str) -> AwsError:
+    """AWS refuses a RedrivePolicy with InvalidParameterValue, quoting the value as it was sent."""
+    return invalid_parameter(f"Value {value} for parameter RedrivePolicy is invalid. Reason: {reason}")
+
+
 def parse_redrive_policy(value: str) -> dict[str, Any]:
     """RedrivePolicy as a dict {deadLetterTargetArn, maxReceiveCount:int}; raises on malformed input."""
     try:
@@ -101,15 +107,14 @@ def parse_redrive_policy(value: str) -> dict[str, Any]:
     except ValueError:
         policy = None
     if not isinstance(policy, dict):
-        raise invalid_attribute_value("RedrivePolicy", "Redrive policy is not a valid JSON map.")
+        raise redrive_policy_error(value, "Redrive policy is not a valid JSON map.")
     arn = policy.get("deadLetterTargetArn")
     count = policy.get("maxReceiveCount")
     if not arn:
-        raise invalid_attribute_value("RedrivePolicy", "Redrive policy does not contain mandatory attribute: "
-                                      "deadLetterTargetArn.")
+        raise redrive_policy_error(value, "Redrive policy does not contain mandatory attribute: "
+                                   "deadLetterTargetArn.")
     if count is None:
-        raise invalid_attribute_value("RedrivePolicy", "Redrive policy does not contain mandatory attribute: "
-                                      "maxReceiveCount.")
+        raise redrive_policy_error(value, "Redrive policy does not contain mandatory attribute: maxReceiveCount.")
     try:
         count = int(count)
     except (TypeError, ValueError):
@@ -117,8 +122,8 @@ def parse_redrive_policy(value: str) -> dict[str, Any]:
     low, high = MAX_RECEIVE_COUNT
     if not low <= count <= high:
         shown = policy["maxReceiveCount"]
-        raise invalid_attribute_value("RedrivePolicy", f"Invalid value for maxReceiveCount: {shown}, valid values "
-                                      f"are from {low} to {high} both inclusive.")
+        raise redrive_policy_error(value, f"Invalid value for maxReceiveCount: {shown}, valid values are from "
+                                   f"{low} to {high} both inclusive.")
     return {"deadLetterTargetArn": str(arn), "maxReceiveCount": count}
 
 

@@ -40,7 +40,6 @@ from lambda_emu.emulator.logging import get_logger
 from lambda_emu.event_sources.sqs import attributes as attrs
 from lambda_emu.event_sources.sqs.checksums import md5_of_attributes, md5_of_body
 from lambda_emu.event_sources.sqs.errors import (
-    invalid_attribute_value,
     invalid_parameter,
     invalid_parameter_value,
     missing_parameter,
@@ -750,14 +749,13 @@ class SqsStore:
             policy = attrs.parse_redrive_policy(raw)
             dlq = self.queue_by_arn(policy["deadLetterTargetArn"])
             if dlq is None:
-                raise invalid_attribute_value("RedrivePolicy", "Dead letter target does not exist.")
+                raise attrs.redrive_policy_error(raw, "Dead letter target does not exist.")
             if dlq.fifo != fifo:
-                raise invalid_attribute_value("RedrivePolicy", "Dead-letter queue must be same type of queue as "
-                                              "the source.")
+                raise attrs.redrive_policy_error(raw, "Dead-letter queue must be same type of queue as the source.")
             source_arn = f"arn:aws:sqs:{self.region}:{self.account_id}:{name}"
             if not _redrive_allowed(dlq.redrive_allow_policy, source_arn):
-                raise invalid_attribute_value("RedrivePolicy", f"Queue {dlq.arn} does not allow this queue to use "
-                                              "it as a dead-letter queue.")
+                raise attrs.redrive_policy_error(raw, f"Queue {dlq.arn} does not allow this queue to use it as a "
+                                                 "dead-letter queue.")
             # AWS hands the policy back in its canonical form (maxReceiveCount as a number).
             attributes["RedrivePolicy"] = json.dumps(policy, separators=(",", ":"))
         raw = attributes.get("RedriveAllowPolicy")
