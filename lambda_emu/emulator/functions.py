@@ -85,6 +85,8 @@ class Function:
     memory_size: int = 128
     description: str = ""
     environment: dict[str, str] = field(default_factory=dict)
+    #: Environment was given (even with no variables): AWS then echoes {"Variables": {}}.
+    environment_set: bool = False
     reserved_concurrency: int | None = None
     dead_letter_target: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
@@ -134,12 +136,14 @@ class Function:
             "LoggingConfig": {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{self.name}"},
         }
         if change == "created":
+            # AWS's CreateFunction response has no LastUpdateStatus at all (recorded, test_function_lifecycle).
+            del config["LastUpdateStatus"]
             config.update(State="Pending", StateReason="The function is being created.", StateReasonCode="Creating")
         elif change == "updated":
             # Lambda's wording for any update in progress, code or configuration alike.
             config.update(LastUpdateStatus="InProgress", LastUpdateStatusReason="The function is being created.",
                           LastUpdateStatusReasonCode="Creating")
-        if self.environment:
+        if self.environment or self.environment_set:
             config["Environment"] = {"Variables": dict(self.environment)}
         if self.dead_letter_target:
             config["DeadLetterConfig"] = {"TargetArn": self.dead_letter_target}
@@ -170,7 +174,10 @@ class FunctionRegistry:
                 "([a-z]{2}(-gov)?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_\\.]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?",
             )
         if found["region"] and found["region"] != self.region:
-            raise resource_not_found(f"Function not found: {reference}")
+            # AWS's wording for an ARN of another region (404 ResourceNotFoundException).
+            raise resource_not_found(
+                f"Functions from '{found['region']}' are not reachable in this region ('{self.region}')"
+            )
         if found["account"] and found["account"] != self.account_id:
             raise resource_not_found(f"Function not found: {reference}")
         return found["name"], found["qualifier"]

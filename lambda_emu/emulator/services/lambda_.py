@@ -107,6 +107,7 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, Service):
             memory_size=params.get("MemorySize", 128),
             description=params.get("Description", ""),
             environment=dict((params.get("Environment") or {}).get("Variables") or {}),
+            environment_set="Environment" in params,
             dead_letter_target=(params.get("DeadLetterConfig") or {}).get("TargetArn") or None,
             tags=dict(params.get("Tags") or {}),
             architectures=list(params.get("Architectures") or ["x86_64"]),
@@ -174,6 +175,7 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, Service):
                 setattr(function, attr, params[key])
         if "Environment" in params:
             function.environment = dict((params["Environment"] or {}).get("Variables") or {})
+            function.environment_set = True
         if "EphemeralStorage" in params:
             function.ephemeral_storage = params["EphemeralStorage"].get("Size", 512)
         self._changed(function)
