@@ -619,7 +619,7 @@ def test_mapping_api_shapes_and_states(manual_server: RunningServer, manual_lam:
         "EventSourceArn": arn,
         "FunctionArn": function_arn(name),
         "State": "Creating",
-        "StateTransitionReason": "User action",
+        "StateTransitionReason": "USER_INITIATED",
         "FunctionResponseTypes": [],
         "ScalingConfig": {"MaximumConcurrency": 3},
         "EventSourceMappingArn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:event-source-mapping:{uuid}",

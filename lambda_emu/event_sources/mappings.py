@@ -91,7 +91,9 @@ class EventSourceMapping:
         if self.kind == "kinesis":
             config["LastProcessingResult"] = self.last_processing_result
         config["State"] = self.state
-        config["StateTransitionReason"] = self.state_transition_reason
+        # AWS words a user's change "USER_INITIATED" on SQS mappings and "User action" on streams.
+        reason = self.state_transition_reason
+        config["StateTransitionReason"] = "USER_INITIATED" if self.kind == "sqs" and reason == "User action" else reason
         if self.kind == "kinesis":
             config["DestinationConfig"] = {"OnFailure": {"Destination": self.on_failure} if self.on_failure else {}}
             config["MaximumRecordAgeInSeconds"] = self.maximum_record_age

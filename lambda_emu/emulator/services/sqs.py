@@ -137,7 +137,9 @@ class SqsService(Service):
     def ListDeadLetterSourceQueues(self, params: dict[str, Any]) -> dict[str, Any]:
         sources = [q.name for q in self.store.dead_letter_sources(self._queue(params))]
         page, token = _paginate(sources, params.get("MaxResults"), params.get("NextToken"))
-        out: dict[str, Any] = {"queueUrls": [self.store.queues[name].url for name in page]}
+        out: dict[str, Any] = {}
+        if page:  # AWS answers {} when no queue names this one as its dead-letter queue
+            out["queueUrls"] = [self.store.queues[name].url for name in page]
         if token:
             out["NextToken"] = token
         return out

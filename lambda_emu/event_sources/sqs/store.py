@@ -841,8 +841,10 @@ class SqsStore:
     def move_message(self, source: Queue, msg: SqsMessage, target: Queue, *, dead_letter: bool) -> None:
         """Move a message between queues keeping its MessageId, body and attributes.
 
-        Its receive history starts over in the target queue (so a message redriven back to its
-        source isn't dead-lettered again on the next receive).
+        Dead-lettered, it keeps its receive history (AWS's DLQ shows ApproximateReceiveCount going on
+        from the source's, with the same first-receive time); moved by a message move task, its
+        history starts over (so a message redriven back to its source isn't dead-lettered again on
+        the next receive).
         """
         now = self.clock.now()
         source._remove(msg)
@@ -863,6 +865,8 @@ class SqsStore:
             dedup_id=msg.dedup_id if target.fifo else None,
             sequence_number=target._next_sequence_number(now) if target.fifo else None,
             dead_letter_source_arn=source.arn if dead_letter else None,
+            receive_count=msg.receive_count if dead_letter else 0,
+            first_receive_at=msg.first_receive_at if dead_letter else None,
         )
         target._add(moved, now)
         target._notify()
