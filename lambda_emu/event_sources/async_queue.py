@@ -52,6 +52,9 @@ class AsyncEvent:
     invocations: int = 0  # attempts that reached the function (approximateInvokeCount)
     throttles: int = 0  # consecutive throttled attempts (backoff exponent)
     duplicate: bool = False
+    # Drawn at intake, in the order Invoke calls arrive, so a seed gives the same run whatever
+    # order attempts happen to finish in (the copy itself still follows the first attempt).
+    wants_duplicate: bool = False
     last: InvokeResult | None = None
 
 
@@ -151,6 +154,7 @@ class AsyncQueue:
             # No attempt: straight to the failure destination / DLQ (spec §1.3; recorded shapes §1.9).
             self.emu.clock.spawn(self._finish(event, function, "ZeroReservedConcurrency"), name="async-zero")
             return
+        event.wants_duplicate = self.emu.faults.roll_duplicate(function.name)
         self._make_ready(event)
 
     # ---- the pollers ----
@@ -193,8 +197,9 @@ class AsyncQueue:
             event.invocations += 1
             event.last = result
             outcome = "success" if result.succeeded else "error"
-        if event.invocations == 1 and outcome != "throttled" and not event.duplicate:
-            self._maybe_duplicate(event)
+        if event.invocations == 1 and outcome != "throttled" and event.wants_duplicate:
+            event.wants_duplicate = False
+            self._deliver_duplicate(event)
         decision = decide(event, config, outcome, self.emu.clock.now())
         if decision.retry_at is not None:
             self._retry_at(event, decision.retry_at)
@@ -202,12 +207,11 @@ class AsyncQueue:
             assert decision.condition is not None
             await self._finish(event, function, decision.condition)
 
-    def _maybe_duplicate(self, event: AsyncEvent) -> None:
+    def _deliver_duplicate(self, event: AsyncEvent) -> None:
         """At-least-once: the same event (same request ID and payload) delivered once more."""
-        if self.emu.faults.roll_duplicate(event.function_name):
-            copy = AsyncEvent(event.request_id, event.function_name, event.payload, event.invoked_arn,
-                              event.enqueued_at, duplicate=True)
-            self._make_ready(copy)
+        copy = AsyncEvent(event.request_id, event.function_name, event.payload, event.invoked_arn,
+                          event.enqueued_at, duplicate=True)
+        self._make_ready(copy)
 
     def _retry_at(self, event: AsyncEvent, when: float) -> None:
         timer = self.emu.clock.call_at(when, lambda: self._due(event, timer))
