@@ -57,6 +57,31 @@ async def read_model(request: web.Request, name: str) -> Any:
         raise ControlError(400, "ValidationError", problems) from exc
 
 
+#: The query parameters each of this module's endpoints reads; anything else is a caller's typo
+#: (``function=`` for ``functionName=``) that would otherwise silently widen the answer to everything.
+#: Routes other services add (add_route) check their own.
+QUERY_PARAMETERS: dict[str, frozenset[str]] = {
+    "/_emu/health": frozenset(),
+    "/_emu/clock": frozenset(),
+    "/_emu/clock/advance": frozenset(),
+    "/_emu/clock/settle": frozenset(),
+    "/_emu/invocations": frozenset({"functionName", "requestId"}),
+    "/_emu/deliveries": frozenset({"target"}),
+    "/_emu/faults": frozenset(),
+}
+
+
+def check_query(request: web.Request, path: str) -> None:
+    accepted = QUERY_PARAMETERS.get(path)
+    if accepted is None:
+        return
+    unknown = sorted(set(request.query) - accepted)
+    if unknown:
+        allowed = ", ".join(sorted(accepted)) or "none"
+        raise ControlError(400, "ValidationError",
+                           f"Unknown query parameter(s) {', '.join(unknown)} on {path} (accepted: {allowed})")
+
+
 class ControlService:
     def __init__(self, emu: Emulator) -> None:
         self.emu = emu
@@ -82,6 +107,7 @@ class ControlService:
                 return error_response(405, "MethodNotAllowed", f"{request.method} is not allowed on {path}")
             return error_response(404, "NotFound", f"No lambda-emu endpoint at {path}")
         try:
+            check_query(request, path)
             result = await handler(request)
         except ControlError as exc:
             return error_response(exc.status, exc.code, exc.message)
