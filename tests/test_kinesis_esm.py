@@ -869,7 +869,7 @@ def test_bad_input_for_a_kinesis_mapping(manual_lam: Any, kinesis: Any, sqs: Any
         return error["ResponseMetadata"]["HTTPStatusCode"], error["Error"]["Code"], error["Error"]["Message"]
 
     assert refused(EventSourceArn=stream_arn) == (
-        400, "ValidationException",
+        400, "InvalidParameterValueException",
         "1 validation error detected: Value null at 'startingPosition' failed to satisfy constraint: "
         "Member must not be null.")  # fmt: skip
     assert refused(EventSourceArn=stream_arn, StartingPosition="LATEST",

@@ -30,6 +30,15 @@ def not_found() -> AwsError:
     return resource_not_found("The resource you requested does not exist.")
 
 
+def _conflict(kind: str, source: str, function_name: str, uuid: str) -> str:
+    """AWS words a duplicate SQS mapping and a duplicate stream mapping differently."""
+    if kind == "sqs":
+        return (f'An event source mapping with SQS arn (" {source} ") and function (" {function_name} ") already '
+                f"exists. Please update or delete the existing mapping with UUID {uuid}")
+    return (f'The event source arn (" {source} ") and function (" {function_name} ") provided mapping already '
+            f"exists. Please update or delete the existing mapping with UUID {uuid}")
+
+
 class EventSourceMappingApi:
     """Mixed into LambdaService (which provides ``emu`` and ``functions``)."""
 
@@ -43,13 +52,6 @@ class EventSourceMappingApi:
         source = params.get("EventSourceArn")
         kind = self._source_kind(source)
         assert source is not None
-        for existing in self.emu.event_source_mappings:
-            if existing.event_source_arn == source and existing.function_name == function.name:
-                label = "SQS" if kind == "sqs" else "Kinesis"
-                raise lambda_error(
-                    "ResourceConflictException",
-                    f'An event source mapping with {label} arn (" {source} ") and function (" {function.name} ") '
-                    f"already exists. Please update or delete the existing mapping with UUID {existing.uuid}", 409)
         mapping = EventSourceMapping(
             uuid=new_uuid(),
             kind=kind,
@@ -64,6 +66,11 @@ class EventSourceMappingApi:
             tags=dict(params.get("Tags") or {}),
         )
         self._apply(mapping, params, function, creating=True)
+        # AWS validates the request first, then compares it with the existing mappings.
+        for existing in self.emu.event_source_mappings:
+            if existing.event_source_arn == source and existing.function_name == function.name:
+                raise lambda_error("ResourceConflictException", _conflict(kind, source, function.name, existing.uuid),
+                                   409)
         self.emu.event_source_mappings.add(mapping)
         return mapping.to_json()
 
@@ -167,8 +174,9 @@ class EventSourceMappingApi:
         if creating:
             position = params.get("StartingPosition")
             if position is None:
-                raise AwsError("ValidationException", "1 validation error detected: Value null at 'startingPosition' "
-                               "failed to satisfy constraint: Member must not be null.")
+                # Lambda's own check (not the model's), so InvalidParameterValueException with Coral's words.
+                raise invalid_parameter("1 validation error detected: Value null at 'startingPosition' failed to "
+                                        "satisfy constraint: Member must not be null.")
             mapping.starting_position = position
             stamp = params.get("StartingPositionTimestamp")
             if position == "AT_TIMESTAMP":
