@@ -71,14 +71,20 @@ class Destinations:
 
     # ---- validation (PutFunctionEventInvokeConfig, DeadLetterConfig) ----
 
-    def check_destination(self, function: Function, arn: str, on_success: bool) -> None:
+    def check_destination(self, function: Function, arn: str, on_success: bool,
+                          config: dict[str, Any] | None = None) -> None:
+        """An on-success / on-failure destination, with AWS's messages (recorded by LocalStack's
+        AWS-validated test_lambda_eventinvokeconfig_exceptions)."""
         service = arn_service(arn)
-        if service not in DESTINATION_SERVICES:
-            raise invalid_parameter(f"The destination ARN {arn} is invalid.")
-        if service == "s3" and on_success:
-            raise invalid_parameter("S3 is only supported as an OnFailure destination.")
-        if service == "lambda" and arn.split(":")[6:7] == [function.name]:
-            raise invalid_parameter("You can't specify the function as a destination for itself.")
+        if service not in DESTINATION_SERVICES or (service == "s3" and on_success):
+            # AWS names the whole configuration, in its Java toString form.
+            raise invalid_parameter(f"The provided destination config {_config_text(config or {})} is invalid.")
+        if service == "lambda":
+            name = arn.split(":")[6] if len(arn.split(":")) > 6 else ""
+            if self.emu.functions.find(name) is None:
+                raise invalid_parameter(f"The destination ARN {arn} is invalid.")
+            if name == function.name:
+                raise invalid_parameter("You can't specify the function as a destination for itself.")
         self.check_reachable(function, arn)
 
     def check_reachable(self, function: Function, arn: str) -> None:
@@ -183,6 +189,16 @@ class Destinations:
 
     def query(self, target: str | None = None) -> list[Delivery]:
         return [d for d in self.deliveries if target is None or d.target == target]
+
+
+def _config_text(config: dict[str, Any]) -> str:
+    """DestinationConfig as AWS prints it: DestinationConfig(onSuccess=OnSuccess(destination=ARN), onFailure=null)."""
+    parts = []
+    for slot in ("OnSuccess", "OnFailure"):
+        target = (config.get(slot) or {}).get("Destination")
+        shown = f"{slot}(destination={target})" if target else "null"
+        parts.append(f"{slot[0].lower()}{slot[1:]}={shown}")
+    return f"DestinationConfig({', '.join(parts)})"
 
 
 def _json_or_text(body: str) -> Any:

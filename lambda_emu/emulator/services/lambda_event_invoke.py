@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from lambda_emu.emulator.errors import invalid_parameter, resource_not_found
+from lambda_emu.emulator.errors import AwsError, invalid_parameter, resource_not_found
 
 if TYPE_CHECKING:
     from lambda_emu.emulator.functions import Function
@@ -16,30 +16,48 @@ if TYPE_CHECKING:
 SETTINGS = ("MaximumRetryAttempts", "MaximumEventAgeInSeconds", "DestinationConfig")
 
 
+def _has_settings(params: dict[str, Any]) -> bool:
+    return any(params.get(key) is not None for key in SETTINGS)
+
+
 class EventInvokeConfigApi:
-    """Mixed into LambdaService (which provides ``emu`` and ``functions``)."""
+    """Mixed into LambdaService (which provides ``emu`` and ``functions``).
+
+    AWS's error for a function that isn't there depends on the operation (as recorded against AWS by
+    LocalStack's validated snapshot test_lambda_eventinvokeconfig_exceptions): Get and Delete say the
+    function has no EventInvokeConfig, Put, Update and List say it doesn't exist. A request with no
+    setting at all is refused before the function is even looked up.
+    """
 
     emu: Any
     functions: Any
 
-    def _event_invoke_target(self, params: dict[str, Any]) -> Function:
-        qualifier = params.get("Qualifier")
-        function = self.functions.get(params["FunctionName"], qualifier)
-        return function
+    def _event_invoke_target(self, params: dict[str, Any], *, missing: str = "exists") -> Function:
+        reference = params["FunctionName"]
+        name, _qualifier = self.functions.parse_name(reference)
+        if self.functions.find(name) is None:
+            if missing == "config":
+                raise self._no_config(name)
+            raise resource_not_found("The function doesn't exist.")
+        return self.functions.get(reference, params.get("Qualifier"))
+
+    def _no_config(self, name: str) -> AwsError:
+        return resource_not_found(f"The function {self.functions.arn(name)}:$LATEST doesn't have an EventInvokeConfig")
 
     def _event_invoke_config(self, function: Function) -> dict[str, Any]:
         if function.event_invoke_config is None:
-            raise resource_not_found(f"The function {function.arn}:$LATEST doesn't have an EventInvokeConfig")
+            raise self._no_config(function.name)
         return function.event_invoke_config
 
     def _store_event_invoke_config(self, function: Function, settings: dict[str, Any]) -> dict[str, Any]:
-        if not any(settings.get(key) is not None for key in SETTINGS):
+        if not _has_settings(settings):
             raise invalid_parameter("You must specify at least one of error handling or destination setting.")
         destinations = settings.get("DestinationConfig") or {}
         for slot in ("OnSuccess", "OnFailure"):
             target = (destinations.get(slot) or {}).get("Destination")
             if target:
-                self.emu.destinations.check_destination(function, target, on_success=slot == "OnSuccess")
+                self.emu.destinations.check_destination(function, target, on_success=slot == "OnSuccess",
+                                                        config=destinations)
         config: dict[str, Any] = {
             "LastModified": self.emu.clock.now(),
             "FunctionArn": function.arn + ":$LATEST",
@@ -57,11 +75,15 @@ class EventInvokeConfigApi:
 
     def PutFunctionEventInvokeConfig(self, params: dict[str, Any]) -> dict[str, Any]:
         # Put replaces the whole configuration: settings left out are removed.
+        if not _has_settings(params):
+            raise invalid_parameter("You must specify at least one of error handling or destination setting.")
         function = self._event_invoke_target(params)
         return self._store_event_invoke_config(function, {k: params.get(k) for k in SETTINGS})
 
     def UpdateFunctionEventInvokeConfig(self, params: dict[str, Any]) -> dict[str, Any]:
-        # Update changes only what is given.
+        # Update changes only what is given; given nothing, it is refused like Put (not a no-op).
+        if not _has_settings(params):
+            raise invalid_parameter("You must specify at least one of error handling or destination setting.")
         function = self._event_invoke_target(params)
         current = self._event_invoke_config(function)
         merged = {k: current.get(k) for k in SETTINGS}
@@ -79,15 +101,15 @@ class EventInvokeConfigApi:
         return self._store_event_invoke_config(function, merged)
 
     def GetFunctionEventInvokeConfig(self, params: dict[str, Any]) -> dict[str, Any]:
-        return dict(self._event_invoke_config(self._event_invoke_target(params)))
+        return dict(self._event_invoke_config(self._event_invoke_target(params, missing="config")))
 
     def DeleteFunctionEventInvokeConfig(self, params: dict[str, Any]) -> dict[str, Any]:
-        function = self._event_invoke_target(params)
+        function = self._event_invoke_target(params, missing="config")
         self._event_invoke_config(function)
         function.event_invoke_config = None
         return {}
 
     def ListFunctionEventInvokeConfigs(self, params: dict[str, Any]) -> dict[str, Any]:
-        function = self.functions.get(params["FunctionName"])
+        function = self._event_invoke_target({"FunctionName": params["FunctionName"]})
         configs = [dict(function.event_invoke_config)] if function.event_invoke_config else []
         return {"FunctionEventInvokeConfigs": configs}
