@@ -154,8 +154,8 @@ def _flush_partial() -> None:
 def _write_lines(function_name: str, lines: list[bytes]) -> None:
     if not lines:
         return
-    # awslambdaric joins a multi-line message (a traceback) with \r, one CloudWatch event; a terminal
-    # would overwrite it in place, so each part gets its own prefixed line.
+    # A runtime without the telemetry log pipe (a custom bootstrap) may join a multi-line record with
+    # \r; a terminal would overwrite it in place, so each part gets its own prefixed line.
     parts = (part for line in lines for part in line.decode(errors="replace").rstrip("\r").split("\r"))
     text = "".join(f"[{function_name}] {part}\n" for part in parts)
     # A closed terminal or pipe must not break the invocation that printed.

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import psutil
 
+from lambda_emu.runtime_api.log_frames import FrameDecoder
 from lambda_emu.runtime_api.runners.base import OutputSink, RuntimeSpec
 from lambda_emu.runtime_api.runners.orphans import OrphanRegistry, die_with_parent
 
@@ -47,6 +48,7 @@ class LocalProcess:
         self._loop = asyncio.get_running_loop()
         self._loop.add_reader(read_fd, self.drain)
         self._closed = False
+        self._frames = FrameDecoder()
         try:
             self._ps: psutil.Process | None = psutil.Process(proc.pid)
         except psutil.Error:
@@ -68,7 +70,9 @@ class LocalProcess:
             if not chunk:
                 self._close_pipe()
                 return
-            self._on_output(chunk)
+            text = self._frames.feed(chunk)
+            if text:
+                self._on_output(text)
 
     def _close_pipe(self) -> None:
         if self._closed:
@@ -77,6 +81,9 @@ class LocalProcess:
         self._loop.remove_reader(self._fd)
         with contextlib.suppress(OSError):
             os.close(self._fd)
+        rest = self._frames.flush()
+        if rest:
+            self._on_output(rest)
 
     async def wait(self) -> int:
         code = await self._proc.wait()
@@ -139,14 +146,18 @@ class ProcessRunner:
         argv = self.command(spec)
         read_fd, write_fd = os.pipe()
         os.set_blocking(read_fd, False)
+        # Lambda's telemetry log pipe, as the very pipe of stdout/stderr (see log_frames): framed
+        # records and plain output then arrive in the order the runtime wrote them.
+        env = {**spec.env, "_LAMBDA_TELEMETRY_LOG_FD": str(write_fd)}
         try:
             proc = await asyncio.create_subprocess_exec(
                 *argv,
                 cwd=str(spec.code_dir),
-                env=spec.env,
+                env=env,
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=write_fd,
                 stderr=write_fd,
+                pass_fds=(write_fd,),
                 preexec_fn=die_with_parent,
             )
         except BaseException:
