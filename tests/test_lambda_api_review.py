@@ -47,3 +47,18 @@ def test_arn_from_another_region_is_not_reachable(lam: Any, call: str) -> None:
     assert (status, code) == (404, "ResourceNotFoundException")
     assert message == "Functions from 'eu-west-1' are not reachable in this region ('us-east-1')"
     assert body["Type"] == "User"
+
+
+#: What ListFunctions leaves out of each FunctionConfiguration (ListFunctions API reference: "To get
+#: the additional fields ... use GetFunction").
+NOT_LISTED = {"State", "StateReasonCode", "StateReason", "LastUpdateStatus", "LastUpdateStatusReason",
+              "LastUpdateStatusReasonCode", "RuntimeVersionConfig"}
+
+
+def test_list_functions_returns_the_documented_subset(lam: Any) -> None:
+    name = create_python_function(lam, SOURCE, Environment={"Variables": {"A": "1"}})
+    listed = next(f for p in lam.get_paginator("list_functions").paginate() for f in p["Functions"]
+                  if f["FunctionName"] == name)
+    full = {k: v for k, v in lam.get_function_configuration(FunctionName=name).items() if k != "ResponseMetadata"}
+    assert listed == {k: v for k, v in full.items() if k not in NOT_LISTED}
+    assert not NOT_LISTED & set(listed)

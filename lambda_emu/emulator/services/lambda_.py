@@ -142,7 +142,7 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, Service):
 
     def ListFunctions(self, params: dict[str, Any]) -> dict[str, Any]:
         functions, following = pagination.page(list(self.functions), params, 50)
-        result: dict[str, Any] = {"Functions": [f.configuration() for f in functions]}
+        result: dict[str, Any] = {"Functions": [listed(f.configuration()) for f in functions]}
         if following:
             result["NextMarker"] = following
         return result
@@ -354,6 +354,18 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, Service):
     def _changed(self, function: Function) -> None:
         function.touch(self.emu.clock.now())
         self.emu.environments.retire_function(function)
+
+
+#: The fields ListFunctions leaves out (ListFunctions API reference: "returns a subset of the
+#: FunctionConfiguration fields. To get the additional fields ... use GetFunction").
+NOT_LISTED = ("State", "StateReasonCode", "StateReason", "LastUpdateStatus", "LastUpdateStatusReason",
+              "LastUpdateStatusReasonCode", "RuntimeVersionConfig")
+
+
+def listed(configuration: dict[str, Any]) -> dict[str, Any]:
+    for key in NOT_LISTED:
+        configuration.pop(key, None)
+    return configuration
 
 
 def not_found(name: str) -> AwsError:
