@@ -96,3 +96,20 @@ def test_bytes_that_only_look_like_a_frame_are_text() -> None:
     stray = b"\xa5\x5a\x00\x03" + (2**31).to_bytes(4, "big") + (5).to_bytes(8, "big") + b"tail\n"
     decoder = FrameDecoder()
     assert decoder.feed(stray) + decoder.flush() == stray
+
+
+def test_a_cold_start_logs_init_start_before_start_but_not_in_the_tail(server: Any, lam: Any) -> None:
+    # Recorded shapes §6.5: the log stream of a cold start opens with INIT_START (runtime version and
+    # its ARN); §6.4: LogType=Tail of that invocation starts at START.
+    name = create_python_function(lam, "print('init output')\n" + HANDLER)
+    seen: list[bytes] = []
+    server.emu.add_log_listener(lambda function, chunk: seen.append(chunk) if function == name else None)
+    response = lam.invoke(FunctionName=name, Payload=b"{}", LogType="Tail")
+    arn = lam.get_function_configuration(FunctionName=name)["RuntimeVersionConfig"]["RuntimeVersionArn"]
+    stream = b"".join(seen).decode()
+    assert stream.startswith(f"INIT_START Runtime Version: python:3.12.v1\tRuntime Version ARN: {arn}\n")
+    assert stream.index("init output\n") < stream.index("START RequestId:")
+    assert not base64.b64decode(response["LogResult"]).decode().startswith("INIT_START")
+    seen.clear()
+    lam.invoke(FunctionName=name, Payload=b"{}")  # warm: no INIT_START
+    assert b"".join(seen).startswith(b"START RequestId:")

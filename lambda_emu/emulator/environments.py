@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from lambda_emu.emulator import logs
-from lambda_emu.emulator.functions import OS_ONLY_RUNTIMES, Function
+from lambda_emu.emulator.functions import OS_ONLY_RUNTIMES, Function, runtime_version_arn
 from lambda_emu.emulator.logging import get_logger
 from lambda_emu.runtime_api.api import RuntimeApiServer, RuntimeInvocation, RuntimeReply, RuntimeSession
 from lambda_emu.runtime_api.runners.base import Runner, RuntimeProcess, RuntimeSpec
@@ -251,6 +251,10 @@ class ExecutionEnvironment:
                 cold = self.process is None
                 init_ms: float | None = None
                 if cold:
+                    # To the function's log stream (the terminal), not to the invocation's tail: AWS's
+                    # LogType=Tail of a cold start begins at START (recorded shapes §6.4).
+                    self.emu.function_output(self.function.name, logs.init_start_line(
+                        self.function.runtime, runtime_version_arn(self.function.arn, self.function.runtime)))
                     started = time.monotonic()
                     try:
                         await self._start()

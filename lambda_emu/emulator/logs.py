@@ -27,6 +27,16 @@ class InvocationLog:
         return b"".join(self.lines)
 
 
+def init_start_line(runtime: str, runtime_version_arn: str) -> bytes:
+    """The line a cold start's log opens with (recorded shapes §6.5). The version is a stand-in: AWS
+    names the patch release it runs (python:3.12.v38), which a local process has no equivalent of."""
+    if runtime.startswith("python"):
+        name = "python:" + runtime.removeprefix("python")
+    else:
+        name = "provided:" + (runtime.partition(".")[2] or "alami")
+    return f"INIT_START Runtime Version: {name}.v1\tRuntime Version ARN: {runtime_version_arn}\n".encode()
+
+
 def start_line(request_id: str, version: str = "$LATEST") -> bytes:
     return f"START RequestId: {request_id} Version: {version}\n".encode()
 
