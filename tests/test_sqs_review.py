@@ -147,3 +147,11 @@ def test_sqs_mapping_state_transition_reason(manual_server: RunningServer, manua
         assert (got["State"], got["StateTransitionReason"]) == ("Enabled", "USER_INITIATED")
     finally:
         manual_lam.delete_event_source_mapping(UUID=created["UUID"])
+
+
+def test_queue_type_cannot_change(sqs: Any) -> None:
+    url = sqs.create_queue(QueueName=unique("f") + ".fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    with pytest.raises(sqs.exceptions.InvalidAttributeValue) as exc:
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"FifoQueue": "false"})
+    assert exc.value.response["Error"]["Message"] == (
+        "Invalid value for the parameter FifoQueue. Reason: Modifying queue type is not supported.")

@@ -75,7 +75,7 @@ def check_queue_attribute(name: str, value: str, *, fifo: bool, creating: bool) 
     if name not in SETTABLE or (name in FIFO_ONLY and not fifo and name != "FifoQueue"):
         raise invalid_attribute_name(name)
     if name == "FifoQueue" and not creating:
-        raise invalid_attribute_name(name)  # the queue type is fixed at creation
+        raise invalid_attribute_value(name, "Modifying queue type is not supported.")
     if name in INT_RANGES:
         low, high = INT_RANGES[name]
         if not re.fullmatch(r"-?\d+", value or "") or not low <= int(value) <= high:
