@@ -610,6 +610,7 @@ def _load_function(context: LoadContext, logical_id: str, raw_props: dict[str, A
         memory_size=model.memory_size,
         description=model.description,
         environment=model.environment,
+        environment_set="Environment" in props,
         reserved_concurrency=model.reserved_concurrency,
         tags=model.tags,
         architectures=model.architectures,
