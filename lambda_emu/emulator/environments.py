@@ -54,9 +54,11 @@ class Outcome:
     duration_ms: float = 0.0
 
 
-def platform_error(error_type: str, message: str) -> bytes:
-    # Errors Lambda itself reports are compact JSON with errorType first (recorded shapes §5).
-    return json.dumps({"errorType": error_type, "errorMessage": message}, separators=(",", ":")).encode()
+def platform_failure(error_type: str, message: str) -> Outcome:
+    """A failure Lambda itself reports rather than the function (timeout, exit, entrypoint, size)."""
+    # Its payload is compact JSON with errorType first (recorded shapes §5).
+    payload = json.dumps({"errorType": error_type, "errorMessage": message}, separators=(",", ":")).encode()
+    return Outcome("error", payload, error_type, message)
 
 
 def exit_message(status: int) -> str:
@@ -262,10 +264,9 @@ class ExecutionEnvironment:
                         self.dead = True
                         reason = exc.reason if isinstance(exc, EntrypointMissing) else str(exc)
                         message = f"RequestId: {request_id} Error: {reason}"
-                        return self._finish(invocation_log, request_id, cold, 0.0, None, Outcome(
-                            "error", platform_error("Runtime.InvalidEntrypoint", message),
-                            "Runtime.InvalidEntrypoint", message,
-                        ), status="error", error_type="Runtime.InvalidEntrypoint")
+                        return self._finish(invocation_log, request_id, cold, 0.0, None,
+                                            platform_failure("Runtime.InvalidEntrypoint", message),
+                                            status="error", error_type="Runtime.InvalidEntrypoint")
                     watcher = self._watching(watcher)
                     init = await self._await_init(request_id, timeout, started)
                     init_ms = (time.monotonic() - started) * 1000
@@ -302,13 +303,13 @@ class ExecutionEnvironment:
             await self._reset()
             if status != -signal.SIGSEGV:
                 message = f"RequestId: {request_id} Error: {exit_message(status)}"
-                return Outcome("error", platform_error("Runtime.ExitError", message), "Runtime.ExitError", message)
+                return platform_failure("Runtime.ExitError", message)
             # Recorded on AWS (shapes §5.7): a runtime that segfaults during init is not reported as
             # exited; the invocation times out after the full function timeout.
             await asyncio.sleep(max(0.0, started + timeout - time.monotonic()))
         message = f"RequestId: {request_id} Error: Task timed out after {timeout:.2f} seconds"
         await self._reset()
-        return Outcome("error", platform_error("Sandbox.Timedout", message), "Sandbox.Timedout", message)
+        return platform_failure("Sandbox.Timedout", message)
 
     async def _run(
         self,
@@ -352,7 +353,7 @@ class ExecutionEnvironment:
                 return None  # died between invocations: the caller restarts the runtime
             message = f"RequestId: {request_id} Error: {exit_message(self._exit.result())}"
             await self._reset()
-            outcome = Outcome("error", platform_error("Runtime.ExitError", message), "Runtime.ExitError", message)
+            outcome = platform_failure("Runtime.ExitError", message)
             return self._finish(invocation_log, request_id, cold, duration_ms, init_ms, outcome,
                                 status="error", error_type="Runtime.ExitError")
         # Wall-clock timeout: the environment is reset, as Lambda does.
@@ -361,7 +362,7 @@ class ExecutionEnvironment:
         await self._reset()
         stamp = datetime.now(tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{datetime.now(tz=UTC).microsecond // 1000:03d}Z"
         self._platform(invocation_log, f"{stamp} {request_id} Task timed out after {timeout:.2f} seconds\n".encode())
-        outcome = Outcome("error", platform_error("Sandbox.Timedout", message), "Sandbox.Timedout", message)
+        outcome = platform_failure("Sandbox.Timedout", message)
         return self._finish(invocation_log, request_id, cold, timeout * 1000, init_ms, outcome, status="timeout")
 
     def _platform(self, invocation_log: logs.InvocationLog, line: bytes) -> None:
@@ -374,8 +375,7 @@ class ExecutionEnvironment:
             return Outcome("success", reply.body)
         if reply.kind == "too_large":
             message = "Response payload size exceeded maximum allowed payload size (6291556 bytes)."
-            return Outcome("error", platform_error("Function.ResponseSizeTooLarge", message),
-                           "Function.ResponseSizeTooLarge", message)
+            return platform_failure("Function.ResponseSizeTooLarge", message)
         error_type, message = _error_details(reply.body, reply.error_type)
         return Outcome("error", reply.body, error_type, message)
 
