@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from lambda_emu.emulator import logs
+from lambda_emu.emulator.clock import iso8601
 from lambda_emu.emulator.functions import OS_ONLY_RUNTIMES, Function, runtime_version_arn
 from lambda_emu.emulator.logging import get_logger
 from lambda_emu.runtime_api.api import RuntimeApiServer, RuntimeInvocation, RuntimeReply, RuntimeSession
@@ -360,7 +361,8 @@ class ExecutionEnvironment:
         message = f"RequestId: {request_id} Error: Task timed out after {timeout:.2f} seconds"
         reply_future.cancel()
         await self._reset()
-        stamp = datetime.now(tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{datetime.now(tz=UTC).microsecond // 1000:03d}Z"
+        # Wall time, like the timeout itself.
+        stamp = iso8601(time.time())
         self._platform(invocation_log, f"{stamp} {request_id} Task timed out after {timeout:.2f} seconds\n".encode())
         outcome = platform_failure("Sandbox.Timedout", message)
         return self._finish(invocation_log, request_id, cold, timeout * 1000, init_ms, outcome, status="timeout")
