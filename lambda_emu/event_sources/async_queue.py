@@ -231,17 +231,16 @@ class AsyncQueue:
         if target:
             await self.emu.destinations.send_record(function, target, record, condition == "Success")
         if condition != "Success" and function.dead_letter_target:
-            error_code, message = self._dead_letter_error(event, condition)
+            error_code, message = self._dead_letter_error(event)
             await self.emu.destinations.send_dead_letter(function, event.payload, event.request_id, error_code,
                                                          message)
 
     @staticmethod
-    def _dead_letter_error(event: AsyncEvent, condition: Condition) -> tuple[int, str]:
+    def _dead_letter_error(event: AsyncEvent) -> tuple[int, str]:
         last = event.last
         if last is not None and last.outcome is not None:
             return 200, last.outcome.error_message or last.outcome.error_type or ""
-        if condition == "ZeroReservedConcurrency":
-            return 429, "Rate Exceeded."
+        # No attempt ran the function: throttled to the end, reserved concurrency 0, or a lambda-emu fault.
         return 429, "Rate Exceeded."
 
     # ---- hooks ----
