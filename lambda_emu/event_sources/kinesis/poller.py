@@ -348,7 +348,7 @@ class KinesisPoller:
         if lane.batching_timer is not None:
             lane.batching_timer.cancel()
             lane.batching_timer = None
-        batch = self._cut(lane, function, size_limit, limit)
+        batch = self._cut(lane, function, available)
         lane.work.append(batch)
         return batch
 
@@ -363,11 +363,11 @@ class KinesisPoller:
             count += 1
         return count
 
-    def _cut(self, lane: Lane, function: Function, size_limit: int, window_end: float | None) -> Batch:
+    def _cut(self, lane: Lane, function: Function, count: int) -> Batch:
+        """The next batch: the first ``count`` buffered records, cut short at 6 MB."""
         suffix = self._record_suffix(function.role)
         shard_id = lane.shard.shard_id
         buffer = lane.buffer
-        count = self._count_available(lane, size_limit, window_end)
         # Whole-batch list operations: this runs for every record the mapping delivers.
         records = [buffer.popleft() for _ in range(count)]
         fragments = [event_record(record, shard_id, suffix) for record in records]
