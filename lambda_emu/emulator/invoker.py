@@ -68,11 +68,10 @@ class Invoker:
     ) -> InvokeResult:
         journal = self.emu.journal
         env = self.emu.environments.acquire(function)
+        attempt = journal.begin(request_id, function.name, source, duplicate=duplicate)
         if isinstance(env, str):
-            attempt = journal.begin(request_id, function.name, source, duplicate=duplicate)
             journal.finish(attempt, "throttled", error_type="TooManyRequestsException", duration_ms=0.0)
             return InvokeResult(request_id, None, env)
-        attempt = journal.begin(request_id, function.name, source, duplicate=duplicate)
         try:
             outcome = await env.invoke(request_id, payload, invoked_arn or function.arn, client_context)
         except Exception as exc:  # noqa: BLE001 - a platform fault is reported, never lost
