@@ -213,7 +213,7 @@ def _check(shape: Shape, value: Any, path: str, problems: list[str], enums: bool
                 _check(member, value[key], _member_path(path, key), problems, enums)
         return
     meta = shape.metadata
-    shown = _shown(value)
+    shown = str(value)
     if kind == "list":
         _check_length(len(value), meta, shown, path, problems)
         for item in value:
@@ -250,12 +250,6 @@ def _check(shape: Shape, value: Any, path: str, problems: list[str], enums: bool
 
 def _num(value: Any) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
-
-
-def _shown(value: Any) -> str:
-    if isinstance(value, dict | list):
-        return str(value)
-    return str(value)
 
 
 def _check_length(length: int, meta: dict[str, Any], shown: str | None, path: str, problems: list[str]) -> None:
