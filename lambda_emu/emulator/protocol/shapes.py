@@ -213,19 +213,18 @@ def _check(shape: Shape, value: Any, path: str, problems: list[str], enums: bool
                 _check(member, value[key], _member_path(path, key), problems, enums)
         return
     meta = shape.metadata
-    shown = str(value)
     if kind == "list":
-        _check_length(len(value), meta, shown, path, problems)
+        _check_length(len(value), meta, value, path, problems)
         for item in value:
             _check(shape.member, item, f"{path}.member", problems, enums)
         return
     if kind == "map":
-        _check_length(len(value), meta, shown, path, problems)
+        _check_length(len(value), meta, value, path, problems)
         for item in value.values():
             _check(shape.value, item, f"{path}.member", problems, enums)
         return
     if kind == "string":
-        _check_length(len(value), meta, shown, path, problems)
+        _check_length(len(value), meta, value, path, problems)
         enum = meta.get("enum")
         if enums and enum and value not in enum:
             problems.append(f"Value '{value}' at '{path}' failed to satisfy constraint: Member must satisfy "
@@ -252,8 +251,12 @@ def _num(value: Any) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
 
 
-def _check_length(length: int, meta: dict[str, Any], shown: str | None, path: str, problems: list[str]) -> None:
+def _check_length(length: int, meta: dict[str, Any], shown: Any, path: str, problems: list[str]) -> None:
+    """``shown`` is the value quoted in a problem (None: "null"); it is only rendered when one is found,
+    since a valid request (an Invoke's payload, a batch's bodies) must not pay for str() of it."""
     low, high = meta.get("min"), meta.get("max")
+    if (low is None or length >= low) and (high is None or length <= high):
+        return
     label = f"'{shown}'" if shown is not None else "null"
     if low is not None and length < low:
         problems.append(f"Value {label} at '{path}' failed to satisfy constraint: Member must have length "
