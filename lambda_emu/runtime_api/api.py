@@ -191,6 +191,16 @@ def _error(status: int, error_type: str, message: str) -> web.Response:
     )
 
 
+def _accepted() -> web.Response:
+    return web.Response(status=202, body=b'{"status":"OK"}\n', content_type="application/json")
+
+
+def _too_large(session: RuntimeSession, request_id: str) -> web.Response:
+    """The invocation fails with Function.ResponseSizeTooLarge; the runtime is told why."""
+    session.respond(request_id, RuntimeReply("too_large"))
+    return _error(413, "RequestEntityTooLarge", f"Exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes).")
+
+
 class RuntimeApiServer:
     """The listeners: ``open(session)`` binds a new port on 127.0.0.1 for one environment."""
 
@@ -265,9 +275,7 @@ class RuntimeApiServer:
             too_large = request.content_length is not None and request.content_length > MAX_RESPONSE_BYTES
             body = b"" if too_large else await request.read()
             if too_large or len(body) > MAX_RESPONSE_BYTES:
-                session.respond(request_id, RuntimeReply("too_large"))
-                return _error(413, "RequestEntityTooLarge",
-                              f"Exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes).")
+                return _too_large(session, request_id)
             session.respond(request_id, RuntimeReply(
                 kind,
                 body,
@@ -275,12 +283,10 @@ class RuntimeApiServer:
                 content_type=request.headers.get("Content-Type"),
             ))
         except web.HTTPRequestEntityTooLarge:
-            session.respond(request_id, RuntimeReply("too_large"))
-            return _error(413, "RequestEntityTooLarge",
-                          f"Exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes).")
+            return _too_large(session, request_id)
         except RuntimeApiError as exc:
             return _error(exc.status, exc.error_type, exc.message)
-        return web.Response(status=202, body=b'{"status":"OK"}\n', content_type="application/json")
+        return _accepted()
 
     async def _init_error(self, request: web.Request) -> web.Response:
         try:
@@ -291,4 +297,4 @@ class RuntimeApiServer:
             ))
         except RuntimeApiError as exc:
             return _error(exc.status, exc.error_type, exc.message)
-        return web.Response(status=202, body=b'{"status":"OK"}\n', content_type="application/json")
+        return _accepted()
