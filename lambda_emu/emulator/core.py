@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 import shutil
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,6 +14,7 @@ from lambda_emu.emulator.logging import get_logger
 
 if TYPE_CHECKING:
     from lambda_emu.emulator.functions import Function
+    from lambda_emu.emulator.logs import LogListener
     from lambda_emu.emulator.services.base import Service
 
 log = get_logger("emulator")
@@ -63,7 +63,7 @@ class Emulator:
         self.faults = Faults(self)
         self.event_source_mappings = EventSourceMappings(self)
         self.control = ControlService(self)
-        self._log_listeners: list[Callable[[str, bytes], None]] = []
+        self._log_listeners: list[LogListener] = []
         self._build_services()
 
     def _build_services(self) -> None:
@@ -73,7 +73,7 @@ class Emulator:
 
     # ---- hooks between rooms ----
 
-    def add_log_listener(self, listener: Callable[[str, bytes], None]) -> None:
+    def add_log_listener(self, listener: LogListener) -> None:
         self._log_listeners.append(listener)
 
     def function_output(self, function_name: str, chunk: bytes) -> None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 TAIL_BYTES = 4096
 
-LogListener = Callable[[str, str], None]  # (function name, one log line)
+LogListener = Callable[[str, bytes], None]  # (function name, a chunk of its output as written)
 
 
 @dataclass
