@@ -241,7 +241,6 @@ class ExecutionEnvironment:
         invocation_log = logs.InvocationLog(request_id)
         self._log = invocation_log
         timeout = float(self.function.timeout)
-        watcher: asyncio.Task[None] | None = None
         self.peak_bytes = 0
         self._peak_fresh = False
         try:
@@ -268,14 +267,14 @@ class ExecutionEnvironment:
                         return self._finish(invocation_log, request_id, cold, 0.0, None,
                                             platform_failure("Runtime.InvalidEntrypoint", message),
                                             status="error", error_type="Runtime.InvalidEntrypoint")
-                    watcher = self._watching(watcher)
+                    self._watching()
                     init = await self._await_init(request_id, timeout, started)
                     init_ms = (time.monotonic() - started) * 1000
                     if init is not None:
                         self.dead = True
                         return self._finish(invocation_log, request_id, cold, 0.0, init_ms, init, status="error",
                                             error_type=report_error_type(init.error_type))
-                watcher = self._watching(watcher)
+                self._watching()
                 outcome = await self._run(invocation_log, request_id, payload, invoked_arn, client_context,
                                           timeout, cold, init_ms)
                 if outcome is not None:
@@ -428,14 +427,11 @@ class ExecutionEnvironment:
         self._peak_fresh = True
         return self.peak_bytes > self.function.memory_size * 1024 * 1024
 
-    def _watching(self, watcher: asyncio.Task[None] | None) -> asyncio.Task[None]:
-        """The memory watcher: one per environment while it works, not one per invocation. It ends
-        itself once the environment is idle, so an idle environment costs nothing."""
-        if watcher is not None and not watcher.done():
-            return watcher
+    def _watching(self) -> None:
+        """Make sure the memory watcher runs: one per environment while it works, not one per
+        invocation. It ends itself once the environment is idle, so an idle environment costs nothing."""
         if self._watcher is None or self._watcher.done():
             self._watcher = asyncio.ensure_future(self._watch_memory())
-        return self._watcher
 
     async def _watch_memory(self) -> None:
         """Kill the environment when it holds more than its MemorySize (AWS: signal: killed)."""
