@@ -8,7 +8,7 @@ a redelivered SQS message or an injected duplicate shows as attempts 2, 3... of 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from lambda_emu.emulator.clock import Clock, iso8601
@@ -30,7 +30,6 @@ class Attempt:
     outcome: Outcome | None = None
     error_type: str | None = None
     cold_start: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -89,6 +88,3 @@ class Journal:
             if (function_name is None or a.function_name == function_name)
             and (request_id is None or a.request_id == request_id)
         ]
-
-    def __len__(self) -> int:
-        return len(self._attempts)
