@@ -55,6 +55,12 @@ def arn_service(arn: str) -> str | None:
     return parts[2]
 
 
+def _function_name(arn: str) -> str:
+    """The function name of a Lambda ARN ("" when it has none)."""
+    parts = arn.split(":")
+    return parts[6] if len(parts) > 6 else ""
+
+
 def check_dead_letter_target(emu: Emulator, function: Function, target: str) -> None:
     """A function's DLQ must be an SQS queue or an SNS topic."""
     if arn_service(target) not in ("sqs", "sns"):
@@ -80,7 +86,7 @@ class Destinations:
             # AWS names the whole configuration, in its Java toString form.
             raise invalid_parameter(f"The provided destination config {_config_text(config or {})} is invalid.")
         if service == "lambda":
-            name = arn.split(":")[6] if len(arn.split(":")) > 6 else ""
+            name = _function_name(arn)
             if self.emu.functions.find(name) is None:
                 raise invalid_parameter(f"The destination ARN {arn} is invalid.")
             if name == function.name:
@@ -97,7 +103,7 @@ class Destinations:
                     f"The function execution role does not have permissions to call SendMessage on {arn}"
                 )
         elif service == "lambda":
-            name = arn.split(":")[6] if len(arn.split(":")) > 6 else ""
+            name = _function_name(arn)
             if self.emu.functions.find(name) is None:
                 raise invalid_parameter(
                     f"The function execution role does not have permissions to call InvokeFunction on {arn}"
@@ -175,7 +181,7 @@ class Destinations:
 
     async def _invoke_target(self, target: str, payload: bytes, now: float, shown: Any) -> None:
         delivery = Delivery(target, now, shown)
-        name = target.split(":")[6] if len(target.split(":")) > 6 else ""
+        name = _function_name(target)
         function = self.emu.functions.find(name)
         if function is None:
             delivery.error = f"ResourceNotFoundException: Function not found: {target}"
