@@ -111,7 +111,7 @@ class Destinations:
 
     # ---- delivery ----
 
-    async def send_record(self, function: Function, target: str, record: dict[str, Any], success: bool) -> None:
+    async def send_record(self, target: str, record: dict[str, Any], success: bool) -> None:
         """An invocation record to an on-success / on-failure destination."""
         service = arn_service(target)
         now = self.emu.clock.now()

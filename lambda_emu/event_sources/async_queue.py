@@ -229,7 +229,7 @@ class AsyncQueue:
         target = (destinations.get("OnSuccess" if condition == "Success" else "OnFailure") or {}).get("Destination")
         record = invocation_record(self.emu, event, function, condition)
         if target:
-            await self.emu.destinations.send_record(function, target, record, condition == "Success")
+            await self.emu.destinations.send_record(target, record, condition == "Success")
         if condition != "Success" and function.dead_letter_target:
             error_code, message = self._dead_letter_error(event)
             await self.emu.destinations.send_dead_letter(function, event.payload, event.request_id, error_code,
