@@ -61,7 +61,6 @@ class RuntimeReply:
     kind: Literal["response", "error", "init_error", "too_large"]
     body: bytes = b""
     error_type: str | None = None
-    content_type: str | None = None
 
 
 class State(enum.Enum):
@@ -280,7 +279,6 @@ class RuntimeApiServer:
                 kind,
                 body,
                 error_type=request.headers.get("Lambda-Runtime-Function-Error-Type"),
-                content_type=request.headers.get("Content-Type"),
             ))
         except web.HTTPRequestEntityTooLarge:
             return _too_large(session, request_id)
