@@ -48,6 +48,14 @@ def compact(document: Any) -> str:
     return json.dumps(document, separators=(",", ":"))
 
 
+def json_or_text(data: bytes | str) -> Any:
+    """The JSON document ``data`` holds, else its text: how records embed payloads and bodies."""
+    try:
+        return json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        return data.decode(errors="replace") if isinstance(data, bytes) else data
+
+
 def arn_service(arn: str) -> str | None:
     parts = arn.split(":")
     if len(parts) < 6 or parts[0] != "arn":
@@ -153,9 +161,9 @@ class Destinations:
         body = payload.decode(errors="replace")
         now = self.emu.clock.now()
         if arn_service(target) == "sqs":
-            self._to_queue(target, body, attributes, now, _json_or_text(body))
+            self._to_queue(target, body, attributes, now, json_or_text(body))
         else:
-            self._keep(Delivery(target, now, _json_or_text(body), attributes))
+            self._keep(Delivery(target, now, json_or_text(body), attributes))
 
     def send_stream_failure(self, target: str, record: dict[str, Any]) -> None:
         """An event source mapping's on-failure record (SQS queue, SNS topic or S3 bucket)."""
@@ -166,7 +174,7 @@ class Destinations:
 
     def send_to_queue(self, target: str, body: str, attributes: dict[str, Any] | None = None) -> None:
         """A message for an SQS target (stream and queue failure records use this too)."""
-        self._to_queue(target, body, attributes or {}, self.emu.clock.now(), _json_or_text(body))
+        self._to_queue(target, body, attributes or {}, self.emu.clock.now(), json_or_text(body))
 
     def _to_queue(self, target: str, body: str, attributes: dict[str, Any], now: float, shown: Any) -> None:
         delivery = Delivery(target, now, shown, attributes)
@@ -205,10 +213,3 @@ def _config_text(config: dict[str, Any]) -> str:
         shown = f"{slot}(destination={target})" if target else "null"
         parts.append(f"{slot[0].lower()}{slot[1:]}={shown}")
     return f"DestinationConfig({', '.join(parts)})"
-
-
-def _json_or_text(body: str) -> Any:
-    try:
-        return json.loads(body)
-    except ValueError:
-        return body

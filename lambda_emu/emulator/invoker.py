@@ -4,10 +4,10 @@ journal the attempt, and return the outcome. Every source (sync, async, SQS, Kin
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from lambda_emu.emulator.destinations import json_or_text
 from lambda_emu.emulator.environments import Outcome, ThrottleReason
 from lambda_emu.emulator.functions import Function
 from lambda_emu.emulator.journal import Source
@@ -45,10 +45,7 @@ class InvokeResult:
 
     def payload_json(self) -> object:
         """The payload as JSON when it is JSON (destination records embed it that way), else the text."""
-        try:
-            return json.loads(self.payload) if self.payload else None
-        except (ValueError, UnicodeDecodeError):
-            return self.payload.decode(errors="replace")
+        return json_or_text(self.payload) if self.payload else None
 
 
 class Invoker:

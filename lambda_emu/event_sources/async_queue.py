@@ -18,12 +18,12 @@ capped, ``--async-concurrency``).
 from __future__ import annotations
 
 import asyncio
-import json
 from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from lambda_emu.emulator.clock import iso8601
+from lambda_emu.emulator.destinations import json_or_text
 from lambda_emu.emulator.logging import get_logger
 
 if TYPE_CHECKING:
@@ -111,7 +111,7 @@ def invocation_record(emu: Emulator, event: AsyncEvent, function: Function, cond
             "condition": condition,
             "approximateInvokeCount": event.invocations,
         },
-        "requestPayload": _json(event.payload),
+        "requestPayload": json_or_text(event.payload),
     }
     last = event.last
     if last is not None and last.outcome is not None:
@@ -121,13 +121,6 @@ def invocation_record(emu: Emulator, event: AsyncEvent, function: Function, cond
         record["responseContext"] = response_context
         record["responsePayload"] = last.payload_json()
     return record
-
-
-def _json(payload: bytes) -> Any:
-    try:
-        return json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
-        return payload.decode(errors="replace")
 
 
 @dataclass

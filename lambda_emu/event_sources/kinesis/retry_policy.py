@@ -33,6 +33,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from lambda_emu.emulator.destinations import json_or_text
+
 RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0)
 RETRY_DELAY_CAP = 12.0
 #: Tumbling window state above this ends the window early (spec §3.7: "max 1 MB per shard").
@@ -91,7 +93,8 @@ def classify(errored: bool, payload: bytes, sequence_numbers: Sequence[str], con
     if not config.report_batch_item_failures and not config.tumbling:
         # Without ReportBatchItemFailures the payload is ignored: a returned invoke is a success.
         return SUCCESS
-    document = _json(payload)
+    # A blank response reads as null, not as the text "".
+    document = json_or_text(payload) if payload.strip() else None
     state = None
     if config.tumbling:
         # "If the response does not contain a state property, Lambda considers this a failed invocation."
@@ -129,15 +132,6 @@ def batch_item_failures(document: Any, sequence_numbers: Sequence[str]) -> int |
             return 0
         lowest = index if lowest is None else min(lowest, index)
     return lowest
-
-
-def _json(payload: bytes) -> Any:
-    if not payload.strip():
-        return None
-    try:
-        return json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
-        return payload.decode(errors="replace")
 
 
 def window_state_too_large(state: Any) -> bool:
