@@ -156,7 +156,7 @@ class ExecutionEnvironment:
     def _environment_variables(self, port: int) -> dict[str, str]:
         f = self.function
         env = {
-            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
             "LANG": "en_US.UTF-8",
             "TZ": ":UTC",
             "LD_LIBRARY_PATH": "",
@@ -169,7 +169,6 @@ class ExecutionEnvironment:
             # boto3 inside the function talks to lambda-emu (botocore honours AWS_ENDPOINT_URL).
             "AWS_ENDPOINT_URL": self.emu.endpoint,
         }
-        env["PATH"] = os.environ.get("PATH", env["PATH"])
         env.update(f.environment)
         env.update({
             "_HANDLER": f.handler,
