@@ -83,9 +83,6 @@ class Clock:
     def now_ms(self) -> int:
         return int(self.now() * 1000)
 
-    def now_datetime(self) -> datetime:
-        return datetime.fromtimestamp(self.now(), tz=UTC)
-
     @staticmethod
     def wall() -> float:
         """Wall-clock epoch seconds, for things AWS measures in real time (deadlines, durations)."""

@@ -172,10 +172,6 @@ class Destinations:
         else:
             self._keep(Delivery(target, self.emu.clock.now(), record))
 
-    def send_to_queue(self, target: str, body: str, attributes: dict[str, Any] | None = None) -> None:
-        """A message for an SQS target (stream and queue failure records use this too)."""
-        self._to_queue(target, body, attributes or {}, self.emu.clock.now(), json_or_text(body))
-
     def _to_queue(self, target: str, body: str, attributes: dict[str, Any], now: float, shown: Any) -> None:
         delivery = Delivery(target, now, shown, attributes)
         sqs = self.emu.services.get("sqs")

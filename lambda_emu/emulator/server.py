@@ -7,9 +7,6 @@ protocol; CBOR → Kinesis; ``/_emu/...`` → control; anything else → Lambda'
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from aiohttp import web
 
 from lambda_emu.emulator.core import Emulator
@@ -105,10 +102,6 @@ async def _read_body(request: web.Request) -> bytes:
     except web.HTTPRequestEntityTooLarge as exc:
         raise AwsError("RequestTooLargeException", "Request must be smaller than 83886080 bytes", 413,
                        fields={"Type": "User"}) from exc
-
-
-def json_response(document: Any, status: int = 200) -> web.Response:
-    return web.Response(status=status, body=json.dumps(document).encode(), content_type="application/json")
 
 
 def build_app(emu: Emulator) -> web.Application:

@@ -476,9 +476,6 @@ class KinesisStore:
         # Wake pollers so they notice the stream is gone instead of waiting for data that never comes.
         stream.notify(shard.shard_id for shard in stream.shards)
 
-    def find_stream(self, name: str) -> Stream | None:
-        return self._streams.get(name)
-
     def stream(self, name: str) -> Stream:
         stream = self._streams.get(name)
         if stream is None:
@@ -528,9 +525,6 @@ class KinesisStore:
     def streams(self) -> list[Stream]:
         """All streams, by name (the order ListStreams pages in)."""
         return [self._streams[name] for name in sorted(self._streams)]
-
-    def open_shard_count(self) -> int:
-        return sum(len(s.shards) for s in self._streams.values())
 
     # ---- producing ----------------------------------------------------------------------------
 

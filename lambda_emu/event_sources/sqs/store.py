@@ -622,14 +622,6 @@ class Queue:
         self._pending.clear()
         self._notify()
 
-    def receivable_now(self) -> bool:
-        """Whether a receive right now could return a message (cheap check for pollers)."""
-        now = self.store.clock.now()
-        self._promote(now)
-        if not self.fifo:
-            return bool(self._ready)
-        return any(not self._group_locked(g, now) and m and m[0].visible_at <= now for g, m in self._groups.items())
-
 
 class SqsStore:
     """Every queue of one emulator, by name and by ARN."""

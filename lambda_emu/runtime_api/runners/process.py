@@ -13,7 +13,6 @@ import os
 import signal
 import sys
 import time
-from pathlib import Path
 
 import psutil
 
@@ -167,7 +166,3 @@ class ProcessRunner:
             os.close(write_fd)
         self.registry.register(proc.pid)
         return LocalProcess(proc, read_fd, on_output, self.registry)
-
-
-def python_path_for(code_dir: Path) -> str:
-    return str(code_dir)
