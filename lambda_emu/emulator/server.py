@@ -1,8 +1,10 @@
 """One aiohttp app on one port: every AWS API lambda-emu speaks, plus its own /_emu control endpoints.
 
-A request is routed by what the client sent, the way AWS's front doors tell them apart:
-``X-Amz-Target`` → a JSON-protocol service (SQS, Kinesis); a form-encoded ``Action`` → SQS's query
-protocol; CBOR → Kinesis; ``/_emu/...`` → control; anything else → Lambda's rest-json routes.
+A request is routed by what the client sent, the way AWS's front doors tell them apart, in this
+order: ``/_emu/...`` → control; CBOR → a clear refusal (``protocol/cbor.py``; Java SDKs send
+``X-Amz-Target`` with CBOR too, so the content type decides first); ``X-Amz-Target`` → a
+JSON-protocol service (SQS, Kinesis); a Lambda rest-json route; else a form-encoded ``Action`` → SQS's
+query protocol.
 """
 
 from __future__ import annotations
