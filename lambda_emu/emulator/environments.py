@@ -62,6 +62,15 @@ def platform_failure(error_type: str, message: str) -> Outcome:
     return Outcome("error", payload, error_type, message)
 
 
+def timed_out(request_id: str, timeout: float) -> Outcome:
+    return platform_failure("Sandbox.Timedout",
+                            f"RequestId: {request_id} Error: Task timed out after {timeout:.2f} seconds")
+
+
+def exited(request_id: str, status: int) -> Outcome:
+    return platform_failure("Runtime.ExitError", f"RequestId: {request_id} Error: {exit_message(status)}")
+
+
 def exit_message(status: int) -> str:
     """Go's ProcessState wording, which AWS's messages carry."""
     if status == 0:
@@ -301,14 +310,12 @@ class ExecutionEnvironment:
             status = self._exit.result()
             await self._reset()
             if status != -signal.SIGSEGV:
-                message = f"RequestId: {request_id} Error: {exit_message(status)}"
-                return platform_failure("Runtime.ExitError", message)
+                return exited(request_id, status)
             # Recorded on AWS (shapes §5.7): a runtime that segfaults during init is not reported as
             # exited; the invocation times out after the full function timeout.
             await asyncio.sleep(max(0.0, started + timeout - time.monotonic()))
-        message = f"RequestId: {request_id} Error: Task timed out after {timeout:.2f} seconds"
         await self._reset()
-        return platform_failure("Sandbox.Timedout", message)
+        return timed_out(request_id, timeout)
 
     async def _run(
         self,
@@ -350,20 +357,18 @@ class ExecutionEnvironment:
             if not cold and self.session.is_pending(request_id):
                 reply_future.cancel()
                 return None  # died between invocations: the caller restarts the runtime
-            message = f"RequestId: {request_id} Error: {exit_message(self._exit.result())}"
+            outcome = exited(request_id, self._exit.result())
             await self._reset()
-            outcome = platform_failure("Runtime.ExitError", message)
             return self._finish(invocation_log, request_id, cold, duration_ms, init_ms, outcome,
                                 status="error", error_type="Runtime.ExitError")
         # Wall-clock timeout: the environment is reset, as Lambda does.
-        message = f"RequestId: {request_id} Error: Task timed out after {timeout:.2f} seconds"
         reply_future.cancel()
         await self._reset()
         # Wall time, like the timeout itself.
         stamp = iso8601(time.time())
         self._platform(invocation_log, f"{stamp} {request_id} Task timed out after {timeout:.2f} seconds\n".encode())
-        outcome = platform_failure("Sandbox.Timedout", message)
-        return self._finish(invocation_log, request_id, cold, timeout * 1000, init_ms, outcome, status="timeout")
+        return self._finish(invocation_log, request_id, cold, timeout * 1000, init_ms, timed_out(request_id, timeout),
+                            status="timeout")
 
     def _platform(self, invocation_log: logs.InvocationLog, line: bytes) -> None:
         """A line Lambda itself writes (START, END, REPORT, timeouts): into the log and to the terminal."""
