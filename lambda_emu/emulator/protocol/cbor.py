@@ -15,11 +15,9 @@ The error body is itself CBOR (``{"__type": ..., "message": ...}``) because thos
 error body with the protocol they sent; the code and message are also in the
 ``x-amzn-ErrorType`` / ``x-amzn-error-message`` headers, which both SDKs read first.
 
-Use from the server (route on Content-Type *before* X-Amz-Target: CBOR requests carry
-``X-Amz-Target: Kinesis_20131202.<Operation>`` too)::
-
-    if cbor.is_cbor(request.content_type):
-        return await cbor.handle_cbor_request(request, body, emu)
+The server routes on Content-Type *before* X-Amz-Target (CBOR requests carry
+``X-Amz-Target: Kinesis_20131202.<Operation>`` too) and imports this module only when a CBOR
+request arrives, to keep it off the start-up path; it then calls ``handle_cbor_request``.
 """
 
 from __future__ import annotations
