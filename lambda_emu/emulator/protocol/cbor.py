@@ -57,11 +57,6 @@ class CborRefusal:
         return web.Response(status=self.status, headers=self.headers, body=self.body)
 
 
-def is_cbor(content_type: str | None) -> bool:
-    """True for ``application/x-amz-cbor-1.1`` (any parameters, any case)."""
-    return bool(content_type) and content_type.split(";", 1)[0].strip().lower().startswith("application/x-amz-cbor")
-
-
 def cbor_refusal(operation: str | None = None, request_id: str | None = None) -> CborRefusal:
     """The answer to any CBOR request. ``operation`` is the X-Amz-Target (e.g. ``Kinesis_20131202.PutRecord``)."""
     message = REFUSAL_MESSAGE if not operation else f"{REFUSAL_MESSAGE} (Request was {operation}.)"
