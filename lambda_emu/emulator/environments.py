@@ -330,8 +330,7 @@ class ExecutionEnvironment:
     ) -> Outcome | None:
         """The invocation's outcome; None when a warm runtime turned out dead before taking it."""
         assert self.session is not None and self._exit is not None and self.process is not None
-        if not invocation_log.lines or not invocation_log.lines[0].startswith(b"START "):
-            self._platform(invocation_log, logs.start_line(request_id))
+        self._start_line(invocation_log, request_id)
         started = time.monotonic()
         reply_future = self.session.submit(RuntimeInvocation(
             request_id=request_id,
@@ -370,6 +369,12 @@ class ExecutionEnvironment:
         return self._finish(invocation_log, request_id, cold, timeout * 1000, init_ms, timed_out(request_id, timeout),
                             status="timeout")
 
+    def _start_line(self, invocation_log: logs.InvocationLog, request_id: str) -> None:
+        """START, once per invocation: before the event is handed over, or (when it never was) at the end."""
+        if not invocation_log.started:
+            invocation_log.started = True
+            self._platform(invocation_log, logs.start_line(request_id))
+
     def _platform(self, invocation_log: logs.InvocationLog, line: bytes) -> None:
         """A line Lambda itself writes (START, END, REPORT, timeouts): into the log and to the terminal."""
         invocation_log.add(line)
@@ -395,8 +400,7 @@ class ExecutionEnvironment:
         status: str | None = None,
         error_type: str | None = None,
     ) -> Outcome:
-        if not any(line.startswith(b"START RequestId:") for line in invocation_log.lines):
-            self._platform(invocation_log, logs.start_line(request_id))
+        self._start_line(invocation_log, request_id)
         self._platform(invocation_log, logs.end_line(request_id))
         if not self._peak_fresh and self.process is not None:
             self.peak_bytes = max(self.peak_bytes, self.process.peak_memory_bytes())

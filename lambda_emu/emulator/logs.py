@@ -19,6 +19,8 @@ class InvocationLog:
 
     request_id: str
     lines: list[bytes] = field(default_factory=list)
+    #: Whether the START line is written (once, whatever the function itself printed).
+    started: bool = False
 
     def add(self, chunk: bytes) -> None:
         self.lines.append(chunk)
