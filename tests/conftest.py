@@ -37,3 +37,23 @@ def lam(server: RunningServer) -> Any:
 @pytest.fixture(scope="session")
 def manual_lam(manual_server: RunningServer) -> Any:
     return manual_server.client("lambda")
+
+
+@pytest.fixture(scope="session")
+def sqs(server: RunningServer) -> Any:
+    return server.client("sqs")
+
+
+@pytest.fixture(scope="session")
+def manual_sqs(manual_server: RunningServer) -> Any:
+    return manual_server.client("sqs")
+
+
+@pytest.fixture(scope="session")
+def kinesis(server: RunningServer) -> Any:
+    return server.client("kinesis")
+
+
+@pytest.fixture(scope="session")
+def manual_kinesis(manual_server: RunningServer) -> Any:
+    return manual_server.client("kinesis")

@@ -26,19 +26,9 @@ FOUR_SHARD_RANGES = [
 
 
 @pytest.fixture(scope="module")
-def kinesis(server: RunningServer) -> Any:
-    return server.client("kinesis")
-
-
-@pytest.fixture(scope="module")
 def unchecked(server: RunningServer) -> Any:
     """A client that sends what it is given, so the server's own checks answer."""
     return server.client("kinesis", parameter_validation=False)
-
-
-@pytest.fixture(scope="module")
-def manual_kinesis(manual_server: RunningServer) -> Any:
-    return manual_server.client("kinesis")
 
 
 def error_of(excinfo: pytest.ExceptionInfo[ClientError]) -> tuple[str, str]:

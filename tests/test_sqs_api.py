@@ -10,19 +10,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.support import RunningServer, unique
-
-ACCOUNT = "000000000000"
-
-
-@pytest.fixture(scope="module")
-def sqs(server: RunningServer) -> Any:
-    return server.client("sqs")
-
-
-@pytest.fixture(scope="module")
-def manual_sqs(manual_server: RunningServer) -> Any:
-    return manual_server.client("sqs")
+from tests.support import ACCOUNT, RunningServer, unique
 
 
 def code_of(exc: pytest.ExceptionInfo[ClientError]) -> tuple[str, int]:

@@ -18,16 +18,6 @@ from botocore.exceptions import ClientError
 from tests.support import ACCOUNT, REGION, RunningServer, create_python_function, raw_request, unique
 
 
-@pytest.fixture(scope="module")
-def sqs(server: RunningServer) -> Any:
-    return server.client("sqs")
-
-
-@pytest.fixture(scope="module")
-def manual_sqs(manual_server: RunningServer) -> Any:
-    return manual_server.client("sqs")
-
-
 def json_call(server: RunningServer, operation: str, body: bytes) -> tuple[int, dict[str, str], dict[str, Any]]:
     status, headers, raw = raw_request(server.endpoint, "POST", "/", body, {
         "X-Amz-Target": f"AmazonSQS.{operation}", "Content-Type": "application/x-amz-json-1.0",
