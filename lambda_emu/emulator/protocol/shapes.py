@@ -238,13 +238,7 @@ def _check(shape: Shape, value: Any, path: str, problems: list[str], enums: bool
         _check_length(len(value), meta, None, path, problems)
         return
     if kind in ("integer", "long", "float", "double"):
-        low, high = meta.get("min"), meta.get("max")
-        if low is not None and value < low:
-            problems.append(f"Value '{value}' at '{path}' failed to satisfy constraint: Member must have value "
-                            f"greater than or equal to {_num(low)}")
-        if high is not None and value > high:
-            problems.append(f"Value '{value}' at '{path}' failed to satisfy constraint: Member must have value "
-                            f"less than or equal to {_num(high)}")
+        _check_range("value", value, meta, value, path, problems)
 
 
 def _num(value: Any) -> str:
@@ -254,15 +248,21 @@ def _num(value: Any) -> str:
 def _check_length(length: int, meta: dict[str, Any], shown: Any, path: str, problems: list[str]) -> None:
     """``shown`` is the value quoted in a problem (None: "null"); it is only rendered when one is found,
     since a valid request (an Invoke's payload, a batch's bodies) must not pay for str() of it."""
+    _check_range("length", length, meta, shown, path, problems)
+
+
+def _check_range(measure: str, measured: float, meta: dict[str, Any], shown: Any, path: str,
+                 problems: list[str]) -> None:
+    """The model's min/max on a value or a length, in Coral's words ("Member must have length ...")."""
     low, high = meta.get("min"), meta.get("max")
-    if (low is None or length >= low) and (high is None or length <= high):
+    if (low is None or measured >= low) and (high is None or measured <= high):
         return
     label = f"'{shown}'" if shown is not None else "null"
-    if low is not None and length < low:
-        problems.append(f"Value {label} at '{path}' failed to satisfy constraint: Member must have length "
+    if low is not None and measured < low:
+        problems.append(f"Value {label} at '{path}' failed to satisfy constraint: Member must have {measure} "
                         f"greater than or equal to {_num(low)}")
-    if high is not None and length > high:
-        problems.append(f"Value {label} at '{path}' failed to satisfy constraint: Member must have length "
+    if high is not None and measured > high:
+        problems.append(f"Value {label} at '{path}' failed to satisfy constraint: Member must have {measure} "
                         f"less than or equal to {_num(high)}")
 
 
