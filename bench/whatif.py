@@ -19,7 +19,7 @@ import sys
 
 
 def watcher_sleep_first() -> None:
-    from lambda_emu.emulator import environments
+    from lambda_emu.emulator.invocation import environments
 
     original = environments.ExecutionEnvironment._watch_memory
 
@@ -31,7 +31,7 @@ def watcher_sleep_first() -> None:
 
 
 def watcher_off() -> None:
-    from lambda_emu.emulator import environments
+    from lambda_emu.emulator.invocation import environments
 
     async def _watch_memory(self: environments.ExecutionEnvironment) -> None:
         return None

@@ -14,7 +14,7 @@ from lambda_emu import __version__
 from lambda_emu.config import EmulatorConfig
 
 if TYPE_CHECKING:
-    from lambda_emu.emulator.core import Emulator
+    from lambda_emu.app import Emulator
 
 
 def parser() -> argparse.ArgumentParser:
@@ -87,8 +87,8 @@ def parameter_overrides(pairs: list[str]) -> dict[str, str]:
 async def run_up(config: EmulatorConfig, log_level: str = "info", log_format: str = "console",
                  parameters: dict[str, str] | None = None) -> int:
     """Serve until SIGINT / SIGTERM; the exit status of `lambda-emu up`."""
-    from lambda_emu.emulator import logging as emu_logging
-    from lambda_emu.emulator.core import Emulator
+    from lambda_emu.app import Emulator
+    from lambda_emu.emulator.platform import logging as emu_logging
     from lambda_emu.emulator.server import serve
 
     emu_logging.configure(log_level, json=log_format == "json")
@@ -109,7 +109,7 @@ async def run_up(config: EmulatorConfig, log_level: str = "info", log_format: st
     try:
         if config.template is not None:
             # Imported only when needed: the template machinery (YAML, pydantic models) costs start-up time.
-            from lambda_emu.emulator.template import TemplateError, load_template
+            from lambda_emu.emulator.template.loader import TemplateError, load_template
 
             try:
                 load_template(emu, config.template, parameters)

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from lambda_emu.emulator.clock import Clock, iso8601
+from lambda_emu.emulator.platform.clock import Clock, iso8601
 
 
 async def test_manual_advance_fires_timers_in_time_order_and_waits_for_their_work() -> None:

@@ -188,7 +188,7 @@ def iso(text: str) -> datetime:
 
 
 def iso_ms(epoch: float) -> str:
-    from lambda_emu.emulator.clock import iso8601
+    from lambda_emu.emulator.platform.clock import iso8601
 
     return iso8601(epoch)
 

@@ -7,9 +7,9 @@ import random
 
 import pytest
 
-from lambda_emu.emulator.clock import Clock
-from lambda_emu.emulator.errors import AwsError
-from lambda_emu.event_sources.kinesis.store import (
+from lambda_emu.emulator.platform.clock import Clock
+from lambda_emu.emulator.platform.errors import AwsError
+from lambda_emu.emulator.services.kinesis.store import (
     ON_DEMAND_SHARD_COUNT,
     KinesisStore,
     parse_sequence_number,

@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from lambda_emu.emulator.clock import Clock
-from lambda_emu.emulator.errors import AwsError
-from lambda_emu.event_sources.sqs.checksums import md5_of_attributes, md5_of_body
-from lambda_emu.event_sources.sqs.store import SqsStore
+from lambda_emu.emulator.platform.clock import Clock
+from lambda_emu.emulator.platform.errors import AwsError
+from lambda_emu.emulator.services.sqs.checksums import md5_of_attributes, md5_of_body
+from lambda_emu.emulator.services.sqs.store import SqsStore
 
 ACCOUNT = "123456789012"
 

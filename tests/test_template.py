@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from lambda_emu.emulator.template import TemplateError, load_template, parse
+from lambda_emu.emulator.template.loader import TemplateError, load_template, parse
 from tests.support import RunningServer, payload_of
 
 APP = """\

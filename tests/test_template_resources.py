@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lambda_emu.emulator.template import TemplateError
+from lambda_emu.emulator.template.loader import TemplateError
 from tests.support import RunningServer
 from tests.test_template import load, logical, write_template
 

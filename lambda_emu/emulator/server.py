@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from lambda_emu.emulator.core import Emulator
-from lambda_emu.emulator.errors import AwsError
-from lambda_emu.emulator.logging import get_logger
+from lambda_emu.app import Emulator
+from lambda_emu.emulator.platform.errors import AwsError
+from lambda_emu.emulator.platform.logging import get_logger
 from lambda_emu.emulator.protocol import context
 from lambda_emu.emulator.protocol.json_rpc import JsonRpcProtocol
 from lambda_emu.emulator.protocol.rest_json import RestJsonRouter

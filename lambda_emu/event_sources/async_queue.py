@@ -22,14 +22,14 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from lambda_emu.emulator.clock import iso8601
-from lambda_emu.emulator.destinations import json_or_text
-from lambda_emu.emulator.logging import get_logger
+from lambda_emu.emulator.invocation.destinations import json_or_text
+from lambda_emu.emulator.platform.clock import iso8601
+from lambda_emu.emulator.platform.logging import get_logger
 
 if TYPE_CHECKING:
-    from lambda_emu.emulator.core import Emulator
-    from lambda_emu.emulator.functions import Function
-    from lambda_emu.emulator.invoker import InvokeResult
+    from lambda_emu.app import Emulator
+    from lambda_emu.emulator.invocation.invoker import InvokeResult
+    from lambda_emu.emulator.services.lambda_.functions import Function
 
 log = get_logger("async_queue")
 

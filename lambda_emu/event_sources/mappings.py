@@ -11,10 +11,10 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from lambda_emu.emulator.logging import get_logger
+from lambda_emu.emulator.platform.logging import get_logger
 
 if TYPE_CHECKING:
-    from lambda_emu.emulator.core import Emulator
+    from lambda_emu.app import Emulator
 
 log = get_logger("mappings")
 

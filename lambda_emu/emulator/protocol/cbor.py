@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 if TYPE_CHECKING:
-    from lambda_emu.emulator.core import Emulator
+    from lambda_emu.app import Emulator
 
 CBOR_CONTENT_TYPE = "application/x-amz-cbor-1.1"
 REFUSAL_CODE = "UnsupportedMediaTypeException"

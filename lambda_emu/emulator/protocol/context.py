@@ -8,8 +8,8 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
-from lambda_emu.emulator.errors import AwsError
-from lambda_emu.emulator.logging import get_logger
+from lambda_emu.emulator.platform.errors import AwsError
+from lambda_emu.emulator.platform.logging import get_logger
 
 log = get_logger("protocol")
 

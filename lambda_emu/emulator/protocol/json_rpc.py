@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from lambda_emu.emulator.errors import AwsError
+from lambda_emu.emulator.platform.errors import AwsError
 from lambda_emu.emulator.protocol import context
 from lambda_emu.emulator.protocol.shapes import parse_json_value, serialization_error, to_json_value, validate
 from lambda_emu.emulator.services.base import Service
-from lambda_emu.event_sources.sqs.errors import json_error_type
+from lambda_emu.emulator.services.sqs.errors import json_error_type
 
 if TYPE_CHECKING:
     from botocore.model import ServiceModel

@@ -21,12 +21,12 @@ import botocore.session
 from aiohttp import web
 from botocore.model import OperationModel, ServiceModel, Shape
 
-from lambda_emu.emulator.errors import AwsError
-from lambda_emu.emulator.logging import get_logger
+from lambda_emu.emulator.platform.errors import AwsError
+from lambda_emu.emulator.platform.logging import get_logger
 from lambda_emu.emulator.protocol import context
 from lambda_emu.emulator.protocol.shapes import validate
 from lambda_emu.emulator.services.base import Service
-from lambda_emu.event_sources.sqs.errors import QUERY_ERRORS, query_message
+from lambda_emu.emulator.services.sqs.errors import QUERY_ERRORS, query_message
 
 log = get_logger("protocol.query")
 

@@ -11,7 +11,7 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
-from lambda_emu.emulator.errors import AwsError
+from lambda_emu.emulator.platform.errors import AwsError
 from lambda_emu.emulator.protocol import context
 from lambda_emu.emulator.protocol.shapes import (
     header_text,

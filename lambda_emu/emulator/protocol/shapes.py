@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
-from lambda_emu.emulator.errors import AwsError
+from lambda_emu.emulator.platform.errors import AwsError
 
 if TYPE_CHECKING:
     # botocore is imported on first use only: an idle server never pays for it.

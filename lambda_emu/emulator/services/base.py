@@ -4,7 +4,7 @@ A service is a class whose public CamelCase methods are AWS operation names. Eac
 validated input (parsed by the protocol layer from botocore's model: blobs as ``bytes``, timestamps as
 aware UTC ``datetime``, everything else as JSON types) and returns a dict of output members (blobs as
 ``bytes``, timestamps as ``datetime`` or epoch seconds). It may be ``async``. It raises
-:class:`lambda_emu.emulator.errors.AwsError` for anything AWS would refuse.
+:class:`lambda_emu.emulator.platform.errors.AwsError` for anything AWS would refuse.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from lambda_emu.emulator.core import Emulator
+    from lambda_emu.app import Emulator
 
 
 class Service:
@@ -37,7 +37,7 @@ class Service:
 
     def validation_error(self, problems: list[str]) -> Exception:
         """The error for input that breaks the model's constraints (AWS's Coral wording by default)."""
-        from lambda_emu.emulator.errors import AwsError
+        from lambda_emu.emulator.platform.errors import AwsError
 
         count = len(problems)
         noun = "error" if count == 1 else "errors"

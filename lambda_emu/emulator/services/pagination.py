@@ -7,7 +7,7 @@ import binascii
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from lambda_emu.emulator.errors import invalid_parameter
+from lambda_emu.emulator.platform.errors import invalid_parameter
 
 T = TypeVar("T")
 

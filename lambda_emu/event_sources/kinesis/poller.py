@@ -39,9 +39,10 @@ from datetime import UTC, datetime
 from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import TYPE_CHECKING, Any
 
-from lambda_emu.emulator.clock import Timer, iso8601
-from lambda_emu.emulator.destinations import arn_service
-from lambda_emu.emulator.logging import get_logger
+from lambda_emu.emulator.invocation.destinations import arn_service
+from lambda_emu.emulator.platform.clock import Timer, iso8601
+from lambda_emu.emulator.platform.logging import get_logger
+from lambda_emu.emulator.services.kinesis.store import StreamRecord, parse_sequence_number
 from lambda_emu.event_sources.kinesis.retry_policy import (
     Condition,
     Response,
@@ -52,12 +53,11 @@ from lambda_emu.event_sources.kinesis.retry_policy import (
     throttle_retry_at,
     window_state_too_large,
 )
-from lambda_emu.event_sources.kinesis.store import StreamRecord, parse_sequence_number
 
 if TYPE_CHECKING:
-    from lambda_emu.emulator.core import Emulator
-    from lambda_emu.emulator.functions import Function
-    from lambda_emu.event_sources.kinesis.store import Stream
+    from lambda_emu.app import Emulator
+    from lambda_emu.emulator.services.kinesis.store import Stream
+    from lambda_emu.emulator.services.lambda_.functions import Function
     from lambda_emu.event_sources.mappings import EventSourceMapping
 
 log = get_logger("kinesis-esm")

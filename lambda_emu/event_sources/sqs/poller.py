@@ -28,15 +28,15 @@ import uuid
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-from lambda_emu.emulator.logging import get_logger
+from lambda_emu.emulator.platform.logging import get_logger
 
 if TYPE_CHECKING:
-    from lambda_emu.emulator.clock import Timer
-    from lambda_emu.emulator.core import Emulator
-    from lambda_emu.emulator.functions import Function
-    from lambda_emu.emulator.invoker import InvokeResult
+    from lambda_emu.app import Emulator
+    from lambda_emu.emulator.invocation.invoker import InvokeResult
+    from lambda_emu.emulator.platform.clock import Timer
+    from lambda_emu.emulator.services.lambda_.functions import Function
+    from lambda_emu.emulator.services.sqs.store import Queue, ReceivedMessage
     from lambda_emu.event_sources.mappings import EventSourceMapping
-    from lambda_emu.event_sources.sqs.store import Queue, ReceivedMessage
 
 log = get_logger("sqs_poller")
 

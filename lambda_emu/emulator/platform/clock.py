@@ -158,7 +158,7 @@ class Clock:
         self._sleeping.pop(task, None)
         if not task.cancelled() and task.exception() is not None:
             # Platform work must never die silently: surface it in lambda-emu's own log.
-            from lambda_emu.emulator.logging import get_logger
+            from lambda_emu.emulator.platform.logging import get_logger
 
             get_logger("clock").error("platform task failed", task=task.get_name(), exc_info=task.exception())
         self._update_idle()

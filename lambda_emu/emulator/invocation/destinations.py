@@ -12,13 +12,13 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from lambda_emu.emulator.clock import iso8601
-from lambda_emu.emulator.errors import AwsError, invalid_parameter
-from lambda_emu.emulator.logging import get_logger
+from lambda_emu.emulator.platform.clock import iso8601
+from lambda_emu.emulator.platform.errors import AwsError, invalid_parameter
+from lambda_emu.emulator.platform.logging import get_logger
 
 if TYPE_CHECKING:
-    from lambda_emu.emulator.core import Emulator
-    from lambda_emu.emulator.functions import Function
+    from lambda_emu.app import Emulator
+    from lambda_emu.emulator.services.lambda_.functions import Function
 
 log = get_logger("destinations")
 

@@ -2,7 +2,7 @@
 
 Input arrives validated against botocore's model (blobs as bytes, timestamps as aware datetimes);
 the checks left here are the ones AWS makes beyond the model (stream exists, retention bounds,
-record sizes...), and those live in :mod:`lambda_emu.event_sources.kinesis.store`.
+record sizes...), and those live in :mod:`lambda_emu.emulator.services.kinesis.store`.
 
 The stream event source mapping reaches the same state through ``emu.services["kinesis"].store``.
 """
@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from lambda_emu.emulator.services.base import Service
-from lambda_emu.event_sources.kinesis.store import (
+from lambda_emu.emulator.services.kinesis.store import (
     KinesisStore,
     Shard,
     Stream,
@@ -23,7 +23,7 @@ from lambda_emu.event_sources.kinesis.store import (
 )
 
 if TYPE_CHECKING:
-    from lambda_emu.emulator.core import Emulator
+    from lambda_emu.app import Emulator
 
 Params = dict[str, Any]
 Result = dict[str, Any]

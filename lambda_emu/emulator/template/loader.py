@@ -27,12 +27,12 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from lambda_emu.emulator.errors import AwsError
-from lambda_emu.emulator.functions import Code, Function, FunctionRegistry
-from lambda_emu.emulator.logging import get_logger
+from lambda_emu.emulator.platform.errors import AwsError
+from lambda_emu.emulator.platform.logging import get_logger
+from lambda_emu.emulator.services.lambda_.functions import Code, Function, FunctionRegistry
 
 if TYPE_CHECKING:
-    from lambda_emu.emulator.core import Emulator
+    from lambda_emu.app import Emulator
 
 log = get_logger("template")
 
@@ -595,7 +595,7 @@ def _load_function(context: LoadContext, logical_id: str, raw_props: dict[str, A
         raise context.error(logical_id, "Runtime is required")
     if model.handler is None and model.runtime.startswith("python"):
         raise context.error(logical_id, "Handler is required for the runtime " + model.runtime)
-    from lambda_emu.emulator.services.lambda_ import LambdaService
+    from lambda_emu.emulator.services.lambda_.api import LambdaService
 
     LambdaService._check_environment({"Variables": model.environment})  # noqa: SLF001 - AWS's own rules
     name = model.function_name or logical_id
@@ -713,4 +713,4 @@ resource_type(LAMBDA_FUNCTION, phase=PHASE_FUNCTIONS, attributes=_function_attri
 resource_type("AWS::IAM::Role", phase=PHASE_STORES, attributes=_role_attributes)
 
 # Queues, streams, async settings and event source mappings (issues 3-5) register themselves here.
-from lambda_emu.emulator import template_resources  # noqa: E402,F401
+from lambda_emu.emulator.template import resources as _resources  # noqa: E402,F401

@@ -8,7 +8,7 @@ what AWS reports through ``x-amzn-query-error`` for generic validation failures.
 
 from __future__ import annotations
 
-from lambda_emu.emulator.errors import AwsError
+from lambda_emu.emulator.platform.errors import AwsError
 
 #: shape name -> (query code, HTTP status)
 QUERY_ERRORS: dict[str, tuple[str, int]] = {

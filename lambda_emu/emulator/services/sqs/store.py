@@ -1,6 +1,6 @@
 """SQS queues and messages as plain Python on the platform clock, testable without HTTP.
 
-Time is read from :class:`~lambda_emu.emulator.clock.Clock` and evaluated lazily: visibility and
+Time is read from :class:`~lambda_emu.emulator.platform.clock.Clock` and evaluated lazily: visibility and
 delay expiry, retention and deduplication windows are computed from timestamps whenever a queue is
 read. The only timers are those that cause observable work: waking a long poll (its deadline, or
 the moment a hidden message becomes receivable) and waking queue listeners (a future event source
@@ -35,11 +35,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from lambda_emu.emulator.clock import Clock, Timer
-from lambda_emu.emulator.logging import get_logger
-from lambda_emu.event_sources.sqs import attributes as attrs
-from lambda_emu.event_sources.sqs.checksums import md5_of_attributes, md5_of_body
-from lambda_emu.event_sources.sqs.errors import (
+from lambda_emu.emulator.platform.clock import Clock, Timer
+from lambda_emu.emulator.platform.logging import get_logger
+from lambda_emu.emulator.services.sqs import attributes as attrs
+from lambda_emu.emulator.services.sqs.checksums import md5_of_attributes, md5_of_body
+from lambda_emu.emulator.services.sqs.errors import (
     invalid_parameter,
     invalid_parameter_value,
     missing_parameter,

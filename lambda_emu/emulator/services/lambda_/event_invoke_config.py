@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from lambda_emu.emulator.errors import AwsError, invalid_parameter, resource_not_found
+from lambda_emu.emulator.platform.errors import AwsError, invalid_parameter, resource_not_found
 
 if TYPE_CHECKING:
-    from lambda_emu.emulator.functions import Function
+    from lambda_emu.emulator.services.lambda_.functions import Function
 
 SETTINGS = ("MaximumRetryAttempts", "MaximumEventAgeInSeconds", "DestinationConfig")
 

@@ -10,15 +10,20 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from lambda_emu.emulator import logs
-from lambda_emu.emulator.errors import (
+from lambda_emu.emulator.invocation import logs
+from lambda_emu.emulator.platform.errors import (
     AwsError,
     invalid_parameter,
     lambda_error,
     resource_not_found,
     service_exception,
 )
-from lambda_emu.emulator.functions import (
+from lambda_emu.emulator.protocol import context
+from lambda_emu.emulator.services import pagination
+from lambda_emu.emulator.services.base import Service
+from lambda_emu.emulator.services.control.api import ControlError
+from lambda_emu.emulator.services.lambda_.event_invoke_config import EventInvokeConfigApi
+from lambda_emu.emulator.services.lambda_.functions import (
     MAX_ENV_BYTES,
     NAME_RE,
     PYTHON_RUNTIMES,
@@ -27,12 +32,7 @@ from lambda_emu.emulator.functions import (
     Function,
     zip_directory,
 )
-from lambda_emu.emulator.protocol import context
-from lambda_emu.emulator.services import pagination
-from lambda_emu.emulator.services.base import Service
-from lambda_emu.emulator.services.control import ControlError
-from lambda_emu.emulator.services.lambda_esm import EventSourceMappingApi
-from lambda_emu.emulator.services.lambda_event_invoke import EventInvokeConfigApi
+from lambda_emu.emulator.services.lambda_.mappings_api import EventSourceMappingApi
 
 #: Payload quotas (spec §1.7).
 MAX_SYNC_PAYLOAD = 6 * 1024 * 1024

@@ -11,7 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from lambda_emu.emulator.clock import Clock, iso8601
+from lambda_emu.emulator.platform.clock import Clock, iso8601
 
 Source = Literal["sync", "async", "sqs", "kinesis"]
 Outcome = Literal["success", "error", "throttled"]

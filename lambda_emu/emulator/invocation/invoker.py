@@ -7,14 +7,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from lambda_emu.emulator.destinations import json_or_text
-from lambda_emu.emulator.environments import Outcome, ThrottleReason
-from lambda_emu.emulator.functions import Function
-from lambda_emu.emulator.journal import Source
-from lambda_emu.emulator.logging import get_logger
+from lambda_emu.emulator.invocation.destinations import json_or_text
+from lambda_emu.emulator.invocation.environments import Outcome, ThrottleReason
+from lambda_emu.emulator.platform.journal import Source
+from lambda_emu.emulator.platform.logging import get_logger
+from lambda_emu.emulator.services.lambda_.functions import Function
 
 if TYPE_CHECKING:
-    from lambda_emu.emulator.core import Emulator
+    from lambda_emu.app import Emulator
 
 log = get_logger("invoker")
 

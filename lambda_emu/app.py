@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lambda_emu.config import EmulatorConfig
-from lambda_emu.emulator.clock import Clock
-from lambda_emu.emulator.logging import get_logger
+from lambda_emu.emulator.platform.clock import Clock
+from lambda_emu.emulator.platform.logging import get_logger
 
 if TYPE_CHECKING:
-    from lambda_emu.emulator.functions import Function
-    from lambda_emu.emulator.logs import LogListener
+    from lambda_emu.emulator.invocation.logs import LogListener
     from lambda_emu.emulator.services.base import Service
+    from lambda_emu.emulator.services.lambda_.functions import Function
 
 log = get_logger("emulator")
 
@@ -38,13 +38,13 @@ class Emulator:
         self._build_rooms()
 
     def _build_rooms(self) -> None:
-        from lambda_emu.emulator.destinations import Destinations
-        from lambda_emu.emulator.environments import Environments
-        from lambda_emu.emulator.faults import Faults
-        from lambda_emu.emulator.functions import FunctionRegistry
-        from lambda_emu.emulator.invoker import Invoker
-        from lambda_emu.emulator.journal import Journal
-        from lambda_emu.emulator.services.control import ControlService
+        from lambda_emu.emulator.invocation.destinations import Destinations
+        from lambda_emu.emulator.invocation.environments import Environments
+        from lambda_emu.emulator.invocation.invoker import Invoker
+        from lambda_emu.emulator.platform.faults import Faults
+        from lambda_emu.emulator.platform.journal import Journal
+        from lambda_emu.emulator.services.control.api import ControlService
+        from lambda_emu.emulator.services.lambda_.functions import FunctionRegistry
         from lambda_emu.event_sources.async_queue import AsyncQueue
         from lambda_emu.event_sources.mappings import EventSourceMappings
         from lambda_emu.runtime_api.api import RuntimeApiServer
@@ -67,7 +67,7 @@ class Emulator:
         self._build_services()
 
     def _build_services(self) -> None:
-        from lambda_emu.emulator.services.lambda_ import LambdaService
+        from lambda_emu.emulator.services.lambda_.api import LambdaService
 
         self.services["lambda"] = LambdaService(self)
 
@@ -92,7 +92,7 @@ class Emulator:
         """DLQ targets must be SQS queues or SNS topics (spec §2.3)."""
         if target is None:
             return
-        from lambda_emu.emulator.destinations import check_dead_letter_target
+        from lambda_emu.emulator.invocation.destinations import check_dead_letter_target
 
         check_dead_letter_target(self, function, target)
 
@@ -137,11 +137,11 @@ class Services(dict[str, "Service"]):
 
     def __missing__(self, name: str) -> Service:
         if name == "sqs":
-            from lambda_emu.emulator.services.sqs import SqsService
+            from lambda_emu.emulator.services.sqs.api import SqsService
 
             service: Service = SqsService(self._emu)
         elif name == "kinesis":
-            from lambda_emu.emulator.services.kinesis import KinesisService
+            from lambda_emu.emulator.services.kinesis.api import KinesisService
 
             service = KinesisService(self._emu)
         else:

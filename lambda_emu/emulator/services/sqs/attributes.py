@@ -7,8 +7,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from lambda_emu.emulator.errors import AwsError
-from lambda_emu.event_sources.sqs.errors import (
+from lambda_emu.emulator.platform.errors import AwsError
+from lambda_emu.emulator.services.sqs.errors import (
     invalid_attribute_name,
     invalid_attribute_value,
     invalid_parameter,

@@ -15,7 +15,7 @@ from aiohttp import web
 from lambda_emu import __version__
 
 if TYPE_CHECKING:
-    from lambda_emu.emulator.core import Emulator
+    from lambda_emu.app import Emulator
 
 Handler = Callable[[web.Request], Awaitable[Any]]
 
@@ -40,7 +40,7 @@ async def read_model(request: web.Request, name: str) -> Any:
     """The body as the pydantic model ``control_inputs.<name>``."""
     from pydantic import ValidationError
 
-    from lambda_emu.emulator.services import control_inputs
+    from lambda_emu.emulator.services.control import inputs as control_inputs
 
     model = getattr(control_inputs, name)
     raw = await request.read()

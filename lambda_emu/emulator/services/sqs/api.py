@@ -1,4 +1,4 @@
-"""Amazon SQS: a thin API over :mod:`lambda_emu.event_sources.sqs.store`.
+"""Amazon SQS: a thin API over :mod:`lambda_emu.emulator.services.sqs.store`.
 
 Each CamelCase method is an SQS operation taking botocore-validated input and returning output
 members; queue state, visibility, FIFO and redrive rules live in the store.
@@ -21,21 +21,21 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from lambda_emu.emulator.errors import AwsError
+from lambda_emu.emulator.platform.errors import AwsError
 from lambda_emu.emulator.services.base import Service
-from lambda_emu.event_sources.sqs import attributes as attrs
-from lambda_emu.event_sources.sqs.checksums import md5_of_attributes
-from lambda_emu.event_sources.sqs.errors import (
+from lambda_emu.emulator.services.sqs import attributes as attrs
+from lambda_emu.emulator.services.sqs.checksums import md5_of_attributes
+from lambda_emu.emulator.services.sqs.errors import (
     invalid_attribute_name,
     invalid_parameter,
     invalid_parameter_value,
     queue_does_not_exist,
     sqs_error,
 )
-from lambda_emu.event_sources.sqs.store import MoveTask, Queue, ReceivedMessage, SqsStore
+from lambda_emu.emulator.services.sqs.store import MoveTask, Queue, ReceivedMessage, SqsStore
 
 if TYPE_CHECKING:
-    from lambda_emu.emulator.core import Emulator
+    from lambda_emu.app import Emulator
 
 #: Every system attribute ReceiveMessage can return ("All" selects these).
 MESSAGE_SYSTEM_ATTRIBUTES = (

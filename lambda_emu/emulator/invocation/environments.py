@@ -20,16 +20,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from lambda_emu.emulator import logs
-from lambda_emu.emulator.clock import iso8601
-from lambda_emu.emulator.functions import OS_ONLY_RUNTIMES, Function, runtime_version_arn
-from lambda_emu.emulator.logging import get_logger
+from lambda_emu.emulator.invocation import logs
+from lambda_emu.emulator.platform.clock import iso8601
+from lambda_emu.emulator.platform.logging import get_logger
+from lambda_emu.emulator.services.lambda_.functions import OS_ONLY_RUNTIMES, Function, runtime_version_arn
 from lambda_emu.runtime_api.api import RuntimeApiServer, RuntimeInvocation, RuntimeReply, RuntimeSession
 from lambda_emu.runtime_api.runners.base import Runner, RuntimeProcess, RuntimeSpec
 from lambda_emu.runtime_api.runners.process import EntrypointMissing
 
 if TYPE_CHECKING:
-    from lambda_emu.emulator.core import Emulator
+    from lambda_emu.app import Emulator
 
 log = get_logger("environments")
 

@@ -28,9 +28,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from lambda_emu.emulator.clock import Clock
-from lambda_emu.emulator.errors import AwsError
-from lambda_emu.emulator.logging import get_logger
+from lambda_emu.emulator.platform.clock import Clock
+from lambda_emu.emulator.platform.errors import AwsError
+from lambda_emu.emulator.platform.logging import get_logger
 
 log = get_logger("kinesis")
 

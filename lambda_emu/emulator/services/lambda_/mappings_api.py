@@ -6,13 +6,13 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
-from lambda_emu.emulator.destinations import arn_service
-from lambda_emu.emulator.errors import AwsError, invalid_parameter, lambda_error, resource_not_found
+from lambda_emu.emulator.invocation.destinations import arn_service
+from lambda_emu.emulator.platform.errors import AwsError, invalid_parameter, lambda_error, resource_not_found
 from lambda_emu.emulator.services import pagination
 from lambda_emu.event_sources.mappings import EventSourceMapping, new_uuid
 
 if TYPE_CHECKING:
-    from lambda_emu.emulator.functions import Function
+    from lambda_emu.emulator.services.lambda_.functions import Function
 
 STREAM_ONLY = ("ParallelizationFactor", "BisectBatchOnFunctionError", "MaximumRetryAttempts",
                "MaximumRecordAgeInSeconds", "TumblingWindowInSeconds", "DestinationConfig", "StartingPosition",

@@ -13,7 +13,7 @@ import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from lambda_emu.emulator.template import (
+from lambda_emu.emulator.template.loader import (
     PHASE_FUNCTION_SETTINGS,
     PHASE_MAPPINGS,
     PHASE_STORES,
@@ -26,7 +26,7 @@ from lambda_emu.emulator.template import (
 )
 
 if TYPE_CHECKING:
-    from lambda_emu.emulator.functions import Function
+    from lambda_emu.emulator.services.lambda_.functions import Function
 
 QUEUE_ATTRIBUTES = ("DelaySeconds", "MaximumMessageSize", "MessageRetentionPeriod", "ReceiveMessageWaitTimeSeconds",
                     "VisibilityTimeout", "FifoQueue", "ContentBasedDeduplication", "DeduplicationScope",
@@ -56,7 +56,7 @@ def _typed(context: LoadContext, logical_id: str, name: str, value: Any) -> Any:
 
 def _call(context: LoadContext, service: str, operation: str, params: dict[str, Any]) -> dict[str, Any]:
     """An API operation with the protocol layer's validation, as a boto3 call would get it."""
-    from lambda_emu.emulator.errors import AwsError
+    from lambda_emu.emulator.platform.errors import AwsError
     from lambda_emu.emulator.protocol.shapes import service_model, validate
 
     target = context.emu.services[service]

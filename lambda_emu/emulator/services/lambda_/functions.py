@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from lambda_emu.emulator.errors import invalid_parameter, lambda_error, resource_conflict, resource_not_found
+from lambda_emu.emulator.platform.errors import invalid_parameter, lambda_error, resource_conflict, resource_not_found
 
 PYTHON_RUNTIMES = ("python3.9", "python3.10", "python3.11", "python3.12", "python3.13", "python3.14")
 OS_ONLY_RUNTIMES = ("provided", "provided.al2", "provided.al2023")
