@@ -1,10 +1,16 @@
-"""The emulator: one object that owns every room (clock, journal, functions, services) for one run."""
+"""The composition root: the only module that builds every room of a run and hands each what it uses.
+
+Every other module takes its collaborators in its constructor, typed; nothing reaches a sibling
+through this object. SQS and Kinesis (and their stores) are built on first use, which keeps them off
+the start-up path; a service built that way needs no ``start()``.
+"""
 
 from __future__ import annotations
 
 import random
 import shutil
 import tempfile
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,9 +19,15 @@ from lambda_emu.emulator.platform.clock import Clock
 from lambda_emu.emulator.platform.logging import get_logger
 
 if TYPE_CHECKING:
-    from lambda_emu.emulator.invocation.logs import LogListener
-    from lambda_emu.emulator.services.base import Service
-    from lambda_emu.emulator.services.lambda_.functions import Function
+    from aiohttp import web
+
+    from lambda_emu.emulator.invocation.environments import OutputListener
+    from lambda_emu.emulator.invocation.functions import Function
+    from lambda_emu.emulator.services.kinesis.api import KinesisService
+    from lambda_emu.emulator.services.lambda_.mappings import EventSourceMapping
+    from lambda_emu.emulator.services.sqs.api import SqsService
+    from lambda_emu.emulator.template.loader import Stack
+    from lambda_emu.event_sources.mappings import EventSourceDriver
 
 log = get_logger("emulator")
 
@@ -34,46 +46,101 @@ class Emulator:
         # Set once the HTTP server is bound (port 0 picks a free port).
         self.host = self.config.host
         self.port = self.config.port
-        self.services = Services(self)
+        self._log_listeners: list[OutputListener] = []
         self._build_rooms()
 
     def _build_rooms(self) -> None:
         from lambda_emu.emulator.invocation.destinations import Destinations
-        from lambda_emu.emulator.invocation.environments import Environments
+        from lambda_emu.emulator.invocation.environments import Environments, SandboxHost
+        from lambda_emu.emulator.invocation.functions import FunctionRegistry
         from lambda_emu.emulator.invocation.invoker import Invoker
         from lambda_emu.emulator.platform.faults import Faults
         from lambda_emu.emulator.platform.journal import Journal
+        from lambda_emu.emulator.server import Frontend
         from lambda_emu.emulator.services.control.api import ControlService
-        from lambda_emu.emulator.services.lambda_.functions import FunctionRegistry
+        from lambda_emu.emulator.services.lambda_.api import LambdaService
+        from lambda_emu.emulator.services.lambda_.destination_checks import DestinationChecks
         from lambda_emu.event_sources.async_queue import AsyncQueue
         from lambda_emu.event_sources.mappings import EventSourceMappings
         from lambda_emu.runtime_api.api import RuntimeApiServer
         from lambda_emu.runtime_api.runners.orphans import OrphanRegistry
         from lambda_emu.runtime_api.runners.process import ProcessRunner
 
+        config = self.config
+        # platform
         self.journal = Journal(self.clock)
-        self.functions = FunctionRegistry(self.region, self.account_id, self.state_dir / "code")
+        self.faults = Faults(self.rng, config.duplicate_rate)
+        # runtime API and its runner
         self.orphans = OrphanRegistry()
         self.runner = ProcessRunner(self.orphans)
         self.runtime_api = RuntimeApiServer("127.0.0.1")
-        self.environments = Environments(self)
-        self.invoker = Invoker(self)
-        self.async_queue = AsyncQueue(self)
-        self.destinations = Destinations(self)
-        self.faults = Faults(self)
-        self.event_source_mappings = EventSourceMappings(self)
-        self.control = ControlService(self)
-        self._log_listeners: list[LogListener] = []
-        self._build_services()
+        # invocation: Lambda's data plane
+        self.functions = FunctionRegistry(self.region, self.account_id, self.state_dir / "code")
+        host = SandboxHost(self.runner, self.runtime_api, self.region, lambda: self.endpoint, self.function_output)
+        self.environments = Environments(host, self.functions, self.clock,
+                                         account_concurrency=config.account_concurrency,
+                                         idle_timeout=config.idle_timeout, tmp_root=self.state_dir / "tmp")
+        self.invoker = Invoker(self.journal, self.environments)
+        self.destinations = Destinations(self.functions, self.clock, region=self.region, account_id=self.account_id,
+                                         send_to_queue=lambda arn, body, attributes: self.sqs.store.deliver(
+                                             arn, body, attributes),
+                                         async_invoke=self._async_invoke)
+        # event sources
+        self.async_queue = AsyncQueue(self.functions, self.invoker, self.destinations, self.clock, self.faults,
+                                      poller_limit=config.async_concurrency)
+        self.event_source_mappings = EventSourceMappings(self.clock, self._mapping_driver)
+        # services
+        self.control = ControlService(self.clock, self.journal, self.destinations, self.faults, self.functions)
+        checks = DestinationChecks(self.functions, lambda arn: self.sqs.store.queue_by_arn(arn) is not None)
+        self.lambda_ = LambdaService(
+            self.functions, self.clock, self.invoker, self.environments, self._async_invoke, checks,
+            self.event_source_mappings,
+            queue_by_arn=lambda arn: self.sqs.store.queue_by_arn(arn),
+            stream_exists=lambda arn: self.kinesis.store.find_stream_by_arn(arn) is not None,
+            region=self.region, account_id=self.account_id, account_concurrency=config.account_concurrency,
+            endpoint=lambda: self.endpoint,
+        )
+        # hooks between rooms
+        self.lambda_.on_function_deleted.append(self.async_queue.function_deleted)
+        self.lambda_.on_function_deleted.append(lambda function: self.faults.function_deleted(function.name))
+        self.lambda_.on_concurrency_changed.append(self.async_queue.wake)
+        self.control.add_route("GET", "/_emu/code", self.lambda_.download_code)
+        # the front door
+        self.frontend = Frontend(self.lambda_, self.control, {"sqs": lambda: self.sqs, "kinesis": lambda: self.kinesis},
+                                 lambda: self.sqs)
 
-    def _build_services(self) -> None:
-        from lambda_emu.emulator.services.lambda_.api import LambdaService
+    @cached_property
+    def sqs(self) -> SqsService:
+        from lambda_emu.emulator.services.sqs.api import SqsService
 
-        self.services["lambda"] = LambdaService(self)
+        return SqsService(self.clock, self.rng, region=self.region, account_id=self.account_id,
+                          endpoint=lambda: self.endpoint)
 
-    # ---- hooks between rooms ----
+    @cached_property
+    def kinesis(self) -> KinesisService:
+        from lambda_emu.emulator.services.kinesis.api import KinesisService
 
-    def add_log_listener(self, listener: LogListener) -> None:
+        return KinesisService(self.clock, self.rng, region=self.region, account_id=self.account_id)
+
+    def _mapping_driver(self, mapping: EventSourceMapping) -> EventSourceDriver:
+        """The driver of an enabled mapping: each poller gets its source's store and nothing else of it."""
+        if mapping.kind == "sqs":
+            from lambda_emu.event_sources.sqs.poller import SqsPoller
+
+            return SqsPoller(mapping, self.sqs.store, self.functions, self.invoker, self.clock, self.faults,
+                             region=self.region)
+        from lambda_emu.event_sources.kinesis.poller import KinesisPoller
+
+        return KinesisPoller(mapping, self.kinesis.store, self.functions, self.invoker, self.destinations,
+                             self.clock, self.faults, region=self.region)
+
+    async def _async_invoke(self, function: Function, payload: bytes, *, request_id: str, invoked_arn: str) -> None:
+        # A method rather than the queue's own: destinations are built before the queue that uses them.
+        await self.async_queue.enqueue(function, payload, request_id=request_id, invoked_arn=invoked_arn)
+
+    # ---- function output ----
+
+    def add_log_listener(self, listener: OutputListener) -> None:
         self._log_listeners.append(listener)
 
     def function_output(self, function_name: str, chunk: bytes) -> None:
@@ -81,35 +148,25 @@ class Emulator:
         for listener in self._log_listeners:
             listener(function_name, chunk)
 
-    def function_deleted(self, function: Function) -> None:
-        self.async_queue.function_deleted(function)
-        self.faults.function_deleted(function.name)
+    # ---- templates ----
 
-    def concurrency_changed(self, function: Function) -> None:
-        self.async_queue.wake(function)
+    @property
+    def stack(self) -> Stack:
+        """What ``lambda-emu up --template`` loads a template into."""
+        from lambda_emu.emulator.template.loader import Stack
 
-    def check_dead_letter_target(self, function: Function, target: str | None) -> None:
-        """DLQ targets must be SQS queues or SNS topics (spec §2.3)."""
-        if target is None:
-            return
-        from lambda_emu.emulator.invocation.destinations import check_dead_letter_target
-
-        check_dead_letter_target(self, function, target)
+        return Stack(self.region, self.account_id, lambda: self.endpoint, self.functions, self.lambda_,
+                     {"lambda": lambda: self.lambda_, "sqs": lambda: self.sqs, "kinesis": lambda: self.kinesis})
 
     @property
     def endpoint(self) -> str:
         return f"http://{self.host}:{self.port}"
-
-    def arn(self, service: str, resource: str) -> str:
-        return f"arn:aws:{service}:{self.region}:{self.account_id}:{resource}"
 
     async def start(self) -> None:
         killed = self.orphans.reap_stale()
         if killed:
             log.info("killed runtime processes a previous run left behind", count=killed)
         await self.runtime_api.start()
-        for service in self.services.values():
-            await service.start()
 
     async def stop(self) -> None:
         await self.event_source_mappings.stop()
@@ -117,40 +174,33 @@ class Emulator:
         await self.environments.shutdown_all()
         await self.runtime_api.stop()
         self.orphans.close()
-        for service in reversed(list(self.services.values())):
+        for name in ("kinesis", "sqs"):
+            service = self.__dict__.get(name)  # only what was built
+            if service is None:
+                continue
             try:
                 await service.stop()
             except Exception:  # noqa: BLE001 - shutdown must reach every room
-                log.exception("service stop failed", service=service.service_name)
+                log.exception("service stop failed", service=name)
         self.clock.close()
         if self._own_state_dir:
             shutil.rmtree(self.state_dir, ignore_errors=True)
 
 
-class Services(dict[str, "Service"]):
-    """The AWS services of the run. SQS and Kinesis (and their stores) are built on first use, which
-    keeps them off the start-up path; a service built that way must not need ``start()``."""
+async def serve(emu: Emulator) -> web.AppRunner:
+    """Start serving; returns the runner (``await runner.cleanup()`` stops everything)."""
+    from aiohttp import web
 
-    def __init__(self, emu: Emulator) -> None:
-        super().__init__()
-        self._emu = emu
+    from lambda_emu.emulator.server import build_app
 
-    def __missing__(self, name: str) -> Service:
-        if name == "sqs":
-            from lambda_emu.emulator.services.sqs.api import SqsService
-
-            service: Service = SqsService(self._emu)
-        elif name == "kinesis":
-            from lambda_emu.emulator.services.kinesis.api import KinesisService
-
-            service = KinesisService(self._emu)
-        else:
-            raise KeyError(name)
-        self[name] = service
-        return service
-
-    def get(self, name: str, default: Service | None = None) -> Service | None:  # type: ignore[override]
-        try:
-            return self[name]
-        except KeyError:
-            return default
+    app = build_app(emu.frontend, emu.stop)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, emu.config.host, emu.config.port, reuse_address=True)
+    await site.start()
+    sockets = site._server.sockets if site._server is not None else []  # noqa: SLF001 - the bound port
+    if sockets:
+        emu.port = sockets[0].getsockname()[1]
+    # Rooms start once the port is known: queue URLs and runtime endpoints name it.
+    await emu.start()
+    return runner

@@ -87,9 +87,8 @@ def parameter_overrides(pairs: list[str]) -> dict[str, str]:
 async def run_up(config: EmulatorConfig, log_level: str = "info", log_format: str = "console",
                  parameters: dict[str, str] | None = None) -> int:
     """Serve until SIGINT / SIGTERM; the exit status of `lambda-emu up`."""
-    from lambda_emu.app import Emulator
+    from lambda_emu.app import Emulator, serve
     from lambda_emu.emulator.platform import logging as emu_logging
-    from lambda_emu.emulator.server import serve
 
     emu_logging.configure(log_level, json=log_format == "json")
     stop = asyncio.Event()
@@ -112,7 +111,7 @@ async def run_up(config: EmulatorConfig, log_level: str = "info", log_format: st
             from lambda_emu.emulator.template.loader import TemplateError, load_template
 
             try:
-                load_template(emu, config.template, parameters)
+                load_template(emu.stack, config.template, parameters)
             except TemplateError as exc:
                 print(f"lambda-emu: {exc}", file=sys.stderr, flush=True)
                 return 1

@@ -238,9 +238,9 @@ def test_deliver_internal_api(server: RunningServer, sqs: Any) -> None:
     url = sqs.create_queue(QueueName=unique("dest"))["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     assert server.emu is not None
-    service = server.emu.services["sqs"]
+    store = server.emu.sqs.store
     async def deliver() -> str:
-        return service.deliver(arn, '{"raise_error": 1}', {
+        return store.deliver(arn, '{"raise_error": 1}', {
             "RequestID": {"DataType": "String", "StringValue": "req-1"},
             "ErrorCode": {"DataType": "Number", "StringValue": "200"}})
 

@@ -16,6 +16,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from lambda_emu.emulator.protocol.query import query_service_model
+from lambda_emu.emulator.services.sqs.query_traits import QUERY_TRAITS
 from tests.support import RunningServer, unique
 
 NS = {"q": "http://queue.amazonaws.com/doc/2012-11-05/"}
@@ -45,7 +46,7 @@ def query_client(server: RunningServer, tmp_path_factory: pytest.TempPathFactory
     data = tmp_path_factory.mktemp("models")
     target = data / "sqs" / "2012-11-05"
     target.mkdir(parents=True)
-    (target / "service-2.json").write_text(json.dumps(query_service_model()._service_description))
+    (target / "service-2.json").write_text(json.dumps(query_service_model("sqs", QUERY_TRAITS)._service_description))
     session = botocore.session.get_session()
     session.get_component("data_loader").search_paths.insert(0, str(data))
     return session.create_client("sqs", endpoint_url=server.endpoint, region_name="us-east-1",
@@ -185,7 +186,7 @@ OLD_QUERY_MODEL = Path("/usr/lib/google-cloud-sdk/lib/third_party/botocore/data/
 @pytest.mark.skipif(not OLD_QUERY_MODEL.exists(), reason="no query-protocol SQS model on this machine")
 def test_wire_names_match_the_last_query_model() -> None:
     old = json.loads(OLD_QUERY_MODEL.read_text())["shapes"]
-    ours = query_service_model()
+    ours = query_service_model("sqs", QUERY_TRAITS)
     checked = 0
     for name, shape in old.items():
         if shape["type"] != "structure" or name not in ours.shape_names:

@@ -37,7 +37,8 @@ def load(server: RunningServer, path: Path, parameters: dict[str, Any] | None = 
     """Load on the server's own loop: the registry is only touched from there."""
 
     async def run() -> list[str]:
-        return load_template(server.emu, path, parameters)  # type: ignore[arg-type]
+        assert server.emu is not None
+        return load_template(server.emu.stack, path, parameters)
 
     return asyncio.run_coroutine_threadsafe(run(), server.loop).result(30)
 

@@ -9,16 +9,19 @@ query protocol.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Mapping
+
 from aiohttp import web
 
-from lambda_emu.app import Emulator
 from lambda_emu.emulator.platform.errors import AwsError
 from lambda_emu.emulator.platform.logging import get_logger
 from lambda_emu.emulator.protocol import context
 from lambda_emu.emulator.protocol.json_rpc import JsonRpcProtocol
 from lambda_emu.emulator.protocol.rest_json import RestJsonRouter
 from lambda_emu.emulator.protocol.rest_json import render_error as render_rest_json_error
+from lambda_emu.emulator.protocol.service import Service
 from lambda_emu.emulator.protocol.shapes import service_model
+from lambda_emu.emulator.services.control.api import ControlService
 
 log = get_logger("server")
 
@@ -29,21 +32,27 @@ MAX_BODY = 80 * 1024 * 1024
 class Frontend:
     """The request router: lazily builds each service's protocol handler from botocore's model."""
 
-    def __init__(self, emu: Emulator) -> None:
-        self.emu = emu
+    def __init__(self, lambda_: Service, control: ControlService, json_apis: Mapping[str, Callable[[], Service]],
+                 query_api: Callable[[], Service]) -> None:
+        self.lambda_ = lambda_
+        self.control = control
+        #: The JSON-protocol services by name (SQS, Kinesis), each built on first use.
+        self.json_apis = json_apis
+        #: The one service spoken over the query protocol (SQS).
+        self.query_api = query_api
         self._lambda: RestJsonRouter | None = None
         self._json: dict[str, JsonRpcProtocol] = {}
 
     @property
     def lambda_router(self) -> RestJsonRouter:
         if self._lambda is None:
-            self._lambda = RestJsonRouter(service_model("lambda"), self.emu.services["lambda"])
+            self._lambda = RestJsonRouter(service_model("lambda"), self.lambda_)
         return self._lambda
 
     def json_protocol(self, prefix: str) -> JsonRpcProtocol | None:
         if not self._json:
-            for name in ("sqs", "kinesis"):
-                protocol = JsonRpcProtocol(service_model(name), self.emu.services[name])
+            for name, api in self.json_apis.items():
+                protocol = JsonRpcProtocol(service_model(name), api())
                 self._json[protocol.prefix] = protocol
         return self._json.get(prefix)
 
@@ -51,7 +60,7 @@ class Frontend:
         context.request_id.set(context.new_request_id())
         context.extra_headers.set(None)
         if request.path.startswith("/_emu/") or request.path == "/_emu":
-            return await self.emu.control.handle(request)
+            return await self.control.handle(request)
         target = request.headers.get("X-Amz-Target", "")
         content_type = request.content_type
         renderer = render_rest_json_error
@@ -61,7 +70,7 @@ class Frontend:
             if content_type.startswith("application/x-amz-cbor"):
                 from lambda_emu.emulator.protocol import cbor
 
-                return await cbor.handle_cbor_request(request, body, self.emu)
+                return await cbor.handle_cbor_request(request)
             if target:
                 protocol = self.json_protocol(target.split(".", 1)[0])
                 if protocol is None:
@@ -73,7 +82,7 @@ class Frontend:
             if found is None and _is_query_request(request, content_type):
                 from lambda_emu.emulator.protocol import query
 
-                return await query.handle_query_request(request, self.emu.services["sqs"], body)
+                return await query.handle_query_request(request, self.query_api(), body)
             if found is None:
                 raise AwsError("UnknownOperationException", f"No AWS operation at {request.method} {request.path}",
                                404, fields={"Type": "User"})
@@ -106,28 +115,13 @@ async def _read_body(request: web.Request) -> bytes:
                        fields={"Type": "User"}) from exc
 
 
-def build_app(emu: Emulator) -> web.Application:
-    frontend = Frontend(emu)
+def build_app(frontend: Frontend, on_cleanup: Callable[[], Awaitable[None]]) -> web.Application:
+    """The aiohttp application; ``on_cleanup`` stops the rooms behind it."""
     app = web.Application(client_max_size=MAX_BODY)
     app.router.add_route("*", "/{tail:.*}", frontend.dispatch)
 
-    async def on_cleanup(_app: web.Application) -> None:
-        await emu.stop()
+    async def cleanup(_app: web.Application) -> None:
+        await on_cleanup()
 
-    app.on_cleanup.append(on_cleanup)
+    app.on_cleanup.append(cleanup)
     return app
-
-
-async def serve(emu: Emulator) -> web.AppRunner:
-    """Start serving; returns the runner (``await runner.cleanup()`` stops everything)."""
-    app = build_app(emu)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, emu.config.host, emu.config.port, reuse_address=True)
-    await site.start()
-    sockets = site._server.sockets if site._server is not None else []  # noqa: SLF001 - the bound port
-    if sockets:
-        emu.port = sockets[0].getsockname()[1]
-    # Rooms start once the port is known: queue URLs and runtime endpoints name it.
-    await emu.start()
-    return runner

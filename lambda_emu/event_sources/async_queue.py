@@ -22,14 +22,16 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from lambda_emu.emulator.invocation.destinations import json_or_text
 from lambda_emu.emulator.platform.clock import iso8601
+from lambda_emu.emulator.platform.documents import json_or_text
 from lambda_emu.emulator.platform.logging import get_logger
 
 if TYPE_CHECKING:
-    from lambda_emu.app import Emulator
-    from lambda_emu.emulator.invocation.invoker import InvokeResult
-    from lambda_emu.emulator.services.lambda_.functions import Function
+    from lambda_emu.emulator.invocation.destinations import Destinations
+    from lambda_emu.emulator.invocation.functions import Function, FunctionRegistry
+    from lambda_emu.emulator.invocation.invoker import Invoker, InvokeResult
+    from lambda_emu.emulator.platform.clock import Clock
+    from lambda_emu.emulator.platform.faults import Faults
 
 log = get_logger("async_queue")
 
@@ -100,11 +102,11 @@ def decide(event: AsyncEvent, config: RetryConfig, outcome: Literal["success", "
     return Decision(retry_at=now + delay)
 
 
-def invocation_record(emu: Emulator, event: AsyncEvent, function: Function, condition: Condition) -> dict[str, Any]:
+def invocation_record(now: float, event: AsyncEvent, function: Function, condition: Condition) -> dict[str, Any]:
     """AWS's async invocation record (spec §2.2; recorded shapes §1), field for field."""
     record: dict[str, Any] = {
         "version": "1.0",
-        "timestamp": iso8601(emu.clock.now()),
+        "timestamp": iso8601(now),
         "requestContext": {
             "requestId": event.request_id,
             "functionArn": function.arn + ":$LATEST",
@@ -130,24 +132,27 @@ class FunctionQueue:
 
 
 class AsyncQueue:
-    def __init__(self, emu: Emulator) -> None:
-        self.emu = emu
+    def __init__(self, functions: FunctionRegistry, invoker: Invoker, destinations: Destinations, clock: Clock,
+                 faults: Faults, *, poller_limit: int) -> None:
+        self.functions = functions
+        self.invoker = invoker
+        self.destinations = destinations
+        self.clock = clock
+        self.faults = faults
+        #: Pollers per function (``--async-concurrency``): each may need a runtime process.
+        self.poller_limit = poller_limit
         self.queues: dict[str, FunctionQueue] = {}
         self._timers: set[Any] = set()
-
-    @property
-    def poller_limit(self) -> int:
-        return self.emu.config.async_concurrency
 
     # ---- intake ----
 
     async def enqueue(self, function: Function, payload: bytes, *, request_id: str, invoked_arn: str) -> None:
-        event = AsyncEvent(request_id, function.name, payload, invoked_arn, self.emu.clock.now())
+        event = AsyncEvent(request_id, function.name, payload, invoked_arn, self.clock.now())
         if function.reserved_concurrency == 0:
             # No attempt: straight to the failure destination / DLQ (spec §1.3; recorded shapes §1.9).
-            self.emu.clock.spawn(self._finish(event, function, "ZeroReservedConcurrency"), name="async-zero")
+            self.clock.spawn(self._finish(event, function, "ZeroReservedConcurrency"), name="async-zero")
             return
-        event.wants_duplicate = self.emu.faults.roll_duplicate(function.name)
+        event.wants_duplicate = self.faults.roll_duplicate(function.name)
         self._make_ready(event)
 
     # ---- the pollers ----
@@ -161,7 +166,7 @@ class AsyncQueue:
         queue = self.queues.get(function_name)
         while queue is not None and queue.ready and queue.pollers < self.poller_limit:
             queue.pollers += 1
-            self.emu.clock.spawn(self._poll(function_name, queue), name=f"async-poller:{function_name}")
+            self.clock.spawn(self._poll(function_name, queue), name=f"async-poller:{function_name}")
 
     async def _poll(self, function_name: str, queue: FunctionQueue) -> None:
         try:
@@ -171,17 +176,17 @@ class AsyncQueue:
             queue.pollers -= 1
 
     async def _attempt(self, event: AsyncEvent) -> None:
-        function = self.emu.functions.find(event.function_name)
+        function = self.functions.find(event.function_name)
         if function is None:
             return  # the function was deleted: its events go with it
         config = RetryConfig.of(function)
-        now = self.emu.clock.now()
+        now = self.clock.now()
         if now >= event.enqueued_at + config.max_event_age:
             await self._finish(event, function, "EventAgeExceeded")
             return
-        result = await self.emu.invoker.invoke(function, event.payload, request_id=event.request_id,
-                                               source="async", invoked_arn=event.invoked_arn,
-                                               duplicate=event.duplicate)
+        result = await self.invoker.invoke(function, event.payload, request_id=event.request_id,
+                                          source="async", invoked_arn=event.invoked_arn,
+                                          duplicate=event.duplicate)
         if result.throttled:
             event.throttles += 1
             outcome: Literal["success", "error", "throttled"] = "throttled"
@@ -193,7 +198,7 @@ class AsyncQueue:
         if event.invocations == 1 and outcome != "throttled" and event.wants_duplicate:
             event.wants_duplicate = False
             self._deliver_duplicate(event)
-        decision = decide(event, config, outcome, self.emu.clock.now())
+        decision = decide(event, config, outcome, self.clock.now())
         if decision.retry_at is not None:
             self._retry_at(event, decision.retry_at)
         else:
@@ -207,7 +212,7 @@ class AsyncQueue:
         self._make_ready(copy)
 
     def _retry_at(self, event: AsyncEvent, when: float) -> None:
-        timer = self.emu.clock.call_at(when, lambda: self._due(event, timer))
+        timer = self.clock.call_at(when, lambda: self._due(event, timer))
         self._timers.add(timer)
 
     def _due(self, event: AsyncEvent, timer: Any) -> None:
@@ -220,13 +225,13 @@ class AsyncQueue:
         config = function.event_invoke_config or {}
         destinations = config.get("DestinationConfig") or {}
         target = (destinations.get("OnSuccess" if condition == "Success" else "OnFailure") or {}).get("Destination")
-        record = invocation_record(self.emu, event, function, condition)
+        record = invocation_record(self.clock.now(), event, function, condition)
         if target:
-            await self.emu.destinations.send_record(target, record, condition == "Success")
+            await self.destinations.send_record(target, record, condition == "Success")
         if condition != "Success" and function.dead_letter_target:
             error_code, message = self._dead_letter_error(event)
-            await self.emu.destinations.send_dead_letter(function, event.payload, event.request_id, error_code,
-                                                         message)
+            await self.destinations.send_dead_letter(function, event.payload, event.request_id, error_code,
+                                                     message)
 
     @staticmethod
     def _dead_letter_error(event: AsyncEvent) -> tuple[int, str]:

@@ -7,24 +7,31 @@ whatever the target, is also kept in order and readable at ``GET /_emu/deliverie
 
 from __future__ import annotations
 
-import json
 import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from lambda_emu.emulator.platform.arns import arn_service
+from lambda_emu.emulator.platform.arns import function_name as _function_name
 from lambda_emu.emulator.platform.clock import iso8601
-from lambda_emu.emulator.platform.errors import AwsError, invalid_parameter
+from lambda_emu.emulator.platform.documents import compact, json_or_text
+from lambda_emu.emulator.platform.errors import AwsError
 from lambda_emu.emulator.platform.logging import get_logger
 
 if TYPE_CHECKING:
-    from lambda_emu.app import Emulator
-    from lambda_emu.emulator.services.lambda_.functions import Function
+    from lambda_emu.emulator.invocation.functions import Function, FunctionRegistry
+    from lambda_emu.emulator.invocation.invoker import AsyncInvoke
+    from lambda_emu.emulator.platform.clock import Clock
 
 log = get_logger("destinations")
 
 #: DLQ ErrorMessage attribute: the first 1 KB of the error message (spec §2.3).
 DLQ_MESSAGE_BYTES = 1024
-DESTINATION_SERVICES = ("sqs", "sns", "lambda", "events", "s3")
+
+#: Sends a message to one of lambda-emu's SQS queues by ARN: (queue ARN, body, message attributes) →
+#: message ID; raises AwsError (QueueDoesNotExist) when there is no such queue.
+QueueSender = Callable[[str, str, Mapping[str, Any] | None], str]
 
 
 @dataclass
@@ -43,95 +50,32 @@ class Delivery:
         return document
 
 
-def compact(document: Any) -> str:
-    """AWS writes records as compact JSON."""
-    return json.dumps(document, separators=(",", ":"))
-
-
-def json_or_text(data: bytes | str) -> Any:
-    """The JSON document ``data`` holds, else its text: how records embed payloads and bodies."""
-    try:
-        return json.loads(data)
-    except (ValueError, UnicodeDecodeError):
-        return data.decode(errors="replace") if isinstance(data, bytes) else data
-
-
-def arn_service(arn: str) -> str | None:
-    parts = arn.split(":")
-    if len(parts) < 6 or parts[0] != "arn":
-        return None
-    return parts[2]
-
-
-def _function_name(arn: str) -> str:
-    """The function name of a Lambda ARN ("" when it has none)."""
-    parts = arn.split(":")
-    return parts[6] if len(parts) > 6 else ""
-
-
-def check_dead_letter_target(emu: Emulator, function: Function, target: str) -> None:
-    """A function's DLQ must be an SQS queue or an SNS topic."""
-    if arn_service(target) not in ("sqs", "sns"):
-        raise invalid_parameter(
-            "The provided target ARN is invalid. A dead-letter queue must be an SQS queue or an SNS topic: " + target
-        )
-    emu.destinations.check_reachable(function, target)
-
-
 class Destinations:
-    def __init__(self, emu: Emulator) -> None:
-        self.emu = emu
+    def __init__(self, functions: FunctionRegistry, clock: Clock, *, region: str, account_id: str,
+                 send_to_queue: QueueSender, async_invoke: AsyncInvoke) -> None:
+        self.functions = functions
+        self.clock = clock
+        self.region = region
+        self.account_id = account_id
+        self.send_to_queue = send_to_queue
+        self.async_invoke = async_invoke
         self.deliveries: list[Delivery] = []
-
-    # ---- validation (PutFunctionEventInvokeConfig, DeadLetterConfig) ----
-
-    def check_destination(self, function: Function, arn: str, on_success: bool,
-                          config: dict[str, Any] | None = None) -> None:
-        """An on-success / on-failure destination, with AWS's messages (recorded by LocalStack's
-        AWS-validated test_lambda_eventinvokeconfig_exceptions)."""
-        service = arn_service(arn)
-        if service not in DESTINATION_SERVICES or (service == "s3" and on_success):
-            # AWS names the whole configuration, in its Java toString form.
-            raise invalid_parameter(f"The provided destination config {_config_text(config or {})} is invalid.")
-        if service == "lambda":
-            name = _function_name(arn)
-            if self.emu.functions.find(name) is None:
-                raise invalid_parameter(f"The destination ARN {arn} is invalid.")
-            if name == function.name:
-                raise invalid_parameter("You can't specify the function as a destination for itself.")
-        self.check_reachable(function, arn)
-
-    def check_reachable(self, function: Function, arn: str) -> None:
-        """What lambda-emu serves must exist; AWS's check is on the execution role's permission."""
-        service = arn_service(arn)
-        if service == "sqs":
-            sqs = self.emu.services.get("sqs")
-            if getattr(sqs, "queue_by_arn", None) is not None and sqs.queue_by_arn(arn) is None:  # type: ignore[union-attr]
-                raise invalid_parameter(
-                    f"The function execution role does not have permissions to call SendMessage on {arn}"
-                )
-        elif service == "lambda":
-            name = _function_name(arn)
-            if self.emu.functions.find(name) is None:
-                raise invalid_parameter(
-                    f"The function execution role does not have permissions to call InvokeFunction on {arn}"
-                )
 
     # ---- delivery ----
 
     async def send_record(self, target: str, record: dict[str, Any], success: bool) -> None:
         """An invocation record to an on-success / on-failure destination."""
         service = arn_service(target)
-        now = self.emu.clock.now()
+        now = self.clock.now()
         if service == "events":
             envelope = {
                 "version": "0",
                 "id": str(uuid.uuid4()),
                 "detail-type": "Lambda Function Invocation Result - " + ("Success" if success else "Failure"),
                 "source": "lambda",
-                "account": self.emu.account_id,
+                "account": self.account_id,
                 "time": iso8601(now)[:-5] + "Z",
-                "region": self.emu.region,
+                "region": self.region,
                 "resources": [target, record["requestContext"]["functionArn"]],
                 "detail": record,
             }
@@ -159,7 +103,7 @@ class Destinations:
                              "StringValue": error_message.encode()[:DLQ_MESSAGE_BYTES].decode(errors="ignore")},
         }
         body = payload.decode(errors="replace")
-        now = self.emu.clock.now()
+        now = self.clock.now()
         if arn_service(target) == "sqs":
             self._to_queue(target, body, attributes, now, json_or_text(body))
         else:
@@ -168,15 +112,14 @@ class Destinations:
     def send_stream_failure(self, target: str, record: dict[str, Any]) -> None:
         """An event source mapping's on-failure record (SQS queue, SNS topic or S3 bucket)."""
         if arn_service(target) == "sqs":
-            self._to_queue(target, compact(record), {}, self.emu.clock.now(), record)
+            self._to_queue(target, compact(record), {}, self.clock.now(), record)
         else:
-            self._keep(Delivery(target, self.emu.clock.now(), record))
+            self._keep(Delivery(target, self.clock.now(), record))
 
     def _to_queue(self, target: str, body: str, attributes: dict[str, Any], now: float, shown: Any) -> None:
         delivery = Delivery(target, now, shown, attributes)
-        sqs = self.emu.services.get("sqs")
         try:
-            sqs.deliver(target, body, attributes or None)  # type: ignore[union-attr]
+            self.send_to_queue(target, body, attributes or None)
         except AwsError as error:
             # AWS drops the record and emits DestinationDeliveryFailures; we keep it, marked.
             delivery.error = f"{error.code}: {error.message}"
@@ -186,12 +129,11 @@ class Destinations:
     async def _invoke_target(self, target: str, payload: bytes, now: float, shown: Any) -> None:
         delivery = Delivery(target, now, shown)
         name = _function_name(target)
-        function = self.emu.functions.find(name)
+        function = self.functions.find(name)
         if function is None:
             delivery.error = f"ResourceNotFoundException: Function not found: {target}"
         else:
-            await self.emu.async_queue.enqueue(function, payload, request_id=str(uuid.uuid4()),
-                                               invoked_arn=function.arn)
+            await self.async_invoke(function, payload, request_id=str(uuid.uuid4()), invoked_arn=function.arn)
         self._keep(delivery)
 
     def _keep(self, delivery: Delivery) -> None:
@@ -199,13 +141,3 @@ class Destinations:
 
     def query(self, target: str | None = None) -> list[Delivery]:
         return [d for d in self.deliveries if target is None or d.target == target]
-
-
-def _config_text(config: dict[str, Any]) -> str:
-    """DestinationConfig as AWS prints it: DestinationConfig(onSuccess=OnSuccess(destination=ARN), onFailure=null)."""
-    parts = []
-    for slot in ("OnSuccess", "OnFailure"):
-        target = (config.get(slot) or {}).get("Destination")
-        shown = f"{slot}(destination={target})" if target else "null"
-        parts.append(f"{slot[0].lower()}{slot[1:]}={shown}")
-    return f"DestinationConfig({', '.join(parts)})"

@@ -15,21 +15,22 @@ import re
 import secrets
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from lambda_emu.emulator.invocation import logs
+from lambda_emu.emulator.invocation.functions import OS_ONLY_RUNTIMES, Function, runtime_version_arn
 from lambda_emu.emulator.platform.clock import iso8601
 from lambda_emu.emulator.platform.logging import get_logger
-from lambda_emu.emulator.services.lambda_.functions import OS_ONLY_RUNTIMES, Function, runtime_version_arn
 from lambda_emu.runtime_api.api import RuntimeApiServer, RuntimeInvocation, RuntimeReply, RuntimeSession
-from lambda_emu.runtime_api.runners.base import Runner, RuntimeProcess, RuntimeSpec
-from lambda_emu.runtime_api.runners.process import EntrypointMissing
+from lambda_emu.runtime_api.runners.base import EntrypointMissing, Runner, RuntimeProcess, RuntimeSpec
 
 if TYPE_CHECKING:
-    from lambda_emu.app import Emulator
+    from lambda_emu.emulator.invocation.functions import FunctionRegistry
+    from lambda_emu.emulator.platform.clock import Clock
 
 log = get_logger("environments")
 
@@ -130,9 +131,25 @@ def trace_id() -> str:
     return f"Root=1-{int(time.time()):08x}-{secrets.token_hex(12)};Parent={secrets.token_hex(8)};Sampled=0"
 
 
+#: Function output as it happens: (function name, chunk). The terminal view listens here.
+OutputListener = Callable[[str, bytes], None]
+
+
+@dataclass(frozen=True)
+class SandboxHost:
+    """What an execution environment uses of the run around it."""
+
+    runner: Runner
+    runtime_api: RuntimeApiServer
+    region: str
+    #: lambda-emu's endpoint (known once the port is bound), handed to functions as AWS_ENDPOINT_URL.
+    endpoint: Callable[[], str]
+    on_output: OutputListener
+
+
 class ExecutionEnvironment:
-    def __init__(self, emu: Emulator, function: Function, slot: int, tmp_dir: Path) -> None:
-        self.emu = emu
+    def __init__(self, host: SandboxHost, function: Function, slot: int, tmp_dir: Path) -> None:
+        self.host = host
         self.function = function
         self.generation = function.generation
         self.slot = slot
@@ -151,14 +168,14 @@ class ExecutionEnvironment:
 
     @property
     def runtime_api(self) -> RuntimeApiServer:
-        return self.emu.runtime_api
+        return self.host.runtime_api
 
     # ---- output ----
 
     def _on_output(self, chunk: bytes) -> None:
         if self._log is not None:
             self._log.add(chunk)
-        self.emu.function_output(self.function.name, chunk)
+        self.host.on_output(self.function.name, chunk)
 
     # ---- lifecycle ----
 
@@ -176,13 +193,13 @@ class ExecutionEnvironment:
             # Loopback only: an X-Ray SDK in the function must not send anything off this machine.
             "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
             # boto3 inside the function talks to lambda-emu (botocore honours AWS_ENDPOINT_URL).
-            "AWS_ENDPOINT_URL": self.emu.endpoint,
+            "AWS_ENDPOINT_URL": self.host.endpoint(),
         }
         env.update(f.environment)
         env.update({
             "_HANDLER": f.handler,
-            "AWS_REGION": self.emu.region,
-            "AWS_DEFAULT_REGION": self.emu.region,
+            "AWS_REGION": self.host.region,
+            "AWS_DEFAULT_REGION": self.host.region,
             "AWS_LAMBDA_FUNCTION_NAME": f.name,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(f.memory_size),
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
@@ -214,8 +231,7 @@ class ExecutionEnvironment:
             memory_mb=self.function.memory_size,
             tmp_dir=self.tmp_dir,
         )
-        runner: Runner = self.emu.runner
-        self.process = await runner.start(spec, self._on_output)
+        self.process = await self.host.runner.start(spec, self._on_output)
         self._exit = asyncio.ensure_future(self.process.wait())
 
     async def shutdown(self) -> None:
@@ -263,7 +279,7 @@ class ExecutionEnvironment:
                 if cold:
                     # To the function's log stream (the terminal), not to the invocation's tail: AWS's
                     # LogType=Tail of a cold start begins at START (recorded shapes §6.4).
-                    self.emu.function_output(self.function.name, logs.init_start_line(
+                    self.host.on_output(self.function.name, logs.init_start_line(
                         self.function.runtime, runtime_version_arn(self.function.arn, self.function.runtime)))
                     started = time.monotonic()
                     try:
@@ -378,7 +394,7 @@ class ExecutionEnvironment:
     def _platform(self, invocation_log: logs.InvocationLog, line: bytes) -> None:
         """A line Lambda itself writes (START, END, REPORT, timeouts): into the log and to the terminal."""
         invocation_log.add(line)
-        self.emu.function_output(self.function.name, line)
+        self.host.on_output(self.function.name, line)
 
     def _from_reply(self, reply: RuntimeReply) -> Outcome:
         if reply.kind == "response":
@@ -483,8 +499,15 @@ class EnvironmentPool:
 class Environments:
     """Every environment of the run, with Lambda's concurrency accounting."""
 
-    def __init__(self, emu: Emulator) -> None:
-        self.emu = emu
+    def __init__(self, host: SandboxHost, functions: FunctionRegistry, clock: Clock, *, account_concurrency: int,
+                 idle_timeout: float, tmp_root: Path) -> None:
+        self.host = host
+        self.functions = functions
+        self.clock = clock
+        self.account_concurrency = account_concurrency
+        self.idle_timeout = idle_timeout
+        #: Each environment's /tmp lives under here, per function and slot, and survives resets.
+        self.tmp_root = tmp_root
         self.pools: dict[str, EnvironmentPool] = {}
         self._shutdowns: set[asyncio.Task[None]] = set()
 
@@ -501,12 +524,12 @@ class Environments:
             if in_use >= function.reserved_concurrency:
                 return "ReservedFunctionConcurrentInvocationLimitExceeded"
             return None
-        reserved_total = sum(f.reserved_concurrency or 0 for f in self.emu.functions)
+        reserved_total = sum(f.reserved_concurrency or 0 for f in self.functions)
         unreserved_in_use = sum(
             len(p.busy) for name, p in self.pools.items()
-            if (f := self.emu.functions.find(name)) is not None and f.reserved_concurrency is None
+            if (f := self.functions.find(name)) is not None and f.reserved_concurrency is None
         )
-        if unreserved_in_use >= self.emu.config.account_concurrency - reserved_total:
+        if unreserved_in_use >= self.account_concurrency - reserved_total:
             return "ConcurrentInvocationLimitExceeded"
         return None
 
@@ -526,9 +549,9 @@ class Environments:
             pool.busy.add(env)
             return env
         slot = pool.take_slot()
-        tmp_dir = self.emu.state_dir / "tmp" / function.name / str(slot)
+        tmp_dir = self.tmp_root / function.name / str(slot)
         tmp_dir.mkdir(parents=True, exist_ok=True)
-        env = ExecutionEnvironment(self.emu, function, slot, tmp_dir)
+        env = ExecutionEnvironment(self.host, function, slot, tmp_dir)
         pool.busy.add(env)
         return env
 
@@ -538,12 +561,12 @@ class Environments:
             self._spawn_shutdown(env)
             return
         pool.busy.discard(env)
-        current = self.emu.functions.find(env.function.name)
+        current = self.functions.find(env.function.name)
         if env.dead or current is not env.function or env.generation != env.function.generation:
             self._retire(pool, env)
             return
         pool.idle.append(env)
-        env.idle_timer = self.emu.clock.wall_call_later(self.emu.config.idle_timeout, lambda: self._reap(env))
+        env.idle_timer = self.clock.wall_call_later(self.idle_timeout, lambda: self._reap(env))
 
     def _reap(self, env: ExecutionEnvironment) -> None:
         pool = self.pools.get(env.function.name)

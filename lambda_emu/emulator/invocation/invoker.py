@@ -5,18 +5,22 @@ journal the attempt, and return the outcome. Every source (sync, async, SQS, Kin
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from lambda_emu.emulator.invocation.destinations import json_or_text
-from lambda_emu.emulator.invocation.environments import Outcome, ThrottleReason
-from lambda_emu.emulator.platform.journal import Source
+from lambda_emu.emulator.invocation.environments import Environments, Outcome, ThrottleReason
+from lambda_emu.emulator.invocation.functions import Function
+from lambda_emu.emulator.platform.documents import json_or_text
+from lambda_emu.emulator.platform.journal import Journal, Source
 from lambda_emu.emulator.platform.logging import get_logger
-from lambda_emu.emulator.services.lambda_.functions import Function
-
-if TYPE_CHECKING:
-    from lambda_emu.app import Emulator
 
 log = get_logger("invoker")
+
+
+class AsyncInvoke(Protocol):
+    """Queue an event for asynchronous invocation (InvocationType=Event). The async queue of
+    event_sources implements it; the Lambda API and Lambda destinations call it."""
+
+    async def __call__(self, function: Function, payload: bytes, *, request_id: str, invoked_arn: str) -> None: ...
 
 
 @dataclass
@@ -49,8 +53,9 @@ class InvokeResult:
 
 
 class Invoker:
-    def __init__(self, emu: Emulator) -> None:
-        self.emu = emu
+    def __init__(self, journal: Journal, environments: Environments) -> None:
+        self.journal = journal
+        self.environments = environments
 
     async def invoke(
         self,
@@ -63,8 +68,8 @@ class Invoker:
         client_context: str | None = None,
         duplicate: bool = False,
     ) -> InvokeResult:
-        journal = self.emu.journal
-        env = self.emu.environments.acquire(function)
+        journal = self.journal
+        env = self.environments.acquire(function)
         attempt = journal.begin(request_id, function.name, source, duplicate=duplicate)
         if isinstance(env, str):
             journal.finish(attempt, "throttled", error_type="TooManyRequestsException", duration_ms=0.0)
@@ -77,7 +82,7 @@ class Invoker:
             journal.finish(attempt, "error", error_type="ServiceException", duration_ms=0.0)
             return InvokeResult(request_id, None, system_error=f"{type(exc).__name__}: {exc}")
         finally:
-            self.emu.environments.release(env)
+            self.environments.release(env)
         journal.finish(
             attempt,
             "success" if outcome.kind == "success" else "error",

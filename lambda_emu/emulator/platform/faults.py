@@ -6,16 +6,14 @@ deliver an event twice even when nothing failed; a duplicate rate makes that hap
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from lambda_emu.app import Emulator
+import random
+from typing import Any
 
 
 class Faults:
-    def __init__(self, emu: Emulator) -> None:
-        self.emu = emu
-        self.default_duplicate_rate = emu.config.duplicate_rate
+    def __init__(self, rng: random.Random, duplicate_rate: float = 0.0) -> None:
+        self.rng = rng
+        self.default_duplicate_rate = duplicate_rate
         self.duplicate_rates: dict[str, float] = {}
 
     def set_duplicate_rate(self, function_name: str | None, rate: float) -> None:
@@ -30,7 +28,7 @@ class Faults:
     def roll_duplicate(self, function_name: str) -> bool:
         """Should this delivery be followed by a duplicate? (The RNG is only drawn when a rate is set.)"""
         rate = self.duplicate_rate(function_name)
-        return rate > 0 and self.emu.rng.random() < rate
+        return rate > 0 and self.rng.random() < rate
 
     def function_deleted(self, function_name: str) -> None:
         self.duplicate_rates.pop(function_name, None)

@@ -24,12 +24,9 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
-
-if TYPE_CHECKING:
-    from lambda_emu.app import Emulator
 
 CBOR_CONTENT_TYPE = "application/x-amz-cbor-1.1"
 REFUSAL_CODE = "UnsupportedMediaTypeException"
@@ -71,7 +68,7 @@ def cbor_refusal(operation: str | None = None, request_id: str | None = None) ->
     return CborRefusal(REFUSAL_STATUS, headers, dumps({"__type": REFUSAL_CODE, "message": message}))
 
 
-async def handle_cbor_request(request: web.Request, body: bytes, emu: Emulator) -> web.Response:
+async def handle_cbor_request(request: web.Request) -> web.Response:
     """Server hook: refuse a CBOR request (see the module docstring)."""
     from lambda_emu.emulator.protocol import context
 

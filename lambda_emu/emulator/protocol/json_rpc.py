@@ -9,9 +9,8 @@ from aiohttp import web
 
 from lambda_emu.emulator.platform.errors import AwsError
 from lambda_emu.emulator.protocol import context
+from lambda_emu.emulator.protocol.service import Service
 from lambda_emu.emulator.protocol.shapes import parse_json_value, serialization_error, to_json_value, validate
-from lambda_emu.emulator.services.base import Service
-from lambda_emu.emulator.services.sqs.errors import json_error_type
 
 if TYPE_CHECKING:
     from botocore.model import ServiceModel
@@ -25,7 +24,6 @@ class JsonRpcProtocol:
         self.content_type = f"application/x-amz-json-{model.metadata.get('jsonVersion', '1.0')}"
         # awsQueryCompatible services (SQS) also report the legacy query error code in a header.
         self.query_compatible = "awsQueryCompatible" in model.metadata
-        self.is_sqs = model.service_name == "sqs"
 
     async def handle(self, target: str, body: bytes) -> web.Response:
         _, _, name = target.partition(".")
@@ -55,7 +53,7 @@ class JsonRpcProtocol:
         )
 
     def render_error(self, error: AwsError) -> web.Response:
-        error_type, query_code = json_error_type(error) if self.is_sqs else (error.code, error.query_code)
+        error_type, query_code = self.service.json_error_type(error)
         body = {"__type": error_type, "message": error.message}
         body.update({k: v for k, v in error.fields.items() if k not in ("Type",)})
         headers = {"Content-Type": self.content_type,

@@ -1,11 +1,12 @@
-"""SQS's query protocol (AWS CLI v1, older SDKs): form-encoded ``Action=...`` in, XML out.
+"""The AWS query protocol (SQS from AWS CLI v1 and older SDKs): form-encoded ``Action=...`` in, XML out.
 
-botocore's current SQS model is the JSON one; its query wire names (``Attribute.N.Name``,
-``SendMessageBatchRequestEntry.N.Id``, ``<Message>``...) were dropped with the switch. They are the
-service's ``xmlName`` / ``xmlFlattened`` traits, restored below as data onto a copy of botocore's
-model (:func:`query_service_model`), and the parser and serializer walk that model's shapes
-(``locationName``, ``flattened``, map key/value names) like botocore's own query serializer and
-XML parser do. Nothing here knows an operation.
+botocore's current model of a query-era service (SQS) is the JSON one; its query wire names
+(``Attribute.N.Name``, ``<Message>``...) were dropped with the switch. They are the service's
+``xmlName`` / ``xmlFlattened`` traits, which the service hands over as data
+(:class:`~lambda_emu.emulator.protocol.service.QueryTraits`) and which are restored onto a copy of
+botocore's model (:func:`query_service_model`); the parser and serializer walk that model's shapes
+(``locationName``, ``flattened``, map key/value names) like botocore's own query serializer and XML
+parser do. Nothing here knows an operation or a service.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
-import functools
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -24,94 +24,50 @@ from botocore.model import OperationModel, ServiceModel, Shape
 from lambda_emu.emulator.platform.errors import AwsError
 from lambda_emu.emulator.platform.logging import get_logger
 from lambda_emu.emulator.protocol import context
+from lambda_emu.emulator.protocol.service import QueryTraits, Service
 from lambda_emu.emulator.protocol.shapes import validate
-from lambda_emu.emulator.services.base import Service
-from lambda_emu.emulator.services.sqs.errors import QUERY_ERRORS, query_message
 
 log = get_logger("protocol.query")
 
-XMLNS = "http://queue.amazonaws.com/doc/2012-11-05/"
-
-#: (structure, member) -> query wire name; every list and map member named here is flattened.
-MEMBER_NAMES: dict[tuple[str, str], str] = {
-    ("AddPermissionRequest", "AWSAccountIds"): "AWSAccountId",
-    ("AddPermissionRequest", "Actions"): "ActionName",
-    ("CreateQueueRequest", "Attributes"): "Attribute",
-    ("CreateQueueRequest", "tags"): "Tag",
-    ("SetQueueAttributesRequest", "Attributes"): "Attribute",
-    ("GetQueueAttributesRequest", "AttributeNames"): "AttributeName",
-    ("GetQueueAttributesResult", "Attributes"): "Attribute",
-    ("ReceiveMessageRequest", "AttributeNames"): "AttributeName",
-    ("ReceiveMessageRequest", "MessageSystemAttributeNames"): "MessageSystemAttributeName",
-    ("ReceiveMessageRequest", "MessageAttributeNames"): "MessageAttributeName",
-    ("ReceiveMessageResult", "Messages"): "Message",
-    ("Message", "Attributes"): "Attribute",
-    ("Message", "MessageAttributes"): "MessageAttribute",
-    ("SendMessageRequest", "MessageAttributes"): "MessageAttribute",
-    ("SendMessageRequest", "MessageSystemAttributes"): "MessageSystemAttribute",
-    ("SendMessageBatchRequestEntry", "MessageAttributes"): "MessageAttribute",
-    ("SendMessageBatchRequestEntry", "MessageSystemAttributes"): "MessageSystemAttribute",
-    ("SendMessageBatchRequest", "Entries"): "SendMessageBatchRequestEntry",
-    ("SendMessageBatchResult", "Successful"): "SendMessageBatchResultEntry",
-    ("SendMessageBatchResult", "Failed"): "BatchResultErrorEntry",
-    ("DeleteMessageBatchRequest", "Entries"): "DeleteMessageBatchRequestEntry",
-    ("DeleteMessageBatchResult", "Successful"): "DeleteMessageBatchResultEntry",
-    ("DeleteMessageBatchResult", "Failed"): "BatchResultErrorEntry",
-    ("ChangeMessageVisibilityBatchRequest", "Entries"): "ChangeMessageVisibilityBatchRequestEntry",
-    ("ChangeMessageVisibilityBatchResult", "Successful"): "ChangeMessageVisibilityBatchResultEntry",
-    ("ChangeMessageVisibilityBatchResult", "Failed"): "BatchResultErrorEntry",
-    ("ListQueuesResult", "QueueUrls"): "QueueUrl",
-    ("ListDeadLetterSourceQueuesResult", "queueUrls"): "QueueUrl",
-    ("ListQueueTagsResult", "Tags"): "Tag",
-    ("TagQueueRequest", "Tags"): "Tag",
-    ("UntagQueueRequest", "TagKeys"): "TagKey",
-    ("ListMessageMoveTasksResult", "Results"): "ListMessageMoveTasksResultEntry",
-    ("MessageAttributeValue", "StringListValues"): "StringListValue",
-    ("MessageAttributeValue", "BinaryListValues"): "BinaryListValue",
-    ("MessageSystemAttributeValue", "StringListValues"): "StringListValue",
-    ("MessageSystemAttributeValue", "BinaryListValues"): "BinaryListValue",
-}
-
-#: map shape -> (key element, value element)
-MAP_NAMES: dict[str, tuple[str, str]] = {
-    "QueueAttributeMap": ("Name", "Value"),
-    "MessageBodyAttributeMap": ("Name", "Value"),
-    "MessageBodySystemAttributeMap": ("Name", "Value"),
-    "MessageSystemAttributeMap": ("Name", "Value"),
-    "TagMap": ("Key", "Value"),
-}
+_MODELS: dict[str, ServiceModel] = {}
 
 
-@functools.cache
-def query_service_model() -> ServiceModel:
-    """botocore's SQS model with its query protocol names restored (also usable by botocore's own
-    query serializer and parser, which is how the tests cross-check this module)."""
+def query_service_model(service_name: str, traits: QueryTraits) -> ServiceModel:
+    """botocore's model of ``service_name`` with its query protocol names restored (also usable by
+    botocore's own query serializer and parser, which is how the tests cross-check this module)."""
+    model = _MODELS.get(service_name)
+    if model is None:
+        model = _MODELS[service_name] = _restore(service_name, traits)
+    return model
+
+
+def _restore(service_name: str, traits: QueryTraits) -> ServiceModel:
     loader = botocore.session.get_session().get_component("data_loader")
-    raw = copy.deepcopy(loader.load_service_model("sqs", "service-2"))
+    raw = copy.deepcopy(loader.load_service_model(service_name, "service-2"))
     meta = raw["metadata"]
     meta["protocol"] = "query"
     meta["protocols"] = ["query"]
-    meta["xmlNamespace"] = XMLNS
+    meta["xmlNamespace"] = traits.namespace
     for key in ("jsonVersion", "targetPrefix", "awsQueryCompatible"):
         meta.pop(key, None)
     for name, operation in raw["operations"].items():
         if operation.get("output", {}).get("shape"):
             operation["output"]["resultWrapper"] = f"{name}Result"
     shapes = raw["shapes"]
-    for (structure, member), wire in MEMBER_NAMES.items():
+    for (structure, member), wire in traits.member_names.items():
         spec = shapes[structure]["members"][member]
         spec["locationName"] = wire
         target = shapes[spec["shape"]]
         if target["type"] in ("list", "map"):
             spec["flattened"] = True
             target["flattened"] = True
-    for name, (key, value) in MAP_NAMES.items():
+    for name, (key, value) in traits.map_names.items():
         shapes[name]["key"]["locationName"] = key
         shapes[name]["value"]["locationName"] = value
-    for name, (code, status) in QUERY_ERRORS.items():
+    for name, (code, status) in traits.errors.items():
         if name in shapes:
             shapes[name]["error"] = {"code": code, "httpStatusCode": status, "senderFault": True}
-    return ServiceModel(raw, service_name="sqs")
+    return ServiceModel(raw, service_name=service_name)
 
 
 # ---- form → Python ------------------------------------------------------------------------------
@@ -268,7 +224,8 @@ def serialize_members(shape: Shape, value: dict[str, Any], out: list[str]) -> No
 
 
 def response_xml(op: OperationModel, result: dict[str, Any], request_id: str) -> str:
-    parts = [f'<?xml version="1.0"?><{op.name}Response xmlns="{XMLNS}">']
+    namespace = op.service_model.metadata["xmlNamespace"]
+    parts = [f'<?xml version="1.0"?><{op.name}Response xmlns="{namespace}">']
     if op.output_shape is not None:
         wrapper = op.output_shape.serialization.get("resultWrapper") or f"{op.name}Result"
         parts.append(f"<{wrapper}>")
@@ -278,29 +235,31 @@ def response_xml(op: OperationModel, result: dict[str, Any], request_id: str) ->
     return "".join(parts)
 
 
-def error_xml(error: AwsError, request_id: str) -> str:
+def error_xml(error: AwsError, request_id: str, service: Service) -> str:
     fault = "Sender" if error.sender_fault else "Receiver"
-    return (f'<?xml version="1.0"?><ErrorResponse xmlns="{XMLNS}"><Error><Type>{fault}</Type>'
-            f"<Code>{_escape(error.query_code)}</Code><Message>{_escape(query_message(error))}</Message><Detail/>"
+    namespace = service.query_traits.namespace if service.query_traits is not None else ""
+    return (f'<?xml version="1.0"?><ErrorResponse xmlns="{namespace}"><Error><Type>{fault}</Type>'
+            f"<Code>{_escape(error.query_code)}</Code><Message>{_escape(service.query_message(error))}</Message>"
+            "<Detail/>"
             f"</Error><RequestId>{request_id}</RequestId></ErrorResponse>")
 
 
-def render_error(error: AwsError) -> web.Response:
+def render_error(error: AwsError, service: Service) -> web.Response:
     request_id = context.request_id.get() or context.new_request_id()
-    return web.Response(status=error.status, text=error_xml(error, request_id), content_type="text/xml",
+    return web.Response(status=error.status, text=error_xml(error, request_id, service), content_type="text/xml",
                         headers={"x-amzn-RequestId": request_id, **error.headers})
 
 
 # ---- the request handler ------------------------------------------------------------------------
 
 
-def parse_request(pairs: list[tuple[str, str]], path: str, base_url: str) -> tuple[OperationModel, dict[str, Any]]:
+def parse_request(pairs: list[tuple[str, str]], path: str, base_url: str,
+                  model: ServiceModel) -> tuple[OperationModel, dict[str, Any]]:
     """(operation, input) from the form parameters; a queue URL path stands in for QueueUrl."""
     form = _Form(pairs)
     action = form.values.get("Action")
     if not action:
         raise AwsError("MissingAction", "The request must contain the parameter Action.")
-    model = query_service_model()
     if action not in model.operation_names:
         raise AwsError("InvalidAction", f"The action {action} is not valid for this web service.")
     op = model.operation_model(action)
@@ -313,7 +272,9 @@ def parse_request(pairs: list[tuple[str, str]], path: str, base_url: str) -> tup
 
 
 async def handle_query_request(request: web.Request, service: Service, body: bytes | None = None) -> web.Response:
-    """Serve one query-protocol SQS request; errors are rendered as query XML too."""
+    """Serve one query-protocol request to ``service``; errors are rendered as query XML too."""
+    if service.query_traits is None:
+        raise ValueError(f"{service.service_name} has no query protocol traits")
     try:
         if body is None:
             body = await request.read()
@@ -321,9 +282,10 @@ async def handle_query_request(request: web.Request, service: Service, body: byt
         if body:
             pairs += parse_qsl(body.decode("utf-8"), keep_blank_values=True)
         base_url = f"{request.scheme}://{request.host}"
-        op, params = parse_request(pairs, request.path, base_url)
-        # SQS checks attribute names itself (InvalidAttributeName) and takes the legacy ReceiveMessage
-        # AttributeNames (SentTimestamp...) that the model's enum doesn't list: enums are not enforced.
+        op, params = parse_request(pairs, request.path, base_url,
+                                   query_service_model(service.service_name, service.query_traits))
+        # Query-era services check names themselves (SQS: InvalidAttributeName) and take legacy values
+        # (ReceiveMessage's SentTimestamp...) that the model's enums don't list: enums are not enforced.
         problems = [p for p in (validate(op.input_shape, params) if op.input_shape is not None else [])
                     if "enum value set" not in p]
         if problems:
@@ -333,12 +295,13 @@ async def handle_query_request(request: web.Request, service: Service, body: byt
             raise AwsError("InvalidAction", f"The action {op.name} is not valid for this web service.")
         result = await context.call_operation(method, params)
     except AwsError as error:
-        return render_error(error)
+        return render_error(error, service)
     except UnicodeDecodeError:
-        return render_error(AwsError("MalformedQueryString", "The query string is not valid UTF-8."))
+        return render_error(AwsError("MalformedQueryString", "The query string is not valid UTF-8."), service)
     except Exception as exc:  # noqa: BLE001 - one bad request never takes the server down
         log.exception("query request failed")
-        return render_error(AwsError("InternalError", f"lambda-emu internal error: {exc}", 500, sender_fault=False))
+        return render_error(AwsError("InternalError", f"lambda-emu internal error: {exc}", 500, sender_fault=False),
+                            service)
     request_id = context.request_id.get() or context.new_request_id()
     return web.Response(text=response_xml(op, result, request_id), content_type="text/xml",
                         headers={"x-amzn-RequestId": request_id})

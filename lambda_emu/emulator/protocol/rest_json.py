@@ -13,6 +13,7 @@ from aiohttp import web
 
 from lambda_emu.emulator.platform.errors import AwsError
 from lambda_emu.emulator.protocol import context
+from lambda_emu.emulator.protocol.service import Service
 from lambda_emu.emulator.protocol.shapes import (
     header_text,
     parse_header_value,
@@ -22,7 +23,6 @@ from lambda_emu.emulator.protocol.shapes import (
     to_json_value,
     validate,
 )
-from lambda_emu.emulator.services.base import Service
 
 if TYPE_CHECKING:
     from botocore.model import OperationModel, ServiceModel

@@ -19,7 +19,7 @@ import json
 import re
 import shutil
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,12 +27,13 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from lambda_emu.emulator.invocation.functions import Code, Function, FunctionRegistry
 from lambda_emu.emulator.platform.errors import AwsError
 from lambda_emu.emulator.platform.logging import get_logger
-from lambda_emu.emulator.services.lambda_.functions import Code, Function, FunctionRegistry
 
 if TYPE_CHECKING:
-    from lambda_emu.app import Emulator
+    from lambda_emu.emulator.protocol.service import Service
+    from lambda_emu.emulator.services.lambda_.api import LambdaService
 
 log = get_logger("template")
 
@@ -142,11 +143,32 @@ def resource_type(
     _RESOURCE_TYPES[type_name] = ResourceType(type_name, phase, attributes, load)
 
 
+@dataclass(frozen=True)
+class Stack:
+    """What a template's resources are created in: the run's region and account, its functions, and the
+    API each resource type is created through, as a boto3 call would reach it."""
+
+    region: str
+    account_id: str
+    #: lambda-emu's endpoint (queue URLs name it).
+    endpoint: Callable[[], str]
+    functions: FunctionRegistry
+    lambda_: LambdaService
+    #: service name ("lambda", "sqs", "kinesis") → its API (SQS and Kinesis are built on first use).
+    apis: Mapping[str, Callable[[], Service]]
+
+    def api(self, service: str) -> Service:
+        return self.apis[service]()
+
+    def arn(self, service: str, resource: str) -> str:
+        return f"arn:aws:{service}:{self.region}:{self.account_id}:{resource}"
+
+
 @dataclass
 class LoadContext:
     """One template being loaded: its document, where it lives, and the intrinsic-function resolver."""
 
-    emu: Emulator
+    stack: Stack
     path: Path
     document: dict[str, Any]
     parameters: dict[str, Any] = field(default_factory=dict)
@@ -303,14 +325,14 @@ class LoadContext:
         return found
 
     def _pseudo(self, name: str) -> Any:
-        emu = self.emu
+        stack = self.stack
         return {
-            "AWS::Region": emu.region,
-            "AWS::AccountId": emu.account_id,
+            "AWS::Region": stack.region,
+            "AWS::AccountId": stack.account_id,
             "AWS::Partition": "aws",
             "AWS::URLSuffix": "amazonaws.com",
             "AWS::StackName": STACK_NAME,
-            "AWS::StackId": emu.arn("cloudformation", f"stack/{STACK_NAME}/{uuid.UUID(int=0)}"),
+            "AWS::StackId": stack.arn("cloudformation", f"stack/{STACK_NAME}/{uuid.UUID(int=0)}"),
             "AWS::NotificationARNs": [],
             "AWS::NoValue": NO_VALUE,
         }.get(name)
@@ -396,8 +418,8 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def load_template(emu: Emulator, path: Path | str, parameters: dict[str, Any] | None = None) -> list[str]:
-    """Create the template's resources in ``emu``; returns the logical ids loaded.
+def load_template(stack: Stack, path: Path | str, parameters: dict[str, Any] | None = None) -> list[str]:
+    """Create the template's resources in ``stack``; returns the logical ids loaded.
 
     Raises :class:`TemplateError` naming the template and the resource at the first problem.
     """
@@ -407,7 +429,7 @@ def load_template(emu: Emulator, path: Path | str, parameters: dict[str, Any] | 
     except OSError as exc:
         raise TemplateError(f"{path}: cannot read the template: {exc.strerror or exc}") from exc
     document = parse(text, str(path))
-    context = LoadContext(emu, path.resolve(), document, _parameter_values(path, document, parameters or {}))
+    context = LoadContext(stack, path.resolve(), document, _parameter_values(path, document, parameters or {}))
     loaded: list[str] = []
     for logical_id, resource, handler in _ordered(context):
         if handler is None:
@@ -575,7 +597,7 @@ def _function_name(context: LoadContext, logical_id: str, props: dict[str, Any])
 
 def _function_attributes(context: LoadContext, logical_id: str, props: dict[str, Any]) -> dict[str, Any]:
     name = _function_name(context, logical_id, props)
-    return {"Ref": name, "Arn": context.emu.functions.arn(name)}
+    return {"Ref": name, "Arn": context.stack.functions.arn(name)}
 
 
 def _load_function(context: LoadContext, logical_id: str, raw_props: dict[str, Any]) -> None:
@@ -601,10 +623,10 @@ def _load_function(context: LoadContext, logical_id: str, raw_props: dict[str, A
     name = model.function_name or logical_id
     function = Function(
         name=name,
-        arn=context.emu.functions.arn(name),
+        arn=context.stack.functions.arn(name),
         runtime=model.runtime,
         handler=model.handler or "",
-        role=model.role or f"arn:aws:iam::{context.emu.account_id}:role/{logical_id}Role",
+        role=model.role or f"arn:aws:iam::{context.stack.account_id}:role/{logical_id}Role",
         code=_code(context, logical_id, props, name),
         timeout=model.timeout,
         memory_size=model.memory_size,
@@ -616,9 +638,8 @@ def _load_function(context: LoadContext, logical_id: str, raw_props: dict[str, A
         architectures=model.architectures,
         ephemeral_storage=model.ephemeral_storage,
     )
-    service = context.emu.services["lambda"]
     try:
-        service.register(function)  # type: ignore[attr-defined]
+        context.stack.lambda_.register(function)
     except AwsError:
         if function.code.owned:  # inline code written for a function that never came to be
             shutil.rmtree(function.code.directory, ignore_errors=True)
@@ -692,7 +713,7 @@ def _code(context: LoadContext, logical_id: str, props: dict[str, Any], name: st
 def _inline_code(context: LoadContext, name: str, source: str) -> Code:
     # CloudFormation writes ZipFile / InlineCode to index.py (the handler is index.<function>).
     data = source.encode()
-    directory = context.emu.functions.code_root / f"{name}-inline-{uuid.uuid4().hex[:12]}"
+    directory = context.stack.functions.code_root / f"{name}-inline-{uuid.uuid4().hex[:12]}"
     directory.mkdir(parents=True)
     (directory / "index.py").write_bytes(data)
     return Code(directory, len(data), base64.b64encode(hashlib.sha256(data).digest()).decode(), owned=True)
@@ -704,7 +725,7 @@ def _inline_code(context: LoadContext, name: str, source: str) -> Code:
 def _role_attributes(context: LoadContext, logical_id: str, props: dict[str, Any]) -> dict[str, Any]:
     name = props.get("RoleName")
     name = logical_id if name is None else _text(context.value(logical_id, "RoleName", name))
-    return {"Ref": name, "Arn": f"arn:aws:iam::{context.emu.account_id}:role/{name}", "RoleId": f"AROA{logical_id}"}
+    return {"Ref": name, "Arn": f"arn:aws:iam::{context.stack.account_id}:role/{name}", "RoleId": f"AROA{logical_id}"}
 
 
 resource_type(SERVERLESS_FUNCTION, phase=PHASE_FUNCTIONS, attributes=_function_attributes, load=_load_function)

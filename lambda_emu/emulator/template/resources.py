@@ -26,7 +26,7 @@ from lambda_emu.emulator.template.loader import (
 )
 
 if TYPE_CHECKING:
-    from lambda_emu.emulator.services.lambda_.functions import Function
+    from lambda_emu.emulator.invocation.functions import Function
 
 QUEUE_ATTRIBUTES = ("DelaySeconds", "MaximumMessageSize", "MessageRetentionPeriod", "ReceiveMessageWaitTimeSeconds",
                     "VisibilityTimeout", "FifoQueue", "ContentBasedDeduplication", "DeduplicationScope",
@@ -59,7 +59,7 @@ def _call(context: LoadContext, service: str, operation: str, params: dict[str, 
     from lambda_emu.emulator.platform.errors import AwsError
     from lambda_emu.emulator.protocol.shapes import service_model, validate
 
-    target = context.emu.services[service]
+    target = context.stack.api(service)
     shape = service_model(service).operation_model(operation).input_shape
     problems = validate(shape, params, enums=target.validate_enums)
     if problems:
@@ -82,10 +82,9 @@ def _queue_name(context: LoadContext, logical_id: str, props: dict[str, Any]) ->
 
 
 def _queue_attributes(context: LoadContext, logical_id: str, props: dict[str, Any]) -> dict[str, Any]:
-    emu = context.emu
     name = _queue_name(context, logical_id, props)
-    url = f"{emu.endpoint}/{emu.account_id}/{name}"
-    return {"Ref": url, "QueueUrl": url, "QueueName": name, "Arn": f"arn:aws:sqs:{emu.region}:{emu.account_id}:{name}"}
+    url = f"{context.stack.endpoint()}/{context.stack.account_id}/{name}"
+    return {"Ref": url, "QueueUrl": url, "QueueName": name, "Arn": context.stack.arn("sqs", name)}
 
 
 def _load_queue(context: LoadContext, logical_id: str, props: dict[str, Any]) -> None:
@@ -130,7 +129,7 @@ def _stream_name(context: LoadContext, logical_id: str, props: dict[str, Any]) -
 
 def _stream_attributes(context: LoadContext, logical_id: str, props: dict[str, Any]) -> dict[str, Any]:
     name = _stream_name(context, logical_id, props)
-    return {"Ref": name, "Arn": context.emu.arn("kinesis", f"stream/{name}")}
+    return {"Ref": name, "Arn": context.stack.arn("kinesis", f"stream/{name}")}
 
 
 def _load_stream(context: LoadContext, logical_id: str, props: dict[str, Any]) -> None:

@@ -39,7 +39,7 @@ from datetime import UTC, datetime
 from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import TYPE_CHECKING, Any
 
-from lambda_emu.emulator.invocation.destinations import arn_service
+from lambda_emu.emulator.platform.arns import arn_service
 from lambda_emu.emulator.platform.clock import Timer, iso8601
 from lambda_emu.emulator.platform.logging import get_logger
 from lambda_emu.emulator.services.kinesis.store import StreamRecord, parse_sequence_number
@@ -55,10 +55,13 @@ from lambda_emu.event_sources.kinesis.retry_policy import (
 )
 
 if TYPE_CHECKING:
-    from lambda_emu.app import Emulator
-    from lambda_emu.emulator.services.kinesis.store import Stream
-    from lambda_emu.emulator.services.lambda_.functions import Function
-    from lambda_emu.event_sources.mappings import EventSourceMapping
+    from lambda_emu.emulator.invocation.destinations import Destinations
+    from lambda_emu.emulator.invocation.functions import Function, FunctionRegistry
+    from lambda_emu.emulator.invocation.invoker import Invoker
+    from lambda_emu.emulator.platform.clock import Clock
+    from lambda_emu.emulator.platform.faults import Faults
+    from lambda_emu.emulator.services.kinesis.store import KinesisStore, Stream
+    from lambda_emu.emulator.services.lambda_.mappings import EventSourceMapping
 
 log = get_logger("kinesis-esm")
 
@@ -181,9 +184,16 @@ class ShardReader:
 class KinesisPoller:
     """The event source driver for one Kinesis stream mapping (see the module docstring)."""
 
-    def __init__(self, emu: Emulator, mapping: EventSourceMapping) -> None:
-        self.emu = emu
+    def __init__(self, mapping: EventSourceMapping, streams: KinesisStore, functions: FunctionRegistry,
+                 invoker: Invoker, destinations: Destinations, clock: Clock, faults: Faults, *, region: str) -> None:
         self.mapping = mapping
+        self.streams = streams
+        self.functions = functions
+        self.invoker = invoker
+        self.destinations = destinations
+        self.clock = clock
+        self.faults = faults
+        self.region = region
         self.stream: Stream | None = None
         self.shards: list[ShardReader] = []
         self._layout: tuple[int, int] | None = None  # (lanes per shard, tumbling window) of the lanes
@@ -192,8 +202,7 @@ class KinesisPoller:
     # ---- EventSourceDriver -------------------------------------------------------------------
 
     def start(self) -> None:
-        store = self.emu.services["kinesis"].store
-        self.stream = store.find_stream_by_arn(self.mapping.event_source_arn)
+        self.stream = self.streams.find_stream_by_arn(self.mapping.event_source_arn)
         if self.stream is None:
             log.warning("stream not found", mapping=self.mapping.uuid, stream=self.mapping.event_source_arn)
             return
@@ -281,7 +290,7 @@ class KinesisPoller:
         if not self.mapping.enabled:
             return
         lane.running = True
-        self.emu.clock.spawn(self._run(lane), name=f"kinesis-esm:{self.mapping.uuid}:{lane.shard.shard_id}")
+        self.clock.spawn(self._run(lane), name=f"kinesis-esm:{self.mapping.uuid}:{lane.shard.shard_id}")
 
     async def _run(self, lane: Lane) -> None:
         try:
@@ -289,7 +298,7 @@ class KinesisPoller:
                 for other in lane.shard.fill():
                     if other is not lane:
                         self._kick(other)
-                function = self.emu.functions.find(self.mapping.function_name)
+                function = self.functions.find(self.mapping.function_name)
                 if function is None:
                     return  # the function is gone; the next record wakes the lane again
                 batch = self._next_batch(lane, function)
@@ -306,7 +315,7 @@ class KinesisPoller:
     def _next_batch(self, lane: Lane, function: Function) -> Batch | None:
         if lane.work:
             return lane.work[0]
-        now = self.emu.clock.now()
+        now = self.clock.now()
         self._drop_past_retention(lane, now)
         window = lane.window
         if self.mapping.tumbling_window > 0:
@@ -342,7 +351,7 @@ class KinesisPoller:
             closes = lane.batching_since + self.mapping.maximum_batching_window
             if now < closes:
                 if lane.batching_timer is None:
-                    lane.batching_timer = self.emu.clock.call_at(closes, lambda: self._batching_window_closed(lane))
+                    lane.batching_timer = self.clock.call_at(closes, lambda: self._batching_window_closed(lane))
                 return None
         lane.batching_since = None
         if lane.batching_timer is not None:
@@ -388,7 +397,7 @@ class KinesisPoller:
     def _record_suffix(self, role: str) -> str:
         """The fields every record of the mapping shares, JSON-encoded once per batch."""
         return (
-            f'"invokeIdentityArn":{json.dumps(role)},"awsRegion":{json.dumps(self.emu.region)},'
+            f'"invokeIdentityArn":{json.dumps(role)},"awsRegion":{json.dumps(self.region)},'
             f'"eventSourceARN":{json.dumps(self.mapping.event_source_arn)}'
         )
 
@@ -414,7 +423,7 @@ class KinesisPoller:
         if window.end <= now:
             window.final_due = True
         else:
-            window.timer = self.emu.clock.call_at(window.end, lambda: self._window_ended(lane, window))
+            window.timer = self.clock.call_at(window.end, lambda: self._window_ended(lane, window))
         return window
 
     def _window_ended(self, lane: Lane, window: TumblingWindow) -> None:
@@ -447,17 +456,17 @@ class KinesisPoller:
 
     async def _process(self, lane: Lane, function: Function, batch: Batch) -> None:
         config = self._retry_config()
-        now = self.emu.clock.now()
+        now = self.clock.now()
         if not batch.final:
             batch = self._expire(lane, batch, config, now)
             if not batch.records:
                 return
         payload = self._event(lane, batch)
         request_id = str(uuid.uuid4())
-        result = await self.emu.invoker.invoke(function, payload, request_id=request_id, source="kinesis")
+        result = await self.invoker.invoke(function, payload, request_id=request_id, source="kinesis")
         if lane.closed:
             return  # the lanes were rebuilt or stopped meanwhile: the new lanes redo this batch
-        now = self.emu.clock.now()
+        now = self.clock.now()
         if result.throttled:
             # The batch never reached the function: back off, no retry consumed (spec §3.3).
             batch.throttles += 1
@@ -467,9 +476,9 @@ class KinesisPoller:
         batch.throttles = 0
         batch.invocations += 1
         batch.request_id = request_id
-        if batch.invocations == 1 and self.emu.faults.roll_duplicate(function.name):
+        if batch.invocations == 1 and self.faults.roll_duplicate(function.name):
             # At-least-once delivery: the same batch once more, straight after (its result is ignored).
-            await self.emu.invoker.invoke(
+            await self.invoker.invoke(
                 function, payload, request_id=str(uuid.uuid4()), source="kinesis", duplicate=True
             )
             if lane.closed:
@@ -519,7 +528,7 @@ class KinesisPoller:
         return rest
 
     def _block(self, lane: Lane, when: float) -> None:
-        lane.retry_timer = self.emu.clock.call_at(when, lambda: self._retry_due(lane))
+        lane.retry_timer = self.clock.call_at(when, lambda: self._retry_due(lane))
 
     def _retry_due(self, lane: Lane) -> None:
         lane.retry_timer = None
@@ -580,11 +589,11 @@ class KinesisPoller:
         record = self._failure_record(lane, batch, records, condition)
         if arn_service(target) == "s3":
             # An S3 destination also gets the invocation event of those records (spec §3.6).
-            function = self.emu.functions.find(self.mapping.function_name)
+            function = self.functions.find(self.mapping.function_name)
             suffix = self._record_suffix(function.role if function is not None else "")
             failed = Batch(records, [event_record(r, lane.shard.shard_id, suffix) for r in records])
             record["payload"] = json.loads(self._event(lane, failed))
-        self.emu.destinations.send_stream_failure(target, record)
+        self.destinations.send_stream_failure(target, record)
 
     def _failure_record(
         self, lane: Lane, batch: Batch, records: list[StreamRecord], condition: Condition
@@ -605,7 +614,7 @@ class KinesisPoller:
                 "functionError": batch.function_error,
             }
         document["version"] = "1.0"
-        document["timestamp"] = iso8601(self.emu.clock.now())
+        document["timestamp"] = iso8601(self.clock.now())
         document["KinesisBatchInfo"] = {
             "shardId": lane.shard.shard_id,
             "startSequenceNumber": records[0].sequence_number,

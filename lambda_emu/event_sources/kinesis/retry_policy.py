@@ -33,7 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from lambda_emu.emulator.invocation.destinations import json_or_text
+from lambda_emu.emulator.platform.documents import json_or_text
 
 RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0)
 RETRY_DELAY_CAP = 12.0

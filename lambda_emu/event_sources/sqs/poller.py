@@ -31,12 +31,12 @@ from typing import TYPE_CHECKING, Any
 from lambda_emu.emulator.platform.logging import get_logger
 
 if TYPE_CHECKING:
-    from lambda_emu.app import Emulator
-    from lambda_emu.emulator.invocation.invoker import InvokeResult
-    from lambda_emu.emulator.platform.clock import Timer
-    from lambda_emu.emulator.services.lambda_.functions import Function
-    from lambda_emu.emulator.services.sqs.store import Queue, ReceivedMessage
-    from lambda_emu.event_sources.mappings import EventSourceMapping
+    from lambda_emu.emulator.invocation.functions import Function, FunctionRegistry
+    from lambda_emu.emulator.invocation.invoker import Invoker, InvokeResult
+    from lambda_emu.emulator.platform.clock import Clock, Timer
+    from lambda_emu.emulator.platform.faults import Faults
+    from lambda_emu.emulator.services.lambda_.mappings import EventSourceMapping
+    from lambda_emu.emulator.services.sqs.store import Queue, ReceivedMessage, SqsStore
 
 log = get_logger("sqs_poller")
 
@@ -69,9 +69,14 @@ class BatchFailure(Exception):
 class SqsPoller:
     """The driver for one SQS event source mapping (see module doc)."""
 
-    def __init__(self, emu: Emulator, mapping: EventSourceMapping) -> None:
-        self.emu = emu
+    def __init__(self, mapping: EventSourceMapping, queues: SqsStore, functions: FunctionRegistry, invoker: Invoker,
+                 clock: Clock, faults: Faults, *, region: str) -> None:
         self.mapping = mapping
+        self.queues = queues
+        self.functions = functions
+        self.invoker = invoker
+        self.clock = clock
+        self.faults = faults
         self.queue: Queue | None = None
         self.active = False
         self.in_flight = 0
@@ -84,12 +89,12 @@ class SqsPoller:
         self._window_over = False
         self._pump_scheduled = False
         self._pumping = False
-        self._region = emu.region
+        self._region = region
 
     # ---- EventSourceDriver ----------------------------------------------------------------------
 
     def start(self) -> None:
-        self.queue = self.emu.services["sqs"].queue_by_arn(self.mapping.event_source_arn)  # type: ignore[attr-defined]
+        self.queue = self.queues.queue_by_arn(self.mapping.event_source_arn)
         if self.queue is None:
             log.warning("event source queue not found", uuid=self.mapping.uuid, arn=self.mapping.event_source_arn)
             return
@@ -122,7 +127,7 @@ class SqsPoller:
         if self._pump_scheduled or not self.active or self.in_flight >= self.concurrency:
             return  # a finishing batch pumps again
         self._pump_scheduled = True
-        self.emu.clock.spawn(self._scheduled_pump(), name=f"sqs-esm-pump:{self.mapping.uuid}")
+        self.clock.spawn(self._scheduled_pump(), name=f"sqs-esm-pump:{self.mapping.uuid}")
 
     async def _scheduled_pump(self) -> None:
         self._pump_scheduled = False
@@ -158,7 +163,7 @@ class SqsPoller:
     def _fill_and_dispatch(self) -> None:
         queue = self.queue
         while self.active and queue is not None and not queue.deleted and self.in_flight < self.concurrency:
-            function = self.emu.functions.find(self.mapping.function_name)
+            function = self.functions.find(self.mapping.function_name)
             if function is None:
                 return
             batch_size = self.mapping.batch_size
@@ -168,7 +173,7 @@ class SqsPoller:
                 return
             if not (full or window <= 0 or self._window_over):
                 if self._window_timer is None:
-                    self._window_timer = self.emu.clock.call_later(window, self._window_due)
+                    self._window_timer = self.clock.call_later(window, self._window_due)
                 return
             batch = self._open
             self._open = []
@@ -176,7 +181,7 @@ class SqsPoller:
             self._cancel_window()
             self._window_over = False
             self.in_flight += 1
-            self.emu.clock.spawn(self._run_batch(function, batch), name=f"sqs-esm-batch:{self.mapping.uuid}")
+            self.clock.spawn(self._run_batch(function, batch), name=f"sqs-esm-batch:{self.mapping.uuid}")
 
     def _gather(self, queue: Queue, function: Function, batch_size: int, window: int) -> bool:
         """Fill the open batch up to ``batch_size`` or the payload limit; True when it is full."""
@@ -239,12 +244,12 @@ class SqsPoller:
         try:
             payload = _ENVELOPE_START + b",".join(record for _, record in batch) + _ENVELOPE_END
             request_id = str(uuid.uuid4())
-            result = await self.emu.invoker.invoke(function, payload, request_id=request_id, source="sqs")
+            result = await self.invoker.invoke(function, payload, request_id=request_id, source="sqs")
             keep = self._kept(batch, result)
-            if not result.throttled and self.emu.faults.roll_duplicate(function.name):
+            if not result.throttled and self.faults.roll_duplicate(function.name):
                 # At-least-once: the same records delivered once more before they are deleted.
-                await self.emu.invoker.invoke(function, payload, request_id=request_id, source="sqs",
-                                              duplicate=True)
+                await self.invoker.invoke(function, payload, request_id=request_id, source="sqs",
+                                         duplicate=True)
             self._delete(batch, keep)
         except asyncio.CancelledError:
             raise

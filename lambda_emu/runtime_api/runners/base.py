@@ -1,7 +1,9 @@
 """The runner interface: how an execution environment's runtime process (or container) is started.
 
 A runner knows how to start a runtime and to stop it; it knows nothing of invocations. The process
-runner is the default; a container runner implements the same interface.
+runner is the default; a container runner implements the same interface. Everything outside a runner
+(execution environments, the composition root's choice aside) sees only what this module defines:
+:class:`Runner`, :class:`RuntimeProcess`, :class:`RuntimeSpec` and the failures a start may raise.
 """
 
 from __future__ import annotations
@@ -23,6 +25,19 @@ class RuntimeSpec:
     env: dict[str, str]
     memory_mb: int
     tmp_dir: Path
+
+
+class EntrypointMissing(Exception):
+    """The runtime has no entrypoint to start (AWS: Runtime.InvalidEntrypoint), e.g. a provided.*
+    runtime without an executable bootstrap.
+
+    ``reason`` is Lambda's wording: "Couldn't find valid bootstrap(s): [...]" when there is none,
+    Go's "fork/exec <path>: permission denied" when it is not executable.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 class RuntimeProcess(Protocol):

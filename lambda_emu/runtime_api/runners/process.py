@@ -17,23 +17,11 @@ import time
 import psutil
 
 from lambda_emu.runtime_api.log_frames import FrameDecoder
-from lambda_emu.runtime_api.runners.base import OutputSink, RuntimeSpec
+from lambda_emu.runtime_api.runners.base import EntrypointMissing, OutputSink, RuntimeSpec
 from lambda_emu.runtime_api.runners.orphans import OrphanRegistry, die_with_parent
 
 #: How often the list of a runtime's child processes is refreshed for memory accounting (wall seconds).
 CHILDREN_REFRESH_SECONDS = 1.0
-
-
-class EntrypointMissing(Exception):
-    """A provided.* runtime without an executable bootstrap (AWS: Runtime.InvalidEntrypoint).
-
-    ``reason`` is Lambda's wording: "Couldn't find valid bootstrap(s): [...]" when there is none,
-    Go's "fork/exec <path>: permission denied" when it is not executable.
-    """
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 class LocalProcess:

@@ -15,7 +15,11 @@ from aiohttp import web
 from lambda_emu import __version__
 
 if TYPE_CHECKING:
-    from lambda_emu.app import Emulator
+    from lambda_emu.emulator.invocation.destinations import Destinations
+    from lambda_emu.emulator.invocation.functions import FunctionRegistry
+    from lambda_emu.emulator.platform.clock import Clock
+    from lambda_emu.emulator.platform.faults import Faults
+    from lambda_emu.emulator.platform.journal import Journal
 
 Handler = Callable[[web.Request], Awaitable[Any]]
 
@@ -83,8 +87,13 @@ def check_query(request: web.Request, path: str) -> None:
 
 
 class ControlService:
-    def __init__(self, emu: Emulator) -> None:
-        self.emu = emu
+    def __init__(self, clock: Clock, journal: Journal, destinations: Destinations, faults: Faults,
+                 functions: FunctionRegistry) -> None:
+        self.clock = clock
+        self.journal = journal
+        self.destinations = destinations
+        self.faults = faults
+        self.functions = functions
         self.routes: dict[tuple[str, str], Handler] = {
             ("GET", "/_emu/health"): self.health,
             ("GET", "/_emu/clock"): self.get_clock,
@@ -92,7 +101,7 @@ class ControlService:
             ("POST", "/_emu/clock/settle"): self.settle,
             ("GET", "/_emu/invocations"): self.invocations,
             ("GET", "/_emu/deliveries"): self.deliveries,
-            ("POST", "/_emu/faults"): self.faults,
+            ("POST", "/_emu/faults"): self.set_faults,
             ("GET", "/_emu/faults"): self.get_faults,
         }
 
@@ -117,36 +126,36 @@ class ControlService:
         return {"status": "ok", "version": __version__}
 
     async def get_clock(self, _request: web.Request) -> dict[str, Any]:
-        return self.emu.clock.describe()
+        return self.clock.describe()
 
     async def advance(self, request: web.Request) -> dict[str, Any]:
         body = await read_model(request, "AdvanceInput")
-        await self.emu.clock.advance(body.seconds)
-        return {"now": self.emu.clock.describe()["now"]}
+        await self.clock.advance(body.seconds)
+        return {"now": self.clock.describe()["now"]}
 
     async def settle(self, request: web.Request) -> dict[str, Any]:
         body = await read_model(request, "SettleInput")
-        await self.emu.clock.settle(body.maxSeconds)
-        return {"now": self.emu.clock.describe()["now"]}
+        await self.clock.settle(body.maxSeconds)
+        return {"now": self.clock.describe()["now"]}
 
     async def invocations(self, request: web.Request) -> dict[str, Any]:
         """The journal: every attempt, in start order, filtered by functionName and requestId."""
         function_name = request.query.get("functionName")
         request_id = request.query.get("requestId")
-        attempts = self.emu.journal.query(function_name, request_id)
+        attempts = self.journal.query(function_name, request_id)
         return {"invocations": [a.to_json() for a in attempts]}
 
     async def deliveries(self, request: web.Request) -> dict[str, Any]:
         """What destinations and DLQs received, in order (every target, SQS included)."""
         target = request.query.get("target")
-        return {"deliveries": [d.to_json() for d in self.emu.destinations.query(target)]}
+        return {"deliveries": [d.to_json() for d in self.destinations.query(target)]}
 
-    async def faults(self, request: web.Request) -> dict[str, Any]:
+    async def set_faults(self, request: web.Request) -> dict[str, Any]:
         body = await read_model(request, "FaultsInput")
-        if body.functionName is not None and self.emu.functions.find(body.functionName) is None:
+        if body.functionName is not None and self.functions.find(body.functionName) is None:
             raise ControlError(404, "ResourceNotFoundException", f"Function not found: {body.functionName}")
-        self.emu.faults.set_duplicate_rate(body.functionName, body.duplicateRate)
-        return self.emu.faults.to_json()
+        self.faults.set_duplicate_rate(body.functionName, body.duplicateRate)
+        return self.faults.to_json()
 
     async def get_faults(self, _request: web.Request) -> dict[str, Any]:
-        return self.emu.faults.to_json()
+        return self.faults.to_json()

@@ -4,16 +4,18 @@ Input arrives validated against botocore's model (blobs as bytes, timestamps as 
 the checks left here are the ones AWS makes beyond the model (stream exists, retention bounds,
 record sizes...), and those live in :mod:`lambda_emu.emulator.services.kinesis.store`.
 
-The stream event source mapping reaches the same state through ``emu.services["kinesis"].store``.
+The stream event source mapping is handed the same store by the composition root.
 """
 
 from __future__ import annotations
 
 import base64
+import random
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from lambda_emu.emulator.services.base import Service
+from lambda_emu.emulator.platform.clock import Clock
+from lambda_emu.emulator.protocol.service import Service
 from lambda_emu.emulator.services.kinesis.store import (
     KinesisStore,
     Shard,
@@ -21,9 +23,6 @@ from lambda_emu.emulator.services.kinesis.store import (
     StreamRecord,
     invalid_argument,
 )
-
-if TYPE_CHECKING:
-    from lambda_emu.app import Emulator
 
 Params = dict[str, Any]
 Result = dict[str, Any]
@@ -55,9 +54,8 @@ def _shards(shards: list[Shard]) -> list[Result]:
 class KinesisService(Service):
     service_name = "kinesis"
 
-    def __init__(self, emu: Emulator) -> None:
-        super().__init__(emu)
-        self.store = KinesisStore(emu.clock, region=emu.region, account_id=emu.account_id, rng=emu.rng)
+    def __init__(self, clock: Clock, rng: random.Random, *, region: str, account_id: str) -> None:
+        self.store = KinesisStore(clock, region=region, account_id=account_id, rng=rng)
 
     def _stream(self, params: Params) -> Stream:
         return self.store.resolve(params.get("StreamName"), params.get("StreamARN"))

@@ -5,12 +5,27 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
 
 from lambda_emu.emulator.invocation import logs
+from lambda_emu.emulator.invocation.environments import Environments
+from lambda_emu.emulator.invocation.functions import (
+    MAX_ENV_BYTES,
+    NAME_RE,
+    PYTHON_RUNTIMES,
+    RESERVED_ENV_KEYS,
+    SUPPORTED_RUNTIMES,
+    Code,
+    Function,
+    FunctionRegistry,
+    zip_directory,
+)
+from lambda_emu.emulator.invocation.invoker import AsyncInvoke, Invoker
+from lambda_emu.emulator.platform.clock import Clock
 from lambda_emu.emulator.platform.errors import (
     AwsError,
     invalid_parameter,
@@ -19,20 +34,17 @@ from lambda_emu.emulator.platform.errors import (
     service_exception,
 )
 from lambda_emu.emulator.protocol import context
+from lambda_emu.emulator.protocol.service import Service
 from lambda_emu.emulator.services import pagination
-from lambda_emu.emulator.services.base import Service
 from lambda_emu.emulator.services.control.api import ControlError
+from lambda_emu.emulator.services.lambda_.destination_checks import DestinationChecks
 from lambda_emu.emulator.services.lambda_.event_invoke_config import EventInvokeConfigApi
-from lambda_emu.emulator.services.lambda_.functions import (
-    MAX_ENV_BYTES,
-    NAME_RE,
-    PYTHON_RUNTIMES,
-    RESERVED_ENV_KEYS,
-    SUPPORTED_RUNTIMES,
-    Function,
-    zip_directory,
-)
+from lambda_emu.emulator.services.lambda_.mappings import MappingRegistry
 from lambda_emu.emulator.services.lambda_.mappings_api import EventSourceMappingApi
+from lambda_emu.emulator.services.sqs.store import Queue
+
+#: Called after a function changed in a way others react to (deleted; its concurrency changed).
+FunctionHook = Callable[[Function], None]
 
 #: Payload quotas (spec §1.7).
 MAX_SYNC_PAYLOAD = 6 * 1024 * 1024
@@ -58,14 +70,42 @@ def validation(message: str) -> AwsError:
 class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, Service):
     service_name = "lambda"
 
-    @property
-    def functions(self):  # type: ignore[no-untyped-def]
-        return self.emu.functions
+    def __init__(
+        self,
+        functions: FunctionRegistry,
+        clock: Clock,
+        invoker: Invoker,
+        environments: Environments,
+        async_invoke: AsyncInvoke,
+        checks: DestinationChecks,
+        mappings: MappingRegistry,
+        *,
+        queue_by_arn: Callable[[str], Queue | None],
+        stream_exists: Callable[[str], bool],
+        region: str,
+        account_id: str,
+        account_concurrency: int,
+        endpoint: Callable[[], str],
+    ) -> None:
+        self.functions = functions
+        self.clock = clock
+        self.invoker = invoker
+        self.environments = environments
+        self.async_invoke = async_invoke
+        self.checks = checks
+        self.mappings = mappings
+        self.queue_by_arn = queue_by_arn
+        self.stream_exists = stream_exists
+        self.region = region
+        self.account_id = account_id
+        self.account_concurrency = account_concurrency
+        self.endpoint = endpoint
+        #: Hooks the composition root wires (the async queue and the faults forget a deleted function;
+        #: the async queue wakes when a function's concurrency changes).
+        self.on_function_deleted: list[FunctionHook] = []
+        self.on_concurrency_changed: list[FunctionHook] = []
 
-    async def start(self) -> None:
-        self.emu.control.add_route("GET", "/_emu/code", self._download_code)
-
-    async def _download_code(self, request: web.Request) -> web.Response:
+    async def download_code(self, request: web.Request) -> web.Response:
         """Code.Location: the deployment package as uploaded (AWS's is a presigned S3 URL)."""
         function = self.functions.find(request.query.get("functionName", ""))
         if function is None:
@@ -113,15 +153,15 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, Service):
             architectures=list(params.get("Architectures") or ["x86_64"]),
             ephemeral_storage=(params.get("EphemeralStorage") or {}).get("Size", 512),
         )
-        self.emu.check_dead_letter_target(function, function.dead_letter_target)
-        function.touch(self.emu.clock.now())
+        self.checks.check_dead_letter_target(function, function.dead_letter_target)
+        function.touch(self.clock.now())
         self.functions.add(function)
         return function.configuration("created")
 
     def register(self, function: Function) -> None:
         """Add a function built elsewhere (the template loader)."""
         self._check_runtime(function.runtime)
-        function.touch(self.emu.clock.now())
+        function.touch(self.clock.now())
         self.functions.add(function)
 
     def GetFunction(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -129,7 +169,7 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, Service):
         result: dict[str, Any] = {
             "Configuration": function.configuration(),
             "Code": {"RepositoryType": "S3",
-                     "Location": f"{self.emu.endpoint}/_emu/code?functionName={quote(function.name)}"},
+                     "Location": f"{self.endpoint()}/_emu/code?functionName={quote(function.name)}"},
         }
         if function.tags:
             result["Tags"] = dict(function.tags)
@@ -167,7 +207,7 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, Service):
         self._check_environment(params.get("Environment"))
         if "DeadLetterConfig" in params:
             target = (params["DeadLetterConfig"] or {}).get("TargetArn") or None
-            self.emu.check_dead_letter_target(function, target)
+            self.checks.check_dead_letter_target(function, target)
             function.dead_letter_target = target
         for key, attr in (("Runtime", "runtime"), ("Handler", "handler"), ("Role", "role"), ("Timeout", "timeout"),
                           ("MemorySize", "memory_size"), ("Description", "description")):
@@ -183,9 +223,10 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, Service):
 
     def DeleteFunction(self, params: dict[str, Any]) -> dict[str, Any]:
         function = self.functions.get(params["FunctionName"], params.get("Qualifier"))
-        self.emu.environments.remove_function(function)
+        self.environments.remove_function(function)
         self.functions.remove(function)
-        self.emu.function_deleted(function)
+        for hook in self.on_function_deleted:
+            hook(function)
         # Lambda answers a delete with 204 No Content (the model's StatusCode member carries it).
         return {"StatusCode": 204}
 
@@ -195,13 +236,14 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, Service):
         function = self.functions.get(params["FunctionName"])
         wanted = params["ReservedConcurrentExecutions"]
         others = sum(f.reserved_concurrency or 0 for f in self.functions if f is not function)
-        if self.emu.config.account_concurrency - others - wanted < MIN_UNRESERVED:
+        if self.account_concurrency - others - wanted < MIN_UNRESERVED:
             raise invalid_parameter(
                 "Specified ReservedConcurrentExecutions for function decreases account's "
                 f"UnreservedConcurrentExecution below its minimum value of [{MIN_UNRESERVED}]."
             )
         function.reserved_concurrency = wanted
-        self.emu.concurrency_changed(function)
+        for hook in self.on_concurrency_changed:
+            hook(function)
         return {"ReservedConcurrentExecutions": wanted}
 
     def GetFunctionConcurrency(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -213,12 +255,13 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, Service):
     def DeleteFunctionConcurrency(self, params: dict[str, Any]) -> dict[str, Any]:
         function = self.functions.get(params["FunctionName"])
         function.reserved_concurrency = None
-        self.emu.concurrency_changed(function)
+        for hook in self.on_concurrency_changed:
+            hook(function)
         return {}
 
     def GetAccountSettings(self, params: dict[str, Any]) -> dict[str, Any]:
         reserved = sum(f.reserved_concurrency or 0 for f in self.functions)
-        total = self.emu.config.account_concurrency
+        total = self.account_concurrency
         return {
             "AccountLimit": {
                 "TotalCodeSize": 80530636800,
@@ -246,11 +289,11 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, Service):
         request_id = context.request_id.get()
         invoked_arn = function.arn + (f":{params['Qualifier']}" if params.get("Qualifier") else "")
         if invocation_type == "Event":
-            await self.emu.async_queue.enqueue(function, payload, request_id=request_id, invoked_arn=invoked_arn)
+            await self.async_invoke(function, payload, request_id=request_id, invoked_arn=invoked_arn)
             return {"StatusCode": 202, "Payload": b""}
         client_context = self._client_context(params.get("ClientContext"))
-        result = await self.emu.invoker.invoke(function, payload, request_id=request_id, source="sync",
-                                               invoked_arn=invoked_arn, client_context=client_context)
+        result = await self.invoker.invoke(function, payload, request_id=request_id, source="sync",
+                                          invoked_arn=invoked_arn, client_context=client_context)
         if result.system_error is not None:
             raise service_exception(f"lambda-emu could not run the invocation: {result.system_error}")
         if result.throttled:
@@ -271,8 +314,7 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, Service):
                                f"Request must be smaller than {MAX_INVOKE_ASYNC_PAYLOAD} bytes for the InvokeAsync "
                                "operation", 413)
         payload = self._event_payload(payload)
-        await self.emu.async_queue.enqueue(function, payload, request_id=context.request_id.get(),
-                                           invoked_arn=function.arn)
+        await self.async_invoke(function, payload, request_id=context.request_id.get(), invoked_arn=function.arn)
         return {"Status": 202}
 
     # ---- helpers ----
@@ -342,7 +384,7 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, Service):
                                "The Revision Id provided does not match the latest Revision Id. "
                                "Call the GetFunction/GetAlias API to retrieve the latest Revision Id", 412)
 
-    def _code(self, name: str, code: dict[str, Any]) -> Any:
+    def _code(self, name: str, code: dict[str, Any]) -> Code:
         if code.get("ZipFile") is not None:
             return self.functions.code_from_zip(name, code["ZipFile"])
         if code.get("ImageUri"):
@@ -352,8 +394,8 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, Service):
         raise invalid_parameter("Please provide a source for function code.")
 
     def _changed(self, function: Function) -> None:
-        function.touch(self.emu.clock.now())
-        self.emu.environments.retire_function(function)
+        function.touch(self.clock.now())
+        self.environments.retire_function(function)
 
 
 #: The fields ListFunctions leaves out (ListFunctions API reference: "returns a subset of the

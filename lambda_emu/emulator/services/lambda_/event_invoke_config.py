@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING, Any
 from lambda_emu.emulator.platform.errors import AwsError, invalid_parameter, resource_not_found
 
 if TYPE_CHECKING:
-    from lambda_emu.emulator.services.lambda_.functions import Function
+    from lambda_emu.emulator.invocation.functions import Function, FunctionRegistry
+    from lambda_emu.emulator.platform.clock import Clock
+    from lambda_emu.emulator.services.lambda_.destination_checks import DestinationChecks
 
 SETTINGS = ("MaximumRetryAttempts", "MaximumEventAgeInSeconds", "DestinationConfig")
 
@@ -21,7 +23,7 @@ def _has_settings(params: dict[str, Any]) -> bool:
 
 
 class EventInvokeConfigApi:
-    """Mixed into LambdaService (which provides ``emu`` and ``functions``).
+    """Mixed into LambdaService (which provides ``functions``, ``clock`` and ``checks``).
 
     AWS's error for a function that isn't there depends on the operation (as recorded against AWS by
     LocalStack's validated snapshot test_lambda_eventinvokeconfig_exceptions): Get and Delete say the
@@ -29,8 +31,9 @@ class EventInvokeConfigApi:
     setting at all is refused before the function is even looked up.
     """
 
-    emu: Any
-    functions: Any
+    functions: FunctionRegistry
+    clock: Clock
+    checks: DestinationChecks
 
     def _event_invoke_target(self, params: dict[str, Any], *, missing: str = "exists") -> Function:
         reference = params["FunctionName"]
@@ -56,10 +59,10 @@ class EventInvokeConfigApi:
         for slot in ("OnSuccess", "OnFailure"):
             target = (destinations.get(slot) or {}).get("Destination")
             if target:
-                self.emu.destinations.check_destination(function, target, on_success=slot == "OnSuccess",
+                self.checks.check_destination(function, target, on_success=slot == "OnSuccess",
                                                         config=destinations)
         config: dict[str, Any] = {
-            "LastModified": self.emu.clock.now(),
+            "LastModified": self.clock.now(),
             "FunctionArn": function.arn + ":$LATEST",
         }
         for key in ("MaximumRetryAttempts", "MaximumEventAgeInSeconds"):

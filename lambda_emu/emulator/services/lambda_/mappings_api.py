@@ -4,15 +4,19 @@ and Kinesis streams, with AWS's validation and response shapes (spec §3.8, §4.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from lambda_emu.emulator.invocation.destinations import arn_service
+from lambda_emu.emulator.platform.arns import arn_service
 from lambda_emu.emulator.platform.errors import AwsError, invalid_parameter, lambda_error, resource_not_found
 from lambda_emu.emulator.services import pagination
-from lambda_emu.event_sources.mappings import EventSourceMapping, new_uuid
+from lambda_emu.emulator.services.lambda_.mappings import EventSourceMapping, MappingRegistry, SourceKind, new_uuid
 
 if TYPE_CHECKING:
-    from lambda_emu.emulator.services.lambda_.functions import Function
+    from lambda_emu.emulator.invocation.functions import Function, FunctionRegistry
+    from lambda_emu.emulator.platform.clock import Clock
+    from lambda_emu.emulator.services.lambda_.destination_checks import DestinationChecks
+    from lambda_emu.emulator.services.sqs.store import Queue
 
 STREAM_ONLY = ("ParallelizationFactor", "BisectBatchOnFunctionError", "MaximumRetryAttempts",
                "MaximumRecordAgeInSeconds", "TumblingWindowInSeconds", "DestinationConfig", "StartingPosition",
@@ -40,10 +44,18 @@ def _conflict(kind: str, source: str, function_name: str, uuid: str) -> str:
 
 
 class EventSourceMappingApi:
-    """Mixed into LambdaService (which provides ``emu`` and ``functions``)."""
+    """Mixed into LambdaService, which provides these."""
 
-    emu: Any
-    functions: Any
+    functions: FunctionRegistry
+    clock: Clock
+    checks: DestinationChecks
+    mappings: MappingRegistry
+    region: str
+    account_id: str
+    #: The SQS queue with this ARN, if lambda-emu serves one.
+    queue_by_arn: Callable[[str], Queue | None]
+    #: Whether lambda-emu serves a Kinesis stream with this ARN.
+    stream_exists: Callable[[str], bool]
 
     # ---- operations ----
 
@@ -61,17 +73,17 @@ class EventSourceMappingApi:
             batch_size=params.get("BatchSize") or DEFAULT_BATCH[kind],
             maximum_batching_window=params.get("MaximumBatchingWindowInSeconds") or 0,
             enabled=params.get("Enabled", True),
-            last_modified=self.emu.clock.now(),
-            arn_prefix=f"arn:aws:lambda:{self.emu.region}:{self.emu.account_id}",
+            last_modified=self.clock.now(),
+            arn_prefix=f"arn:aws:lambda:{self.region}:{self.account_id}",
             tags=dict(params.get("Tags") or {}),
         )
         self._apply(mapping, params, function, creating=True)
         # AWS validates the request first, then compares it with the existing mappings.
-        for existing in self.emu.event_source_mappings:
+        for existing in self.mappings:
             if existing.event_source_arn == source and existing.function_name == function.name:
                 raise lambda_error("ResourceConflictException", _conflict(kind, source, function.name, existing.uuid),
                                    409)
-        self.emu.event_source_mappings.add(mapping)
+        self.mappings.add(mapping)
         return mapping.to_json()
 
     def UpdateEventSourceMapping(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -86,14 +98,14 @@ class EventSourceMappingApi:
         self._apply(candidate, params, function, creating=False)
         candidate.function_name = function.name
         candidate.function_arn = function.arn
-        candidate.last_modified = self.emu.clock.now()
+        candidate.last_modified = self.clock.now()
         mapping.__dict__.update(candidate.__dict__)
-        self.emu.event_source_mappings.updated(mapping)
+        self.mappings.updated(mapping)
         return mapping.to_json()
 
     async def DeleteEventSourceMapping(self, params: dict[str, Any]) -> dict[str, Any]:
         mapping = self._mapping(params["UUID"])
-        await self.emu.event_source_mappings.remove(mapping)
+        await self.mappings.remove(mapping)
         return mapping.to_json()
 
     def GetEventSourceMapping(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -103,7 +115,7 @@ class EventSourceMappingApi:
         wanted_function = None
         if params.get("FunctionName"):
             wanted_function = self.functions.parse_name(params["FunctionName"])[0]
-        every = [m for m in self.emu.event_source_mappings
+        every = [m for m in self.mappings
                  if (not params.get("EventSourceArn") or m.event_source_arn == params["EventSourceArn"])
                  and (wanted_function is None or m.function_name == wanted_function)]
         mappings, following = pagination.page(every, params, 100)
@@ -115,7 +127,7 @@ class EventSourceMappingApi:
     # ---- validation ----
 
     def _mapping(self, uuid: str) -> EventSourceMapping:
-        mapping = self.emu.event_source_mappings.mappings.get(uuid)
+        mapping = self.mappings.get(uuid)
         if mapping is None:
             raise not_found()
         return mapping
@@ -123,16 +135,16 @@ class EventSourceMappingApi:
     def _mapping_function(self, reference: str) -> Function:
         return self.functions.get(reference)
 
-    def _source_kind(self, source: str | None) -> Any:
+    def _source_kind(self, source: str | None) -> SourceKind:
         service = arn_service(source) if source else None
         if service == "sqs":
-            if self.emu.services["sqs"].queue_by_arn(source) is None:
+            if self.queue_by_arn(source) is None:
                 raise invalid_parameter(
                     "Error occurred while ReceiveMessage. SQS Error Code: AWS.SimpleQueueService.NonExistentQueue. "
                     "SQS Error Message: The specified queue does not exist for this wsdl version.")
             return "sqs"
         if service == "kinesis":
-            if self.emu.services["kinesis"].store.find_stream_by_arn(source) is None:
+            if not self.stream_exists(source):
                 raise invalid_parameter(f"Stream not found: {source}")
             return "kinesis"
         raise invalid_parameter("Unrecognized event source, must be kinesis, dynamodb stream or sqs.")
@@ -154,7 +166,7 @@ class EventSourceMappingApi:
                 if parameter == "StartingPosition":
                     raise invalid_parameter("StartingPosition is not valid for SQS event sources.")
                 raise unsupported(parameter)
-        queue = self.emu.services["sqs"].queue_by_arn(mapping.event_source_arn)
+        queue = self.queue_by_arn(mapping.event_source_arn)
         if queue is not None and queue.fifo and mapping.batch_size > FIFO_MAX_BATCH:
             raise invalid_parameter(f"Batch size must be between 1 and {FIFO_MAX_BATCH} for FIFO queues.")
         if mapping.batch_size > 10 and mapping.maximum_batching_window < 1:
@@ -183,7 +195,7 @@ class EventSourceMappingApi:
                 if stamp is None:
                     raise invalid_parameter("StartingPositionTimestamp must be set for the AT_TIMESTAMP starting "
                                             "position.")
-                if stamp.timestamp() > self.emu.clock.now():
+                if stamp.timestamp() > self.clock.now():
                     raise invalid_parameter("StartingPositionTimestamp cannot be in the future.")
                 mapping.starting_position_timestamp = stamp.timestamp()
         age = params.get("MaximumRecordAgeInSeconds")
@@ -207,7 +219,5 @@ class EventSourceMappingApi:
                 if arn_service(target) not in ("sqs", "sns", "s3"):
                     raise invalid_parameter(f"The destination ARN {target} is invalid for a stream event source: "
                                             "use an SQS queue, an SNS topic or an S3 bucket.")
-                function = self.functions.find(mapping.function_name)
-                if function is not None:
-                    self.emu.destinations.check_reachable(function, target)
+                self.checks.check_reachable(target)
             mapping.on_failure = target

@@ -3,13 +3,8 @@
 Each CamelCase method is an SQS operation taking botocore-validated input and returning output
 members; queue state, visibility, FIFO and redrive rules live in the store.
 
-Internal API for the rest of lambda-emu (also reachable as ``emu.services["sqs"].store``)::
-
-    sqs.deliver(queue_arn, body, message_attributes=None) -> message_id   # destinations, DLQs
-    sqs.queue_by_arn(arn) -> Queue | None
-    sqs.receive(queue, max_messages, visibility_timeout=None) -> list[ReceivedMessage]
-    sqs.delete(queue, receipt_handle)
-    queue.add_listener(callback) / queue.remove_listener(callback)
+The rest of lambda-emu (destinations, the SQS poller, the Lambda API's checks) is handed the store
+itself, :class:`~lambda_emu.emulator.services.sqs.store.SqsStore`, by the composition root.
 """
 
 from __future__ import annotations
@@ -17,25 +12,27 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import random
 import re
-from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
+from lambda_emu.emulator.platform.clock import Clock
 from lambda_emu.emulator.platform.errors import AwsError
-from lambda_emu.emulator.services.base import Service
+from lambda_emu.emulator.protocol.service import Service
 from lambda_emu.emulator.services.sqs import attributes as attrs
 from lambda_emu.emulator.services.sqs.checksums import md5_of_attributes
 from lambda_emu.emulator.services.sqs.errors import (
     invalid_attribute_name,
     invalid_parameter,
     invalid_parameter_value,
+    json_error_type,
+    query_message,
     queue_does_not_exist,
     sqs_error,
 )
+from lambda_emu.emulator.services.sqs.query_traits import QUERY_TRAITS
 from lambda_emu.emulator.services.sqs.store import MoveTask, Queue, ReceivedMessage, SqsStore
-
-if TYPE_CHECKING:
-    from lambda_emu.app import Emulator
 
 #: Every system attribute ReceiveMessage can return ("All" selects these).
 MESSAGE_SYSTEM_ATTRIBUTES = (
@@ -50,29 +47,18 @@ class SqsService(Service):
     service_name = "sqs"
     # Model enums are narrower than SQS's real input (legacy AttributeNames take message attributes).
     validate_enums = False
+    query_traits = QUERY_TRAITS
 
-    def __init__(self, emu: Emulator) -> None:
-        super().__init__(emu)
-        self.store = SqsStore(emu.clock, region=emu.region, account_id=emu.account_id,
-                              endpoint=lambda: emu.endpoint, rng=emu.rng)
+    def __init__(self, clock: Clock, rng: random.Random, *, region: str, account_id: str,
+                 endpoint: Callable[[], str]) -> None:
+        self.account_id = account_id
+        self.store = SqsStore(clock, region=region, account_id=account_id, endpoint=endpoint, rng=rng)
 
-    # ---- internal API ----------------------------------------------------------------------------
+    def json_error_type(self, error: AwsError) -> tuple[str, str]:
+        return json_error_type(error)
 
-    def deliver(self, queue_arn: str, body: str, message_attributes: Mapping[str, Mapping[str, Any]] | None = None,
-                ) -> str:
-        """Send as a Lambda destination / DLQ does; raises AwsError QueueDoesNotExist for an unknown ARN."""
-        return self.store.deliver(queue_arn, body, message_attributes)
-
-    def queue_by_arn(self, arn: str) -> Queue | None:
-        return self.store.queue_by_arn(arn)
-
-    def receive(self, queue: Queue, max_messages: int, visibility_timeout: int | None = None,
-                ) -> list[ReceivedMessage]:
-        """An immediate receive with ReceiveMessage's receive-count and redrive semantics."""
-        return self.store.receive(queue, max_messages, visibility_timeout)
-
-    def delete(self, queue: Queue, receipt_handle: str) -> None:
-        self.store.delete(queue, receipt_handle)
+    def query_message(self, error: AwsError) -> str:
+        return query_message(error)
 
     def validation_error(self, problems: list[str]) -> Exception:
         """SQS words model violations as MissingParameter / InvalidParameterValue."""
@@ -95,7 +81,7 @@ class SqsService(Service):
 
     def GetQueueUrl(self, params: dict[str, Any]) -> dict[str, Any]:
         owner = params.get("QueueOwnerAWSAccountId")
-        if owner is not None and owner != self.emu.account_id:
+        if owner is not None and owner != self.account_id:
             raise queue_does_not_exist()
         return {"QueueUrl": self.store.get_queue(params["QueueName"]).url}
 

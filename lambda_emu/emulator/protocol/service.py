@@ -5,14 +5,33 @@ validated input (parsed by the protocol layer from botocore's model: blobs as ``
 aware UTC ``datetime``, everything else as JSON types) and returns a dict of output members (blobs as
 ``bytes``, timestamps as ``datetime`` or epoch seconds). It may be ``async``. It raises
 :class:`lambda_emu.emulator.platform.errors.AwsError` for anything AWS would refuse.
+
+The protocol layer names no service: what differs between services on the wire comes in through the
+hooks below (``validation_error``, ``json_error_type``, ``query_traits``, ``query_message``), which
+a service overrides.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
-if TYPE_CHECKING:
-    from lambda_emu.app import Emulator
+from lambda_emu.emulator.platform.errors import AwsError
+
+
+@dataclass(frozen=True)
+class QueryTraits:
+    """What the query protocol needs of a service that botocore's JSON model no longer carries."""
+
+    #: The XML namespace of responses.
+    namespace: str
+    #: (structure, member) → query wire name; every list and map member named here is flattened.
+    member_names: Mapping[tuple[str, str], str]
+    #: map shape → (key element, value element).
+    map_names: Mapping[str, tuple[str, str]]
+    #: modeled error shape name → (query code, HTTP status).
+    errors: Mapping[str, tuple[str, int]]
 
 
 class Service:
@@ -20,9 +39,6 @@ class Service:
     service_name: str = ""
     #: Whether the protocol layer enforces the model's enums (see protocol.shapes.validate).
     validate_enums: bool = True
-
-    def __init__(self, emu: Emulator) -> None:
-        self.emu = emu
 
     async def start(self) -> None:
         """Called once the server is listening."""
@@ -37,8 +53,17 @@ class Service:
 
     def validation_error(self, problems: list[str]) -> Exception:
         """The error for input that breaks the model's constraints (AWS's Coral wording by default)."""
-        from lambda_emu.emulator.platform.errors import AwsError
-
         count = len(problems)
         noun = "error" if count == 1 else "errors"
         return AwsError("ValidationException", f"{count} validation {noun} detected: " + "; ".join(problems))
+
+    def json_error_type(self, error: AwsError) -> tuple[str, str]:
+        """(``__type``, legacy query code) of an error on the JSON protocols: the error's own code by default."""
+        return error.code, error.query_code
+
+    #: Set by a service also served over the query protocol (SQS).
+    query_traits: QueryTraits | None = None
+
+    def query_message(self, error: AwsError) -> str:
+        """The error's message as the query protocol words it (the same words by default)."""
+        return error.message
