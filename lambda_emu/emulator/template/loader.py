@@ -732,6 +732,3 @@ resource_type(SERVERLESS_FUNCTION, phase=PHASE_FUNCTIONS, attributes=_function_a
 resource_type(LAMBDA_FUNCTION, phase=PHASE_FUNCTIONS, attributes=_function_attributes, load=_load_function)
 # IAM roles only matter as a function's Role ARN: lambda-emu doesn't enforce permissions.
 resource_type("AWS::IAM::Role", phase=PHASE_STORES, attributes=_role_attributes)
-
-# Queues, streams, async settings and event source mappings (issues 3-5) register themselves here.
-from lambda_emu.emulator.template import resources as _resources  # noqa: E402,F401
