@@ -2,7 +2,8 @@
 
 - Function errors (every failure mode: exceptions, timeouts, exits, out-of-memory, init errors) are
   retried after 60 s, then 120 s, up to MaximumRetryAttempts (0-2, default 2).
-- Throttles back off exponentially from 1 s to 5 min and don't count against MaximumRetryAttempts.
+- Throttles and system errors (lambda-emu could not run the attempt: AWS's 5xx) back off exponentially
+  from 1 s to 5 min and don't count against MaximumRetryAttempts.
 - Every retry must start before MaximumEventAgeInSeconds (default 6 h): a retry that would land at or
   past the maximum age is not made; the event fails at once with EventAgeExceeded (AWS's recorded
   behaviour, spec §1.4).
@@ -29,7 +30,7 @@ from lambda_emu.emulator.platform.logging import get_logger
 if TYPE_CHECKING:
     from lambda_emu.emulator.invocation.destinations import Destinations
     from lambda_emu.emulator.invocation.functions import Function, FunctionRegistry
-    from lambda_emu.emulator.invocation.invoker import Invoker, InvokeResult
+    from lambda_emu.emulator.invocation.invoker import InvokeKind, Invoker, InvokeResult
     from lambda_emu.emulator.platform.clock import Clock
     from lambda_emu.emulator.platform.faults import Faults
 
@@ -52,12 +53,15 @@ class AsyncEvent:
     invoked_arn: str
     enqueued_at: float
     invocations: int = 0  # attempts that reached the function (approximateInvokeCount)
-    throttles: int = 0  # consecutive throttled attempts (backoff exponent)
+    throttles: int = 0  # consecutive attempts that never reached the function (backoff exponent)
     duplicate: bool = False
     # Drawn at intake, in the order Invoke calls arrive, so a seed gives the same run whatever
     # order attempts happen to finish in (the copy itself still follows the first attempt).
     wants_duplicate: bool = False
-    last: InvokeResult | None = None
+    last: InvokeResult | None = None  # the last attempt that reached the function
+    #: Why the last attempt did not reach the function (None when it did).
+    not_reached: Literal["throttled", "system_error"] | None = None
+    system_error: str | None = None  # the last system error, for the dead-letter message
 
 
 @dataclass(frozen=True)
@@ -82,14 +86,14 @@ class Decision:
     condition: Condition | None = None
 
 
-def decide(event: AsyncEvent, config: RetryConfig, outcome: Literal["success", "error", "throttled"],
-           now: float) -> Decision:
+def decide(event: AsyncEvent, config: RetryConfig, outcome: InvokeKind, now: float) -> Decision:
     """Lambda's async retry policy, as a pure function."""
     if outcome == "success":
         return Decision(condition="Success")
     deadline = event.enqueued_at + config.max_event_age
-    if outcome == "throttled":
-        # Throttled events stay queued until they expire: the last try is at the event's maximum age.
+    if outcome in ("throttled", "system_error"):
+        # Lambda returns throttled (429) and system-error (5xx) events to the queue with the same
+        # backoff, uncounted; they stay until they expire: the last try is at the event's maximum age.
         delay = min(THROTTLE_MAX_DELAY, THROTTLE_FIRST_DELAY * 2 ** max(0, event.throttles - 1))
         return Decision(retry_at=min(now + delay, deadline))
     retries_done = event.invocations - 1
@@ -123,6 +127,19 @@ def invocation_record(now: float, event: AsyncEvent, function: Function, conditi
         record["responseContext"] = response_context
         record["responsePayload"] = last.payload_json()
     return record
+
+
+def dead_letter_error(event: AsyncEvent) -> tuple[int, str]:
+    """The DLQ message's ErrorCode and ErrorMessage: the HTTP status of the event's last attempt and
+    its error (docs/aws-behaviour.md §Dead-letter queues)."""
+    if event.not_reached == "system_error":
+        # The last attempt failed inside lambda-emu: Lambda's own 5xx, not a throttle.
+        return 500, f"lambda-emu could not run the invocation: {event.system_error}"
+    last = event.last
+    if last is not None and last.outcome is not None:
+        return 200, last.outcome.error_message or last.outcome.error_type or ""
+    # No attempt ran the function: throttled to the end, or reserved concurrency 0.
+    return 429, "Rate Exceeded."
 
 
 @dataclass
@@ -187,18 +204,19 @@ class AsyncQueue:
         result = await self.invoker.invoke(function, event.payload, request_id=event.request_id,
                                           source="async", invoked_arn=event.invoked_arn,
                                           duplicate=event.duplicate)
-        if result.throttled:
+        if result.kind == "throttled" or result.kind == "system_error":
             event.throttles += 1
-            outcome: Literal["success", "error", "throttled"] = "throttled"
+            event.not_reached = result.kind
+            event.system_error = result.system_error
         else:
             event.throttles = 0
             event.invocations += 1
             event.last = result
-            outcome = "success" if result.succeeded else "error"
-        if event.invocations == 1 and outcome != "throttled" and event.wants_duplicate:
+            event.not_reached = None
+        if event.invocations == 1 and result.reached_function and event.wants_duplicate:
             event.wants_duplicate = False
             self._deliver_duplicate(event)
-        decision = decide(event, config, outcome, self.clock.now())
+        decision = decide(event, config, result.kind, self.clock.now())
         if decision.retry_at is not None:
             self._retry_at(event, decision.retry_at)
         else:
@@ -229,17 +247,9 @@ class AsyncQueue:
         if target:
             await self.destinations.send_record(target, record, condition == "Success")
         if condition != "Success" and function.dead_letter_target:
-            error_code, message = self._dead_letter_error(event)
+            error_code, message = dead_letter_error(event)
             await self.destinations.send_dead_letter(function, event.payload, event.request_id, error_code,
                                                      message)
-
-    @staticmethod
-    def _dead_letter_error(event: AsyncEvent) -> tuple[int, str]:
-        last = event.last
-        if last is not None and last.outcome is not None:
-            return 200, last.outcome.error_message or last.outcome.error_type or ""
-        # No attempt ran the function: throttled to the end, reserved concurrency 0, or a lambda-emu fault.
-        return 429, "Rate Exceeded."
 
     # ---- hooks ----
 

@@ -5,7 +5,7 @@ journal the attempt, and return the outcome. Every source (sync, async, SQS, Kin
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 from lambda_emu.emulator.invocation.environments import Environments, Outcome, ThrottleReason
 from lambda_emu.emulator.invocation.functions import Function
@@ -23,20 +23,28 @@ class AsyncInvoke(Protocol):
     async def __call__(self, function: Function, payload: bytes, *, request_id: str, invoked_arn: str) -> None: ...
 
 
+#: What one attempt came to: the function succeeded; it failed (any failure mode of the function or
+#: its runtime: AWS's "function error"); it was throttled and never ran; or lambda-emu itself could
+#: not run it (AWS's "service error", a 5xx, which sources retry like a throttle).
+InvokeKind = Literal["success", "function_error", "throttled", "system_error"]
+
+
 @dataclass
 class InvokeResult:
     request_id: str
-    outcome: Outcome | None  # None when the function never ran (throttled, or a lambda-emu-side error)
-    throttle_reason: ThrottleReason | None = None
-    system_error: str | None = None  # lambda-emu could not run the attempt (AWS: a 5xx)
-
-    @property
-    def throttled(self) -> bool:
-        return self.outcome is None
+    kind: InvokeKind
+    outcome: Outcome | None = None  # what the function produced: set exactly when it ran
+    throttle_reason: ThrottleReason | None = None  # kind "throttled": why
+    system_error: str | None = None  # kind "system_error": what went wrong inside lambda-emu
 
     @property
     def succeeded(self) -> bool:
-        return self.outcome is not None and self.outcome.kind == "success"
+        return self.kind == "success"
+
+    @property
+    def reached_function(self) -> bool:
+        """Whether the function ran (a success or a function error); throttles and system errors didn't."""
+        return self.outcome is not None
 
     @property
     def payload(self) -> bytes:
@@ -45,7 +53,7 @@ class InvokeResult:
     @property
     def function_error(self) -> str | None:
         """X-Amz-Function-Error: every failure mode is "Unhandled" on today's Lambda."""
-        return "Unhandled" if self.outcome is not None and self.outcome.kind == "error" else None
+        return "Unhandled" if self.kind == "function_error" else None
 
     def payload_json(self) -> object:
         """The payload as JSON when it is JSON (destination records embed it that way), else the text."""
@@ -73,14 +81,14 @@ class Invoker:
         attempt = journal.begin(request_id, function.name, source, duplicate=duplicate)
         if isinstance(env, str):
             journal.finish(attempt, "throttled", error_type="TooManyRequestsException", duration_ms=0.0)
-            return InvokeResult(request_id, None, env)
+            return InvokeResult(request_id, "throttled", throttle_reason=env)
         try:
             outcome = await env.invoke(request_id, payload, invoked_arn or function.arn, client_context)
         except Exception as exc:  # noqa: BLE001 - a platform fault is reported, never lost
             log.exception("attempt failed inside lambda-emu", function=function.name, request_id=request_id)
             env.dead = True
             journal.finish(attempt, "error", error_type="ServiceException", duration_ms=0.0)
-            return InvokeResult(request_id, None, system_error=f"{type(exc).__name__}: {exc}")
+            return InvokeResult(request_id, "system_error", system_error=f"{type(exc).__name__}: {exc}")
         finally:
             self.environments.release(env)
         journal.finish(
@@ -90,4 +98,4 @@ class Invoker:
             duration_ms=outcome.duration_ms,
             cold_start=outcome.cold_start,
         )
-        return InvokeResult(request_id, outcome)
+        return InvokeResult(request_id, "success" if outcome.kind == "success" else "function_error", outcome)

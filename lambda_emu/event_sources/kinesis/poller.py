@@ -83,7 +83,7 @@ class Batch:
     records: list[StreamRecord]
     fragments: list[str]
     invocations: int = 0  # invocations that reached the function (approximateInvokeCount)
-    throttles: int = 0  # consecutive throttled tries (backoff exponent)
+    throttles: int = 0  # consecutive tries that never reached the function (backoff exponent)
     request_id: str | None = None  # of the last invocation
     function_error: str | None = None  # of the last invocation's response, for responseContext
     final: bool = False  # a tumbling window's final invoke (no records)
@@ -467,8 +467,12 @@ class KinesisPoller:
         if lane.closed:
             return  # the lanes were rebuilt or stopped meanwhile: the new lanes redo this batch
         now = self.clock.now()
-        if result.throttled:
-            # The batch never reached the function: back off, no retry consumed (spec §3.3).
+        if not result.reached_function:
+            # Throttled, or a system error (lambda-emu could not run it: AWS's service error). Either
+            # way the batch never reached the function: back off, no retry consumed, until the records
+            # expire (spec §3.3: "doesn't apply to service errors or throttles").
+            if result.kind == "system_error":
+                log.warning("kinesis batch not run: system error", mapping=self.mapping.uuid, error=result.system_error)
             batch.throttles += 1
             self.mapping.last_processing_result = PROBLEM
             self._block(lane, throttle_retry_at(batch.throttles, now))

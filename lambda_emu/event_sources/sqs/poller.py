@@ -246,7 +246,7 @@ class SqsPoller:
             request_id = str(uuid.uuid4())
             result = await self.invoker.invoke(function, payload, request_id=request_id, source="sqs")
             keep = self._kept(batch, result)
-            if not result.throttled and self.faults.roll_duplicate(function.name):
+            if result.reached_function and self.faults.roll_duplicate(function.name):
                 # At-least-once: the same records delivered once more before they are deleted.
                 await self.invoker.invoke(function, payload, request_id=request_id, source="sqs",
                                          duplicate=True)

@@ -294,9 +294,9 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, Service):
         client_context = self._client_context(params.get("ClientContext"))
         result = await self.invoker.invoke(function, payload, request_id=request_id, source="sync",
                                           invoked_arn=invoked_arn, client_context=client_context)
-        if result.system_error is not None:
+        if result.kind == "system_error":
             raise service_exception(f"lambda-emu could not run the invocation: {result.system_error}")
-        if result.throttled:
+        if result.kind == "throttled":
             raise lambda_error("TooManyRequestsException", "Rate Exceeded.", 429, Reason=result.throttle_reason)
         assert result.outcome is not None
         output: dict[str, Any] = {"StatusCode": 200, "Payload": result.payload, "ExecutedVersion": "$LATEST"}
