@@ -213,7 +213,7 @@ def _decode_string(data: bytes, pos: int, major: int, length: int | None) -> tup
 
 
 def _decode_array(data: bytes, pos: int, length: int | None) -> tuple[list[Any], int]:
-    items = []
+    items: list[Any] = []
     while (length is None and data[pos] != 0xFF) or (length is not None and len(items) < length):
         item, pos = _decode(data, pos)
         items.append(item)

@@ -14,12 +14,12 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qsl
 
 import botocore.session
 from aiohttp import web
-from botocore.model import OperationModel, ServiceModel, Shape
+from botocore.model import ListShape, MapShape, OperationModel, ServiceModel, Shape, StructureShape
 
 from lambda_emu.emulator.platform.errors import AwsError
 from lambda_emu.emulator.platform.logging import get_logger
@@ -93,7 +93,7 @@ def _join(prefix: str, name: str) -> str:
     return f"{prefix}.{name}" if prefix else name
 
 
-def _candidates(shape: Shape, member: str) -> list[str]:
+def _candidates(shape: StructureShape, member: str) -> list[str]:
     wire = shape.members[member].serialization.get("name")
     return [wire, member] if wire and wire != member else [member]
 
@@ -101,9 +101,10 @@ def _candidates(shape: Shape, member: str) -> list[str]:
 def parse_value(shape: Shape, form: _Form, prefix: str) -> Any:
     kind = shape.type_name
     if kind == "structure":
+        structure = cast(StructureShape, shape)
         out: dict[str, Any] = {}
-        for member, member_shape in shape.members.items():
-            for name in _candidates(shape, member):
+        for member, member_shape in structure.members.items():
+            for name in _candidates(structure, member):
                 key = _join(prefix, name)
                 if form.has(key):
                     value = parse_value(member_shape, form, key)
@@ -114,17 +115,19 @@ def parse_value(shape: Shape, form: _Form, prefix: str) -> Any:
     if kind == "list":
         base = prefix if shape.serialization.get("flattened") or not form.has(f"{prefix}.member") else \
             f"{prefix}.member"
-        return [parse_value(shape.member, form, f"{base}.{i}") for i in _indices(form, base)]
+        item_shape = cast(ListShape, shape).member
+        return [parse_value(item_shape, form, f"{base}.{i}") for i in _indices(form, base)]
     if kind == "map":
-        key_name = shape.key.serialization.get("name", "key")
-        value_name = shape.value.serialization.get("name", "value")
+        map_shape = cast(MapShape, shape)
+        key_name = map_shape.key.serialization.get("name", "key")
+        value_name = map_shape.value.serialization.get("name", "value")
         base = prefix if not form.has(f"{prefix}.entry") else f"{prefix}.entry"
         out_map: dict[str, Any] = {}
         for i in _indices(form, base):
-            key = form.values.get(f"{base}.{i}.{key_name}")
-            if key is None:
+            entry_key = form.values.get(f"{base}.{i}.{key_name}")
+            if entry_key is None:
                 continue
-            out_map[key] = parse_value(shape.value, form, f"{base}.{i}.{value_name}")
+            out_map[entry_key] = parse_value(map_shape.value, form, f"{base}.{i}.{value_name}")
         return out_map
     raw = form.values.get(prefix)
     return None if raw is None else _scalar(shape, raw, prefix)
@@ -178,7 +181,8 @@ def _text(shape: Shape, value: Any) -> str:
     if kind == "blob":
         return base64.b64encode(value if isinstance(value, bytes) else str(value).encode()).decode()
     if kind == "timestamp" and hasattr(value, "isoformat"):
-        return value.isoformat()
+        iso: str = value.isoformat()
+        return iso
     return str(value)
 
 
@@ -187,28 +191,30 @@ def serialize(shape: Shape, value: Any, name: str, out: list[str]) -> None:
     kind = shape.type_name
     if kind == "structure":
         out.append(f"<{name}>")
-        serialize_members(shape, value, out)
+        serialize_members(cast(StructureShape, shape), value, out)
         out.append(f"</{name}>")
     elif kind == "list":
+        item_shape = cast(ListShape, shape).member
         if shape.serialization.get("flattened"):
-            item_name = shape.member.serialization.get("name") or name
+            item_name = item_shape.serialization.get("name") or name
             for item in value:
-                serialize(shape.member, item, item_name, out)
+                serialize(item_shape, item, item_name, out)
         else:
-            item_name = shape.member.serialization.get("name", "member")
+            item_name = item_shape.serialization.get("name", "member")
             out.append(f"<{name}>")
             for item in value:
-                serialize(shape.member, item, item_name, out)
+                serialize(item_shape, item, item_name, out)
             out.append(f"</{name}>")
     elif kind == "map":
-        key_name = shape.key.serialization.get("name", "key")
-        value_name = shape.value.serialization.get("name", "value")
+        map_shape = cast(MapShape, shape)
+        key_name = map_shape.key.serialization.get("name", "key")
+        value_name = map_shape.value.serialization.get("name", "value")
         flattened = shape.serialization.get("flattened")
         if not flattened:
             out.append(f"<{name}>")
         for key, item in value.items():
             out.append(f"<{name if flattened else 'entry'}><{key_name}>{_escape(str(key))}</{key_name}>")
-            serialize(shape.value, item, value_name, out)
+            serialize(map_shape.value, item, value_name, out)
             out.append(f"</{name if flattened else 'entry'}>")
         if not flattened:
             out.append(f"</{name}>")
@@ -216,7 +222,7 @@ def serialize(shape: Shape, value: Any, name: str, out: list[str]) -> None:
         out.append(f"<{name}>{_escape(_text(shape, value))}</{name}>")
 
 
-def serialize_members(shape: Shape, value: dict[str, Any], out: list[str]) -> None:
+def serialize_members(shape: StructureShape, value: dict[str, Any], out: list[str]) -> None:
     for member, member_shape in shape.members.items():
         if value.get(member) is None:
             continue

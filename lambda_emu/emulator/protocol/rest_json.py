@@ -6,7 +6,7 @@ import functools
 import json
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import unquote
 
 from aiohttp import web
@@ -25,7 +25,7 @@ from lambda_emu.emulator.protocol.shapes import (
 )
 
 if TYPE_CHECKING:
-    from botocore.model import OperationModel, ServiceModel
+    from botocore.model import ListShape, OperationModel, ServiceModel, StructureShape
 
 
 @dataclass(frozen=True)
@@ -136,7 +136,8 @@ class RestJsonRouter:
                 if member.type_name == "list":
                     values = request.query.getall(wire, [])
                     if values:
-                        params[name] = [parse_header_value(member.member, v) for v in values]
+                        item_shape = cast("ListShape", member).member
+                        params[name] = [parse_header_value(item_shape, v) for v in values]
                 elif wire in request.query:
                     params[name] = parse_header_value(member, request.query[wire])
             elif where == "header":
@@ -224,7 +225,7 @@ def _message_member(code: str) -> str:
         shape = service_model("lambda").shape_for(code)
     except NoShapeFoundError:
         return "message"
-    return "Message" if "Message" in shape.members else "message"
+    return "Message" if "Message" in cast("StructureShape", shape).members else "message"
 
 
 def render_error(error: AwsError) -> web.Response:

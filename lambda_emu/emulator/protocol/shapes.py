@@ -11,14 +11,14 @@ import functools
 import re
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from lambda_emu.emulator.platform.errors import AwsError
 
 if TYPE_CHECKING:
     # botocore is imported on first use only: an idle server never pays for it.
     import botocore.session
-    from botocore.model import OperationModel, ServiceModel, Shape
+    from botocore.model import ListShape, MapShape, OperationModel, ServiceModel, Shape, StructureShape
 
 
 @functools.cache
@@ -50,7 +50,7 @@ def parse_json_value(shape: Shape, value: Any, path: str = "") -> Any:
         if not isinstance(value, dict):
             raise serialization_error(f"Expected an object at '{path or shape.name}'")
         out: dict[str, Any] = {}
-        members = shape.members
+        members = cast("StructureShape", shape).members
         for key, item in value.items():
             member = members.get(key)
             if member is None:
@@ -60,11 +60,13 @@ def parse_json_value(shape: Shape, value: Any, path: str = "") -> Any:
     if kind == "list":
         if not isinstance(value, list):
             raise serialization_error(f"Expected a list at '{path}'")
-        return [parse_json_value(shape.member, item, path) for item in value]
+        item_shape = cast("ListShape", shape).member
+        return [parse_json_value(item_shape, item, path) for item in value]
     if kind == "map":
         if not isinstance(value, dict):
             raise serialization_error(f"Expected a map at '{path}'")
-        return {k: parse_json_value(shape.value, v, path) for k, v in value.items()}
+        value_shape = cast("MapShape", shape).value
+        return {k: parse_json_value(value_shape, v, path) for k, v in value.items()}
     if kind == "blob":
         if not isinstance(value, str):
             raise serialization_error(f"Expected a base64 string at '{path}'")
@@ -143,14 +145,16 @@ def to_json_value(shape: Shape, value: Any) -> Any:
     kind = shape.type_name
     if kind == "structure":
         out: dict[str, Any] = {}
-        for key, member in shape.members.items():
+        for key, member in cast("StructureShape", shape).members.items():
             if key in value and value[key] is not None and not member.serialization.get("location"):
                 out[key] = to_json_value(member, value[key])
         return out
     if kind == "list":
-        return [to_json_value(shape.member, item) for item in value]
+        item_shape = cast("ListShape", shape).member
+        return [to_json_value(item_shape, item) for item in value]
     if kind == "map":
-        return {k: to_json_value(shape.value, v) for k, v in value.items()}
+        value_shape = cast("MapShape", shape).value
+        return {k: to_json_value(value_shape, v) for k, v in value.items()}
     if kind == "blob":
         raw = value.encode() if isinstance(value, str) else bytes(value)
         return base64.b64encode(raw).decode("ascii")
@@ -204,24 +208,27 @@ def _check(shape: Shape, value: Any, path: str, problems: list[str], enums: bool
     if kind == "structure":
         if not isinstance(value, dict):
             return
-        for req in shape.required_members:
+        structure = cast("StructureShape", shape)
+        for req in structure.required_members:
             if value.get(req) is None:
                 problems.append(f"Value null at '{_member_path(path, req)}' failed to satisfy constraint: "
                                 "Member must not be null")
-        for key, member in shape.members.items():
+        for key, member in structure.members.items():
             if value.get(key) is not None:
                 _check(member, value[key], _member_path(path, key), problems, enums)
         return
     meta = shape.metadata
     if kind == "list":
         _check_length(len(value), meta, value, path, problems)
+        item_shape = cast("ListShape", shape).member
         for item in value:
-            _check(shape.member, item, f"{path}.member", problems, enums)
+            _check(item_shape, item, f"{path}.member", problems, enums)
         return
     if kind == "map":
         _check_length(len(value), meta, value, path, problems)
+        value_shape = cast("MapShape", shape).value
         for item in value.values():
-            _check(shape.value, item, f"{path}.member", problems, enums)
+            _check(value_shape, item, f"{path}.member", problems, enums)
         return
     if kind == "string":
         _check_length(len(value), meta, value, path, problems)
