@@ -7,12 +7,13 @@ the start-up path; a service built that way needs no ``start()``.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import shutil
 import tempfile
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from lambda_emu.config import EmulatorConfig
 from lambda_emu.emulator.platform.clock import Clock
@@ -198,7 +199,9 @@ async def serve(emu: Emulator) -> web.AppRunner:
     await runner.setup()
     site = web.TCPSite(runner, emu.config.host, emu.config.port, reuse_address=True)
     await site.start()
-    sockets = site._server.sockets if site._server is not None else []  # noqa: SLF001 - the bound port
+    # aiohttp types its server as AbstractServer; loop.create_server made an asyncio.Server.
+    server = cast("asyncio.Server | None", site._server)  # noqa: SLF001 - the bound port
+    sockets = server.sockets if server is not None else ()
     if sockets:
         emu.port = sockets[0].getsockname()[1]
     # Rooms start once the port is known: queue URLs and runtime endpoints name it.

@@ -15,6 +15,7 @@ from lambda_emu.config import EmulatorConfig
 
 if TYPE_CHECKING:
     from lambda_emu.app import Emulator
+    from lambda_emu.emulator.platform.clock import ClockMode
 
 
 def parser() -> argparse.ArgumentParser:
@@ -55,7 +56,7 @@ def config_from(args: argparse.Namespace) -> EmulatorConfig:
     template = args.template
     if template is None and Path("template.yaml").is_file():
         template = Path("template.yaml")
-    clock = args.clock or ("scaled" if args.time_scale not in (None, 1.0) else "real")
+    clock: ClockMode = args.clock or ("scaled" if args.time_scale not in (None, 1.0) else "real")
     return EmulatorConfig(
         host=args.host,
         port=args.port,

@@ -14,7 +14,7 @@ import collections
 import enum
 import json
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 from aiohttp import web
 
@@ -230,7 +230,8 @@ class RuntimeApiServer:
         assert self._runner is not None, "RuntimeApiServer.start() first"
         site = web.TCPSite(self._runner, self.host, 0)
         await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]  # noqa: SLF001
+        server = cast(asyncio.Server, site._server)  # noqa: SLF001 - the bound port; started, so set
+        port: int = server.sockets[0].getsockname()[1]
         self._sessions[port] = session
         self._sites[port] = site
         session.port = port

@@ -312,8 +312,8 @@ class ExecutionEnvironment:
         """None when the runtime is ready; otherwise the failure the caller gets."""
         assert self.session is not None and self._exit is not None
         init_done = self.session.init_done
-        done, _ = await asyncio.wait({init_done, self._exit}, timeout=INIT_LIMIT_SECONDS + timeout,
-                                     return_when=asyncio.FIRST_COMPLETED)
+        waiting: set[asyncio.Future[Any]] = {init_done, self._exit}
+        done, _ = await asyncio.wait(waiting, timeout=INIT_LIMIT_SECONDS + timeout, return_when=asyncio.FIRST_COMPLETED)
         if init_done in done and not init_done.cancelled():
             reply = init_done.result()
             if reply is None:

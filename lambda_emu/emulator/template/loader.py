@@ -176,11 +176,11 @@ class LoadContext:
     _resolving: set[str] = field(default_factory=set)
     _conditions: dict[str, bool] = field(default_factory=dict)
     #: Work a resource schedules for a later phase (a SAM function's Events become mappings).
-    _deferred: list[tuple[int, int, str, Callable[[], None]]] = field(default_factory=list)
+    _deferred: list[tuple[int, int, str, Callable[[], object]]] = field(default_factory=list)
     #: Resources already loaded (a queue may load its dead-letter queue first).
     loaded: set[str] = field(default_factory=set)
 
-    def defer(self, phase: int, logical_id: str, action: Callable[[], None]) -> None:
+    def defer(self, phase: int, logical_id: str, action: Callable[[], object]) -> None:
         """Run ``action`` once every resource of an earlier phase is loaded."""
         self._deferred.append((phase, len(self._deferred), logical_id, action))
 
@@ -199,7 +199,8 @@ class LoadContext:
 
     @property
     def resources(self) -> dict[str, Any]:
-        return self.document["Resources"]
+        resources: dict[str, Any] = self.document["Resources"]
+        return resources
 
     def error(self, logical_id: str, message: str) -> TemplateError:
         kind = (self.resources.get(logical_id) or {}).get("Type", "?")

@@ -65,7 +65,7 @@ def _call(context: LoadContext, service: str, operation: str, params: dict[str, 
     if problems:
         error = target.validation_error(problems)
         raise error if isinstance(error, AwsError) else AwsError("ValidationException", str(error))
-    result = getattr(target, operation)(params)
+    result: dict[str, Any] = getattr(target, operation)(params)
     if hasattr(result, "__await__"):
         raise TypeError(f"{service}:{operation} is asynchronous; the template loader runs synchronously")
     return result

@@ -36,7 +36,7 @@ from binascii import b2a_base64
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
+from json.encoder import encode_basestring_ascii
 from typing import TYPE_CHECKING, Any
 
 from lambda_emu.emulator.platform.arns import arn_service

@@ -186,7 +186,8 @@ class KinesisService(Service):
         if kind == "AFTER_SHARD_ID":
             if not shard_filter.get("ShardId"):
                 raise invalid_argument("ShardFilter of type AFTER_SHARD_ID requires a ShardId.")
-            return shard_filter["ShardId"]
+            shard_id: str = shard_filter["ShardId"]
+            return shard_id
         if kind in ("AT_TIMESTAMP", "FROM_TIMESTAMP") and shard_filter.get("Timestamp") is None:
             raise invalid_argument(f"ShardFilter of type {kind} requires a Timestamp.")
         return None

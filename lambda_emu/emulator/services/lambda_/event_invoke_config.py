@@ -89,7 +89,7 @@ class EventInvokeConfigApi:
             raise invalid_parameter("You must specify at least one of error handling or destination setting.")
         function = self._event_invoke_target(params)
         current = self._event_invoke_config(function)
-        merged = {k: current.get(k) for k in SETTINGS}
+        merged: dict[str, Any] = {k: current.get(k) for k in SETTINGS}
         if merged.get("DestinationConfig"):
             merged["DestinationConfig"] = {slot: dict(value) for slot, value in merged["DestinationConfig"].items()}
         for key in ("MaximumRetryAttempts", "MaximumEventAgeInSeconds"):

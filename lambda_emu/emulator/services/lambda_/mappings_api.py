@@ -24,6 +24,7 @@ STREAM_ONLY = ("ParallelizationFactor", "BisectBatchOnFunctionError", "MaximumRe
 DEFAULT_BATCH = {"sqs": 10, "kinesis": 100}
 FIFO_MAX_BATCH = 10
 MIN_RECORD_AGE = 60
+UNRECOGNIZED_SOURCE = "Unrecognized event source, must be kinesis, dynamodb stream or sqs."
 
 
 def unsupported(parameter: str) -> AwsError:
@@ -136,7 +137,9 @@ class EventSourceMappingApi:
         return self.functions.get(reference)
 
     def _source_kind(self, source: str | None) -> SourceKind:
-        service = arn_service(source) if source else None
+        if not source:
+            raise invalid_parameter(UNRECOGNIZED_SOURCE)
+        service = arn_service(source)
         if service == "sqs":
             if self.queue_by_arn(source) is None:
                 raise invalid_parameter(
@@ -147,7 +150,7 @@ class EventSourceMappingApi:
             if not self.stream_exists(source):
                 raise invalid_parameter(f"Stream not found: {source}")
             return "kinesis"
-        raise invalid_parameter("Unrecognized event source, must be kinesis, dynamodb stream or sqs.")
+        raise invalid_parameter(UNRECOGNIZED_SOURCE)
 
     def _apply(self, mapping: EventSourceMapping, params: dict[str, Any], function: Function, creating: bool) -> None:
         """Check ``params`` for this kind of source and copy them onto ``mapping``."""

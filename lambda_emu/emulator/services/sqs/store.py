@@ -26,6 +26,7 @@ import base64
 import binascii
 import hashlib
 import heapq
+import functools
 import itertools
 import json
 import random
@@ -391,12 +392,12 @@ class Queue:
         group_id: str | None = None,
     ) -> SendResult:
         """SendMessage's rules: validate, deduplicate (FIFO), enqueue, wake observers."""
-        message_attributes = {k: dict(v) for k, v in (message_attributes or {}).items()}
-        system_attributes = {k: dict(v) for k, v in (system_attributes or {}).items()}
-        self._check_send(body, delay_seconds, message_attributes, system_attributes, dedup_id, group_id)
+        attributes = {k: dict(v) for k, v in (message_attributes or {}).items()}
+        system = {k: dict(v) for k, v in (system_attributes or {}).items()}
+        self._check_send(body, delay_seconds, attributes, system, dedup_id, group_id)
         now = self.store.clock.now()
-        md5_attributes = md5_of_attributes(message_attributes)
-        md5_system = md5_of_attributes(system_attributes)
+        md5_attributes = md5_of_attributes(attributes)
+        md5_system = md5_of_attributes(system)
         body_md5 = md5_of_body(body)
         if self.fifo:
             if dedup_id is None:
@@ -411,9 +412,9 @@ class Queue:
             message_id=self.store.new_id(),
             body=body,
             md5_of_body=body_md5,
-            message_attributes=message_attributes,
+            message_attributes=attributes,
             md5_of_message_attributes=md5_attributes,
-            system_attributes=system_attributes,
+            system_attributes=system,
             md5_of_system_attributes=md5_system,
             sent_at=now,
             enqueued_at=now,
@@ -816,7 +817,7 @@ class SqsStore:
             if messages or queue.deleted or self.clock.now() >= deadline:
                 return messages
             waiter: asyncio.Future[None] = loop.create_future()
-            timer = self.clock.call_at(deadline, lambda w=waiter: w.done() or w.set_result(None))
+            timer = self.clock.call_at(deadline, functools.partial(_wake, waiter))
             queue._waiters.add(waiter)
             queue._arm_wake()
             try:
@@ -958,3 +959,9 @@ def _redrive_allowed(policy: dict[str, Any] | None, source_arn: str) -> bool:
     if permission == "byQueue":
         return source_arn in (policy.get("sourceQueueArns") or [])
     return True
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    """A long poll's deadline: wake its receive, unless a message already did."""
+    if not waiter.done():
+        waiter.set_result(None)
