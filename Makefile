@@ -24,12 +24,13 @@ up: $(VENV)/.installed
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 test: lint
 	$(BIN)/pytest
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .import_linter_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .import_linter_cache .mypy_cache
 
 bench: $(VENV)/.installed-test ## benchmarks (BENCH_ARGS="--quick" or "--only invoke"); see BENCHMARKS.md
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
