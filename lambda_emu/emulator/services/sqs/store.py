@@ -24,9 +24,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import functools
 import hashlib
 import heapq
-import functools
 import itertools
 import json
 import random
