@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lambda_emu import __version__
-from lambda_emu.config import EmulatorConfig
+from lambda_emu.config import CLOCK_MODES, RUNNERS, EmulatorConfig
 
 if TYPE_CHECKING:
     from lambda_emu.app import Emulator
@@ -19,29 +19,31 @@ if TYPE_CHECKING:
 
 
 def parser() -> argparse.ArgumentParser:
+    # Every default is EmulatorConfig's: one source of truth for `lambda-emu up` and for code.
+    default = EmulatorConfig()
     root = argparse.ArgumentParser(prog="lambda-emu", description="Local AWS Lambda with AWS's retry semantics")
     root.add_argument("--version", action="version", version=f"lambda-emu {__version__}")
     commands = root.add_subparsers(dest="command", required=True)
     up = commands.add_parser("up", help="serve the Lambda, SQS and Kinesis APIs on one endpoint")
-    up.add_argument("--host", default="127.0.0.1")
-    up.add_argument("--port", type=int, default=3001, help="0 picks a free port (printed)")
-    up.add_argument("--region", default="us-east-1")
-    up.add_argument("--account-id", default="000000000000")
+    up.add_argument("--host", default=default.host)
+    up.add_argument("--port", type=int, default=default.port, help="0 picks a free port (printed)")
+    up.add_argument("--region", default=default.region)
+    up.add_argument("--account-id", default=default.account_id)
     up.add_argument("--template", type=Path, default=None,
                     help="SAM/CloudFormation template (default: ./template.yaml when present)")
-    up.add_argument("--clock", choices=["real", "scaled", "manual"], default=None,
+    up.add_argument("--clock", choices=CLOCK_MODES, default=None,
                     help="real (default), scaled (with --time-scale) or manual (moves only via /_emu/clock)")
     up.add_argument("--time-scale", type=float, default=None, help="run platform time N x wall time")
-    up.add_argument("--seed", type=int, default=0, help="seed of the one RNG for jitter and injected faults")
-    up.add_argument("--duplicate-rate", type=float, default=0.0,
-                    help="probability of delivering an extra copy of an event (default 0)")
-    up.add_argument("--idle-timeout", type=float, default=300.0,
+    up.add_argument("--seed", type=int, default=default.seed,
+                    help="seed of the one RNG for jitter and injected faults")
+    up.add_argument("--duplicate-rate", type=float, default=default.duplicate_rate,
+                    help=f"probability of delivering an extra copy of an event (default {default.duplicate_rate:g})")
+    up.add_argument("--idle-timeout", type=float, default=default.idle_timeout,
                     help="wall seconds before an idle execution environment is shut down")
-    up.add_argument("--account-concurrency", type=int, default=1000)
-    up.add_argument("--async-concurrency", type=int, default=5,
+    up.add_argument("--account-concurrency", type=int, default=default.account_concurrency)
+    up.add_argument("--async-concurrency", type=int, default=default.async_concurrency,
                     help="pollers serving each function's async event queue")
-    # The container runner comes with its own issue; until then only the process runner exists.
-    up.add_argument("--runner", choices=["process"], default="process")
+    up.add_argument("--runner", choices=RUNNERS, default=default.runner)
     up.add_argument("--parameter-overrides", nargs="*", default=[], metavar="KEY=VALUE",
                     help="values for the template's Parameters (as `sam deploy --parameter-overrides`)")
     up.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"],
@@ -63,7 +65,7 @@ def config_from(args: argparse.Namespace) -> EmulatorConfig:
         region=args.region,
         account_id=args.account_id,
         clock=clock,
-        time_scale=args.time_scale or 1.0,
+        time_scale=args.time_scale or EmulatorConfig.time_scale,
         seed=args.seed,
         duplicate_rate=args.duplicate_rate,
         idle_timeout=args.idle_timeout,

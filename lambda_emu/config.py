@@ -37,7 +37,7 @@ class EmulatorConfig:
     account_concurrency: int = 1000
     # Pollers serving each function's async queue (each may hold an execution environment).
     async_concurrency: int = 5
-    # The container runner comes with its own issue; until then only the process runner exists.
+    # The runners lambda-emu has (RUNNERS).
     runner: Literal["process"] = "process"
     template: Path | None = None
     # Where extracted code and the run's bookkeeping live; a temporary directory when unset.

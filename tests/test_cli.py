@@ -249,6 +249,29 @@ def test_next_start_kills_what_a_dead_run_left(
     assert not stale.exists()
 
 
+def test_a_malformed_registry_file_does_not_stop_start_up_or_the_reaping(
+    start: Callable[..., EmuProcess], isolated_env: dict[str, str],
+) -> None:
+    leftover = subprocess.Popen(["sleep", "300"], start_new_session=True)
+    start.extra.append(leftover)  # type: ignore[attr-defined]
+    owner = subprocess.Popen(["true"])
+    owner.wait()
+    registry = Path(isolated_env["XDG_RUNTIME_DIR"]) / "lambda-emu" / "run"
+    registry.mkdir(parents=True)
+    garbled = registry / "1.pids"
+    garbled.write_text("owner not-a-pid\n12 34 56\n")
+    stale = registry / f"{owner.pid}.pids"
+    # A dead run's file with one garbled line among the good ones.
+    stale.write_text(f"owner {owner.pid} {time.time() - 60}\nnonsense\n"
+                     f"{leftover.pid} {psutil.Process(leftover.pid).create_time()}\n")
+
+    endpoint = start().wait_ready()
+    invoke_marker(endpoint)
+    assert leftover.wait(10) == -signal.SIGKILL
+    assert not stale.exists()
+    assert garbled.exists()  # nobody's to delete: it is ignored, not trusted
+
+
 def test_a_live_run_keeps_its_runtimes(start: Callable[..., EmuProcess], isolated_env: dict[str, str]) -> None:
     """The reaper only touches runs whose owner is dead: two lambda-emus side by side stay independent."""
     first = start()
@@ -292,3 +315,15 @@ def test_missing_template_is_a_usage_error(tmp_path: Path, capsys: pytest.Captur
 
     assert main(["up", "--port", "0", "--template", str(tmp_path / "nope.yaml")]) == 2
     assert "no template at" in capsys.readouterr().err
+
+
+def test_up_without_flags_runs_with_the_configs_own_defaults(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """One source of truth: `lambda-emu up` with no flags is EmulatorConfig() (plus the terminal echo)."""
+    import dataclasses
+
+    from lambda_emu.cli import config_from, parser
+    from lambda_emu.config import EmulatorConfig
+
+    monkeypatch.chdir(tmp_path)  # no ./template.yaml here
+    assert config_from(parser().parse_args(["up"])) == dataclasses.replace(EmulatorConfig(), echo_function_logs=True)

@@ -376,3 +376,33 @@ def test_function_concurrency_must_leave_100_unreserved(lam: Any) -> None:
         "below its minimum value of [100].",
     )
     assert "ReservedConcurrentExecutions" not in lam.get_function_concurrency(FunctionName=name)
+
+
+def test_a_large_unzip_stalls_no_other_request(server: RunningServer, lam: Any) -> None:
+    """The package is extracted off the event loop: other requests are answered while it unzips."""
+    import threading
+
+    package = make_zip({"app.py": SOURCE, "blob.bin": b"\0" * (150 * 1024 * 1024)})  # ~150 KB zipped
+    answered: list[float] = []
+    done = threading.Event()
+
+    def poll_health() -> None:
+        while not done.is_set():
+            server.emu_get("/_emu/health")
+            answered.append(time.monotonic())
+
+    poller = threading.Thread(target=poll_health, daemon=True)
+    poller.start()
+    started = time.monotonic()
+    name = unique()
+    try:
+        lam.create_function(FunctionName=name, Runtime="python3.12", Role=ROLE, Handler="app.handler",
+                            Code={"ZipFile": package})
+    finally:
+        finished = time.monotonic()
+        done.set()
+        poller.join(30)
+    during = [t for t in answered if started < t < finished]
+    # A loop blocked by the unzip answers only the odd request around it (2 measured); a free one, hundreds.
+    assert len(during) >= 10, f"{len(during)} health answers during a {finished - started:.2f}s CreateFunction"
+    lam.delete_function(FunctionName=name)

@@ -3,6 +3,7 @@ by a real provided.al2 bootstrap that reports what it saw (in its response, or i
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import re
@@ -136,3 +137,30 @@ def test_oversized_response_is_413_and_the_caller_sees_response_size_too_large(l
 
 def test_the_runtime_survives_all_that(lam: Any, runtime: str) -> None:
     assert payload_of(invoke(lam, runtime, {"n": 1})) == {"echo": {"n": 1}}
+
+
+async def test_a_next_handler_cancelled_by_the_server_stays_cancelled() -> None:
+    """The server's own shutdown cancels a waiting /next handler: that must not be answered with a 500
+    (only an environment that shut down is), or aiohttp's shutdown waits on a handler that won't end."""
+    from unittest.mock import Mock
+
+    from aiohttp.test_utils import make_mocked_request
+
+    from lambda_emu.runtime_api.api import PREFIX, RuntimeApiServer, RuntimeSession
+
+    server = RuntimeApiServer("127.0.0.1")
+    await server.start()
+    try:
+        session = RuntimeSession()
+        port = await server.open(session)
+        transport = Mock()  # aiohttp's transport, not lambda-emu's: which listener the request came in on
+        transport.get_extra_info.return_value = ("127.0.0.1", port)
+        request = make_mocked_request("GET", PREFIX + "/runtime/invocation/next", transport=transport)
+        handler = asyncio.ensure_future(server._next(request))  # noqa: SLF001 - the handler aiohttp would run
+        await asyncio.sleep(0.05)
+        assert not handler.done()  # long-polling for work
+        handler.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await handler
+    finally:
+        await server.stop()

@@ -131,7 +131,7 @@ def invocation_record(now: float, event: AsyncEvent, function: Function, conditi
 
 def dead_letter_error(event: AsyncEvent) -> tuple[int, str]:
     """The DLQ message's ErrorCode and ErrorMessage: the HTTP status of the event's last attempt and
-    its error (docs/aws-behaviour.md §Dead-letter queues)."""
+    its error (docs/aws-behaviour.md §Async invocation: Dead-letter queue)."""
     if event.not_reached == "system_error":
         # The last attempt failed inside lambda-emu: Lambda's own 5xx, not a throttle.
         return 500, f"lambda-emu could not run the invocation: {event.system_error}"

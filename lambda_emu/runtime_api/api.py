@@ -109,7 +109,9 @@ class RuntimeSession:
     def close(self) -> None:
         self.state = State.CLOSED
         if self._waiter is not None and not self._waiter.done():
-            self._waiter.cancel()
+            # An error, not a cancellation: a CancelledError in a handler must only ever mean that the
+            # handler itself is being cancelled (the server shutting down), never be answered.
+            self._waiter.set_exception(EnvironmentClosed("Environment shut down"))
         if not self.init_done.done():
             self.init_done.cancel()
 
@@ -167,6 +169,10 @@ class RuntimeApiError(Exception):
     def __init__(self, message: str = "") -> None:
         super().__init__(message)
         self.message = message or self.error_type
+
+
+class EnvironmentClosed(RuntimeApiError):
+    """The environment shut down while its runtime waited for work."""
 
 
 class InvalidRequestId(RuntimeApiError):
@@ -258,8 +264,6 @@ class RuntimeApiServer:
             invocation = await self._session(request).next()
         except RuntimeApiError as exc:
             return _error(exc.status, exc.error_type, exc.message)
-        except asyncio.CancelledError:
-            return _error(500, "InternalServerError", "Environment shut down")
         return web.Response(body=invocation.payload, headers=invocation.headers())
 
     async def _response(self, request: web.Request) -> web.Response:

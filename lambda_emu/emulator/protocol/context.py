@@ -15,8 +15,6 @@ log = get_logger("protocol")
 
 #: The request ID of the API call being served; Invoke hands the same ID to the function.
 request_id: ContextVar[str] = ContextVar("request_id", default="")
-#: Response headers a service adds beyond its output members (e.g. Lambda's x-amzn-RequestId override).
-extra_headers: ContextVar[dict[str, str] | None] = ContextVar("extra_headers", default=None)
 
 
 def new_request_id() -> str:

@@ -199,9 +199,6 @@ class RestJsonRouter:
             else:
                 document = to_json_value(shape, result)
                 body = json.dumps(document).encode()
-        extra = context.extra_headers.get()
-        if extra:
-            headers.update(extra)
         if status == 204:
             return web.Response(status=204, headers=headers)
         headers["Content-Type"] = content_type

@@ -1,5 +1,4 @@
-"""SAM / CloudFormation templates: the functions (and, with later issues, queues, streams and mappings)
-a run starts with.
+"""SAM / CloudFormation templates: the functions, queues, streams and mappings a run starts with.
 
 A template is YAML (or JSON) with CloudFormation's short-form tags. Every short-form intrinsic has a
 constructor, so loading never fails on syntax we don't model; intrinsics are resolved only where a
@@ -7,8 +6,9 @@ property we consume uses them, so a ``!ImportValue`` in a property lambda-emu ig
 
 Loading is a registry of resource-type handlers run in phases: stores (queues, streams) before
 functions, functions before what refers to them (event invoke configs, event source mappings). A
-later issue adds a resource type with :func:`resource_type`; a type nobody registered is skipped with a
-warning. Every problem is a :class:`TemplateError` whose message names the template and the resource.
+resource type is added with :func:`resource_type` (``resources.py`` holds all but functions and IAM
+roles); a type nobody registered is skipped with a warning. Every problem is a :class:`TemplateError`
+whose message names the template and the resource.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ PHASE_FUNCTION_SETTINGS = 30  # EventInvokeConfig, permissions, concurrency
 PHASE_MAPPINGS = 40  # event source mappings
 
 STACK_NAME = "lambda-emu"
+ZIP_ONLY = "lambda-emu runs Zip packages only (container images come with the container runner)"
 LOGICAL_ID_RE = re.compile(r"^[A-Za-z0-9]+$")
 
 
@@ -139,7 +140,7 @@ def resource_type(
     attributes: Callable[[LoadContext, str, dict[str, Any]], dict[str, Any]],
     load: Callable[[LoadContext, str, dict[str, Any]], None] | None = None,
 ) -> None:
-    """Register (or replace) the handler of a resource type; later issues call this for their resources."""
+    """Register (or replace) the handler of a resource type."""
     _RESOURCE_TYPES[type_name] = ResourceType(type_name, phase, attributes, load)
 
 
@@ -497,12 +498,13 @@ def _parameter_values(path: Path, document: dict[str, Any], given: dict[str, Any
 SERVERLESS_FUNCTION = "AWS::Serverless::Function"
 LAMBDA_FUNCTION = "AWS::Lambda::Function"
 
-#: SAM function properties later issues turn into resources; until then they are skipped with a warning.
-_NOT_YET = ("Events", "DeadLetterQueue", "EventInvokeConfig", "AutoPublishAlias", "ProvisionedConcurrencyConfig",
-            "Layers", "FunctionUrlConfig", "DeadLetterConfig", "VpcConfig", "ImageUri", "ImageConfig")
+#: Function properties lambda-emu does not model: skipped, with a warning that names them.
+_NOT_MODELED = ("AutoPublishAlias", "ProvisionedConcurrencyConfig", "Layers", "FunctionUrlConfig", "VpcConfig",
+                "ImageUri", "ImageConfig")
 
-#: Handlers of function properties added by later issues (Events, DeadLetterQueue, EventInvokeConfig):
-#: called with (context, logical_id, function, resolved-lazily raw value) after the function exists.
+#: Handlers of function properties that configure more than the function (Events, DeadLetterQueue,
+#: EventInvokeConfig, DeadLetterConfig; see ``resources.py``): called with (context, logical_id,
+#: function, resolved-lazily raw value) after the function exists.
 FunctionPropertyHandler = Callable[[LoadContext, str, Function, Any], None]
 _FUNCTION_PROPERTIES: dict[str, FunctionPropertyHandler] = {}
 
@@ -613,7 +615,7 @@ def _load_function(context: LoadContext, logical_id: str, raw_props: dict[str, A
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
         raise context.error(logical_id, problems) from None
     if model.package_type != "Zip" or "ImageUri" in props:
-        raise context.error(logical_id, "lambda-emu runs Zip packages only (container images come later)")
+        raise context.error(logical_id, ZIP_ONLY)
     if model.runtime is None:
         raise context.error(logical_id, "Runtime is required")
     if model.handler is None and model.runtime.startswith("python"):
@@ -649,8 +651,8 @@ def _load_function(context: LoadContext, logical_id: str, raw_props: dict[str, A
         handler = _FUNCTION_PROPERTIES.get(key)
         if handler is not None:
             handler(context, logical_id, function, props[key])
-        elif key in _NOT_YET:
-            log.warning("function property not modeled yet; ignored", resource=logical_id, property=key)
+        elif key in _NOT_MODELED:
+            log.warning("function property not modeled by lambda-emu; ignored", resource=logical_id, property=key)
 
 
 def _environment(context: LoadContext, logical_id: str, raw: Any) -> dict[str, str]:
@@ -690,7 +692,7 @@ def _code(context: LoadContext, logical_id: str, props: dict[str, Any], name: st
         elif isinstance(code, dict) and "ZipFile" in code:
             inline = code["ZipFile"]
         elif isinstance(code, dict) and code.get("ImageUri"):
-            raise context.error(logical_id, "lambda-emu runs Zip packages only (container images come later)")
+            raise context.error(logical_id, ZIP_ONLY)
         else:
             raise context.error(logical_id, "Code: lambda-emu has no S3; give Code.ZipFile or a local directory")
     else:

@@ -1,1 +1,1 @@
-"""Kinesis data streams: the stream store (state on the emulator clock) and, later, its event source mapping."""
+"""The Kinesis event source mapping's driver and retry policy (the streams are the Kinesis service's)."""

@@ -1,1 +1,1 @@
-"""SQS: the queue store (plain Python on the platform clock) and, later, the event source mapping poller."""
+"""The SQS event source mapping's driver (the queues themselves are the SQS service's, emulator/services/sqs)."""

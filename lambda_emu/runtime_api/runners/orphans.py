@@ -18,6 +18,10 @@ from pathlib import Path
 
 import psutil
 
+from lambda_emu.emulator.platform.logging import get_logger
+
+log = get_logger("orphans")
+
 
 def registry_dir() -> Path:
     base = os.environ.get("XDG_RUNTIME_DIR") or str(Path.home() / ".cache")
@@ -74,26 +78,42 @@ class OrphanRegistry:
                 lines = file.read_text().splitlines()
             except OSError:
                 continue
-            if not lines or not lines[0].startswith("owner "):
+            header = _entry(lines[0][len("owner "):]) if lines and lines[0].startswith("owner ") else None
+            if header is None:
+                # Not a file any lambda-emu wrote whole: nothing in it can be trusted, and start-up must
+                # not fail on it. Left alone (its owner, if any, rewrites it on its next runtime).
+                log.warning("ignoring a malformed orphan registry file", path=str(file))
                 continue
-            _, owner, owner_start = lines[0].split()
-            owner_pid = int(owner)
+            owner_pid, owner_start = header
             if owner_pid == self.owner:
                 continue
             alive = _start_time(owner_pid)
-            if alive is not None and abs(alive - float(owner_start)) < 1.0:
+            if alive is not None and abs(alive - owner_start) < 1.0:
                 continue  # that run is still going
             for line in lines[1:]:
-                pid_text, started = line.split()
-                pid = int(pid_text)
+                entry = _entry(line)
+                if entry is None:
+                    continue  # a malformed line names no process we could safely kill
+                pid, started = entry
                 now_started = _start_time(pid)
-                if now_started is not None and abs(now_started - float(started)) < 1.0:
+                if now_started is not None and abs(now_started - started) < 1.0:
                     with contextlib.suppress(ProcessLookupError, PermissionError):
                         os.killpg(pid, signal.SIGKILL)
                         killed += 1
             with contextlib.suppress(OSError):
                 file.unlink()
         return killed
+
+
+def _entry(text: str) -> tuple[int, float] | None:
+    """``"<pid> <start time>"`` parsed, or None when it isn't that."""
+    parts = text.split()
+    if len(parts) != 2:
+        return None
+    try:
+        return int(parts[0]), float(parts[1])
+    except ValueError:
+        return None
 
 
 def die_with_parent() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
@@ -118,7 +119,7 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, Service):
 
     # ---- functions ----
 
-    def CreateFunction(self, params: dict[str, Any]) -> dict[str, Any]:
+    async def CreateFunction(self, params: dict[str, Any]) -> dict[str, Any]:
         name = params["FunctionName"]
         if not NAME_RE.match(name):
             name, qualifier = self.functions.parse_name(name)
@@ -135,7 +136,10 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, Service):
         self._check_environment(params.get("Environment"))
         if self.functions.find(name) is not None:
             raise lambda_error("ResourceConflictException", f"Function already exist: {name}", 409)
-        code = self._code(name, params["Code"])
+        code = await self._code(name, params["Code"])
+        if self.functions.find(name) is not None:  # created by another request while this one unzipped
+            code.discard()
+            raise lambda_error("ResourceConflictException", f"Function already exist: {name}", 409)
         function = Function(
             name=name,
             arn=self.functions.arn(name),
@@ -187,11 +191,14 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, Service):
             result["NextMarker"] = following
         return result
 
-    def UpdateFunctionCode(self, params: dict[str, Any]) -> dict[str, Any]:
+    async def UpdateFunctionCode(self, params: dict[str, Any]) -> dict[str, Any]:
         function = self.functions.get(params["FunctionName"])
         self._check_revision(function, params)
-        code = self._code(function.name, {k: v for k, v in params.items() if k in ("ZipFile", "S3Bucket", "S3Key",
-                                                                                      "S3ObjectVersion", "ImageUri")})
+        sources = ("ZipFile", "S3Bucket", "S3Key", "S3ObjectVersion", "ImageUri")
+        code = await self._code(function.name, {k: v for k, v in params.items() if k in sources})
+        if self.functions.find(function.name) is not function:  # deleted (or replaced) while this one unzipped
+            code.discard()
+            raise not_found(function.name)
         old = function.code
         function.code = code
         old.discard()
@@ -384,9 +391,10 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, Service):
                                "The Revision Id provided does not match the latest Revision Id. "
                                "Call the GetFunction/GetAlias API to retrieve the latest Revision Id", 412)
 
-    def _code(self, name: str, code: dict[str, Any]) -> Code:
+    async def _code(self, name: str, code: dict[str, Any]) -> Code:
         if code.get("ZipFile") is not None:
-            return self.functions.code_from_zip(name, code["ZipFile"])
+            # In a thread: a 250 MB unzip must not stall every other request and timer.
+            return await asyncio.to_thread(self.functions.code_from_zip, name, code["ZipFile"])
         if code.get("ImageUri"):
             raise invalid_parameter(ZIP_ONLY)
         if code.get("S3Bucket") or code.get("S3Key"):

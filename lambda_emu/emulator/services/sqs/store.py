@@ -3,10 +3,10 @@
 Time is read from :class:`~lambda_emu.emulator.platform.clock.Clock` and evaluated lazily: visibility and
 delay expiry, retention and deduplication windows are computed from timestamps whenever a queue is
 read. The only timers are those that cause observable work: waking a long poll (its deadline, or
-the moment a hidden message becomes receivable) and waking queue listeners (a future event source
-mapping poller). A queue nobody waits on schedules nothing, so a manual clock can always settle.
+the moment a hidden message becomes receivable) and waking queue listeners (the event source mapping
+poller). A queue nobody waits on schedules nothing, so a manual clock can always settle.
 
-Internal API (used by the SQS service and, later, by the event source mapping poller)::
+Internal API (used by the SQS service, Lambda destinations and the event source mapping poller)::
 
     store.queue_by_arn(arn) -> Queue | None
     store.deliver(queue_arn, body, message_attributes=None) -> message_id
