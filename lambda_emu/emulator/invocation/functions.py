@@ -12,6 +12,7 @@ import stat
 import uuid
 import zipfile
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -160,7 +161,7 @@ class FunctionRegistry:
     def arn(self, name: str) -> str:
         return f"arn:aws:lambda:{self.region}:{self.account_id}:function:{name}"
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Function]:
         return iter(sorted(self._functions.values(), key=lambda f: f.name))
 
     def parse_name(self, reference: str) -> tuple[str, str | None]:

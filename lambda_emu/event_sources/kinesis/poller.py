@@ -245,7 +245,7 @@ class KinesisPoller:
             if saved is None:
                 start = self.stream.starting_sequence_number(
                     shard.shard_id,
-                    self.mapping.starting_position or "LATEST",  # type: ignore[arg-type]
+                    self.mapping.starting_position or "LATEST",
                     self.mapping.starting_position_timestamp,
                 )
                 marks = [start] * lanes_per_shard

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 SourceKind = Literal["sqs", "kinesis"]
+#: The model's EventSourcePosition enum for streams.
+StartingPosition = Literal["TRIM_HORIZON", "LATEST", "AT_TIMESTAMP"]
 
 
 @dataclass
@@ -33,7 +35,7 @@ class EventSourceMapping:
     scaling_config: dict[str, Any] | None = None
     filter_criteria: dict[str, Any] | None = None
     # Streams only.
-    starting_position: str | None = None
+    starting_position: StartingPosition | None = None
     starting_position_timestamp: float | None = None
     maximum_retry_attempts: int = -1
     maximum_record_age: int = -1
