@@ -22,8 +22,8 @@ from lambda_emu.emulator.platform.logging import get_logger
 if TYPE_CHECKING:
     from aiohttp import web
 
-    from lambda_emu.emulator.invocation.environments import OutputListener
     from lambda_emu.emulator.invocation.functions import Function
+    from lambda_emu.emulator.invocation.sandbox import OutputListener
     from lambda_emu.emulator.services.kinesis.api import KinesisService
     from lambda_emu.emulator.services.lambda_.mappings import EventSourceMapping
     from lambda_emu.emulator.services.sqs.api import SqsService
@@ -52,9 +52,10 @@ class Emulator:
 
     def _build_rooms(self) -> None:
         from lambda_emu.emulator.invocation.destinations import Destinations
-        from lambda_emu.emulator.invocation.environments import Environments, SandboxHost
         from lambda_emu.emulator.invocation.functions import FunctionRegistry
         from lambda_emu.emulator.invocation.invoker import Invoker
+        from lambda_emu.emulator.invocation.pool import Environments
+        from lambda_emu.emulator.invocation.sandbox import SandboxHost
         from lambda_emu.emulator.platform.faults import Faults
         from lambda_emu.emulator.platform.journal import Journal
         from lambda_emu.emulator.server import Frontend

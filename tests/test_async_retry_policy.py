@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from lambda_emu.emulator.invocation.environments import Outcome
 from lambda_emu.emulator.invocation.invoker import InvokeResult
+from lambda_emu.emulator.invocation.outcomes import Outcome
 from lambda_emu.event_sources.async_queue import AsyncEvent, Decision, RetryConfig, dead_letter_error, decide
 
 

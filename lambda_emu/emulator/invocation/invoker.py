@@ -7,8 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from lambda_emu.emulator.invocation.environments import Environments, Outcome, ThrottleReason
 from lambda_emu.emulator.invocation.functions import Function
+from lambda_emu.emulator.invocation.outcomes import Outcome
+from lambda_emu.emulator.invocation.pool import Environments, ThrottleReason
 from lambda_emu.emulator.platform.documents import json_or_text
 from lambda_emu.emulator.platform.journal import Journal, Source
 from lambda_emu.emulator.platform.logging import get_logger

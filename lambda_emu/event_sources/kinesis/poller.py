@@ -25,24 +25,35 @@ Event-driven on the clock: a lane runs when records arrive (the stream's listene
 batching-window timer fires, or when a tumbling window ends; otherwise nothing runs and nothing is
 scheduled, so a manual clock settles. Checkpoints (per lane, per shard) live on the mapping, so a
 disabled and re-enabled mapping resumes where it stopped.
+
+The shard readers, lanes and batches are in :mod:`.lanes`, the event's JSON in :mod:`.records`.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
-import zlib
-from binascii import b2a_base64
-from collections import deque
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from json.encoder import encode_basestring_ascii
 from typing import TYPE_CHECKING, Any
 
 from lambda_emu.emulator.platform.arns import arn_service
-from lambda_emu.emulator.platform.clock import Timer, iso8601
+from lambda_emu.emulator.platform.clock import iso8601
 from lambda_emu.emulator.platform.logging import get_logger
-from lambda_emu.emulator.services.kinesis.store import StreamRecord, parse_sequence_number
+from lambda_emu.emulator.services.kinesis.store import StreamRecord
+from lambda_emu.event_sources.kinesis.lanes import (
+    Batch,
+    Lane,
+    ShardReader,
+    TumblingWindow,
+    sequence_counter,
+)
+from lambda_emu.event_sources.kinesis.records import (
+    ENVELOPE_BYTES,
+    MAX_BATCH_BYTES,
+    event_record,
+    fills_payload,
+    json_bool,
+    window_time,
+)
 from lambda_emu.event_sources.kinesis.retry_policy import (
     Condition,
     Response,
@@ -65,117 +76,11 @@ if TYPE_CHECKING:
 
 log = get_logger("kinesis-esm")
 
-#: Lambda's synchronous invocation payload limit, which caps a batch (spec §3.1).
-MAX_BATCH_BYTES = 6 * 1024 * 1024
-READ_CHUNK = 10_000
 PROBLEM = "PROBLEM: Function call failed"
 OK = "OK"
-_ENVELOPE_BYTES = len('{"Records":[]}')
 
 
 # ---- batches ----------------------------------------------------------------------------------
-
-
-@dataclass
-class Batch:
-    """Records invoked together; ``fragments`` are their event JSON, built once when the batch is cut."""
-
-    records: list[StreamRecord]
-    fragments: list[str]
-    invocations: int = 0  # invocations that reached the function (approximateInvokeCount)
-    throttles: int = 0  # consecutive tries that never reached the function (backoff exponent)
-    request_id: str | None = None  # of the last invocation
-    function_error: str | None = None  # of the last invocation's response, for responseContext
-    final: bool = False  # a tumbling window's final invoke (no records)
-    terminated_early: bool = False
-
-    def tail(self, start: int, keep_count: bool) -> Batch:
-        """records[start:] as a batch: a retry (``keep_count``) or a new, bisected batch."""
-        if not keep_count:
-            return Batch(self.records[start:], self.fragments[start:])
-        return Batch(
-            self.records[start:], self.fragments[start:], self.invocations, 0, self.request_id, self.function_error
-        )
-
-
-@dataclass
-class TumblingWindow:
-    start: float
-    end: float
-    state: Any = field(default_factory=dict)
-    timer: Timer | None = None
-    final_due: bool = False  # the window's end was reached (or its state grew too large)
-    terminated_early: bool = False
-
-
-class Lane:
-    """An in-order sequence of a shard's records (all of them, or one partition-key group)."""
-
-    def __init__(self, shard: ShardReader, index: int, checkpoint: tuple[int, str]) -> None:
-        self.shard = shard
-        self.index = index
-        self.buffer: deque[StreamRecord] = deque()
-        self.work: deque[Batch] = deque()  # batches already cut (a retry, bisected halves) go first
-        self.checkpoint_counter, self.checkpoint = checkpoint
-        self.skip_until = self.checkpoint_counter  # records at or before this were done before a restart
-        self.running = False
-        self.closed = False
-        self.retry_timer: Timer | None = None
-        self.batching_timer: Timer | None = None
-        self.batching_since: float | None = None
-        self.window: TumblingWindow | None = None
-
-    def cancel_timers(self) -> None:
-        for timer in (self.retry_timer, self.batching_timer, self.window.timer if self.window else None):
-            if timer is not None:
-                timer.cancel()
-        self.retry_timer = self.batching_timer = None
-        if self.window is not None:
-            self.window.timer = None
-
-
-class ShardReader:
-    """Reads one shard after its cursor and hands each record to its lane."""
-
-    def __init__(self, stream: Stream, shard_id: str, cursor: str) -> None:
-        self.stream = stream
-        self.shard_id = shard_id
-        self.cursor = cursor
-        self.dirty = True  # records may be waiting after the cursor
-        self.lanes: list[Lane] = []
-
-    def lane_for(self, record: StreamRecord) -> Lane:
-        lanes = self.lanes
-        if len(lanes) == 1:
-            return lanes[0]
-        # A stable hash: one partition key always lands in the same lane, so its records stay in order.
-        return lanes[zlib.crc32(record.partition_key.encode()) % len(lanes)]
-
-    def fill(self) -> list[Lane]:
-        """Move newly arrived records into the lanes; the lanes that got some."""
-        if not self.dirty or self.stream.deleted:
-            return []
-        self.dirty = False
-        fed: set[int] = set()
-        while True:
-            records = self.stream.read(self.shard_id, self.cursor, limit=READ_CHUNK)
-            if not records:
-                break
-            if len(self.lanes) == 1:
-                lane = self.lanes[0]
-                if records[-1].counter > lane.skip_until:
-                    lane.buffer.extend(r for r in records if r.counter > lane.skip_until)
-                    fed.add(0)
-            else:
-                for record in records:
-                    lane = self.lane_for(record)
-                    if record.counter > lane.skip_until:
-                        lane.buffer.append(record)
-                        fed.add(lane.index)
-            self.cursor = records[-1].sequence_number
-            if len(records) < READ_CHUNK:
-                break
-        return [self.lanes[i] for i in sorted(fed)]
 
 
 # ---- the poller -------------------------------------------------------------------------------
@@ -253,9 +158,9 @@ class KinesisPoller:
                 marks = list(saved)
             else:
                 # A new ParallelizationFactor regroups keys: resume every lane from the lowest mark.
-                marks = [min(saved, key=_counter)] * lanes_per_shard
-            reader = ShardReader(self.stream, shard.shard_id, min(marks, key=_counter))
-            reader.lanes = [Lane(reader, i, (_counter(mark), mark)) for i, mark in enumerate(marks)]
+                marks = [min(saved, key=sequence_counter)] * lanes_per_shard
+            reader = ShardReader(self.stream, shard.shard_id, min(marks, key=sequence_counter))
+            reader.lanes = [Lane(reader, i, (sequence_counter(mark), mark)) for i, mark in enumerate(marks)]
             checkpoints[shard.shard_id] = marks
             self.shards.append(reader)
 
@@ -342,7 +247,7 @@ class KinesisPoller:
             available < size_limit
             and self.mapping.maximum_batching_window > 0
             and not window_over
-            and not _fills_payload(lane.buffer, available)
+            and not fills_payload(lane.buffer, available)
         ):
             # The batching window opens when the lane has records and nothing running (AWS: "the next
             # batching window begins as soon as the previous function invocation completes").
@@ -380,10 +285,10 @@ class KinesisPoller:
         # Whole-batch list operations: this runs for every record the mapping delivers.
         records = [buffer.popleft() for _ in range(count)]
         fragments = [event_record(record, shard_id, suffix) for record in records]
-        total = _ENVELOPE_BYTES + sum(map(len, fragments)) + len(fragments)
+        total = ENVELOPE_BYTES + sum(map(len, fragments)) + len(fragments)
         if total > MAX_BATCH_BYTES:
             # Keep the longest prefix within 6 MB (at least one record); the rest goes back, in order.
-            total, keep = _ENVELOPE_BYTES, 0
+            total, keep = ENVELOPE_BYTES, 0
             for keep, fragment in enumerate(fragments):  # noqa: B007 - ``keep`` is used after the loop
                 total += len(fragment) + 1
                 if keep and total > MAX_BATCH_BYTES:
@@ -436,10 +341,10 @@ class KinesisPoller:
         window = lane.window
         assert window is not None
         return (
-            f',"window":{{"start":"{_window_time(window.start)}","end":"{_window_time(window.end)}"}},'
+            f',"window":{{"start":"{window_time(window.start)}","end":"{window_time(window.end)}"}},'
             f'"state":{json.dumps(window.state, separators=(",", ":"))},'
             f'"shardId":"{lane.shard.shard_id}","eventSourceARN":{json.dumps(self.mapping.event_source_arn)},'
-            f'"isFinalInvokeForWindow":{_bool(batch.final)},"isWindowTerminatedEarly":{_bool(batch.terminated_early)}'
+            f'"isFinalInvokeForWindow":{json_bool(batch.final)},"isWindowTerminatedEarly":{json_bool(batch.terminated_early)}'
         )
 
     # ---- one invocation ------------------------------------------------------------------------
@@ -634,37 +539,3 @@ class KinesisPoller:
 # ---- the event's JSON -------------------------------------------------------------------------
 
 
-def event_record(record: StreamRecord, shard_id: str, suffix: str) -> str:
-    """One Kinesis event record, compact JSON in AWS's key order (recorded shapes §4.8)."""
-    data = b2a_base64(record.data, newline=False).decode("ascii")
-    sequence = record.sequence_number
-    return (
-        f'{{"kinesis":{{"kinesisSchemaVersion":"1.0","partitionKey":{encode_basestring_ascii(record.partition_key)},'
-        f'"sequenceNumber":"{sequence}","data":"{data}","approximateArrivalTimestamp":{record.approximate_arrival!r}}},'
-        f'"eventSource":"aws:kinesis","eventVersion":"1.0","eventID":"{shard_id}:{sequence}",'
-        f'"eventName":"aws:kinesis:record",{suffix}}}'
-    )
-
-
-def _fills_payload(buffer: deque[StreamRecord], count: int) -> bool:
-    """Would ``count`` buffered records (base64 data plus ~400 bytes of fields each) reach 6 MB?"""
-    total = 0
-    for index, record in enumerate(buffer):
-        if index >= count:
-            break
-        total += len(record.data) * 4 // 3 + 400
-    return total >= MAX_BATCH_BYTES
-
-
-def _counter(sequence_number: str) -> int:
-    parsed = parse_sequence_number(sequence_number)
-    return parsed[2] if parsed is not None else 0
-
-
-def _window_time(epoch: float) -> str:
-    # AWS writes window bounds to the second: "2020-12-09T07:04:00Z".
-    return datetime.fromtimestamp(epoch, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _bool(value: bool) -> str:
-    return "true" if value else "false"

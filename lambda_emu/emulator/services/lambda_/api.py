@@ -13,7 +13,6 @@ from urllib.parse import quote
 from aiohttp import web
 
 from lambda_emu.emulator.invocation import logs
-from lambda_emu.emulator.invocation.environments import Environments
 from lambda_emu.emulator.invocation.functions import (
     MAX_ENV_BYTES,
     NAME_RE,
@@ -26,6 +25,7 @@ from lambda_emu.emulator.invocation.functions import (
     zip_directory,
 )
 from lambda_emu.emulator.invocation.invoker import AsyncInvoke, Invoker
+from lambda_emu.emulator.invocation.pool import Environments
 from lambda_emu.emulator.platform.clock import Clock
 from lambda_emu.emulator.platform.errors import (
     AwsError,

@@ -1,5 +1,5 @@
-"""Execution environments: one runtime process each, one invocation at a time, warm reuse, cold starts,
-reserved concurrency, idle reaping, and every way an environment can fail.
+"""One execution environment (Lambda's sandbox): one runtime process, one invocation at a time, its
+cold start, its environment variables, its logs, and every way it can fail.
 
 An environment is reset (its process killed; the next invoke is cold) after a timeout, a crash, an
 out-of-memory kill or an init failure; its /tmp (TMPDIR) survives, as on Lambda.
@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
-import re
 import secrets
 import signal
 import time
@@ -19,18 +17,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any
 
 from lambda_emu.emulator.invocation import logs
 from lambda_emu.emulator.invocation.functions import OS_ONLY_RUNTIMES, Function, runtime_version_arn
+from lambda_emu.emulator.invocation.outcomes import (
+    Outcome,
+    error_details,
+    exited,
+    platform_failure,
+    report_error_type,
+    timed_out,
+)
 from lambda_emu.emulator.platform.clock import iso8601
 from lambda_emu.emulator.platform.logging import get_logger
 from lambda_emu.runtime_api.api import RuntimeApiServer, RuntimeInvocation, RuntimeReply, RuntimeSession
 from lambda_emu.runtime_api.runners.base import EntrypointMissing, Runner, RuntimeProcess, RuntimeSpec
-
-if TYPE_CHECKING:
-    from lambda_emu.emulator.invocation.functions import FunctionRegistry
-    from lambda_emu.emulator.platform.clock import Clock
 
 log = get_logger("environments")
 
@@ -39,70 +41,6 @@ log = get_logger("environments")
 INIT_LIMIT_SECONDS = 10.0
 #: How often the process runner samples an environment's memory while it works (wall seconds).
 MEMORY_SAMPLE_SECONDS = 0.05
-
-ThrottleReason = Literal["ReservedFunctionConcurrentInvocationLimitExceeded", "ConcurrentInvocationLimitExceeded"]
-
-
-@dataclass
-class Outcome:
-    """What one attempt produced, as the caller and the retry policies see it."""
-
-    kind: Literal["success", "error"]
-    payload: bytes
-    error_type: str | None = None
-    error_message: str | None = None
-    log: bytes = b""
-    cold_start: bool = False
-    duration_ms: float = 0.0
-
-
-def platform_failure(error_type: str, message: str) -> Outcome:
-    """A failure Lambda itself reports rather than the function (timeout, exit, entrypoint, size)."""
-    # Its payload is compact JSON with errorType first (recorded shapes §5).
-    payload = json.dumps({"errorType": error_type, "errorMessage": message}, separators=(",", ":")).encode()
-    return Outcome("error", payload, error_type, message)
-
-
-def timed_out(request_id: str, timeout: float) -> Outcome:
-    return platform_failure("Sandbox.Timedout",
-                            f"RequestId: {request_id} Error: Task timed out after {timeout:.2f} seconds")
-
-
-def exited(request_id: str, status: int) -> Outcome:
-    return platform_failure("Runtime.ExitError", f"RequestId: {request_id} Error: {exit_message(status)}")
-
-
-def exit_message(status: int) -> str:
-    """Go's ProcessState wording, which AWS's messages carry."""
-    if status == 0:
-        return "Runtime exited without providing a reason"
-    if status > 0:
-        return f"Runtime exited with error: exit status {status}"
-    names = {9: "killed", 11: "segmentation fault", 6: "aborted", 15: "terminated", 2: "interrupt", 7: "bus error"}
-    return f"Runtime exited with error: signal: {names.get(-status, f'signal {-status}')}"
-
-
-REPORTED_ERROR_TYPE = re.compile(r"^(Runtime|Function)\.[A-Z][a-zA-Z]+$")
-
-
-def report_error_type(error_type: str | None) -> str:
-    """The Error Type Lambda logs: a runtime's own type when it reads Category.Reason, else Unknown
-    (AWS's RIE normalises it so; spec §6.2)."""
-    if error_type and REPORTED_ERROR_TYPE.match(error_type):
-        return error_type
-    return "Function.Unknown" if (error_type or "").startswith("Function.") else "Runtime.Unknown"
-
-
-def _error_details(body: bytes, header_type: str | None) -> tuple[str, str]:
-    error_type, message = header_type or "", ""
-    try:
-        document = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return error_type or "Runtime.Unknown", body.decode(errors="replace")
-    if isinstance(document, dict):
-        error_type = error_type or str(document.get("errorType") or "")
-        message = str(document.get("errorMessage") or "")
-    return error_type or "Runtime.Unknown", message
 
 
 async def first_of(*futures: asyncio.Future[Any], timeout: float) -> set[asyncio.Future[Any]]:
@@ -319,7 +257,7 @@ class ExecutionEnvironment:
             if reply is None:
                 return None
             # The runtime reported its init failure (awslambdaric: Runtime.ImportModuleError and friends).
-            error_type, message = _error_details(reply.body, reply.error_type)
+            error_type, message = error_details(reply.body, reply.error_type)
             await self._reset()
             return Outcome("error", reply.body, error_type, message)
         if self._exit in done:
@@ -402,7 +340,7 @@ class ExecutionEnvironment:
         if reply.kind == "too_large":
             message = "Response payload size exceeded maximum allowed payload size (6291556 bytes)."
             return platform_failure("Function.ResponseSizeTooLarge", message)
-        error_type, message = _error_details(reply.body, reply.error_type)
+        error_type, message = error_details(reply.body, reply.error_type)
         return Outcome("error", reply.body, error_type, message)
 
     def _finish(
@@ -476,133 +414,3 @@ class ExecutionEnvironment:
                 return
 
 
-class EnvironmentPool:
-    """The environments of one function."""
-
-    def __init__(self, function_name: str) -> None:
-        self.function_name = function_name
-        self.idle: list[ExecutionEnvironment] = []
-        self.busy: set[ExecutionEnvironment] = set()
-        self._free_slots: list[int] = []
-        self._next_slot = 0
-
-    def take_slot(self) -> int:
-        if self._free_slots:
-            return self._free_slots.pop()
-        self._next_slot += 1
-        return self._next_slot
-
-    def give_slot(self, slot: int) -> None:
-        self._free_slots.append(slot)
-
-
-class Environments:
-    """Every environment of the run, with Lambda's concurrency accounting."""
-
-    def __init__(self, host: SandboxHost, functions: FunctionRegistry, clock: Clock, *, account_concurrency: int,
-                 idle_timeout: float, tmp_root: Path) -> None:
-        self.host = host
-        self.functions = functions
-        self.clock = clock
-        self.account_concurrency = account_concurrency
-        self.idle_timeout = idle_timeout
-        #: Each environment's /tmp lives under here, per function and slot, and survives resets.
-        self.tmp_root = tmp_root
-        self.pools: dict[str, EnvironmentPool] = {}
-        self._shutdowns: set[asyncio.Task[None]] = set()
-
-    def pool(self, function: Function) -> EnvironmentPool:
-        pool = self.pools.get(function.name)
-        if pool is None:
-            pool = self.pools[function.name] = EnvironmentPool(function.name)
-        return pool
-
-    def throttle_reason(self, function: Function) -> ThrottleReason | None:
-        """Why an invocation of ``function`` can't get an environment now (None: it can)."""
-        in_use = len(self.pool(function).busy)
-        if function.reserved_concurrency is not None:
-            if in_use >= function.reserved_concurrency:
-                return "ReservedFunctionConcurrentInvocationLimitExceeded"
-            return None
-        reserved_total = sum(f.reserved_concurrency or 0 for f in self.functions)
-        unreserved_in_use = sum(
-            len(p.busy) for name, p in self.pools.items()
-            if (f := self.functions.find(name)) is not None and f.reserved_concurrency is None
-        )
-        if unreserved_in_use >= self.account_concurrency - reserved_total:
-            return "ConcurrentInvocationLimitExceeded"
-        return None
-
-    def acquire(self, function: Function) -> ExecutionEnvironment | ThrottleReason:
-        reason = self.throttle_reason(function)
-        if reason is not None:
-            return reason
-        pool = self.pool(function)
-        while pool.idle:
-            env = pool.idle.pop()
-            if env.idle_timer is not None:
-                env.idle_timer.cancel()
-                env.idle_timer = None
-            if env.dead or env.generation != function.generation:
-                self._retire(pool, env)
-                continue
-            pool.busy.add(env)
-            return env
-        slot = pool.take_slot()
-        tmp_dir = self.tmp_root / function.name / str(slot)
-        tmp_dir.mkdir(parents=True, exist_ok=True)
-        env = ExecutionEnvironment(self.host, function, slot, tmp_dir)
-        pool.busy.add(env)
-        return env
-
-    def release(self, env: ExecutionEnvironment) -> None:
-        pool = self.pools.get(env.function.name)
-        if pool is None:
-            self._spawn_shutdown(env)
-            return
-        pool.busy.discard(env)
-        current = self.functions.find(env.function.name)
-        if env.dead or current is not env.function or env.generation != env.function.generation:
-            self._retire(pool, env)
-            return
-        pool.idle.append(env)
-        env.idle_timer = self.clock.wall_call_later(self.idle_timeout, lambda: self._reap(env))
-
-    def _reap(self, env: ExecutionEnvironment) -> None:
-        pool = self.pools.get(env.function.name)
-        env.idle_timer = None
-        if pool is not None and env in pool.idle:
-            pool.idle.remove(env)
-            self._retire(pool, env)
-
-    def _retire(self, pool: EnvironmentPool, env: ExecutionEnvironment) -> None:
-        pool.give_slot(env.slot)
-        self._spawn_shutdown(env)
-
-    def _spawn_shutdown(self, env: ExecutionEnvironment) -> None:
-        task = asyncio.ensure_future(env.shutdown())
-        self._shutdowns.add(task)
-        task.add_done_callback(self._shutdowns.discard)
-
-    def retire_function(self, function: Function) -> None:
-        """After a code or configuration change: idle environments go now, busy ones when done."""
-        pool = self.pools.get(function.name)
-        if pool is None:
-            return
-        for env in list(pool.idle):
-            pool.idle.remove(env)
-            self._retire(pool, env)
-
-    def remove_function(self, function: Function) -> None:
-        pool = self.pools.pop(function.name, None)
-        if pool is None:
-            return
-        for env in pool.idle + list(pool.busy):
-            self._spawn_shutdown(env)
-
-    async def shutdown_all(self) -> None:
-        envs = [env for pool in self.pools.values() for env in pool.idle + list(pool.busy)]
-        self.pools.clear()
-        await asyncio.gather(*(env.shutdown() for env in envs), return_exceptions=True)
-        if self._shutdowns:
-            await asyncio.gather(*list(self._shutdowns), return_exceptions=True)
