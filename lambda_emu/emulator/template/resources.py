@@ -19,7 +19,7 @@ from lambda_emu.emulator.template.loader import (
     PHASE_STORES,
     LoadContext,
     TemplateError,
-    _text,
+    as_text,
     function_property,
     log,
     resource_type,
@@ -76,8 +76,8 @@ def _call(context: LoadContext, service: str, operation: str, params: dict[str, 
 
 def _queue_name(context: LoadContext, logical_id: str, props: dict[str, Any]) -> str:
     if "QueueName" in props:
-        return _text(context.value(logical_id, "QueueName", props["QueueName"]))
-    fifo = _text(context.value(logical_id, "FifoQueue", props.get("FifoQueue", False))) == "true"
+        return as_text(context.value(logical_id, "QueueName", props["QueueName"]))
+    fifo = as_text(context.value(logical_id, "FifoQueue", props.get("FifoQueue", False))) == "true"
     return logical_id + (".fifo" if fifo else "")
 
 
@@ -91,7 +91,7 @@ def _load_queue(context: LoadContext, logical_id: str, props: dict[str, Any]) ->
     attributes: dict[str, str] = {}
     for key in QUEUE_ATTRIBUTES:
         if key in props:
-            attributes[key] = _text(context.value(logical_id, key, props[key]))
+            attributes[key] = as_text(context.value(logical_id, key, props[key]))
     for key in ("RedrivePolicy", "RedriveAllowPolicy"):
         if key in props:
             policy = context.value(logical_id, key, props[key])
@@ -103,7 +103,7 @@ def _load_queue(context: LoadContext, logical_id: str, props: dict[str, Any]) ->
         params["Attributes"] = attributes
     if "Tags" in props:
         tags = context.value(logical_id, "Tags", props["Tags"])
-        params["tags"] = {str(t["Key"]): _text(t["Value"]) for t in tags} if isinstance(tags, list) else tags
+        params["tags"] = {str(t["Key"]): as_text(t["Value"]) for t in tags} if isinstance(tags, list) else tags
     _call(context, "sqs", "CreateQueue", params)
 
 
@@ -124,7 +124,7 @@ resource_type("AWS::SQS::Queue", phase=PHASE_STORES, attributes=_queue_attribute
 
 
 def _stream_name(context: LoadContext, logical_id: str, props: dict[str, Any]) -> str:
-    return _text(context.value(logical_id, "Name", props["Name"])) if "Name" in props else logical_id
+    return as_text(context.value(logical_id, "Name", props["Name"])) if "Name" in props else logical_id
 
 
 def _stream_attributes(context: LoadContext, logical_id: str, props: dict[str, Any]) -> dict[str, Any]:
@@ -174,7 +174,7 @@ def _event_invoke_params(context: LoadContext, logical_id: str, function_name: s
                 kind = target.get("Type", "?") if sam else "?"
                 raise context.error(logical_id, f"EventInvokeConfig.DestinationConfig.{slot}: give a Destination "
                                     f"ARN (lambda-emu doesn't create a {kind} destination for you)")
-            config[slot] = {"Destination": _text(target["Destination"])}
+            config[slot] = {"Destination": as_text(target["Destination"])}
         params["DestinationConfig"] = config
     return params
 
@@ -190,7 +190,7 @@ def _sam_dead_letter_queue(context: LoadContext, logical_id: str, function: Func
     props = context.value(logical_id, "DeadLetterQueue", raw)
     if not isinstance(props, dict) or not props.get("TargetArn"):
         raise context.error(logical_id, "DeadLetterQueue needs Type (SQS or SNS) and TargetArn")
-    target = _text(props["TargetArn"])
+    target = as_text(props["TargetArn"])
 
     def apply() -> None:
         _call(context, "lambda", "UpdateFunctionConfiguration",
@@ -200,8 +200,8 @@ def _sam_dead_letter_queue(context: LoadContext, logical_id: str, function: Func
 
 
 def _load_event_invoke_config(context: LoadContext, logical_id: str, props: dict[str, Any]) -> None:
-    function_name = _text(context.value(logical_id, "FunctionName", props.get("FunctionName")))
-    qualifier = _text(context.value(logical_id, "Qualifier", props.get("Qualifier", "$LATEST")))
+    function_name = as_text(context.value(logical_id, "FunctionName", props.get("FunctionName")))
+    qualifier = as_text(context.value(logical_id, "Qualifier", props.get("Qualifier", "$LATEST")))
     params = _event_invoke_params(context, logical_id, function_name, props, sam=False)
     params["Qualifier"] = qualifier
     _call(context, "lambda", "PutFunctionEventInvokeConfig", params)
@@ -253,7 +253,7 @@ def _sam_events(context: LoadContext, logical_id: str, function: Function, raw: 
         def create(props: dict[str, Any] = props, source_key: str = source_key) -> None:
             params = _mapping_params(context, logical_id, props)
             params["FunctionName"] = function.name
-            params["EventSourceArn"] = _text(context.value(logical_id, source_key, props[source_key]))
+            params["EventSourceArn"] = as_text(context.value(logical_id, source_key, props[source_key]))
             _call(context, "lambda", "CreateEventSourceMapping", params)
 
         context.defer(PHASE_MAPPINGS, logical_id, create)
@@ -265,7 +265,7 @@ def _load_mapping(context: LoadContext, logical_id: str, props: dict[str, Any]) 
         if key not in props:
             raise TemplateError(f"{context.path}: resource {logical_id} (AWS::Lambda::EventSourceMapping): "
                                 f"{key} is required")
-        params[key] = _text(context.value(logical_id, key, props[key]))
+        params[key] = as_text(context.value(logical_id, key, props[key]))
     result = _call(context, "lambda", "CreateEventSourceMapping", params)
     context.attributes(logical_id)["Ref"] = result["UUID"]
 
