@@ -6,7 +6,7 @@
   from 1 s to 5 min and don't count against MaximumRetryAttempts.
 - Every retry must start before MaximumEventAgeInSeconds (default 6 h): a retry that would land at or
   past the maximum age is not made; the event fails at once with EventAgeExceeded (AWS's recorded
-  behaviour, spec §1.4).
+  behaviour, docs/aws-behaviour.md §Async invocation: Event age).
 - Reserved concurrency 0: no attempt at all; the failure goes out with ZeroReservedConcurrency.
 - Every attempt of an event carries the request ID the Invoke call returned.
 
@@ -101,13 +101,14 @@ def decide(event: AsyncEvent, config: RetryConfig, outcome: InvokeKind, now: flo
         return Decision(condition="RetriesExhausted")
     delay = RETRY_DELAYS[min(retries_done, len(RETRY_DELAYS) - 1)]
     if now + delay >= deadline:
-        # AWS doesn't make a retry that would start at or past the maximum age (recorded, spec §1.4).
+        # AWS doesn't make a retry that would start at or past the maximum age (recorded; docs/aws-behaviour.md §Async
+        # invocation: Event age).
         return Decision(condition="EventAgeExceeded")
     return Decision(retry_at=now + delay)
 
 
 def invocation_record(now: float, event: AsyncEvent, function: Function, condition: Condition) -> dict[str, Any]:
-    """AWS's async invocation record (spec §2.2; recorded shapes §1), field for field."""
+    """AWS's async invocation record (docs/aws-behaviour.md §Async invocation: Invocation record), field for field."""
     record: dict[str, Any] = {
         "version": "1.0",
         "timestamp": iso8601(now),
@@ -166,7 +167,8 @@ class AsyncQueue:
     async def enqueue(self, function: Function, payload: bytes, *, request_id: str, invoked_arn: str) -> None:
         event = AsyncEvent(request_id, function.name, payload, invoked_arn, self.clock.now())
         if function.reserved_concurrency == 0:
-            # No attempt: straight to the failure destination / DLQ (spec §1.3; recorded shapes §1.9).
+            # No attempt: straight to the failure destination / DLQ (docs/aws-behaviour.md §Async invocation: Throttle
+            # backoff).
             self.clock.spawn(self._finish(event, function, "ZeroReservedConcurrency"), name="async-zero")
             return
         event.wants_duplicate = self.faults.roll_duplicate(function.name)

@@ -26,7 +26,8 @@ if TYPE_CHECKING:
 
 log = get_logger("destinations")
 
-#: DLQ ErrorMessage attribute: the first 1 KB of the error message (spec §2.3).
+#: DLQ ErrorMessage attribute: the first 1 KB of the error message (docs/aws-behaviour.md §Async invocation:
+#: Dead-letter queue).
 DLQ_MESSAGE_BYTES = 1024
 
 #: Sends a message to one of lambda-emu's SQS queues by ARN: (queue ARN, body, message attributes) →

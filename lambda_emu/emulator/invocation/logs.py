@@ -30,7 +30,7 @@ class InvocationLog:
 
 
 def init_start_line(runtime: str, runtime_version_arn: str) -> bytes:
-    """The line a cold start's log opens with (recorded shapes §6.5). The version is a stand-in: AWS
+    """The line a cold start's log opens with (docs/aws-behaviour.md §Logs). The version is a stand-in: AWS
     names the patch release it runs (python:3.12.v38), which a local process has no equivalent of."""
     if runtime.startswith("python"):
         name = "python:" + runtime.removeprefix("python")

@@ -24,7 +24,7 @@ class Outcome:
 
 def platform_failure(error_type: str, message: str) -> Outcome:
     """A failure Lambda itself reports rather than the function (timeout, exit, entrypoint, size)."""
-    # Its payload is compact JSON with errorType first (recorded shapes §5).
+    # Its payload is compact JSON with errorType first (docs/aws-behaviour.md §Function failure modes).
     payload = json.dumps({"errorType": error_type, "errorMessage": message}, separators=(",", ":")).encode()
     return Outcome("error", payload, error_type, message)
 
@@ -53,7 +53,7 @@ REPORTED_ERROR_TYPE = re.compile(r"^(Runtime|Function)\.[A-Z][a-zA-Z]+$")
 
 def report_error_type(error_type: str | None) -> str:
     """The Error Type Lambda logs: a runtime's own type when it reads Category.Reason, else Unknown
-    (AWS's RIE normalises it so; spec §6.2)."""
+    (AWS's RIE normalises it so; docs/aws-behaviour.md §Runtime API: Headers)."""
     if error_type and REPORTED_ERROR_TYPE.match(error_type):
         return error_type
     return "Function.Unknown" if (error_type or "").startswith("Function.") else "Runtime.Unknown"

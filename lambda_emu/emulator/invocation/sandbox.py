@@ -216,7 +216,7 @@ class ExecutionEnvironment:
                 init_ms: float | None = None
                 if cold:
                     # To the function's log stream (the terminal), not to the invocation's tail: AWS's
-                    # LogType=Tail of a cold start begins at START (recorded shapes §6.4).
+                    # LogType=Tail of a cold start begins at START (docs/aws-behaviour.md §Logs).
                     self.host.on_output(self.function.name, logs.init_start_line(
                         self.function.runtime, runtime_version_arn(self.function.arn, self.function.runtime)))
                     started = time.monotonic()
@@ -265,8 +265,8 @@ class ExecutionEnvironment:
             await self._reset()
             if status != -signal.SIGSEGV:
                 return exited(request_id, status)
-            # Recorded on AWS (shapes §5.7): a runtime that segfaults during init is not reported as
-            # exited; the invocation times out after the full function timeout.
+            # Recorded on AWS (docs/aws-behaviour.md §Function failure modes): a runtime that segfaults
+            # during init is not reported as exited; the invocation times out after the full function timeout.
             await asyncio.sleep(max(0.0, started + timeout - time.monotonic()))
         await self._reset()
         return timed_out(request_id, timeout)

@@ -375,7 +375,8 @@ class KinesisPoller:
         if not result.reached_function:
             # Throttled, or a system error (lambda-emu could not run it: AWS's service error). Either
             # way the batch never reached the function: back off, no retry consumed, until the records
-            # expire (spec §3.3: "doesn't apply to service errors or throttles").
+            # expire (docs/aws-behaviour.md §Kinesis event source mapping: Retries: "doesn't apply to service errors or
+            # throttles").
             if result.kind == "system_error":
                 log.warning("kinesis batch not run: system error", mapping=self.mapping.uuid, error=result.system_error)
             batch.throttles += 1
@@ -497,7 +498,8 @@ class KinesisPoller:
             return
         record = self._failure_record(lane, batch, records, condition)
         if arn_service(target) == "s3":
-            # An S3 destination also gets the invocation event of those records (spec §3.6).
+            # An S3 destination also gets the invocation event of those records (docs/aws-behaviour.md §Kinesis event
+            # source mapping: On-failure records).
             function = self.functions.find(self.mapping.function_name)
             suffix = self._record_suffix(function.role if function is not None else "")
             failed = Batch(records, [event_record(r, lane.shard.shard_id, suffix) for r in records])
@@ -507,7 +509,8 @@ class KinesisPoller:
     def _failure_record(
         self, lane: Lane, batch: Batch, records: list[StreamRecord], condition: Condition
     ) -> dict[str, Any]:
-        """AWS's on-failure record for a stream (spec §3.6; recorded shapes §3.2, §3.5-3.9), in its key order."""
+        """AWS's on-failure record for a stream (docs/aws-behaviour.md §Kinesis event source mapping: On-failure
+        records), in its key order."""
         document: dict[str, Any] = {
             "requestContext": {
                 "requestId": batch.request_id or str(uuid.uuid4()),

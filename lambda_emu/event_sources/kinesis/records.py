@@ -10,7 +10,8 @@ from json.encoder import encode_basestring_ascii
 
 from lambda_emu.emulator.services.kinesis.store import StreamRecord
 
-#: Lambda's synchronous invocation payload limit, which caps a batch (spec §3.1).
+#: Lambda's synchronous invocation payload limit, which caps a batch (docs/aws-behaviour.md §Kinesis event source
+#: mapping: Batching and ordering).
 MAX_BATCH_BYTES = 6 * 1024 * 1024
 
 
@@ -18,7 +19,8 @@ ENVELOPE_BYTES = len('{"Records":[]}')
 
 
 def event_record(record: StreamRecord, shard_id: str, suffix: str) -> str:
-    """One Kinesis event record, compact JSON in AWS's key order (recorded shapes §4.8)."""
+    """One Kinesis event record, compact JSON in AWS's key order (docs/aws-behaviour.md §Kinesis event source
+    mapping)."""
     data = b2a_base64(record.data, newline=False).decode("ascii")
     sequence = record.sequence_number
     return (

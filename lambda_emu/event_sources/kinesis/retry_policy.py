@@ -9,8 +9,9 @@ Backoff (documented, AWS does not publish its cadence)
     (:func:`retry_delay`). With an always-failing function, MaximumRetryAttempts -1 and
     MaximumRecordAgeInSeconds 60, that gives invocations at 0, 1, 3, 7, 15, 27, 39 and 51 s of record
     age and a RecordAgeExceeded record at 63 s with approximateInvokeCount 8, which is what AWS was
-    recorded doing (spec §3.3, recorded shapes §3.5). Throttled invocations back off on the same
-    schedule (counted by consecutive throttles) and never count against MaximumRetryAttempts.
+    recorded doing (docs/aws-behaviour.md §Kinesis event source mapping: Retries). Throttled invocations
+    back off on the same schedule (counted by consecutive throttles) and never count against
+    MaximumRetryAttempts.
 
 Bisect (BisectBatchOnFunctionError)
     A batch of n > 1 records that fails as a whole is split into records[: n // 2] and
@@ -23,7 +24,8 @@ Bisect (BisectBatchOnFunctionError)
 
 Invoke count
     approximateInvokeCount is the number of invocations of the discarded records' batch (retries + 1);
-    when records expire before they were ever invoked it is 1, as AWS recorded (recorded shapes §3.6).
+    when records expire before they were ever invoked it is 1, as AWS recorded (docs/aws-behaviour.md §Kinesis event
+    source mapping: On-failure records).
 """
 
 from __future__ import annotations
@@ -37,7 +39,8 @@ from lambda_emu.emulator.platform.documents import json_or_text
 
 RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0)
 RETRY_DELAY_CAP = 12.0
-#: Tumbling window state above this ends the window early (spec §3.7: "max 1 MB per shard").
+#: Tumbling window state above this ends the window early (docs/aws-behaviour.md §Kinesis event source mapping:
+#: Tumbling windows: "max 1 MB per shard").
 MAX_WINDOW_STATE_BYTES = 1024 * 1024
 
 Condition = Literal["RetryAttemptsExhausted", "RecordAgeExceeded"]
@@ -84,7 +87,8 @@ SUCCESS = Response(None)
 
 
 def classify(errored: bool, payload: bytes, sequence_numbers: Sequence[str], config: StreamRetryConfig) -> Response:
-    """Read one invocation's result (spec §3.5 for ReportBatchItemFailures, §3.7 for windows).
+    """Read one invocation's result (docs/aws-behaviour.md §Kinesis event source mapping: ReportBatchItemFailures, and
+    its Tumbling windows).
 
     ``errored``: the function raised (any failure mode: exception, timeout, exit...).
     """

@@ -1,5 +1,6 @@
 """The SQS event source mapping poller: receive batches, invoke the function synchronously, delete what
-succeeded, and let everything else come back through the queue's own visibility timeout (spec §4).
+succeeded, and let everything else come back through the queue's own visibility timeout (docs/aws-behaviour.md §SQS
+event source mapping).
 
 - Batches: up to ``BatchSize`` messages (several receives of at most 10 when it is larger), cut short
   by the 6 MB invoke payload limit. With ``MaximumBatchingWindowInSeconds`` the poller holds a partial
@@ -8,10 +9,12 @@ succeeded, and let everything else come back through the queue's own visibility 
 - Failure: any failed invocation (function error, timeout, throttle, crash) deletes nothing; the
   messages reappear after their visibility timeout and the queue's redrive policy dead-letters them
   after maxReceiveCount receives. Lambda never resets visibility itself (its poller has no
-  ChangeMessageVisibility permission, spec §4.2), and neither does this one.
+  ChangeMessageVisibility permission; docs/aws-behaviour.md §SQS event source mapping: Failure and
+  visibility), and neither does this one.
 - ``ReportBatchItemFailures``: only the listed messageIds stay; a malformed response fails the whole
-  batch (spec §4.3). FIFO ordering comes from the store: a message group with a message in flight is
-  not handed out again, so a failed group waits for its retry while other groups flow.
+  batch (docs/aws-behaviour.md §SQS event source mapping: ReportBatchItemFailures). FIFO ordering comes
+  from the store: a message group with a message in flight is not handed out again, so a failed group
+  waits for its retry while other groups flow.
 - Concurrency: up to ``ScalingConfig.MaximumConcurrency`` batches in flight, else
   :data:`DEFAULT_CONCURRENCY`.
 - Never busy: the poller wakes on the queue's listener callback (a send, a delay or visibility
@@ -47,10 +50,10 @@ DEFAULT_CONCURRENCY = 5
 #: ReceiveMessage hands out at most 10 messages per call.
 RECEIVE_MAX = 10
 #: The synchronous invoke payload limit; SQS metadata counts towards it, so a batch may be smaller
-#: than BatchSize (spec §4.1).
+#: than BatchSize (docs/aws-behaviour.md §SQS event source mapping: Batching).
 PAYLOAD_LIMIT = 6 * 1024 * 1024
 #: When window + function timeout exceed the queue's visibility timeout, Lambda receives with
-#: window + function timeout + 30 s instead (spec §4.1).
+#: window + function timeout + 30 s instead (docs/aws-behaviour.md §SQS event source mapping: Batching).
 VISIBILITY_MARGIN = 30
 
 _ENVELOPE_START = b'{"Records":['
@@ -221,7 +224,8 @@ class SqsPoller:
     # ---- the event ------------------------------------------------------------------------------
 
     def _record(self, message: ReceivedMessage) -> bytes:
-        """One record of Lambda's SQS event, encoded (recorded shapes §4.1-4.4: keys in AWS's order)."""
+        """One record of Lambda's SQS event, encoded (docs/aws-behaviour.md §SQS event source mapping: Event record;
+        keys in AWS's order)."""
         attributes = message.attributes
         ordered = {key: attributes[key] for key in _ATTRIBUTE_ORDER if key in attributes}
         record: dict[str, Any] = {
@@ -287,7 +291,8 @@ class SqsPoller:
 
 
 def partial_failures(payload: bytes, batch_ids: set[str]) -> set[str]:
-    """The messageIds a ReportBatchItemFailures response lists (spec §4.3).
+    """The messageIds a ReportBatchItemFailures response lists (docs/aws-behaviour.md §SQS event source mapping:
+    ReportBatchItemFailures).
 
     Complete success: empty or null response, ``{}``, an empty or null ``batchItemFailures`` list.
     Whole-batch failure (:class:`BatchFailure`): invalid JSON, a response that isn't an object, a list
@@ -323,7 +328,8 @@ def partial_failures(payload: bytes, batch_ids: set[str]) -> set[str]:
 
 
 def _message_attributes(attributes: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Message attributes as Lambda renders them: camelCase, list fields always present (recorded §4.1)."""
+    """Message attributes as Lambda renders them: camelCase, list fields always present (docs/aws-behaviour.md §SQS
+    event source mapping: Event record)."""
     out: dict[str, dict[str, Any]] = {}
     for name, value in attributes.items():
         rendered: dict[str, Any] = {}

@@ -47,7 +47,7 @@ from lambda_emu.emulator.services.sqs.store import Queue
 #: Called after a function changed in a way others react to (deleted; its concurrency changed).
 FunctionHook = Callable[[Function], None]
 
-#: Payload quotas (spec §1.7).
+#: Payload quotas (docs/aws-behaviour.md §Invoke: Payload limits).
 MAX_SYNC_PAYLOAD = 6 * 1024 * 1024
 MAX_ASYNC_PAYLOAD = 1024 * 1024
 MAX_INVOKE_ASYNC_PAYLOAD = 256 * 1024

@@ -1,7 +1,8 @@
 """Lambda's asynchronous invocation configuration: Put/Update/Get/Delete/ListFunctionEventInvokeConfig(s).
 
-Kept on the function as AWS returns it (recorded shapes §1.10–1.11): settings that were not given are
-absent, each destination slot is echoed as ``{}`` when empty, and FunctionArn is qualified.
+Kept on the function as AWS returns it (docs/aws-behaviour.md §Async invocation: Retries): settings that
+were not given are absent, each destination slot is echoed as ``{}`` when empty, and FunctionArn is
+qualified.
 """
 
 from __future__ import annotations

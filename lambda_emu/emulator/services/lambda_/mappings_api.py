@@ -1,5 +1,6 @@
 """Lambda's event source mapping API (Create/Update/Delete/Get/ListEventSourceMapping(s)) for SQS queues
-and Kinesis streams, with AWS's validation and response shapes (spec §3.8, §4.1; recorded shapes §3.1)."""
+and Kinesis streams, with AWS's validation and response shapes (docs/aws-behaviour.md §Kinesis event source mapping:
+Mapping API, §SQS event source mapping)."""
 
 from __future__ import annotations
 
