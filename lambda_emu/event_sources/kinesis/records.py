@@ -20,7 +20,7 @@ ENVELOPE_BYTES = len('{"Records":[]}')
 
 def event_record(record: StreamRecord, shard_id: str, suffix: str) -> str:
     """One Kinesis event record, compact JSON in AWS's key order (docs/aws-behaviour.md §Kinesis event source
-    mapping)."""
+    mapping: Event record)."""
     data = b2a_base64(record.data, newline=False).decode("ascii")
     sequence = record.sequence_number
     return (
