@@ -262,6 +262,13 @@ def extract_zip(data: bytes, target: Path) -> None:
     if sum(e.file_size for e in entries) > MAX_UNZIPPED_BYTES:
         raise invalid_parameter(f"Unzipped size must be smaller than {MAX_UNZIPPED_BYTES} bytes")
     root = target.resolve()
+    for entry in entries:
+        # A path the file system can't hold (PATH_MAX, NAME_MAX) can't be unzipped on Lambda either;
+        # refusing it up front also keeps a 2,000-level path from recursing through mkdir and rmtree.
+        parts = entry.filename.encode(errors="surrogateescape").split(b"/")
+        if len(bytes(root)) + len(entry.filename.encode(errors="surrogateescape")) + 1 >= 4096 or any(
+                len(part) > 255 for part in parts):
+            raise unzip_error()
     target.mkdir(parents=True, exist_ok=False)
     written = 0
     try:
@@ -285,7 +292,8 @@ def extract_zip(data: bytes, target: Path) -> None:
             # Keep the executable bit (a provided.* bootstrap); AWS extracts files world-readable.
             permissions = 0o755 if mode & 0o111 else 0o644
             os.chmod(destination, permissions)
-    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, NotImplementedError) as exc:
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, NotImplementedError,
+            RecursionError) as exc:
         shutil.rmtree(target, ignore_errors=True)
         raise unzip_error() from exc
     except Exception:

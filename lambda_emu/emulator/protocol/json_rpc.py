@@ -34,7 +34,7 @@ class JsonRpcProtocol:
         if op.input_shape is not None:
             try:
                 document = json.loads(body) if body.strip() else {}
-            except (ValueError, UnicodeDecodeError) as exc:
+            except (ValueError, UnicodeDecodeError, RecursionError) as exc:
                 raise serialization_error("Start of structure or map found where not expected.") from exc
             if not isinstance(document, dict):
                 raise serialization_error("Start of structure or map found where not expected.")

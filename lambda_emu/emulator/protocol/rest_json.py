@@ -161,7 +161,8 @@ class RestJsonRouter:
             if not isinstance(document, dict):
                 raise serialization_error("Expected a JSON object body")
             for name, member in body_members.items():
-                if name in document:
+                # AWS reads a null member as absent.
+                if document.get(name) is not None:
                     params[name] = parse_json_value(member, document[name], name)
         return params
 
@@ -210,6 +211,8 @@ def _load_json(body: bytes) -> Any:
         return json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise serialization_error("Could not parse request body into json: " + str(exc).split(":")[0]) from exc
+    except RecursionError as exc:
+        raise serialization_error("Could not parse request body into json: nested too deeply") from exc
 
 
 @functools.cache

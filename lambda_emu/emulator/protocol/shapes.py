@@ -53,8 +53,8 @@ def parse_json_value(shape: Shape, value: Any, path: str = "") -> Any:
         members = cast("StructureShape", shape).members
         for key, item in value.items():
             member = members.get(key)
-            if member is None:
-                continue  # AWS ignores unknown members in JSON bodies
+            if member is None or item is None:
+                continue  # AWS ignores unknown members in JSON bodies, and reads a null member as absent
             out[key] = parse_json_value(member, item, f"{path}.{key}" if path else key)
         return out
     if kind == "list":
@@ -101,12 +101,17 @@ def parse_timestamp(value: Any, path: str = "") -> datetime:
     if isinstance(value, bool):
         raise serialization_error(f"Expected a timestamp at '{path}'")
     if isinstance(value, int | float):
-        return datetime.fromtimestamp(value, tz=UTC)
+        try:
+            return datetime.fromtimestamp(value, tz=UTC)
+        except (OverflowError, OSError, ValueError) as exc:  # NaN, infinity, past year 9999
+            raise serialization_error(f"Invalid timestamp at '{path}'") from exc
     if isinstance(value, str):
         try:
             return datetime.fromtimestamp(float(value), tz=UTC)
         except ValueError:
             pass
+        except (OverflowError, OSError) as exc:
+            raise serialization_error(f"Invalid timestamp at '{path}'") from exc
         try:
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
             return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
@@ -131,7 +136,10 @@ def parse_header_value(shape: Shape, raw: str) -> Any:
     if kind == "timestamp":
         return parse_timestamp(raw)
     if kind == "blob":
-        return base64.b64decode(raw)
+        try:
+            return base64.b64decode(raw)
+        except (binascii.Error, ValueError) as exc:
+            raise serialization_error(f"Invalid base64 header {shape.name}") from exc
     return raw
 
 
@@ -221,14 +229,22 @@ def _check(shape: Shape, value: Any, path: str, problems: list[str], enums: bool
     if kind == "list":
         _check_length(len(value), meta, value, path, problems)
         item_shape = cast("ListShape", shape).member
+        if any(item is None for item in value):
+            problems.append(f"Value '{_java_text(value)}' at '{path}' failed to satisfy constraint: Member must "
+                            f"satisfy constraint: [{_constraints(item_shape)}]")
         for item in value:
-            _check(item_shape, item, f"{path}.member", problems, enums)
+            if item is not None:
+                _check(item_shape, item, f"{path}.member", problems, enums)
         return
     if kind == "map":
         _check_length(len(value), meta, value, path, problems)
         value_shape = cast("MapShape", shape).value
+        if any(item is None for item in value.values()):
+            problems.append(f"Value '{_java_text(value)}' at '{path}' failed to satisfy constraint: Map value "
+                            f"must satisfy constraint: [{_constraints(value_shape)}]")
         for item in value.values():
-            _check(value_shape, item, f"{path}.member", problems, enums)
+            if item is not None:
+                _check(value_shape, item, f"{path}.member", problems, enums)
         return
     if kind == "string":
         _check_length(len(value), meta, value, path, problems)
@@ -246,6 +262,34 @@ def _check(shape: Shape, value: Any, path: str, problems: list[str], enums: bool
         return
     if kind in ("integer", "long", "float", "double"):
         _check_range("value", value, meta, value, path, problems)
+
+
+def _java_text(value: Any) -> str:
+    """A value as Coral quotes it in a problem (Java's toString: ``[a, null]``, ``{k=v}``)."""
+    if value is None:
+        return "null"
+    if isinstance(value, list):
+        return "[" + ", ".join(_java_text(item) for item in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{key}={_java_text(item)}" for key, item in value.items()) + "}"
+    return str(value)
+
+
+def _constraints(shape: Shape) -> str:
+    """A member shape's constraints, as Coral lists them when an element of a list or map breaks one."""
+    meta = shape.metadata
+    measure = "value" if shape.type_name in ("integer", "long", "float", "double") else "length"
+    # Java prints a double bound as 1.0, an integer one as 1.
+    shown = (lambda bound: str(float(bound))) if shape.type_name in ("float", "double") else _num
+    found = []
+    if meta.get("max") is not None:
+        found.append(f"Member must have {measure} less than or equal to {shown(meta['max'])}")
+    if meta.get("min") is not None:
+        found.append(f"Member must have {measure} greater than or equal to {shown(meta['min'])}")
+    if meta.get("pattern"):
+        found.append(f"Member must satisfy regular expression pattern: {meta['pattern']}")
+    found.append("Member must not be null")
+    return ", ".join(found)
 
 
 def _num(value: Any) -> str:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from lambda_emu import __version__
+from lambda_emu.emulator.platform.logging import get_logger
 
 if TYPE_CHECKING:
     from lambda_emu.emulator.invocation.destinations import Destinations
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
     from lambda_emu.emulator.platform.journal import Journal
 
 Handler = Callable[[web.Request], Awaitable[Any]]
+
+log = get_logger("control")
 
 
 class ControlError(Exception):
@@ -52,6 +55,8 @@ async def read_model(request: web.Request, name: str) -> Any:
         document = json.loads(raw) if raw.strip() else {}
     except ValueError as exc:
         raise ControlError(400, "InvalidJson", f"Body is not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise ControlError(400, "InvalidJson", "Body is not valid JSON: nested too deeply") from exc
     if not isinstance(document, dict):
         raise ControlError(400, "InvalidJson", "Body must be a JSON object")
     try:
@@ -120,6 +125,9 @@ class ControlService:
             result = await handler(request)
         except ControlError as exc:
             return error_response(exc.status, exc.code, exc.message)
+        except Exception as exc:  # noqa: BLE001 - a fault of lambda-emu's still answers in JSON
+            log.exception("control request failed", path=path)
+            return error_response(500, "InternalError", f"lambda-emu internal error: {exc}")
         return result if isinstance(result, web.Response) else ok(result)
 
     async def health(self, _request: web.Request) -> dict[str, Any]:

@@ -336,6 +336,9 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, Service):
         except (ValueError, UnicodeDecodeError) as exc:
             raise lambda_error("InvalidRequestContentException",
                                f"Could not parse request body into json: {str(exc).split(':')[0]}", 400) from exc
+        except RecursionError:
+            # Nested deeper than Python's parser goes: Lambda passes the event on; the runtime decides.
+            pass
         return payload
 
     @staticmethod
@@ -345,7 +348,7 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, Service):
         try:
             decoded = base64.b64decode(raw, validate=True).decode()
             json.loads(decoded)
-        except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        except (ValueError, binascii.Error, UnicodeDecodeError, RecursionError) as exc:
             raise invalid_parameter("Client context must be a valid Base64-encoded JSON object.") from exc
         return decoded
 
