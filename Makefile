@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: up test lint clean bench
+.PHONY: up test lint clean bench node
 
 # The venv itself, made once.
 $(BIN)/python:
@@ -26,7 +26,14 @@ lint: $(VENV)/.installed-test
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 
-test: lint
+# The AWS SDK for JavaScript v3 (tests/test_request_guard.py drives it), in tests/node/node_modules.
+NODE_SDK := tests/node/node_modules/@aws-sdk/client-lambda/package.json
+$(NODE_SDK): tests/node/package.json
+	cd tests/node && npm install --no-audit --no-fund --loglevel=error
+
+node: $(NODE_SDK)
+
+test: lint node
 	$(BIN)/pytest
 
 clean:

@@ -48,6 +48,10 @@ class Emulator:
         self.host = self.config.host
         self.port = self.config.port
         self._log_listeners: list[OutputListener] = []
+        from lambda_emu.request_guard import RequestGuard
+
+        # Every listener (this port, every Runtime API port) refuses what a web page could send.
+        self.request_guard = RequestGuard(self.config.host, self.config.allow_hosts, self.config.allow_origins)
         self._build_rooms()
 
     def _build_rooms(self) -> None:
@@ -75,7 +79,7 @@ class Emulator:
         # runtime API and its runner
         self.orphans = OrphanRegistry()
         self.runner = ProcessRunner(self.orphans)
-        self.runtime_api = RuntimeApiServer("127.0.0.1")
+        self.runtime_api = RuntimeApiServer("127.0.0.1", guard=self.request_guard)
         # invocation: Lambda's data plane
         self.functions = FunctionRegistry(self.region, self.account_id, self.state_dir / "code")
         host = SandboxHost(self.runner, self.runtime_api, self.region, lambda: self.endpoint, self.function_output)
@@ -168,6 +172,8 @@ class Emulator:
         killed = self.orphans.reap_stale()
         if killed:
             log.info("killed runtime processes a previous run left behind", count=killed)
+        # Environments' /tmp data is scratch: if this run is killed, the next start removes it.
+        self.orphans.scratch(self.state_dir if self._own_state_dir else self.state_dir / "tmp")
         await self.runtime_api.start()
 
     async def stop(self) -> None:
@@ -185,6 +191,10 @@ class Emulator:
             except Exception:  # noqa: BLE001 - shutdown must reach every room
                 log.exception("service stop failed", service=name)
         self.clock.close()
+        from lambda_emu.runtime_api.runners.orphans import remove_tree
+
+        # /tmp data never outlives the run (size-limited mounts are undone first).
+        remove_tree(self.state_dir / "tmp")
         if self._own_state_dir:
             shutil.rmtree(self.state_dir, ignore_errors=True)
 
@@ -193,10 +203,11 @@ async def serve(emu: Emulator) -> web.AppRunner:
     """Start serving; returns the runner (``await runner.cleanup()`` stops everything)."""
     from aiohttp import web
 
-    from lambda_emu.emulator.server import build_app
+    from lambda_emu.emulator.server import STOP_GRACE_SECONDS, build_app
 
-    app = build_app(emu.frontend, emu.stop)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    app = build_app(emu.frontend, emu.stop, middlewares=(emu.request_guard.middleware(),))
+    # A stop never waits for handlers: in-flight calls are cut (see server.stop_serving).
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=STOP_GRACE_SECONDS)
     await runner.setup()
     site = web.TCPSite(runner, emu.config.host, emu.config.port, reuse_address=True)
     await site.start()

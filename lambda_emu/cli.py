@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import signal
 import sys
 from pathlib import Path
@@ -51,6 +52,10 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--log-format", default="console", choices=["console", "json"],
                     help="lambda-emu's own log as key=value lines or JSON lines")
     up.add_argument("--quiet", action="store_true", help="don't echo function logs")
+    up.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                    help="also accept requests whose Host is NAME (besides loopback and --host); repeatable")
+    up.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
+                    help="also accept requests a web page at ORIGIN sends (e.g. https://app.example); repeatable")
     return root
 
 
@@ -74,6 +79,8 @@ def config_from(args: argparse.Namespace) -> EmulatorConfig:
         runner=args.runner,
         template=template,
         echo_function_logs=not args.quiet,
+        allow_hosts=tuple(args.allow_host),
+        allow_origins=tuple(args.allow_origin),
     )
 
 
@@ -92,6 +99,7 @@ async def run_up(config: EmulatorConfig, log_level: str = "info", log_format: st
     """Serve until SIGINT / SIGTERM; the exit status of `lambda-emu up`."""
     from lambda_emu.app import Emulator, serve
     from lambda_emu.emulator.platform import logging as emu_logging
+    from lambda_emu.emulator.server import stop_serving
 
     emu_logging.configure(log_level, json=log_format == "json")
     stop = asyncio.Event()
@@ -125,8 +133,9 @@ async def run_up(config: EmulatorConfig, log_level: str = "info", log_format: st
         print("lambda-emu stopping", flush=True)
         return 0
     finally:
-        # Stops every execution environment (and its runtime process) before the process ends.
-        await runner.cleanup()
+        # Closes every open connection at once and stops every execution environment (and every process
+        # it started) before the process ends.
+        await stop_serving(runner)
         _flush_partial()
 
 
@@ -186,5 +195,19 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def entry() -> None:
+    """The `lambda-emu` console script: main(), then out without the interpreter's teardown.
+
+    By the time main() returns, everything lambda-emu started is stopped and its files are gone; what
+    is left is Python freeing every loaded module (botocore's models...), which takes seconds on a busy
+    machine, and a SIGTERM must end lambda-emu within 2 s.
+    """
+    code = main()
+    with contextlib.suppress(OSError, ValueError):
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

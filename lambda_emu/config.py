@@ -44,6 +44,10 @@ class EmulatorConfig:
     state_dir: Path | None = None
     # Print function output (prefixed by function name) to the terminal.
     echo_function_logs: bool = False
+    # Host names besides loopback and --host that requests may name (--allow-host, repeatable).
+    allow_hosts: tuple[str, ...] = ()
+    # Web origins besides loopback ones that may call lambda-emu (--allow-origin, repeatable).
+    allow_origins: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _check(0 <= self.port <= 65535, f"port must be 0-65535, not {self.port}")

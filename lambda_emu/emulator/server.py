@@ -22,6 +22,7 @@ from lambda_emu.emulator.protocol.rest_json import render_error as render_rest_j
 from lambda_emu.emulator.protocol.service import Service
 from lambda_emu.emulator.protocol.shapes import service_model
 from lambda_emu.emulator.services.control.api import ControlService
+from lambda_emu.request_guard import Middleware
 
 log = get_logger("server")
 
@@ -75,8 +76,11 @@ class Frontend:
                 if protocol is None:
                     raise AwsError("UnknownOperationException", f"Unknown target {target}", 400)
                 renderer = protocol.render_error
+                if _media_type(request) not in JSON_PROTOCOL_TYPES:
+                    raise AwsError("UnknownOperationException", _wrong_media_type(request, JSON_PROTOCOL_TYPES), 400)
                 return await protocol.handle(target, body)
-            # Lambda's routes first: curl posts invoke payloads as form data by default.
+            # Lambda's routes first: a form post to one of them is refused as Lambda would (415), not
+            # taken for an SQS query call.
             found = self.lambda_router.match(request)
             if found is None and _is_query_request(request, content_type):
                 from lambda_emu.emulator.protocol import query
@@ -86,6 +90,9 @@ class Frontend:
                 raise AwsError("UnknownOperationException", f"No AWS operation at {request.method} {request.path}",
                                404, fields={"Type": "User"})
             route, labels = found
+            if _media_type(request) not in REST_JSON_TYPES:
+                raise AwsError("UnsupportedMediaTypeException", _wrong_media_type(request, REST_JSON_TYPES), 415,
+                               fields={"Type": "User"})
             return await self.lambda_router.handle(request, route, labels, body)
         except AwsError as error:
             return renderer(error)
@@ -95,6 +102,27 @@ class Frontend:
             log.exception("request failed", path=request.path)
             return renderer(AwsError("ServiceException", f"lambda-emu internal error: {exc}", 500,
                                      sender_fault=False, fields={"Type": "Service"}))
+
+
+#: What AWS SDKs send with JSON-protocol calls (X-Amz-Target): SQS 1.0, Kinesis 1.1.
+JSON_PROTOCOL_TYPES = ("application/x-amz-json-1.0", "application/x-amz-json-1.1")
+#: What AWS SDKs send with Lambda's rest-json calls: nothing (no body; botocore with a streamed body),
+#: JSON (botocore, the Node SDK, older SDKs' amz-json) or octet-stream (Invoke from the Node, Go and Java
+#: SDKs). Never text/plain, form or multipart data: those a web page can send cross-origin unasked.
+REST_JSON_TYPES = ("", "application/json", "application/x-amz-json-1.0", "application/x-amz-json-1.1",
+                   "application/octet-stream", "binary/octet-stream")
+
+
+def _media_type(request: web.Request) -> str:
+    """The Content-Type's media type as sent ("" when absent; aiohttp's content_type defaults it)."""
+    return request.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
+
+
+def _wrong_media_type(request: web.Request, accepted: tuple[str, ...]) -> str:
+    sent = request.headers.get("Content-Type", "")
+    names = ", ".join(t for t in accepted if t)
+    return (f"lambda-emu does not accept Content-Type {sent!r} here: AWS SDKs send {names}"
+            + (" or none" if "" in accepted else "") + ".")
 
 
 def _is_query_request(request: web.Request, content_type: str) -> bool:
@@ -114,9 +142,11 @@ async def _read_body(request: web.Request) -> bytes:
                        fields={"Type": "User"}) from exc
 
 
-def build_app(frontend: Frontend, on_cleanup: Callable[[], Awaitable[None]]) -> web.Application:
-    """The aiohttp application; ``on_cleanup`` stops the rooms behind it."""
-    app = web.Application(client_max_size=MAX_BODY)
+def build_app(frontend: Frontend, on_cleanup: Callable[[], Awaitable[None]],
+              middlewares: tuple[Middleware, ...] = ()) -> web.Application:
+    """The aiohttp application; ``on_cleanup`` stops the rooms behind it; ``middlewares`` run first
+    (the request guard)."""
+    app = web.Application(client_max_size=MAX_BODY, middlewares=list(middlewares))
     app.router.add_route("*", "/{tail:.*}", frontend.dispatch)
 
     async def cleanup(_app: web.Application) -> None:
@@ -124,3 +154,18 @@ def build_app(frontend: Frontend, on_cleanup: Callable[[], Awaitable[None]]) -> 
 
     app.on_cleanup.append(cleanup)
     return app
+
+
+#: How long a stop lets a request handler finish before cancelling it (seconds).
+STOP_GRACE_SECONDS = 0.25
+
+
+async def stop_serving(runner: web.AppRunner) -> None:
+    """Stop at once (SIGTERM, Ctrl-C): every open connection is closed — callers in flight, a half-sent
+    request, an idle keep-alive — then every room stops (environments and their processes end)."""
+    server = runner.server
+    if server is not None:
+        for handler in server.connections:
+            if handler.transport is not None:
+                handler.transport.abort()
+    await runner.cleanup()

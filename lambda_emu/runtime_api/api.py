@@ -18,6 +18,8 @@ from typing import Literal, cast
 
 from aiohttp import web
 
+from lambda_emu.request_guard import RequestGuard
+
 PREFIX = "/2018-06-01"
 #: Largest response a runtime may post: 6 MiB + 100 bytes (RIE's MaxPayloadSize; AWS's recorded cap).
 MAX_RESPONSE_BYTES = 6 * 1024 * 1024 + 100
@@ -84,6 +86,8 @@ class RuntimeSession:
         self._current: RuntimeInvocation | None = None
         self._reply: asyncio.Future[RuntimeReply] | None = None
         self.port: int | None = None
+        #: The HTTP request of the /next that waits now (a second one is refused while it is connected).
+        self.next_request: web.Request | None = None
         # The last few answered request IDs: a second post for one of them is a state error, not an unknown ID.
         self._answered: collections.deque[str] = collections.deque(maxlen=16)
 
@@ -140,12 +144,21 @@ class RuntimeSession:
             raise InvalidStateTransition("next is not allowed while an invocation is in progress")
         elif self.state in (State.FAILED, State.CLOSED):
             raise InvalidStateTransition(f"next is not allowed after {self.state.value}")
+        if self._waiter is not None and not self._waiter.done():
+            # Two pollers on one environment: the event goes to the one that asked first, never stolen.
+            raise InvalidStateTransition("next is not allowed while another next is waiting for this environment")
         if self._pending is not None:
             invocation, self._pending = self._pending, None
             self._hand_out(invocation)
             return invocation
         self._waiter = asyncio.get_running_loop().create_future()
         return await self._waiter
+
+    def abandon_next(self) -> None:
+        """The waiting /next's connection is gone: stop waiting for it (nothing was handed out)."""
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.cancel()
+        self._waiter = None
 
     def respond(self, request_id: str, reply: RuntimeReply) -> None:
         if self._current is None or self._current.request_id != request_id:
@@ -209,19 +222,21 @@ def _too_large(session: RuntimeSession, request_id: str) -> web.Response:
 class RuntimeApiServer:
     """The listeners: ``open(session)`` binds a new port on 127.0.0.1 for one environment."""
 
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    def __init__(self, host: str = "127.0.0.1", guard: RequestGuard | None = None) -> None:
         self.host = host
+        self._guard = guard or RequestGuard(host)
         self._sessions: dict[int, RuntimeSession] = {}
         self._sites: dict[int, web.TCPSite] = {}
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
-        app = web.Application(client_max_size=MAX_RESPONSE_BYTES + 1024 * 1024)
+        app = web.Application(client_max_size=MAX_RESPONSE_BYTES + 1024 * 1024, middlewares=[self._guard.middleware()])
         app.router.add_get(PREFIX + "/runtime/invocation/next", self._next)
         app.router.add_post(PREFIX + "/runtime/invocation/{request_id}/response", self._response)
         app.router.add_post(PREFIX + "/runtime/invocation/{request_id}/error", self._error)
         app.router.add_post(PREFIX + "/runtime/init/error", self._init_error)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        # A stop never waits for a runtime's open request (the runtimes are ended first anyway).
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.25)
         await self._runner.setup()
 
     async def stop(self) -> None:
@@ -261,10 +276,25 @@ class RuntimeApiServer:
 
     async def _next(self, request: web.Request) -> web.StreamResponse:
         try:
-            invocation = await self._session(request).next()
+            session = self._session(request)
+            waiting = session.next_request
+            if waiting is not None and (waiting.transport is None or waiting.transport.is_closing()):
+                session.abandon_next()  # its runtime hung up; this one may wait instead
+            invocation = await self._wait_next(session, request)
         except RuntimeApiError as exc:
             return _error(exc.status, exc.error_type, exc.message)
         return web.Response(body=invocation.payload, headers=invocation.headers())
+
+    @staticmethod
+    async def _wait_next(session: RuntimeSession, request: web.Request) -> RuntimeInvocation:
+        pending = session.next()
+        if session.next_request is None:
+            session.next_request = request
+        try:
+            return await pending
+        finally:
+            if session.next_request is request:
+                session.next_request = None
 
     async def _response(self, request: web.Request) -> web.Response:
         return await self._reply(request, "response")

@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from lambda_emu.emulator.invocation.functions import Function
 from lambda_emu.emulator.invocation.sandbox import ExecutionEnvironment, SandboxHost
+from lambda_emu.runtime_api.runners.scratch import remove_tree
 
 if TYPE_CHECKING:
     from lambda_emu.emulator.invocation.functions import FunctionRegistry
@@ -21,8 +23,10 @@ ThrottleReason = Literal["ReservedFunctionConcurrentInvocationLimitExceeded", "C
 class EnvironmentPool:
     """The environments of one function."""
 
-    def __init__(self, function_name: str) -> None:
+    def __init__(self, function_name: str, tmp_root: Path) -> None:
         self.function_name = function_name
+        #: Where its environments' /tmp directories live; removed with the function.
+        self.tmp_root = tmp_root
         self.idle: list[ExecutionEnvironment] = []
         self.busy: set[ExecutionEnvironment] = set()
         self._free_slots: list[int] = []
@@ -56,7 +60,10 @@ class Environments:
     def pool(self, function: Function) -> EnvironmentPool:
         pool = self.pools.get(function.name)
         if pool is None:
-            pool = self.pools[function.name] = EnvironmentPool(function.name)
+            # Its own directory per function instance: a function deleted and created again under the
+            # same name never sees (or loses) the other's /tmp.
+            tmp_root = self.tmp_root / f"{function.name}.{secrets.token_hex(4)}"
+            pool = self.pools[function.name] = EnvironmentPool(function.name, tmp_root)
         return pool
 
     def throttle_reason(self, function: Function) -> ThrottleReason | None:
@@ -91,7 +98,7 @@ class Environments:
             pool.busy.add(env)
             return env
         slot = pool.take_slot()
-        tmp_dir = self.tmp_root / function.name / str(slot)
+        tmp_dir = pool.tmp_root / str(slot)
         tmp_dir.mkdir(parents=True, exist_ok=True)
         env = ExecutionEnvironment(self.host, function, slot, tmp_dir)
         pool.busy.add(env)
@@ -139,8 +146,15 @@ class Environments:
         pool = self.pools.pop(function.name, None)
         if pool is None:
             return
-        for env in pool.idle + list(pool.busy):
-            self._spawn_shutdown(env)
+        task = asyncio.ensure_future(self._remove_pool(pool))
+        self._shutdowns.add(task)
+        task.add_done_callback(self._shutdowns.discard)
+
+    async def _remove_pool(self, pool: EnvironmentPool) -> None:
+        """A deleted function's environments end, then their /tmp data goes (mounts included)."""
+        envs = pool.idle + list(pool.busy)
+        await asyncio.gather(*(env.shutdown() for env in envs), return_exceptions=True)
+        await asyncio.to_thread(remove_tree, pool.tmp_root)
 
     async def shutdown_all(self) -> None:
         envs = [env for pool in self.pools.values() for env in pool.idle + list(pool.busy)]

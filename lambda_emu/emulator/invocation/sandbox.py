@@ -168,6 +168,7 @@ class ExecutionEnvironment:
             env=self._environment_variables(port),
             memory_mb=self.function.memory_size,
             tmp_dir=self.tmp_dir,
+            ephemeral_storage_mb=self.function.ephemeral_storage,
         )
         self.process = await self.host.runner.start(spec, self._on_output)
         self._exit = asyncio.ensure_future(self.process.wait())

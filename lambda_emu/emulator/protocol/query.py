@@ -259,6 +259,10 @@ def render_error(error: AwsError, service: Service) -> web.Response:
 # ---- the request handler ------------------------------------------------------------------------
 
 
+#: Actions named so change nothing; every other action must come as a POST (see handle_query_request).
+READ_ONLY_PREFIXES = ("Get", "List", "Describe")
+
+
 def parse_request(pairs: list[tuple[str, str]], path: str, base_url: str,
                   model: ServiceModel) -> tuple[OperationModel, dict[str, Any]]:
     """(operation, input) from the form parameters; a queue URL path stands in for QueueUrl."""
@@ -290,6 +294,10 @@ async def handle_query_request(request: web.Request, service: Service, body: byt
         base_url = f"{request.scheme}://{request.host}"
         op, params = parse_request(pairs, request.path, base_url,
                                    query_service_model(service.service_name, service.query_traits))
+        if request.method == "GET" and not op.name.startswith(READ_ONLY_PREFIXES):
+            # Any web page can make a browser send a GET (an <img src>): only reads may come that way.
+            raise AwsError("UnsupportedOperation", f"lambda-emu refuses {op.name} sent with GET: an action that "
+                           "changes state must be sent with POST.")
         # Query-era services check names themselves (SQS: InvalidAttributeName) and take legacy values
         # (ReceiveMessage's SentTimestamp...) that the model's enums don't list: enums are not enforced.
         problems = [p for p in (validate(op.input_shape, params) if op.input_shape is not None else [])

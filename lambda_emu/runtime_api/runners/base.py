@@ -25,6 +25,8 @@ class RuntimeSpec:
     env: dict[str, str]
     memory_mb: int
     tmp_dir: Path
+    #: The function's EphemeralStorage size: how much its /tmp (``tmp_dir``) may hold.
+    ephemeral_storage_mb: int = 512
 
 
 class EntrypointMissing(Exception):

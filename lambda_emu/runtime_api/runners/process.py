@@ -3,6 +3,11 @@
 python3.x runtimes run AWS's own runtime interface client (awslambdaric) with the function's code
 first on the path; provided.* runtimes run the code's ``bootstrap`` executable (any language). Both
 find lambda-emu through AWS_LAMBDA_RUNTIME_API, exactly as on Lambda.
+
+Every runtime carries the run marker (``orphans.py``), so ending an environment ends everything it
+started, and its /tmp (``TMPDIR``) is a tmpfs of the function's EphemeralStorage size where the
+machine allows mounting one (a write past it fails with ENOSPC, as on Lambda); elsewhere the runner
+watches the directory's size and ends the environment once it passes the limit.
 """
 
 from __future__ import annotations
@@ -18,16 +23,21 @@ import psutil
 
 from lambda_emu.runtime_api.log_frames import FrameDecoder
 from lambda_emu.runtime_api.runners.base import EntrypointMissing, OutputSink, RuntimeSpec
-from lambda_emu.runtime_api.runners.orphans import OrphanRegistry, die_with_parent
+from lambda_emu.runtime_api.runners.orphans import ENVIRONMENT_VARIABLE, OrphanRegistry, die_with_parent
+from lambda_emu.runtime_api.runners.scratch import mount_tmpfs
 
 #: How often the list of a runtime's child processes is refreshed for memory accounting (wall seconds).
 CHILDREN_REFRESH_SECONDS = 1.0
+#: Without a size-limited mount: how often an environment's /tmp is measured (wall seconds).
+TMP_SAMPLE_SECONDS = 0.25
 
 
 class LocalProcess:
     def __init__(self, proc: asyncio.subprocess.Process, read_fd: int, on_output: OutputSink,
-                 registry: OrphanRegistry) -> None:
+                 registry: OrphanRegistry, environment_id: str) -> None:
         self._proc = proc
+        self.environment_id = environment_id
+        self._tmp_watch: asyncio.Task[None] | None = None
         self.pid: int | None = proc.pid
         self._fd = read_fd
         self._on_output = on_output
@@ -81,9 +91,32 @@ class LocalProcess:
         return code
 
     def kill(self) -> None:
+        """End the runtime and everything it started: its process group at once, then every process
+        carrying its environment's marker (a daemon that left the group, a grandchild)."""
+        if self._tmp_watch is not None:
+            self._tmp_watch.cancel()
+            self._tmp_watch = None
         if self._proc.returncode is None and self.pid is not None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.pid, signal.SIGKILL)
+        self._registry.kill_environment(self.environment_id)
+
+    def watch_tmp(self, tmp_dir: str, limit_bytes: int) -> None:
+        """Without a size-limited mount: end the environment once its /tmp holds more than the limit."""
+        self._tmp_watch = asyncio.ensure_future(self._watch_tmp(tmp_dir, limit_bytes))
+
+    async def _watch_tmp(self, tmp_dir: str, limit_bytes: int) -> None:
+        while self._proc.returncode is None:
+            # Wall time on purpose: this is physical behaviour (see clock.py).
+            await asyncio.sleep(TMP_SAMPLE_SECONDS)
+            used = await asyncio.to_thread(_disk_usage, tmp_dir)
+            if used > limit_bytes:
+                self._on_output(f"lambda-emu: /tmp holds {used // (1024 * 1024)} MB, more than the function's "
+                                f"EphemeralStorage ({limit_bytes // (1024 * 1024)} MB): the environment is "
+                                "ended\n".encode())
+                self._tmp_watch = None
+                self.kill()
+                return
 
     def memory_bytes(self) -> int:
         """RSS of the runtime and its children. Finding children scans all of /proc, so the list is
@@ -115,6 +148,26 @@ class LocalProcess:
         return self.memory_bytes()
 
 
+def _disk_usage(directory: str) -> int:
+    """Bytes held by the files under ``directory`` (what a size-limited mount would count)."""
+    total = 0
+    pending = [directory]
+    while pending:
+        try:
+            entries = list(os.scandir(pending.pop()))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append(entry.path)
+                elif entry.is_file(follow_symlinks=False):
+                    total += entry.stat(follow_symlinks=False).st_blocks * 512
+            except OSError:
+                continue
+    return total
+
+
 class ProcessRunner:
     def __init__(self, registry: OrphanRegistry) -> None:
         self.registry = registry
@@ -135,7 +188,9 @@ class ProcessRunner:
         os.set_blocking(read_fd, False)
         # Lambda's telemetry log pipe, as the very pipe of stdout/stderr (see log_frames): framed
         # records and plain output then arrive in the order the runtime wrote them.
-        env = {**spec.env, "_LAMBDA_TELEMETRY_LOG_FD": str(write_fd)}
+        marker = self.registry.new_environment()
+        env = {**spec.env, **marker, "_LAMBDA_TELEMETRY_LOG_FD": str(write_fd)}
+        limited = mount_tmpfs(spec.tmp_dir, spec.ephemeral_storage_mb)
         try:
             proc = await asyncio.create_subprocess_exec(
                 *argv,
@@ -153,4 +208,7 @@ class ProcessRunner:
         finally:
             os.close(write_fd)
         self.registry.register(proc.pid)
-        return LocalProcess(proc, read_fd, on_output, self.registry)
+        process = LocalProcess(proc, read_fd, on_output, self.registry, marker[ENVIRONMENT_VARIABLE])
+        if not limited:
+            process.watch_tmp(str(spec.tmp_dir), spec.ephemeral_storage_mb * 1024 * 1024)
+        return process
