@@ -191,7 +191,7 @@ class Emulator:
             except Exception:  # noqa: BLE001 - shutdown must reach every room
                 log.exception("service stop failed", service=name)
         self.clock.close()
-        from lambda_emu.runtime_api.runners.orphans import remove_tree
+        from lambda_emu.runtime_api.runners.scratch import remove_tree
 
         # /tmp data never outlives the run (size-limited mounts are undone first).
         remove_tree(self.state_dir / "tmp")

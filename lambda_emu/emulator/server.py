@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from lambda_emu.emulator.platform.errors import AwsError
 from lambda_emu.emulator.platform.logging import get_logger
@@ -22,7 +23,6 @@ from lambda_emu.emulator.protocol.rest_json import render_error as render_rest_j
 from lambda_emu.emulator.protocol.service import Service
 from lambda_emu.emulator.protocol.shapes import service_model
 from lambda_emu.emulator.services.control.api import ControlService
-from lambda_emu.request_guard import Middleware
 
 log = get_logger("server")
 

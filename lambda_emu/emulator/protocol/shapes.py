@@ -279,8 +279,12 @@ def _constraints(shape: Shape) -> str:
     """A member shape's constraints, as Coral lists them when an element of a list or map breaks one."""
     meta = shape.metadata
     measure = "value" if shape.type_name in ("integer", "long", "float", "double") else "length"
-    # Java prints a double bound as 1.0, an integer one as 1.
-    shown = (lambda bound: str(float(bound))) if shape.type_name in ("float", "double") else _num
+    decimal = shape.type_name in ("float", "double")
+
+    def shown(bound: Any) -> str:
+        # Java prints a double bound as 1.0, an integer one as 1.
+        return str(float(bound)) if decimal else _num(bound)
+
     found = []
     if meta.get("max") is not None:
         found.append(f"Member must have {measure} less than or equal to {shown(meta['max'])}")

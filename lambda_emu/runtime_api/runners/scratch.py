@@ -31,7 +31,7 @@ def mount_tmpfs(path: Path, size_mb: int) -> bool:
         return False
     flags = _MS_REMOUNT if os.path.ismount(path) else 0
     options = f"size={size_mb}m,mode=0700".encode()
-    return libc.mount(b"tmpfs", str(path).encode(), b"tmpfs", flags, options) == 0
+    return bool(libc.mount(b"tmpfs", str(path).encode(), b"tmpfs", flags, options) == 0)
 
 
 def mounts_under(path: Path) -> list[Path]:
