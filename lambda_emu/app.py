@@ -58,12 +58,16 @@ class Emulator:
         from lambda_emu.emulator.invocation.destinations import Destinations
         from lambda_emu.emulator.invocation.functions import FunctionRegistry
         from lambda_emu.emulator.invocation.invoker import Invoker
+        from lambda_emu.emulator.invocation.logs import FunctionLogs
+        from lambda_emu.emulator.invocation.narration import Narration
         from lambda_emu.emulator.invocation.pool import Environments
+        from lambda_emu.emulator.invocation.recorder import Recorder
         from lambda_emu.emulator.invocation.sandbox import SandboxHost
         from lambda_emu.emulator.platform.faults import Faults
         from lambda_emu.emulator.platform.journal import Journal
         from lambda_emu.emulator.server import Frontend
-        from lambda_emu.emulator.services.control.api import ControlService
+        from lambda_emu.emulator.services.control.api import ControlService, logs_handler, replay_handler
+        from lambda_emu.emulator.services.control.replay import Replayer
         from lambda_emu.emulator.services.lambda_.api import LambdaService
         from lambda_emu.emulator.services.lambda_.destination_checks import DestinationChecks
         from lambda_emu.event_sources.async_queue import AsyncQueue
@@ -74,7 +78,13 @@ class Emulator:
 
         config = self.config
         # platform
-        self.journal = Journal(self.clock)
+        self.journal = Journal(self.clock, size=config.journal_size, payload_limit=config.journal_payload_limit)
+        # the terminal's story of decisions (silent unless `up` gives it a terminal), the --record capture,
+        # and every function's log lines for /_emu/logs
+        self.narration = Narration(self.journal, self.clock)
+        self.recorder = Recorder(config.record) if config.record is not None else None
+        self.function_logs = FunctionLogs(self.clock.now)
+        self._log_listeners.append(self.function_logs.add)
         self.faults = Faults(self.rng, config.duplicate_rate)
         # runtime API and its runner
         self.orphans = OrphanRegistry()
@@ -86,7 +96,7 @@ class Emulator:
         self.environments = Environments(host, self.functions, self.clock,
                                          account_concurrency=config.account_concurrency,
                                          idle_timeout=config.idle_timeout, tmp_root=self.state_dir / "tmp")
-        self.invoker = Invoker(self.journal, self.environments)
+        self.invoker = Invoker(self.journal, self.environments, recorder=self.recorder)
         self.destinations = Destinations(self.functions, self.clock, region=self.region, account_id=self.account_id,
                                          send_to_queue=lambda arn, body, attributes: self.sqs.store.deliver(
                                              arn, body, attributes),
@@ -111,6 +121,9 @@ class Emulator:
         self.lambda_.on_function_deleted.append(lambda function: self.faults.function_deleted(function.name))
         self.lambda_.on_concurrency_changed.append(self.async_queue.wake)
         self.control.add_route("GET", "/_emu/code", self.lambda_.download_code)
+        self.control.add_route("GET", "/_emu/logs", logs_handler(self.function_logs))
+        replayer = Replayer(self.functions, self.clock, self.lambda_.Invoke, lambda: self.sqs, lambda: self.kinesis)
+        self.control.add_route("POST", "/_emu/replay", replay_handler(replayer))
         # the front door
         self.frontend = Frontend(self.lambda_, self.control, {"sqs": lambda: self.sqs, "kinesis": lambda: self.kinesis},
                                  lambda: self.sqs)
@@ -195,6 +208,8 @@ class Emulator:
 
         # /tmp data never outlives the run (size-limited mounts are undone first).
         remove_tree(self.state_dir / "tmp")
+        if self.recorder is not None:
+            self.recorder.close()
         if self._own_state_dir:
             shutil.rmtree(self.state_dir, ignore_errors=True)
 

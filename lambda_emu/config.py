@@ -48,6 +48,11 @@ class EmulatorConfig:
     allow_hosts: tuple[str, ...] = ()
     # Web origins besides loopback ones that may call lambda-emu (--allow-origin, repeatable).
     allow_origins: tuple[str, ...] = ()
+    # The journal keeps this many attempts (oldest dropped first) and payloads up to this many bytes.
+    journal_size: int = 10_000
+    journal_payload_limit: int = 262_144
+    # Append every event entering lambda-emu to this file as JSON lines (`up --record`).
+    record: Path | None = None
 
     def __post_init__(self) -> None:
         _check(0 <= self.port <= 65535, f"port must be 0-65535, not {self.port}")
@@ -59,6 +64,9 @@ class EmulatorConfig:
         _check(self.idle_timeout > 0, f"idle timeout must be positive, not {self.idle_timeout}")
         _check(self.account_concurrency >= 1, f"account concurrency must be >= 1, not {self.account_concurrency}")
         _check(1 <= self.async_concurrency <= 1000, f"async concurrency must be 1-1000, not {self.async_concurrency}")
+        _check(self.journal_size >= 1, f"journal size must be >= 1, not {self.journal_size}")
+        _check(self.journal_payload_limit >= 0,
+               f"journal payload limit must be >= 0, not {self.journal_payload_limit}")
         _check(self.runner in RUNNERS, f"the {self.runner} runner is not implemented yet; use --runner process")
 
 

@@ -617,7 +617,9 @@ def test_powertools_batch_processor_partial_failures(manual_server: RunningServe
     # Checkpointed after ok1; from "bad" on everything is retried, then given up.
     assert [decoded(c["event"]) for c in delivered(out)] == [["ok0", "ok1", "bad", "ok3", "ok4"],
                                                             ["bad", "ok3", "ok4"]]
-    assert [a["outcome"] for a in manual_server.invocations(name)] == ["success", "success"]
+    attempts = manual_server.invocations(name)
+    assert [a["outcome"] for a in attempts] == ["partialFailure", "partialFailure"]
+    assert attempts[0]["failedItemIds"] == sequences[2:]
     [record] = received(sqs, url)
     assert record["responseContext"]["functionError"] is None
     assert record["requestContext"]["approximateInvokeCount"] == 2

@@ -327,7 +327,9 @@ def test_powertools_partial_batch_response(manual_server: RunningServer, manual_
     assert retried["messageId"] == failed_id and retried["attributes"]["ApproximateReceiveCount"] == "2"
     # Powertools raises when every record of a batch failed: a plain function error.
     attempts = manual_server.invocations(r.function)
-    assert [(a["outcome"], a["errorType"]) for a in attempts] == [("success", None), ("error", "BatchProcessingError")]
+    assert [(a["outcome"], a["errorType"]) for a in attempts] == [("partialFailure", None),
+                                                                  ("error", "BatchProcessingError")]
+    assert attempts[0]["failedItemIds"] == [failed_id]
     assert counts(sqs, r.url) == (0, 1)
 
 
@@ -363,7 +365,8 @@ def test_partial_batch_response_cases(manual_server: RunningServer, manual_lam: 
         {"Id": "a", "MessageBody": json.dumps({"respond": respond})}, {"Id": "b", "MessageBody": "plain"}])
     manual_server.advance(0)
     [attempt] = manual_server.invocations(name)[-1:]
-    assert attempt["outcome"] == "success"  # the function itself succeeded either way
+    # The function returned either way; listed (or, for a response Lambda can't read, all) items failed.
+    assert attempt["outcome"] == ("partialFailure" if stays else "success")
     if not stays:
         assert counts(sqs, url) == (0, 0)
     elif respond == {"batchItemFailures": [{"itemIdentifier": "SELF"}]}:

@@ -23,6 +23,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from lambda_emu.emulator.invocation.narration import DUPLICATE, dropped_text, event_subject
 from lambda_emu.emulator.platform.clock import iso8601
 from lambda_emu.emulator.platform.documents import json_or_text
 from lambda_emu.emulator.platform.logging import get_logger
@@ -143,6 +144,22 @@ def dead_letter_error(event: AsyncEvent) -> tuple[int, str]:
     return 429, "Rate Exceeded."
 
 
+def finish_decision(condition: Condition, target: str | None, dead_letter: str | None) -> dict[str, Any]:
+    """The journal's decision for a finished event: its destination, else its dead-letter queue; a
+    success with nowhere to go is deleted from the queue, a failure with nowhere to go is discarded.
+    With both a destination and a dead-letter queue the destination decision names the DLQ too."""
+    if target:
+        decision: dict[str, Any] = {"action": "destination", "target": target, "condition": condition}
+        if dead_letter:
+            decision["deadLetter"] = dead_letter
+        return decision
+    if dead_letter:
+        return {"action": "deadLetter", "target": dead_letter}
+    if condition == "Success":
+        return {"action": "delete"}
+    return {"action": "discard", "reason": condition}
+
+
 @dataclass
 class FunctionQueue:
     ready: deque[AsyncEvent] = field(default_factory=deque)
@@ -169,7 +186,7 @@ class AsyncQueue:
         if function.reserved_concurrency == 0:
             # No attempt: straight to the failure destination / DLQ (docs/aws-behaviour.md §Async invocation: Throttle
             # backoff).
-            self.clock.spawn(self._finish(event, function, "ZeroReservedConcurrency"), name="async-zero")
+            self.clock.spawn(self._drop(event, function, "ZeroReservedConcurrency"), name="async-zero")
             return
         event.wants_duplicate = self.faults.roll_duplicate(function.name)
         self._make_ready(event)
@@ -201,11 +218,16 @@ class AsyncQueue:
         config = RetryConfig.of(function)
         now = self.clock.now()
         if now >= event.enqueued_at + config.max_event_age:
-            await self._finish(event, function, "EventAgeExceeded")
+            decision = await self._finish(event, function, "EventAgeExceeded")
+            subject = event_subject("async", event.request_id)
+            text = dropped_text("EventAgeExceeded", decision, self.clock.now())
+            self.invoker.note(event.function_name, subject, text)
             return
         result = await self.invoker.invoke(function, event.payload, request_id=event.request_id,
                                           source="async", invoked_arn=event.invoked_arn,
-                                          duplicate=event.duplicate)
+                                          duplicate=event.duplicate,
+                                          source_detail={"invocationType": "Event"},
+                                          context={"maxAttempts": config.max_retries + 1})
         if result.kind == "throttled" or result.kind == "system_error":
             event.throttles += 1
             event.not_reached = result.kind
@@ -217,13 +239,17 @@ class AsyncQueue:
             event.not_reached = None
         if event.invocations == 1 and result.reached_function and event.wants_duplicate:
             event.wants_duplicate = False
+            self.invoker.note(event.function_name, event_subject("async", event.request_id), DUPLICATE)
             self._deliver_duplicate(event)
         decision = decide(event, config, result.kind, self.clock.now())
         if decision.retry_at is not None:
+            reason = {"throttled": "Throttled", "system_error": "ServiceException"}.get(result.kind, "FunctionError")
+            self.invoker.decide(result.attempt, {"action": "retry", "at": iso8601(decision.retry_at),
+                                                 "reason": reason})
             self._retry_at(event, decision.retry_at)
         else:
             assert decision.condition is not None
-            await self._finish(event, function, decision.condition)
+            self.invoker.decide(result.attempt, await self._finish(event, function, decision.condition))
 
     def _deliver_duplicate(self, event: AsyncEvent) -> None:
         """At-least-once: the same event (same request ID and payload) delivered once more."""
@@ -241,17 +267,25 @@ class AsyncQueue:
 
     # ---- the end of an event ----
 
-    async def _finish(self, event: AsyncEvent, function: Function, condition: Condition) -> None:
+    async def _finish(self, event: AsyncEvent, function: Function, condition: Condition) -> dict[str, Any]:
+        """Send the finished event on; the journal's decision for its last attempt."""
         config = function.event_invoke_config or {}
         destinations = config.get("DestinationConfig") or {}
         target = (destinations.get("OnSuccess" if condition == "Success" else "OnFailure") or {}).get("Destination")
         record = invocation_record(self.clock.now(), event, function, condition)
         if target:
             await self.destinations.send_record(target, record, condition == "Success")
-        if condition != "Success" and function.dead_letter_target:
+        dead_letter = function.dead_letter_target if condition != "Success" else None
+        if dead_letter:
             error_code, message = dead_letter_error(event)
             await self.destinations.send_dead_letter(function, event.payload, event.request_id, error_code,
                                                      message)
+        return finish_decision(condition, target, dead_letter)
+
+    async def _drop(self, event: AsyncEvent, function: Function, condition: Condition) -> None:
+        decision = await self._finish(event, function, condition)
+        self.invoker.note(event.function_name, event_subject("async", event.request_id),
+                          dropped_text(condition, decision, self.clock.now()))
 
     # ---- hooks ----
 

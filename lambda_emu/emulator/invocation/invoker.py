@@ -5,13 +5,16 @@ journal the attempt, and return the outcome. Every source (sync, async, SQS, Kin
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from lambda_emu.emulator.invocation.functions import Function
 from lambda_emu.emulator.invocation.outcomes import Outcome
 from lambda_emu.emulator.invocation.pool import Environments, ThrottleReason
 from lambda_emu.emulator.platform.documents import json_or_text
-from lambda_emu.emulator.platform.journal import Journal, Source
+from lambda_emu.emulator.platform.journal import Attempt, Journal, Source
+
+if TYPE_CHECKING:
+    from lambda_emu.emulator.invocation.recorder import Recorder
 from lambda_emu.emulator.platform.logging import get_logger
 
 log = get_logger("invoker")
@@ -37,6 +40,8 @@ class InvokeResult:
     outcome: Outcome | None = None  # what the function produced: set exactly when it ran
     throttle_reason: ThrottleReason | None = None  # kind "throttled": why
     system_error: str | None = None  # kind "system_error": what went wrong inside lambda-emu
+    #: The journal's record of this attempt: the source's driver writes its decision there.
+    attempt: Attempt | None = None
 
     @property
     def succeeded(self) -> bool:
@@ -62,9 +67,23 @@ class InvokeResult:
 
 
 class Invoker:
-    def __init__(self, journal: Journal, environments: Environments) -> None:
+    def __init__(self, journal: Journal, environments: Environments, *, recorder: Recorder | None = None) -> None:
         self.journal = journal
         self.environments = environments
+        self.recorder = recorder
+
+    def decide(self, attempt: Attempt | None, decision: dict[str, Any] | None) -> None:
+        """The source's driver tells what the platform did after ``attempt`` (the journal's decision)."""
+        self.journal.decide(attempt, decision)
+
+    def partial_failure(self, attempt: Attempt | None, failed_item_ids: list[str]) -> None:
+        """The function returned, but these items of its batch failed (journaled as partialFailure)."""
+        if attempt is not None:
+            self.journal.partial_failure(attempt, failed_item_ids)
+
+    def note(self, function_name: str, subject: str, text: str) -> None:
+        """A platform event without an attempt of its own (a duplicate injected, an event dropped)."""
+        self.journal.note(function_name, subject, text)
 
     async def invoke(
         self,
@@ -76,27 +95,40 @@ class Invoker:
         invoked_arn: str | None = None,
         client_context: str | None = None,
         duplicate: bool = False,
+        source_detail: dict[str, Any] | None = None,
+        context: dict[str, Any] | None = None,
     ) -> InvokeResult:
+        """``source_detail`` is the journal's ``sourceDetail``; ``context`` what the narration needs."""
         journal = self.journal
         env = self.environments.acquire(function)
-        attempt = journal.begin(request_id, function.name, source, duplicate=duplicate)
+        attempt = journal.begin(request_id, function.name, source, duplicate=duplicate, payload=payload,
+                                source_detail=source_detail, context=context)
+        if self.recorder is not None:
+            self.recorder.record(attempt, payload)
         if isinstance(env, str):
-            journal.finish(attempt, "throttled", error_type="TooManyRequestsException", duration_ms=0.0)
-            return InvokeResult(request_id, "throttled", throttle_reason=env)
+            journal.finish(attempt, "throttled", error_type="TooManyRequestsException",
+                           error_message=f"Rate Exceeded. ({env})", duration_ms=0.0)
+            return InvokeResult(request_id, "throttled", throttle_reason=env, attempt=attempt)
         try:
             outcome = await env.invoke(request_id, payload, invoked_arn or function.arn, client_context)
         except Exception as exc:  # noqa: BLE001 - a platform fault is reported, never lost
             log.exception("attempt failed inside lambda-emu", function=function.name, request_id=request_id)
             env.dead = True
-            journal.finish(attempt, "error", error_type="ServiceException", duration_ms=0.0)
-            return InvokeResult(request_id, "system_error", system_error=f"{type(exc).__name__}: {exc}")
+            journal.finish(attempt, "error", error_type="ServiceException",
+                           error_message=f"{type(exc).__name__}: {exc}", duration_ms=0.0)
+            return InvokeResult(request_id, "system_error", system_error=f"{type(exc).__name__}: {exc}",
+                                attempt=attempt)
         finally:
             self.environments.release(env)
         journal.finish(
             attempt,
             "success" if outcome.kind == "success" else "error",
             error_type=outcome.error_type,
+            error_message=outcome.error_message,
             duration_ms=outcome.duration_ms,
             cold_start=outcome.cold_start,
+            response=outcome.payload,
+            log=outcome.log,
         )
-        return InvokeResult(request_id, "success" if outcome.kind == "success" else "function_error", outcome)
+        return InvokeResult(request_id, "success" if outcome.kind == "success" else "function_error", outcome,
+                            attempt=attempt)

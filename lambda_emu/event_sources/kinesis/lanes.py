@@ -31,13 +31,15 @@ class Batch:
     function_error: str | None = None  # of the last invocation's response, for responseContext
     final: bool = False  # a tumbling window's final invoke (no records)
     terminated_early: bool = False
+    depth: int = 0  # how many bisections made this batch (the journal's bisectDepth)
 
     def tail(self, start: int, keep_count: bool) -> Batch:
         """records[start:] as a batch: a retry (``keep_count``) or a new, bisected batch."""
         if not keep_count:
             return Batch(self.records[start:], self.fragments[start:])
         return Batch(
-            self.records[start:], self.fragments[start:], self.invocations, 0, self.request_id, self.function_error
+            self.records[start:], self.fragments[start:], self.invocations, 0, self.request_id, self.function_error,
+            depth=self.depth,
         )
 
 

@@ -35,6 +35,7 @@ import json
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from lambda_emu.emulator.invocation.narration import DUPLICATE, dropped_text, event_subject
 from lambda_emu.emulator.platform.arns import arn_service
 from lambda_emu.emulator.platform.clock import iso8601
 from lambda_emu.emulator.platform.logging import get_logger
@@ -56,6 +57,7 @@ from lambda_emu.event_sources.kinesis.records import (
 )
 from lambda_emu.event_sources.kinesis.retry_policy import (
     Condition,
+    Decision,
     Response,
     StreamRetryConfig,
     classify,
@@ -368,7 +370,9 @@ class KinesisPoller:
                 return
         payload = self._event(lane, batch)
         request_id = str(uuid.uuid4())
-        result = await self.invoker.invoke(function, payload, request_id=request_id, source="kinesis")
+        detail = self._journal_detail(lane, batch)
+        result = await self.invoker.invoke(function, payload, request_id=request_id, source="kinesis",
+                                           source_detail=detail)
         if lane.closed:
             return  # the lanes were rebuilt or stopped meanwhile: the new lanes redo this batch
         now = self.clock.now()
@@ -381,16 +385,23 @@ class KinesisPoller:
                 log.warning("kinesis batch not run: system error", mapping=self.mapping.uuid, error=result.system_error)
             batch.throttles += 1
             self.mapping.last_processing_result = PROBLEM
-            self._block(lane, throttle_retry_at(batch.throttles, now))
+            retry_at = throttle_retry_at(batch.throttles, now)
+            reason = "ServiceException" if result.kind == "system_error" else "Throttled"
+            self.invoker.decide(result.attempt, {"action": "retry", "at": iso8601(retry_at), "reason": reason})
+            self._block(lane, retry_at)
             return
         batch.throttles = 0
         batch.invocations += 1
         batch.request_id = request_id
+        attempts = [result.attempt]
         if batch.invocations == 1 and self.faults.roll_duplicate(function.name):
             # At-least-once delivery: the same batch once more, straight after (its result is ignored).
-            await self.invoker.invoke(
-                function, payload, request_id=str(uuid.uuid4()), source="kinesis", duplicate=True
+            self.invoker.note(function.name, event_subject("kinesis", request_id), DUPLICATE)
+            copy = await self.invoker.invoke(
+                function, payload, request_id=str(uuid.uuid4()), source="kinesis", duplicate=True,
+                source_detail=detail,
             )
+            attempts.append(copy.attempt)
             if lane.closed:
                 return
         sequences = [r.sequence_number for r in batch.records] if config.report_batch_item_failures else []
@@ -399,6 +410,12 @@ class KinesisPoller:
         self.mapping.last_processing_result = OK if response.succeeded else PROBLEM
         self._keep_window_state(lane, batch, response)
         decision = decide(len(batch.records), batch.invocations, response, config, now)
+        if result.succeeded and response.failed_from is not None and result.attempt is not None:
+            self.invoker.partial_failure(
+                result.attempt, [r.sequence_number for r in batch.records[response.failed_from:]])
+        journal_decision = self._journal_decision(lane, batch, decision, response, result.succeeded)
+        for attempt in attempts:
+            self.invoker.decide(attempt, journal_decision)
         lane.work.popleft()
         if decision.done:
             self._checkpoint(lane, batch.records[decision.done - 1])
@@ -412,7 +429,8 @@ class KinesisPoller:
         if decision.split:
             ends = (*decision.split[1:], len(batch.records))
             halves = [
-                Batch(batch.records[a:b], batch.fragments[a:b]) for a, b in zip(decision.split, ends, strict=True)
+                Batch(batch.records[a:b], batch.fragments[a:b], depth=batch.depth + 1)
+                for a, b in zip(decision.split, ends, strict=True)
             ]
             lane.work.extendleft(reversed(halves))
         elif decision.retry_at is not None:
@@ -421,6 +439,38 @@ class KinesisPoller:
         elif decision.condition is not None:
             failed = batch.tail(decision.done, keep_count=True)
             self._discard(lane, failed, failed.records, decision.condition)
+
+    def _journal_detail(self, lane: Lane, batch: Batch) -> dict[str, Any]:
+        records = batch.records
+        return {
+            "eventSourceArn": self.mapping.event_source_arn,
+            "mappingUuid": self.mapping.uuid,
+            "shardId": lane.shard.shard_id,
+            "firstSequenceNumber": records[0].sequence_number if records else None,
+            "lastSequenceNumber": records[-1].sequence_number if records else None,
+            "records": len(records),
+            "bisectDepth": batch.depth,
+        }
+
+    def _journal_decision(self, lane: Lane, batch: Batch, decision: Decision, response: Response,
+                          invoked_ok: bool) -> dict[str, Any]:
+        """The journal's decision: what happens to the records that failed (else the checkpoint)."""
+        records = batch.records
+        if decision.split and decision.done == 0:
+            ends = (*decision.split[1:], len(records))
+            return {"action": "bisect", "into": [b - a for a, b in zip(decision.split, ends, strict=True)]}
+        if decision.retry_at is not None:
+            reason = "FunctionError" if not invoked_ok else (
+                "PartialBatchFailure" if response.failed_from is not None else "FunctionError")
+            return {"action": "retry", "at": iso8601(decision.retry_at), "reason": reason}
+        if decision.condition is not None:
+            target = self.mapping.on_failure
+            if target:
+                return {"action": "destination", "target": target, "condition": decision.condition}
+            return {"action": "discard", "reason": decision.condition}
+        if decision.done and records:
+            return {"action": "checkpoint", "sequenceNumber": records[decision.done - 1].sequence_number}
+        return {"action": "checkpoint", "sequenceNumber": lane.checkpoint}
 
     def _expire(self, lane: Lane, batch: Batch, config: StreamRetryConfig, now: float) -> Batch:
         """Drop (to the on-failure destination) the records past MaximumRecordAge or retention."""
@@ -432,6 +482,10 @@ class KinesisPoller:
             return batch
         lane.work.popleft()
         self._discard(lane, batch, batch.records[:expired], "RecordAgeExceeded")
+        where = {"action": "destination", "target": self.mapping.on_failure, "condition": "RecordAgeExceeded"} \
+            if self.mapping.on_failure else None
+        self.invoker.note(self.mapping.function_name, f"kinesis {lane.shard.shard_id}: {expired} records",
+                          dropped_text("RecordAgeExceeded", where, self.clock.now()))
         rest = batch.tail(expired, keep_count=True)
         if rest.records:
             lane.work.appendleft(rest)

@@ -31,6 +31,8 @@ import uuid
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
+from lambda_emu.emulator.invocation.narration import DUPLICATE, event_subject
+from lambda_emu.emulator.platform.clock import iso8601
 from lambda_emu.emulator.platform.logging import get_logger
 
 if TYPE_CHECKING:
@@ -93,6 +95,8 @@ class SqsPoller:
         self._pump_scheduled = False
         self._pumping = False
         self._region = region
+        # When each received message becomes visible again (by receipt handle): a failed batch's retry.
+        self._visible_at: dict[str, float] = {}
 
     # ---- EventSourceDriver ----------------------------------------------------------------------
 
@@ -201,6 +205,9 @@ class SqsPoller:
             received = queue.receive(min(RECEIVE_MAX, batch_size - len(self._open)), visibility)
             if not received:
                 return False
+            visible_at = self.clock.now() + visibility
+            for message in received:
+                self._visible_at[message.receipt_handle] = visible_at
             for index, message in enumerate(received):
                 entry = (message, self._record(message))
                 if not self._add(entry):
@@ -248,20 +255,74 @@ class SqsPoller:
         try:
             payload = _ENVELOPE_START + b",".join(record for _, record in batch) + _ENVELOPE_END
             request_id = str(uuid.uuid4())
-            result = await self.invoker.invoke(function, payload, request_id=request_id, source="sqs")
+            detail, context = self._journal_detail(batch)
+            result = await self.invoker.invoke(function, payload, request_id=request_id, source="sqs",
+                                               source_detail=detail, context=context)
             keep = self._kept(batch, result)
+            attempts = [result.attempt]
             if result.reached_function and self.faults.roll_duplicate(function.name):
                 # At-least-once: the same records delivered once more before they are deleted.
-                await self.invoker.invoke(function, payload, request_id=request_id, source="sqs",
-                                         duplicate=True)
+                self.invoker.note(function.name, event_subject("sqs", request_id), DUPLICATE)
+                copy = await self.invoker.invoke(function, payload, request_id=request_id, source="sqs",
+                                                 duplicate=True, source_detail=detail, context=context)
+                attempts.append(copy.attempt)
+            decision = self._decision(batch, result, keep, context)
+            for attempt in attempts:
+                self.invoker.decide(attempt, decision)
             self._delete(batch, keep)
         except asyncio.CancelledError:
             raise
         except Exception:  # noqa: BLE001 - a bug here must not stop the mapping; the messages come back
             log.exception("sqs batch failed inside lambda-emu", uuid=self.mapping.uuid)
         finally:
+            for message, _ in batch:
+                self._visible_at.pop(message.receipt_handle, None)
             self.in_flight -= 1
             self._pump()
+
+    def _journal_detail(self, batch: list[tuple[ReceivedMessage, bytes]]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The journal's sourceDetail of a batch, and what the narration needs beside it."""
+        detail = {
+            "eventSourceArn": self.mapping.event_source_arn,
+            "mappingUuid": self.mapping.uuid,
+            "messageIds": [message.message_id for message, _ in batch],
+            "receiveCounts": [int(message.attributes.get("ApproximateReceiveCount", "1")) for message, _ in batch],
+        }
+        policy = self.queue.redrive_policy if self.queue is not None else None
+        context = {"maxReceiveCount": int(policy["maxReceiveCount"])} if policy else {}
+        return detail, context
+
+    def _decision(self, batch: list[tuple[ReceivedMessage, bytes]], result: InvokeResult, keep: set[str] | None,
+                  context: dict[str, Any]) -> dict[str, Any]:
+        """What happens to the batch: deleted, or (all or the failed items) back after their visibility
+        timeout, or on to the queue's dead-letter queue when they have been received maxReceiveCount times."""
+        if keep is not None and not keep:
+            return {"action": "delete"}
+        failed = [message for message, _ in batch if keep is None or message.message_id in keep]
+        if result.succeeded and result.attempt is not None:
+            # The function returned, but items (all of them, for a response Lambda can't read) failed.
+            self.invoker.partial_failure(result.attempt, [message.message_id for message in failed])
+        policy = self.queue.redrive_policy if self.queue is not None else None
+        if policy is not None:
+            most = int(policy["maxReceiveCount"])
+            redriven = [m for m in failed if int(m.attributes.get("ApproximateReceiveCount", "1")) >= most]
+            if redriven and len(redriven) == len(failed):
+                context["redriven"] = len(redriven)
+                if result.attempt is not None:
+                    result.attempt.context["redriven"] = len(redriven)
+                return {"action": "redrive", "target": policy["deadLetterTargetArn"]}
+        at = min(self._visible_at.get(m.receipt_handle, self.clock.now()) for m in failed)
+        if result.kind == "throttled":
+            reason = "Throttled"
+        elif result.kind == "system_error":
+            reason = "ServiceException"
+        elif keep is not None:
+            reason = "PartialBatchFailure"
+        elif result.succeeded:
+            reason = "InvalidBatchResponse"
+        else:
+            reason = "FunctionError"
+        return {"action": "retry", "at": iso8601(at), "reason": reason}
 
     def _kept(self, batch: list[tuple[ReceivedMessage, bytes]], result: InvokeResult) -> set[str] | None:
         """The messageIds that stay in the queue; None when the whole batch stays."""

@@ -13,14 +13,17 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from lambda_emu import __version__
+from lambda_emu.emulator.platform.errors import AwsError
 from lambda_emu.emulator.platform.logging import get_logger
 
 if TYPE_CHECKING:
     from lambda_emu.emulator.invocation.destinations import Destinations
     from lambda_emu.emulator.invocation.functions import FunctionRegistry
+    from lambda_emu.emulator.invocation.logs import FunctionLogs
     from lambda_emu.emulator.platform.clock import Clock
     from lambda_emu.emulator.platform.faults import Faults
     from lambda_emu.emulator.platform.journal import Journal
+    from lambda_emu.emulator.services.control.replay import Replayer
 
 Handler = Callable[[web.Request], Awaitable[Any]]
 
@@ -74,9 +77,11 @@ QUERY_PARAMETERS: dict[str, frozenset[str]] = {
     "/_emu/clock": frozenset(),
     "/_emu/clock/advance": frozenset(),
     "/_emu/clock/settle": frozenset(),
-    "/_emu/invocations": frozenset({"functionName", "requestId"}),
+    "/_emu/invocations": frozenset({"functionName", "requestId", "limit", "nextToken", "format"}),
+    "/_emu/logs": frozenset({"functionName", "since", "limit"}),
     "/_emu/deliveries": frozenset({"target"}),
     "/_emu/faults": frozenset(),
+    "/_emu/replay": frozenset(),
 }
 
 
@@ -89,6 +94,15 @@ def check_query(request: web.Request, path: str) -> None:
         allowed = ", ".join(sorted(accepted)) or "none"
         raise ControlError(400, "ValidationError",
                            f"Unknown query parameter(s) {', '.join(unknown)} on {path} (accepted: {allowed})")
+
+
+def _int_query(request: web.Request, name: str, low: int, high: int) -> int | None:
+    raw = request.query.get(name)
+    if raw is None:
+        return None
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise ControlError(400, "ValidationError", f"{name} must be an integer from {low} to {high}, not {raw!r}")
+    return int(raw)
 
 
 class ControlService:
@@ -146,12 +160,31 @@ class ControlService:
         await self.clock.settle(body.maxSeconds)
         return {"now": self.clock.describe()["now"]}
 
-    async def invocations(self, request: web.Request) -> dict[str, Any]:
-        """The journal: every attempt, in start order, filtered by functionName and requestId."""
+    async def invocations(self, request: web.Request) -> dict[str, Any] | web.Response:
+        """The journal: every attempt, in start order, filtered by functionName and requestId; ``limit``
+        and ``nextToken`` page through it, ``format=jsonl`` answers one attempt per line."""
         function_name = request.query.get("functionName")
         request_id = request.query.get("requestId")
-        attempts = self.journal.query(function_name, request_id)
-        return {"invocations": [a.to_json() for a in attempts]}
+        limit = _int_query(request, "limit", 1, 100_000)
+        after = _int_query(request, "nextToken", 0, 2**63) or 0
+        answer_format = request.query.get("format", "json")
+        if answer_format not in ("json", "jsonl"):
+            raise ControlError(400, "ValidationError", f"format must be json or jsonl, not {answer_format!r}")
+        attempts = []
+        next_token: str | None = None
+        for attempt in self.journal.select(function_name, request_id, after):
+            if limit is not None and len(attempts) == limit:
+                next_token = str(attempts[-1].sequence)
+                break
+            attempts.append(attempt)
+        if answer_format == "jsonl":
+            body = "".join(json.dumps(a.to_json()) + "\n" for a in attempts).encode()
+            headers = {"X-Emu-Next-Token": next_token} if next_token else {}
+            return web.Response(body=body, content_type="application/x-ndjson", headers=headers)
+        document: dict[str, Any] = {"invocations": [a.to_json() for a in attempts]}
+        if next_token:
+            document["nextToken"] = next_token
+        return document
 
     async def deliveries(self, request: web.Request) -> dict[str, Any]:
         """What destinations and DLQs received, in order (every target, SQS included)."""
@@ -167,3 +200,41 @@ class ControlService:
 
     async def get_faults(self, _request: web.Request) -> dict[str, Any]:
         return self.faults.to_json()
+
+
+# ---- routes the composition root adds (they use rooms the control service itself doesn't hold) ----
+
+
+def logs_handler(function_logs: FunctionLogs) -> Handler:
+    """``GET /_emu/logs``: a function's log lines (START / END / REPORT included), oldest first, from
+    ``since`` on (a position returned as ``nextSince``, or an ISO-8601 platform time)."""
+
+    async def logs(request: web.Request) -> dict[str, Any]:
+        function_name = request.query.get("functionName")
+        if not function_name:
+            raise ControlError(400, "ValidationError", "functionName is required")
+        limit = _int_query(request, "limit", 1, 100_000)
+        try:
+            lines, next_since = function_logs.read(function_name, request.query.get("since"), limit)
+        except ValueError as exc:
+            raise ControlError(400, "ValidationError", str(exc)) from exc
+        return {"functionName": function_name, "lines": lines, "nextSince": next_since}
+
+    return logs
+
+
+def replay_handler(replayer: Replayer) -> Handler:
+    """``POST /_emu/replay``: events sent again through their source (``lambda-emu replay``)."""
+
+    async def replay(request: web.Request) -> dict[str, Any]:
+        body = await read_model(request, "ReplayInput")
+        if body.fromQueue is not None:
+            try:
+                results = await replayer.drain(body.fromQueue, body.functionName, body.invocationType)
+            except AwsError as exc:
+                raise ControlError(exc.status, exc.code, exc.message) from exc
+            return {"results": results}
+        deliveries = [d.model_dump(exclude_none=True) for d in body.deliveries]
+        return {"results": await replayer.replay(deliveries)}
+
+    return replay

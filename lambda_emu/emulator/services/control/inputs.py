@@ -6,7 +6,9 @@ coerce ("5" seconds, true as a rate); NaN and infinities are refused as well.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
@@ -27,3 +29,47 @@ class FaultsInput(BaseModel):
 class SettleInput(BaseModel):
     model_config = STRICT
     maxSeconds: float = Field(86400, ge=0, le=10 * 365 * 86400)
+
+
+class ReplayDelivery(BaseModel):
+    """One event sent again (see services/control/replay.py): an invoke, an SQS message or a Kinesis record."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+    kind: Literal["invoke", "sqs", "kinesis"]
+    delay: float = Field(0.0, ge=0, le=10 * 365 * 86400)
+    functionName: str | None = Field(None, min_length=1, max_length=170)
+    invocationType: Literal["Event", "RequestResponse"] | None = None
+    payload: Any = None
+    raw: bool = False
+    queue: str | None = Field(None, min_length=1)
+    body: str | None = None
+    messageAttributes: dict[str, dict[str, Any]] | None = None
+    messageGroupId: str | None = None
+    messageDeduplicationId: str | None = None
+    stream: str | None = Field(None, min_length=1)
+    partitionKey: str | None = Field(None, min_length=1, max_length=256)
+    data: str | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> ReplayDelivery:
+        needed = {"invoke": ("functionName",), "sqs": ("queue", "body"), "kinesis": ("stream", "partitionKey")}
+        missing = [name for name in needed[self.kind] if getattr(self, name) is None]
+        if missing:
+            raise ValueError(f"a {self.kind} delivery needs {', '.join(missing)}")
+        return self
+
+
+class ReplayInput(BaseModel):
+    """Deliveries to make (now, or ``delay`` seconds later), or a queue to drain into a function."""
+
+    model_config = STRICT
+    deliveries: list[ReplayDelivery] = Field(default_factory=list, max_length=100_000)
+    fromQueue: str | None = Field(None, min_length=1)
+    functionName: str | None = Field(None, min_length=1, max_length=170)
+    invocationType: Literal["Event", "RequestResponse"] = "Event"
+
+    @model_validator(mode="after")
+    def _drain_needs_function(self) -> ReplayInput:
+        if self.fromQueue is not None and self.functionName is None:
+            raise ValueError("fromQueue needs functionName")
+        return self

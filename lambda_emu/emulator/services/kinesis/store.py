@@ -22,6 +22,7 @@ import bisect
 import hashlib
 import hmac
 import random
+import secrets
 import struct
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -383,7 +384,7 @@ class KinesisStore:
         self.account_id = account_id
         self._rng = rng
         # Signs iterators and page tokens so a forged or foreign one is refused, not misread.
-        self._secret = rng.randbytes(32)
+        self._secret = secrets.token_bytes(32)
         self._streams: dict[str, Stream] = {}
         self.shard_limit = DEFAULT_SHARD_LIMIT
 
@@ -418,7 +419,8 @@ class KinesisStore:
             self.clock,
             name=name,
             arn=self.arn_for(name),
-            key=self._rng.randrange(10**14, 10**15),
+            # The sequence-number base is unique across runs: not from the seeded RNG.
+            key=secrets.SystemRandom().randrange(10**14, 10**15),
             shard_count=count,
             mode=mode,
             max_record_size_kib=kib,

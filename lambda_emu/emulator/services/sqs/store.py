@@ -29,6 +29,7 @@ import hashlib
 import heapq
 import itertools
 import json
+import os
 import random
 import uuid
 from collections import OrderedDict, deque
@@ -650,11 +651,13 @@ class SqsStore:
 
     # ---- ids ----------------------------------------------------------------------------------
 
+    # IDs are unique across runs, never drawn from the seeded RNG (a seed reproduces faults and jitter,
+    # not IDs: two runs with one seed must not hand out the same message IDs).
     def new_id(self) -> str:
-        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+        return str(uuid.uuid4())
 
     def new_receipt_handle(self, queue: Queue, msg: SqsMessage) -> str:
-        nonce = self.rng.getrandbits(96).to_bytes(12, "big")
+        nonce = os.urandom(12)
         raw = f"{queue.arn} {msg.message_id} ".encode() + base64.b16encode(nonce)
         return _HANDLE_PREFIX + base64.b64encode(raw).decode()
 
