@@ -1,4 +1,5 @@
-"""`lambda-emu up`: serve every API on one endpoint until Ctrl-C / SIGTERM."""
+"""`lambda-emu up`: serve every API on one endpoint until Ctrl-C / SIGTERM. The other commands
+(invoke, timeline, logs, clock, replay) talk to a running lambda-emu: lambda_emu/commands/."""
 
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="lambda-emu", description="Local AWS Lambda with AWS's retry semantics")
     root.add_argument("--version", action="version", version=f"lambda-emu {__version__}")
     commands = root.add_subparsers(dest="command", required=True)
-    up = commands.add_parser("up", help="serve the Lambda, SQS and Kinesis APIs on one endpoint")
+    up = commands.add_parser("up", help="serve the Lambda, SQS and Kinesis APIs on one endpoint",
+                             epilog="example: lambda-emu up --template template.yaml --clock manual")
     up.add_argument("--host", default=default.host)
     up.add_argument("--port", type=int, default=default.port, help="0 picks a free port (printed)")
     up.add_argument("--region", default=default.region)
@@ -51,11 +53,20 @@ def parser() -> argparse.ArgumentParser:
                     help="level of lambda-emu's own (structured, stderr) log")
     up.add_argument("--log-format", default="console", choices=["console", "json"],
                     help="lambda-emu's own log as key=value lines or JSON lines")
-    up.add_argument("--quiet", action="store_true", help="don't echo function logs")
+    up.add_argument("--quiet", action="store_true", help="don't echo function logs (nor narrate decisions)")
     up.add_argument("--allow-host", action="append", default=[], metavar="NAME",
                     help="also accept requests whose Host is NAME (besides loopback and --host); repeatable")
     up.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
                     help="also accept requests a web page at ORIGIN sends (e.g. https://app.example); repeatable")
+    up.add_argument("--record", type=Path, default=None, metavar="FILE",
+                    help="append every event entering lambda-emu to FILE as JSON lines (for `lambda-emu replay`)")
+    up.add_argument("--journal-size", type=int, default=default.journal_size,
+                    help="attempts the journal keeps, oldest dropped first (default 10000)")
+    up.add_argument("--journal-payload-limit", type=int, default=default.journal_payload_limit,
+                    help="bytes of an event or response the journal keeps (default 262144)")
+    from lambda_emu.commands import add_parsers
+
+    add_parsers(commands)
     return root
 
 
@@ -81,6 +92,9 @@ def config_from(args: argparse.Namespace) -> EmulatorConfig:
         echo_function_logs=not args.quiet,
         allow_hosts=tuple(args.allow_host),
         allow_origins=tuple(args.allow_origin),
+        journal_size=args.journal_size,
+        journal_payload_limit=args.journal_payload_limit,
+        record=args.record,
     )
 
 
@@ -108,8 +122,12 @@ async def run_up(config: EmulatorConfig, log_level: str = "info", log_format: st
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     emu = Emulator(config)
+    terminal = None
     if config.echo_function_logs:
-        emu.add_log_listener(_echo)
+        from lambda_emu.emulator.invocation.narration import Terminal
+
+        terminal = emu.narration.terminal = Terminal()
+        emu.add_log_listener(emu.narration.function_output)
     try:
         runner = await serve(emu)
     except OSError as exc:
@@ -129,6 +147,10 @@ async def run_up(config: EmulatorConfig, log_level: str = "info", log_format: st
         if not stop.is_set():
             # The one line scripts wait for: printed only once the endpoint answers.
             print(f"lambda-emu {__version__} ready at {emu.endpoint}", flush=True)
+            if terminal is not None:
+                from lambda_emu.summary import print_summary
+
+                print_summary(emu, terminal)
             await stop.wait()
         print("lambda-emu stopping", flush=True)
         return 0
@@ -136,7 +158,7 @@ async def run_up(config: EmulatorConfig, log_level: str = "info", log_format: st
         # Closes every open connection at once and stops every execution environment (and every process
         # it started) before the process ends.
         await stop_serving(runner)
-        _flush_partial()
+        emu.narration.flush()
 
 
 async def _stop_unserved(emu: Emulator) -> None:
@@ -145,40 +167,12 @@ async def _stop_unserved(emu: Emulator) -> None:
         await emu.stop()
 
 
-_partial: dict[str, bytes] = {}
-
-
-def _echo(function_name: str, chunk: bytes) -> None:
-    """Function output to the terminal, a whole line at a time, each prefixed by the function's name."""
-    data = _partial.pop(function_name, b"") + chunk
-    *lines, rest = data.split(b"\n")
-    if rest:
-        _partial[function_name] = rest
-    _write_lines(function_name, lines)
-
-
-def _flush_partial() -> None:
-    for function_name in list(_partial):
-        _write_lines(function_name, [_partial.pop(function_name)])
-
-
-def _write_lines(function_name: str, lines: list[bytes]) -> None:
-    if not lines:
-        return
-    # A runtime without the telemetry log pipe (a custom bootstrap) may join a multi-line record with
-    # \r; a terminal would overwrite it in place, so each part gets its own prefixed line.
-    parts = (part for line in lines for part in line.decode(errors="replace").rstrip("\r").split("\r"))
-    text = "".join(f"[{function_name}] {part}\n" for part in parts)
-    # A closed terminal or pipe must not break the invocation that printed.
-    with contextlib.suppress(OSError, ValueError):
-        sys.stdout.write(text)
-        sys.stdout.flush()
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.command != "up":
-        return 2
+        from lambda_emu.commands import run
+
+        return run(args)
     try:
         config = config_from(args)
         parameters = parameter_overrides(args.parameter_overrides)
