@@ -150,3 +150,45 @@ def test_clock_shows_advances_and_settles(manual_server: RunningServer) -> None:
     assert (iso(after) - iso(before)).total_seconds() >= 90
     done = cli("clock", "settle", "--max", "5", endpoint=manual_server.endpoint)
     assert done.returncode == 0 and done.stdout.startswith("manual clock: ")
+
+
+def _follow(args: list[str], endpoint: str) -> tuple[subprocess.Popen[str], list[str]]:
+    """A `--follow` command running in the background; the lines it prints, as it prints them."""
+    import threading
+
+    env = {k: v for k, v in os.environ.items() if k != "LAMBDA_EMU_ENDPOINT"}
+    process = subprocess.Popen([str(LAMBDA_EMU), *args, "--follow", "--endpoint", endpoint], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)
+    lines: list[str] = []
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line.rstrip("\n"))
+
+    threading.Thread(target=read, daemon=True).start()
+    return process, lines
+
+
+def test_timeline_and_logs_follow_new_attempts(manual_server: RunningServer, manual_lam: Any) -> None:
+    from tests.test_cli import wait_until
+
+    name = create_python_function(manual_lam, HANDLER)
+    timeline, timeline_lines = _follow(["timeline", name], manual_server.endpoint)
+    logs, log_lines = _follow(["logs", name], manual_server.endpoint)
+    try:
+        reply = manual_lam.invoke(FunctionName=name, Payload=b'{"order": 31}')
+        request_id = reply["ResponseMetadata"]["RequestId"]
+        # Printed as a tree when the command's first look already finds it, else as one followed line.
+        wait_until(lambda: any(request_id in line for line in timeline_lines)
+                   and any("attempt 1" in line and "  success" in line for line in timeline_lines), 20,
+                   "the followed attempt")
+        manual_lam.invoke(FunctionName=name, Payload=b'{"order": 32}')
+        wait_until(lambda: len([line for line in timeline_lines if "  success" in line]) == 2, 20,
+                   "the second attempt, followed")
+        wait_until(lambda: "handling 31" in log_lines and f"END RequestId: {request_id}" in log_lines, 20,
+                   "the followed log lines")
+    finally:
+        for process in (timeline, logs):
+            process.kill()
+            process.wait(10)

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import urllib.error
-import urllib.request
 from typing import Any
 
 DEFAULT_ENDPOINT = "http://127.0.0.1:3001"
@@ -39,6 +37,10 @@ class Client:
     def request(self, method: str, path: str, body: bytes | None = None,
                 headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
         """(status, headers, body); 4xx / 5xx are answers, not exceptions."""
+        # Imported here: building the parser (which `lambda-emu up` does too) must not pay for urllib.
+        import urllib.error
+        import urllib.request
+
         request = urllib.request.Request(self.endpoint + path, data=body, method=method, headers=headers or {})
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:

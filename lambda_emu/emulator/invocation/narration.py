@@ -112,12 +112,14 @@ class Narration:
     # ---- the journal's decisions --------------------------------------------------------------------
 
     def _heard(self, what: JournalEvent, attempt: Attempt) -> None:
+        if self.terminal is None:
+            return  # silent (tests, --quiet): nothing to keep either
         if what == "begin":
             self._tags[attempt.request_id] = start_tag(attempt)
             self._tags.move_to_end(attempt.request_id)
             while len(self._tags) > _TAGS_KEPT:
                 self._tags.popitem(last=False)
-        elif what == "decision" and self.terminal is not None and attempt.decision is not None:
+        elif what == "decision" and attempt.decision is not None:
             line = decision_line(attempt, self.clock.now())
             failed = attempt.outcome != "success"
             self.terminal.line(attempt.function_name, line, style="red" if failed else "green")
