@@ -37,7 +37,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def event_of(args: argparse.Namespace) -> bytes:
     if args.payload is not None:
-        return args.payload.encode()
+        return str(args.payload).encode()
     if args.event == "-":
         return sys.stdin.buffer.read()
     if args.event is not None:

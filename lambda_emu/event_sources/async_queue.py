@@ -218,9 +218,9 @@ class AsyncQueue:
         config = RetryConfig.of(function)
         now = self.clock.now()
         if now >= event.enqueued_at + config.max_event_age:
-            decision = await self._finish(event, function, "EventAgeExceeded")
+            finished = await self._finish(event, function, "EventAgeExceeded")
             subject = event_subject("async", event.request_id)
-            text = dropped_text("EventAgeExceeded", decision, self.clock.now())
+            text = dropped_text("EventAgeExceeded", finished, self.clock.now())
             self.invoker.note(event.function_name, subject, text)
             return
         result = await self.invoker.invoke(function, event.payload, request_id=event.request_id,

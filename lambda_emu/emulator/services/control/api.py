@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from lambda_emu.emulator.invocation.logs import FunctionLogs
     from lambda_emu.emulator.platform.clock import Clock
     from lambda_emu.emulator.platform.faults import Faults
-    from lambda_emu.emulator.platform.journal import Journal
+    from lambda_emu.emulator.platform.journal import Attempt, Journal
     from lambda_emu.emulator.services.control.replay import Replayer
 
 Handler = Callable[[web.Request], Awaitable[Any]]
@@ -170,7 +170,7 @@ class ControlService:
         answer_format = request.query.get("format", "json")
         if answer_format not in ("json", "jsonl"):
             raise ControlError(400, "ValidationError", f"format must be json or jsonl, not {answer_format!r}")
-        attempts = []
+        attempts: list[Attempt] = []
         next_token: str | None = None
         for attempt in self.journal.select(function_name, request_id, after):
             if limit is not None and len(attempts) == limit:
