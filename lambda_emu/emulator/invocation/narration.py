@@ -37,7 +37,7 @@ class Terminal:
         if self.color:
             from rich.console import Console  # only on a terminal: rich costs start-up time
 
-            self._console = Console(file=self.stream, highlight=False, soft_wrap=True)
+            self._console = Console(file=self.stream, highlight=False, emoji=False, soft_wrap=True)
 
     def line(self, function_name: str, text: str, *, style: str | None = None) -> None:
         """One ``[FunctionName] text`` line; ``style`` (a rich style) colours it on a terminal."""
