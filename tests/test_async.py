@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.support import RunningServer, create_python_function, unique
+from tests.support import RunningServer, create_python_function, error_of, function_arn, raw_request, unique
 
 FAILING = """
 def handler(event, context):
@@ -43,19 +43,15 @@ def spacing(attempts: list[dict[str, Any]]) -> list[float]:
     return [round((b - a).total_seconds(), 3) for a, b in zip(starts, starts[1:], strict=False)]
 
 
-@pytest.fixture(scope="module")
-def sqs(manual_server: RunningServer) -> Any:
-    return manual_server.client("sqs")
 
-
-def make_queue(sqs: Any) -> tuple[str, str]:
-    url = sqs.create_queue(QueueName=unique("q"))["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+def make_queue(manual_sqs: Any) -> tuple[str, str]:
+    url = manual_sqs.create_queue(QueueName=unique("q"))["QueueUrl"]
+    arn = manual_sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     return url, arn
 
 
-def receive_all(sqs: Any, url: str) -> list[dict[str, Any]]:
-    return sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]).get(
+def receive_all(manual_sqs: Any, url: str) -> list[dict[str, Any]]:
+    return manual_sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]).get(
         "Messages", [])
 
 
@@ -95,8 +91,8 @@ def test_clock_rejects_malformed_requests(manual_server: RunningServer) -> None:
 
 
 def test_function_error_retried_after_60_then_120_seconds(manual_server: RunningServer, manual_lam: Any,
-                                                          sqs: Any) -> None:
-    url, arn = make_queue(sqs)
+                                                          manual_sqs: Any) -> None:
+    url, arn = make_queue(manual_sqs)
     name = create_python_function(manual_lam, ECHO)
     manual_lam.put_function_event_invoke_config(FunctionName=name,
                                                 DestinationConfig={"OnFailure": {"Destination": arn}})
@@ -116,7 +112,7 @@ def test_function_error_retried_after_60_then_120_seconds(manual_server: Running
     assert spacing(attempts) == [60.0, 120.0]
     assert all(a["source"] == "async" and a["outcome"] == "error" and a["errorType"] == "Exception"
                for a in attempts)
-    [message] = receive_all(sqs, url)
+    [message] = receive_all(manual_sqs, url)
     record = json.loads(message["Body"])
     assert list(record) == ["version", "timestamp", "requestContext", "requestPayload", "responseContext",
                             "responsePayload"]
@@ -137,8 +133,8 @@ def test_function_error_retried_after_60_then_120_seconds(manual_server: Running
     assert record["timestamp"] == attempts[-1]["endTime"]
 
 
-def test_on_success_record(manual_server: RunningServer, manual_lam: Any, sqs: Any) -> None:
-    url, arn = make_queue(sqs)
+def test_on_success_record(manual_server: RunningServer, manual_lam: Any, manual_sqs: Any) -> None:
+    url, arn = make_queue(manual_sqs)
     name = create_python_function(manual_lam, ECHO)
     put = manual_lam.put_function_event_invoke_config(
         FunctionName=name, MaximumRetryAttempts=0,
@@ -147,7 +143,7 @@ def test_on_success_record(manual_server: RunningServer, manual_lam: Any, sqs: A
     assert "MaximumEventAgeInSeconds" not in put
     request_id = invoke_event(manual_lam, name, {})
     manual_server.advance(0)
-    [message] = receive_all(sqs, url)
+    [message] = receive_all(manual_sqs, url)
     record = json.loads(message["Body"])
     assert record["requestContext"] == {
         "requestId": request_id,
@@ -161,14 +157,14 @@ def test_on_success_record(manual_server: RunningServer, manual_lam: Any, sqs: A
 
 
 def test_max_retry_attempts_zero_fails_after_one_attempt(manual_server: RunningServer, manual_lam: Any,
-                                                         sqs: Any) -> None:
-    url, arn = make_queue(sqs)
+                                                         manual_sqs: Any) -> None:
+    url, arn = make_queue(manual_sqs)
     name = create_python_function(manual_lam, FAILING)
     manual_lam.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=0,
                                                 DestinationConfig={"OnFailure": {"Destination": arn}})
     invoke_event(manual_lam, name, {"raise_error": 1})
     manual_server.advance(0)
-    [message] = receive_all(sqs, url)
+    [message] = receive_all(manual_sqs, url)
     record = json.loads(message["Body"])
     assert record["requestContext"]["condition"] == "RetriesExhausted"
     assert record["requestContext"]["approximateInvokeCount"] == 1
@@ -177,10 +173,10 @@ def test_max_retry_attempts_zero_fails_after_one_attempt(manual_server: RunningS
 
 
 @pytest.mark.parametrize(("max_age", "expected_invocations"), [(60, 1), (90, 2)])
-def test_event_age_cut_off(manual_server: RunningServer, manual_lam: Any, sqs: Any, max_age: int,
+def test_event_age_cut_off(manual_server: RunningServer, manual_lam: Any, manual_sqs: Any, max_age: int,
                            expected_invocations: int) -> None:
     """AWS gives up at once when the next retry would land past the maximum age (recorded §1.5/§1.6)."""
-    url, arn = make_queue(sqs)
+    url, arn = make_queue(manual_sqs)
     name = create_python_function(manual_lam, FAILING)
     manual_lam.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=2,
                                                 MaximumEventAgeInSeconds=max_age,
@@ -189,11 +185,11 @@ def test_event_age_cut_off(manual_server: RunningServer, manual_lam: Any, sqs: A
     manual_server.advance(0)
     if expected_invocations == 1:
         # Sent immediately: no waiting for the 60 s.
-        [message] = receive_all(sqs, url)
+        [message] = receive_all(manual_sqs, url)
     else:
-        assert receive_all(sqs, url) == []
+        assert receive_all(manual_sqs, url) == []
         manual_server.advance(60)
-        [message] = receive_all(sqs, url)
+        [message] = receive_all(manual_sqs, url)
     record = json.loads(message["Body"])
     assert record["requestContext"]["condition"] == "EventAgeExceeded"
     assert record["requestContext"]["approximateInvokeCount"] == expected_invocations
@@ -204,14 +200,14 @@ def test_event_age_cut_off(manual_server: RunningServer, manual_lam: Any, sqs: A
 # ---- DLQ ----------------------------------------------------------------------------------------
 
 
-def test_dead_letter_queue_message(manual_server: RunningServer, manual_lam: Any, sqs: Any) -> None:
-    url, arn = make_queue(sqs)
+def test_dead_letter_queue_message(manual_server: RunningServer, manual_lam: Any, manual_sqs: Any) -> None:
+    url, arn = make_queue(manual_sqs)
     name = create_python_function(manual_lam, FAILING, DeadLetterConfig={"TargetArn": arn})
     assert manual_lam.get_function_configuration(FunctionName=name)["DeadLetterConfig"] == {"TargetArn": arn}
     request_id = invoke_event(manual_lam, name, {"raise_error": 1})
     manual_server.settle(600)
     assert len(manual_server.invocations(name)) == 3
-    [message] = receive_all(sqs, url)
+    [message] = receive_all(manual_sqs, url)
     assert json.loads(message["Body"]) == {"raise_error": 1}
     assert message["MessageAttributes"] == {
         "ErrorCode": {"DataType": "Number", "StringValue": "200"},
@@ -220,14 +216,15 @@ def test_dead_letter_queue_message(manual_server: RunningServer, manual_lam: Any
     }
 
 
-def test_dead_letter_error_message_is_cut_at_1_kb(manual_server: RunningServer, manual_lam: Any, sqs: Any) -> None:
-    url, arn = make_queue(sqs)
+def test_dead_letter_error_message_is_cut_at_1_kb(manual_server: RunningServer, manual_lam: Any,
+                                                  manual_sqs: Any) -> None:
+    url, arn = make_queue(manual_sqs)
     source = 'def handler(event, context):\n    raise ValueError("x" * 5000)\n'
     name = create_python_function(manual_lam, source, DeadLetterConfig={"TargetArn": arn})
     manual_lam.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=0)
     invoke_event(manual_lam, name, {})
     manual_server.advance(0)
-    [message] = receive_all(sqs, url)
+    [message] = receive_all(manual_sqs, url)
     assert message["MessageAttributes"]["ErrorMessage"]["StringValue"] == "x" * 1024
 
 
@@ -242,15 +239,15 @@ def test_dead_letter_target_must_be_sqs_or_sns(manual_lam: Any) -> None:
 
 
 def test_zero_reserved_concurrency_goes_straight_to_failure(manual_server: RunningServer, manual_lam: Any,
-                                                            sqs: Any) -> None:
-    url, arn = make_queue(sqs)
+                                                            manual_sqs: Any) -> None:
+    url, arn = make_queue(manual_sqs)
     name = create_python_function(manual_lam, ECHO)
     manual_lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)
     manual_lam.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=0,
                                                 DestinationConfig={"OnFailure": {"Destination": arn}})
     request_id = invoke_event(manual_lam, name, {})
     manual_server.advance(0)
-    [message] = receive_all(sqs, url)
+    [message] = receive_all(manual_sqs, url)
     record = json.loads(message["Body"])
     assert record == {
         "version": "1.0",
@@ -296,9 +293,9 @@ def test_throttled_event_backs_off_exponentially_then_runs(manual_server: Runnin
     ("def handler(e, c):\n    x = bytearray(400 * 1024 * 1024)\n    return len(x)\n", {"MemorySize": 128},
      "Runtime.ExitError"),
 ])
-def test_platform_failures_are_retried(manual_server: RunningServer, manual_lam: Any, sqs: Any, source: str,
+def test_platform_failures_are_retried(manual_server: RunningServer, manual_lam: Any, manual_sqs: Any, source: str,
                                        config: dict[str, Any], error_type: str) -> None:
-    url, arn = make_queue(sqs)
+    url, arn = make_queue(manual_sqs)
     name = create_python_function(manual_lam, source, **config)
     manual_lam.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=1,
                                                 DestinationConfig={"OnFailure": {"Destination": arn}})
@@ -308,7 +305,7 @@ def test_platform_failures_are_retried(manual_server: RunningServer, manual_lam:
     attempts = manual_server.invocations(name)
     assert [a["errorType"] for a in attempts] == [error_type, error_type]
     assert spacing(attempts) == [60.0]
-    [message] = receive_all(sqs, url)
+    [message] = receive_all(manual_sqs, url)
     record = json.loads(message["Body"])
     assert record["requestContext"]["condition"] == "RetriesExhausted"
     assert record["requestContext"]["approximateInvokeCount"] == 2
@@ -320,8 +317,8 @@ def test_platform_failures_are_retried(manual_server: RunningServer, manual_lam:
 
 
 def test_duplicate_rate_one_delivers_every_event_twice(manual_server: RunningServer, manual_lam: Any,
-                                                       sqs: Any) -> None:
-    url, arn = make_queue(sqs)
+                                                       manual_sqs: Any) -> None:
+    url, arn = make_queue(manual_sqs)
     name = create_python_function(manual_lam, ECHO)
     manual_lam.put_function_event_invoke_config(FunctionName=name,
                                                 DestinationConfig={"OnSuccess": {"Destination": arn}})
@@ -332,7 +329,7 @@ def test_duplicate_rate_one_delivers_every_event_twice(manual_server: RunningSer
     attempts = manual_server.invocations(name)
     assert [(a["requestId"], a["attempt"], a["duplicate"], a["outcome"]) for a in attempts] == [
         (request_id, 1, False, "success"), (request_id, 2, True, "success")]
-    messages = receive_all(sqs, url)
+    messages = receive_all(manual_sqs, url)
     assert len(messages) == 2
     for message in messages:
         record = json.loads(message["Body"])
@@ -526,3 +523,156 @@ def test_scaled_clock_runs_the_retry_chain_in_real_time(scaled_server: RunningSe
     # Virtual gaps are at least the delays; the wall clock only adds a little at 600x.
     assert 60 <= gaps[0] < 60 + 0.6 * 600 and 120 <= gaps[1] < 120 + 0.6 * 600
     assert time.monotonic() - started < 10
+
+
+RETURN_EVENT = "def handler(event, context):\n    return event\n"
+
+
+# ---- same seed, same run ----------------------------------------------------------------------
+
+
+def duplicated_events(order: str) -> list[int]:
+    """Which of 10 events got an injected duplicate, with handler timings that finish them ``order``."""
+    running = RunningServer(clock="manual", seed=11, duplicate_rate=0.5).start()
+    try:
+        lam = running.client("lambda")
+        # Each event sleeps for its own time, so the order attempts finish in is the handler's doing.
+        source = "import time\ndef handler(event, context):\n    time.sleep(event['sleep'])\n    return event\n"
+        name = create_python_function(lam, source, name="seeded-fn", Timeout=10)
+        indices: dict[str, int] = {}
+        for i in range(10):
+            sleep = 0.02 * (9 - i if order == "reversed" else i)
+            response = lam.invoke(FunctionName=name, InvocationType="Event",
+                                  Payload=json.dumps({"i": i, "sleep": sleep}).encode())
+            indices[response["ResponseMetadata"]["RequestId"]] = i
+        running.advance(0)
+        attempts = running.invocations(name)
+        assert len(attempts) == 10 + sum(a["duplicate"] for a in attempts)
+        return sorted(indices[a["requestId"]] for a in attempts if a["duplicate"])
+    finally:
+        running.stop()
+
+
+def test_same_seed_gives_the_same_duplicates_whatever_the_handler_timing() -> None:
+    """The duplicate draw must follow the order events arrive, not the order attempts happen to finish."""
+    in_order = duplicated_events("in-order")
+    assert 0 < len(in_order) < 10
+    assert duplicated_events("reversed") == in_order
+
+
+# ---- /_emu: bad input is refused and changes nothing ------------------------------------------
+
+
+def post_raw(server: RunningServer, path: str, body: bytes) -> tuple[int, Any]:
+    status, _headers, raw = raw_request(server.endpoint, "POST", path, body, {"Content-Type": "application/json"})
+    return status, json.loads(raw)
+
+
+@pytest.mark.parametrize(("path", "body", "field"), [
+    ("/_emu/clock/advance", b'{"seconds": "5"}', "seconds"),
+    ("/_emu/clock/advance", b'{"seconds": true}', "seconds"),
+    ("/_emu/clock/advance", b'{"seconds": NaN}', "seconds"),
+    ("/_emu/clock/advance", b'{"seconds": Infinity}', "seconds"),
+    ("/_emu/clock/settle", b'{"maxSeconds": "60"}', "maxSeconds"),
+    ("/_emu/clock/settle", b'{"maxSeconds": false}', "maxSeconds"),
+    ("/_emu/faults", b'{"duplicateRate": "0.5"}', "duplicateRate"),
+    ("/_emu/faults", b'{"duplicateRate": true}', "duplicateRate"),
+])
+def test_wrong_types_on_emu_endpoints_are_refused(manual_server: RunningServer, path: str, body: bytes,
+                                                  field: str) -> None:
+    clock_before = manual_server.emu_get("/_emu/clock")
+    faults_before = manual_server.emu_get("/_emu/faults")
+    status, document = post_raw(manual_server, path, body)
+    assert status == 400
+    assert list(document) == ["error"] and document["error"]["code"] == "ValidationError"
+    assert document["error"]["message"].startswith(f"{field}: ")
+    assert manual_server.emu_get("/_emu/clock") == clock_before
+    assert manual_server.emu_get("/_emu/faults") == faults_before
+
+
+@pytest.mark.parametrize("path", [
+    "/_emu/invocations?functionName=f&bogus=1",
+    "/_emu/invocations?function=f",
+    "/_emu/deliveries?targetArn=arn:aws:sqs:us-east-1:000000000000:q",
+    "/_emu/clock?now=1",
+])
+def test_unknown_query_parameters_are_refused(manual_server: RunningServer, path: str) -> None:
+    status, _headers, raw = raw_request(manual_server.endpoint, "GET", path)
+    assert status == 400
+    document = json.loads(raw)
+    assert document["error"]["code"] == "ValidationError"
+    assert "Unknown query parameter" in document["error"]["message"]
+
+
+# ---- the event invoke config API: AWS's errors, in AWS's order --------------------------------
+
+
+def aws_error(call: Any, **kwargs: Any) -> tuple[int, str, str]:
+    with pytest.raises(ClientError) as excinfo:
+        call(**kwargs)
+    status, code, message, _ = error_of(excinfo.value)
+    return status, code, message
+
+
+NO_SETTINGS = (400, "InvalidParameterValueException",
+               "You must specify at least one of error handling or destination setting.")
+
+
+def test_no_settings_is_refused_before_the_function_is_looked_up(manual_server: RunningServer) -> None:
+    unchecked = manual_server.client("lambda", parameter_validation=False)
+    assert aws_error(unchecked.put_function_event_invoke_config, FunctionName="doesnotexist") == NO_SETTINGS
+    assert aws_error(unchecked.update_function_event_invoke_config, FunctionName="doesnotexist") == NO_SETTINGS
+
+
+def test_update_with_no_settings_is_refused_and_changes_nothing(manual_server: RunningServer,
+                                                                manual_lam: Any) -> None:
+    name = create_python_function(manual_lam, RETURN_EVENT)
+    manual_lam.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=1)
+    before = manual_lam.get_function_event_invoke_config(FunctionName=name)
+    unchecked = manual_server.client("lambda", parameter_validation=False)
+    assert aws_error(unchecked.update_function_event_invoke_config, FunctionName=name) == NO_SETTINGS
+    after = manual_lam.get_function_event_invoke_config(FunctionName=name)
+    before.pop("ResponseMetadata")
+    after.pop("ResponseMetadata")
+    assert after == before
+
+
+def test_errors_for_a_function_that_does_not_exist(manual_lam: Any) -> None:
+    missing = "doesnotexist-" + unique()
+    no_config = (404, "ResourceNotFoundException",
+                 f"The function {function_arn(missing)}:$LATEST doesn't have an EventInvokeConfig")
+    no_function = (404, "ResourceNotFoundException", "The function doesn't exist.")
+    assert aws_error(manual_lam.get_function_event_invoke_config, FunctionName=missing) == no_config
+    assert aws_error(manual_lam.delete_function_event_invoke_config, FunctionName=missing) == no_config
+    assert aws_error(manual_lam.put_function_event_invoke_config, FunctionName=missing,
+                     MaximumRetryAttempts=1) == no_function
+    assert aws_error(manual_lam.put_function_event_invoke_config, FunctionName=function_arn(missing),
+                     MaximumRetryAttempts=1) == no_function
+    assert aws_error(manual_lam.update_function_event_invoke_config, FunctionName=missing,
+                     MaximumRetryAttempts=1) == no_function
+    assert aws_error(manual_lam.list_function_event_invoke_configs, FunctionName=missing) == no_function
+
+
+def test_update_of_a_function_without_a_config(manual_lam: Any) -> None:
+    name = create_python_function(manual_lam, RETURN_EVENT)
+    assert aws_error(manual_lam.update_function_event_invoke_config, FunctionName=name,
+                     MaximumRetryAttempts=0) == (
+        404, "ResourceNotFoundException",
+        f"The function {function_arn(name)}:$LATEST doesn't have an EventInvokeConfig")
+    assert manual_lam.list_function_event_invoke_configs(FunctionName=name)["FunctionEventInvokeConfigs"] == []
+
+
+def test_destination_errors(manual_lam: Any) -> None:
+    name = create_python_function(manual_lam, RETURN_EVENT)
+    iam = function_arn(name).replace(":lambda:", ":iam:")
+    assert aws_error(manual_lam.put_function_event_invoke_config, FunctionName=name,
+                     DestinationConfig={"OnSuccess": {"Destination": iam}}) == (
+        400, "InvalidParameterValueException",
+        f"The provided destination config DestinationConfig(onSuccess=OnSuccess(destination={iam}), "
+        "onFailure=null) is invalid.")
+    missing = function_arn("doesnotexist-" + unique())
+    assert aws_error(manual_lam.put_function_event_invoke_config, FunctionName=name,
+                     DestinationConfig={"OnFailure": {"Destination": missing}}) == (
+        400, "InvalidParameterValueException", f"The destination ARN {missing} is invalid.")
+    with pytest.raises(ClientError):
+        manual_lam.get_function_event_invoke_config(FunctionName=name)  # nothing was stored

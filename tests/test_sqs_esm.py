@@ -79,10 +79,6 @@ RECORD_KEYS = ["messageId", "receiptHandle", "body", "attributes", "messageAttri
 # ---- fixtures and helpers -------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def sqs(manual_server: RunningServer) -> Any:
-    return manual_server.client("sqs")
-
 
 @pytest.fixture
 def mappings(manual_lam: Any) -> Iterator[Callable[..., dict[str, Any]]]:
@@ -102,18 +98,18 @@ def mappings(manual_lam: Any) -> Iterator[Callable[..., dict[str, Any]]]:
             pass
 
 
-def make_queue(sqs: Any, *, fifo: bool = False, **attributes: str) -> tuple[str, str]:
+def make_queue(manual_sqs: Any, *, fifo: bool = False, **attributes: str) -> tuple[str, str]:
     name = unique("q") + (".fifo" if fifo else "")
     if fifo:
         attributes = {"FifoQueue": "true", **attributes}
-    url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    url = manual_sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+    arn = manual_sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     return url, arn
 
 
-def counts(sqs: Any, url: str) -> tuple[int, int]:
+def counts(manual_sqs: Any, url: str) -> tuple[int, int]:
     """(visible, in flight)."""
-    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    attributes = manual_sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     return int(attributes["ApproximateNumberOfMessages"]), int(attributes["ApproximateNumberOfMessagesNotVisible"])
 
 
@@ -140,10 +136,11 @@ class Rig:
     out: Path
 
 
-def rig(manual_server: RunningServer, lam: Any, sqs: Any, mappings: Callable[..., dict[str, Any]], tmp_path: Path,
+def rig(manual_server: RunningServer, lam: Any, manual_sqs: Any, mappings: Callable[..., dict[str, Any]],
+        tmp_path: Path,
         *, source: str = RECORDER, fifo: bool = False, queue_attributes: dict[str, str] | None = None,
         env: dict[str, str] | None = None, **mapping: Any) -> Rig:
-    url, arn = make_queue(sqs, fifo=fifo, **(queue_attributes or {}))
+    url, arn = make_queue(manual_sqs, fifo=fifo, **(queue_attributes or {}))
     out = tmp_path / f"{unique('out')}.jsonl"
     name = create_python_function(lam, source, Environment={"Variables": {"OUT": str(out), **(env or {})}})
     uuid = mappings(FunctionName=name, EventSourceArn=arn, **mapping)["UUID"]
@@ -154,12 +151,12 @@ def rig(manual_server: RunningServer, lam: Any, sqs: Any, mappings: Callable[...
 # ---- the event ------------------------------------------------------------------------------------
 
 
-def test_standard_event_shape_with_message_attributes(manual_server: RunningServer, manual_lam: Any, sqs: Any,
+def test_standard_event_shape_with_message_attributes(manual_server: RunningServer, manual_lam: Any, manual_sqs: Any,
                                                       mappings: Any, tmp_path: Path) -> None:
-    r = rig(manual_server, manual_lam, sqs, mappings, tmp_path)
+    r = rig(manual_server, manual_lam, manual_sqs, mappings, tmp_path)
     body = json.dumps({"destination": r.url, "fail_attempts": 0})
     before_ms = int(manual_server.emu.clock.now() * 1000)
-    sent = sqs.send_message(QueueUrl=r.url, MessageBody=body, MessageAttributes={
+    sent = manual_sqs.send_message(QueueUrl=r.url, MessageBody=body, MessageAttributes={
         "WeeksOn": {"DataType": "Number", "StringValue": "6"},
         "Author": {"DataType": "String", "StringValue": "John Grisham"},
         "Title": {"DataType": "String", "StringValue": "The Whistler"},
@@ -195,30 +192,30 @@ def test_standard_event_shape_with_message_attributes(manual_server: RunningServ
     assert record["eventSourceARN"] == f"arn:aws:sqs:{REGION}:{ACCOUNT}:{r.arn.split(':')[-1]}"
     assert record["awsRegion"] == REGION
     # Success deleted it.
-    assert counts(sqs, r.url) == (0, 0)
+    assert counts(manual_sqs, r.url) == (0, 0)
     [attempt] = manual_server.invocations(r.function)
     assert attempt["source"] == "sqs" and attempt["outcome"] == "success" and attempt["attempt"] == 1
     assert attempt["duplicate"] is False
     assert attempt["requestId"] == read_out(r.out)[0]["requestId"]
 
 
-def test_standard_event_without_message_attributes(manual_server: RunningServer, manual_lam: Any, sqs: Any,
+def test_standard_event_without_message_attributes(manual_server: RunningServer, manual_lam: Any, manual_sqs: Any,
                                                    mappings: Any, tmp_path: Path) -> None:
-    r = rig(manual_server, manual_lam, sqs, mappings, tmp_path)
-    sent = sqs.send_message(QueueUrl=r.url, MessageBody='{"foo": "bar"}')
+    r = rig(manual_server, manual_lam, manual_sqs, mappings, tmp_path)
+    sent = manual_sqs.send_message(QueueUrl=r.url, MessageBody='{"foo": "bar"}')
     manual_server.advance(0)
     [[record]] = [e["Records"] for e in events(r.out)]
     assert list(record) == RECORD_KEYS
     assert record["messageAttributes"] == {}
     assert record["md5OfMessageAttributes"] is None  # AWS sends null (recorded shapes §4.2)
     assert record["md5OfBody"] == sent["MD5OfMessageBody"] == "94232c5b8fc9272f6f73a1e36eb68fcf"
-    assert counts(sqs, r.url) == (0, 0)
+    assert counts(manual_sqs, r.url) == (0, 0)
 
 
-def test_fifo_event_shape(manual_server: RunningServer, manual_lam: Any, sqs: Any, mappings: Any,
+def test_fifo_event_shape(manual_server: RunningServer, manual_lam: Any, manual_sqs: Any, mappings: Any,
                           tmp_path: Path) -> None:
-    r = rig(manual_server, manual_lam, sqs, mappings, tmp_path, fifo=True)
-    sent = sqs.send_message(QueueUrl=r.url, MessageBody='{"message": 1, "fail_attempts": 0}', MessageGroupId="1",
+    r = rig(manual_server, manual_lam, manual_sqs, mappings, tmp_path, fifo=True)
+    sent = manual_sqs.send_message(QueueUrl=r.url, MessageBody='{"message": 1, "fail_attempts": 0}', MessageGroupId="1",
                             MessageDeduplicationId="dedup-1")
     manual_server.advance(0)
     [[record]] = [e["Records"] for e in events(r.out)]
@@ -232,28 +229,28 @@ def test_fifo_event_shape(manual_server: RunningServer, manual_lam: Any, sqs: An
     assert attributes["ApproximateReceiveCount"] == "1"
     assert record["messageAttributes"] == {} and record["md5OfMessageAttributes"] is None
     assert record["eventSourceARN"] == r.arn
-    assert counts(sqs, r.url) == (0, 0)
+    assert counts(manual_sqs, r.url) == (0, 0)
 
 
-def test_batch_of_ten_is_one_event_in_send_order(manual_server: RunningServer, manual_lam: Any, sqs: Any,
+def test_batch_of_ten_is_one_event_in_send_order(manual_server: RunningServer, manual_lam: Any, manual_sqs: Any,
                                                   mappings: Any, tmp_path: Path) -> None:
-    r = rig(manual_server, manual_lam, sqs, mappings, tmp_path)
-    sqs.send_message_batch(QueueUrl=r.url, Entries=[{"Id": str(i), "MessageBody": f"m{i}"} for i in range(10)])
+    r = rig(manual_server, manual_lam, manual_sqs, mappings, tmp_path)
+    manual_sqs.send_message_batch(QueueUrl=r.url, Entries=[{"Id": str(i), "MessageBody": f"m{i}"} for i in range(10)])
     manual_server.advance(0)
     assert bodies(r.out) == [[f"m{i}" for i in range(10)]]
     assert len({rec["receiptHandle"] for rec in events(r.out)[0]["Records"]}) == 10
-    assert counts(sqs, r.url) == (0, 0)
+    assert counts(manual_sqs, r.url) == (0, 0)
 
 
 # ---- failure, redelivery, redrive -----------------------------------------------------------------
 
 
-def test_failure_redelivers_after_the_visibility_timeout(manual_server: RunningServer, manual_lam: Any, sqs: Any,
+def test_failure_redelivers_after_the_visibility_timeout(manual_server: RunningServer, manual_lam: Any, manual_sqs: Any,
                                                          mappings: Any, tmp_path: Path) -> None:
-    r = rig(manual_server, manual_lam, sqs, mappings, tmp_path)
-    sent = sqs.send_message(QueueUrl=r.url, MessageBody=json.dumps({"fail_attempts": 1}))
+    r = rig(manual_server, manual_lam, manual_sqs, mappings, tmp_path)
+    sent = manual_sqs.send_message(QueueUrl=r.url, MessageBody=json.dumps({"fail_attempts": 1}))
     manual_server.advance(0)
-    assert counts(sqs, r.url) == (0, 1)
+    assert counts(manual_sqs, r.url) == (0, 1)
     manual_server.advance(29.9)
     assert len(events(r.out)) == 1
     manual_server.advance(0.1)
@@ -264,7 +261,7 @@ def test_failure_redelivers_after_the_visibility_timeout(manual_server: RunningS
         "1", "2")
     assert second["attributes"]["ApproximateFirstReceiveTimestamp"] == first["attributes"][
         "ApproximateFirstReceiveTimestamp"]
-    assert counts(sqs, r.url) == (0, 0)
+    assert counts(manual_sqs, r.url) == (0, 0)
     attempts = manual_server.invocations(r.function)
     assert [(a["source"], a["outcome"], a["errorType"]) for a in attempts] == [
         ("sqs", "error", "Exception"), ("sqs", "success", None)]
@@ -274,53 +271,54 @@ def test_failure_redelivers_after_the_visibility_timeout(manual_server: RunningS
 
 
 def test_redrive_to_dlq_after_max_receive_count_then_move_back(manual_server: RunningServer, manual_lam: Any,
-                                                               sqs: Any, mappings: Any, tmp_path: Path) -> None:
-    dlq_url, dlq_arn = make_queue(sqs)
+                                                               manual_sqs: Any, mappings: Any, tmp_path: Path) -> None:
+    dlq_url, dlq_arn = make_queue(manual_sqs)
     flag = tmp_path / "fail"
     flag.write_text("x")
     policy = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 2})
-    r = rig(manual_server, manual_lam, sqs, mappings, tmp_path, queue_attributes={"RedrivePolicy": policy},
+    r = rig(manual_server, manual_lam, manual_sqs, mappings, tmp_path, queue_attributes={"RedrivePolicy": policy},
             env={"FAIL_FLAG": str(flag)})
     body = json.dumps({"destination": r.url})
-    sent = sqs.send_message(QueueUrl=r.url, MessageBody=body)
+    sent = manual_sqs.send_message(QueueUrl=r.url, MessageBody=body)
     manual_server.advance(0)
     manual_server.advance(30)
     assert len(events(r.out)) == 2
     manual_server.advance(30)  # the third receive moves it to the DLQ instead
     assert len(events(r.out)) == 2
-    assert counts(sqs, r.url) == (0, 0)
-    [dead] = sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10)["Messages"]
+    assert counts(manual_sqs, r.url) == (0, 0)
+    [dead] = manual_sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10)["Messages"]
     assert sorted(dead) == ["Body", "MD5OfBody", "MessageId", "ReceiptHandle"]  # recorded shapes §4.5
     assert dead["MessageId"] == sent["MessageId"] and dead["Body"] == body
-    sqs.change_message_visibility(QueueUrl=dlq_url, ReceiptHandle=dead["ReceiptHandle"], VisibilityTimeout=0)
+    manual_sqs.change_message_visibility(QueueUrl=dlq_url, ReceiptHandle=dead["ReceiptHandle"], VisibilityTimeout=0)
     # Fixed: move it back with a message move task; the mapping processes it.
     flag.unlink()
-    sqs.start_message_move_task(SourceArn=dlq_arn)
+    manual_sqs.start_message_move_task(SourceArn=dlq_arn)
     manual_server.advance(0)
-    assert counts(sqs, dlq_url) == (0, 0)
-    assert counts(sqs, r.url) == (0, 0)
+    assert counts(manual_sqs, dlq_url) == (0, 0)
+    assert counts(manual_sqs, r.url) == (0, 0)
     last = events(r.out)[-1]["Records"]
     assert [(rec["messageId"], rec["body"], rec["attributes"]["ApproximateReceiveCount"]) for rec in last] == [
         (sent["MessageId"], body, "1")]
     assert [a["outcome"] for a in manual_server.invocations(r.function)] == ["error", "error", "success"]
-    [task] = sqs.list_message_move_tasks(SourceArn=dlq_arn)["Results"]
+    [task] = manual_sqs.list_message_move_tasks(SourceArn=dlq_arn)["Results"]
     assert task["Status"] == "COMPLETED" and task["ApproximateNumberOfMessagesMoved"] == 1
 
 
 # ---- ReportBatchItemFailures -----------------------------------------------------------------------
 
 
-def test_powertools_partial_batch_response(manual_server: RunningServer, manual_lam: Any, sqs: Any, mappings: Any,
+def test_powertools_partial_batch_response(manual_server: RunningServer, manual_lam: Any, manual_sqs: Any,
+                                           mappings: Any,
                                            tmp_path: Path) -> None:
-    r = rig(manual_server, manual_lam, sqs, mappings, tmp_path, source=POWERTOOLS,
+    r = rig(manual_server, manual_lam, manual_sqs, mappings, tmp_path, source=POWERTOOLS,
             FunctionResponseTypes=["ReportBatchItemFailures"])
-    sent = sqs.send_message_batch(QueueUrl=r.url, Entries=[
+    sent = manual_sqs.send_message_batch(QueueUrl=r.url, Entries=[
         {"Id": "a", "MessageBody": "ok-1"}, {"Id": "b", "MessageBody": "fail-2"}, {"Id": "c", "MessageBody": "ok-3"}])
     failed_id = next(s["MessageId"] for s in sent["Successful"] if s["Id"] == "b")
     manual_server.advance(0)
     responses = [e["response"] for e in read_out(r.out) if "response" in e]
     assert responses == [{"batchItemFailures": [{"itemIdentifier": failed_id}]}]
-    assert counts(sqs, r.url) == (0, 1)  # only the failed message stays
+    assert counts(manual_sqs, r.url) == (0, 1)  # only the failed message stays
     manual_server.advance(30)
     assert bodies(r.out) == [["ok-1", "fail-2", "ok-3"], ["fail-2"]]
     retried = events(r.out)[-1]["Records"][0]
@@ -330,7 +328,7 @@ def test_powertools_partial_batch_response(manual_server: RunningServer, manual_
     assert [(a["outcome"], a["errorType"]) for a in attempts] == [("partialFailure", None),
                                                                   ("error", "BatchProcessingError")]
     assert attempts[0]["failedItemIds"] == [failed_id]
-    assert counts(sqs, r.url) == (0, 1)
+    assert counts(manual_sqs, r.url) == (0, 1)
 
 
 @pytest.fixture(scope="module")
@@ -354,41 +352,43 @@ def responder(manual_lam: Any, tmp_path_factory: pytest.TempPathFactory) -> tupl
     ({"batchItemFailures": [{"itemIdentifier": "not-a-message-id"}]}, True),
     ("not an object", True),
 ])
-def test_partial_batch_response_cases(manual_server: RunningServer, manual_lam: Any, sqs: Any, mappings: Any,
+def test_partial_batch_response_cases(manual_server: RunningServer, manual_lam: Any, manual_sqs: Any, mappings: Any,
                                       responder: tuple[str, Path], respond: Any, stays: bool) -> None:
     name, _ = responder
-    url, arn = make_queue(sqs, RedrivePolicy=json.dumps({"deadLetterTargetArn": make_queue(sqs)[1],
+    url, arn = make_queue(manual_sqs, RedrivePolicy=json.dumps({"deadLetterTargetArn": make_queue(manual_sqs)[1],
                                                          "maxReceiveCount": 5}))
     mappings(FunctionName=name, EventSourceArn=arn, FunctionResponseTypes=["ReportBatchItemFailures"])
     manual_server.advance(0)
-    sqs.send_message_batch(QueueUrl=url, Entries=[
+    manual_sqs.send_message_batch(QueueUrl=url, Entries=[
         {"Id": "a", "MessageBody": json.dumps({"respond": respond})}, {"Id": "b", "MessageBody": "plain"}])
     manual_server.advance(0)
     [attempt] = manual_server.invocations(name)[-1:]
     # The function returned either way; listed (or, for a response Lambda can't read, all) items failed.
     assert attempt["outcome"] == ("partialFailure" if stays else "success")
     if not stays:
-        assert counts(sqs, url) == (0, 0)
+        assert counts(manual_sqs, url) == (0, 0)
     elif respond == {"batchItemFailures": [{"itemIdentifier": "SELF"}]}:
-        assert counts(sqs, url) == (0, 1)  # only the listed message
+        assert counts(manual_sqs, url) == (0, 1)  # only the listed message
     else:
-        assert counts(sqs, url) == (0, 2)  # invalid response: the whole batch stays
+        assert counts(manual_sqs, url) == (0, 2)  # invalid response: the whole batch stays
 
 
-def test_invalid_partial_response_sends_whole_batch_to_dlq(manual_server: RunningServer, manual_lam: Any, sqs: Any,
+def test_invalid_partial_response_sends_whole_batch_to_dlq(manual_server: RunningServer, manual_lam: Any,
+                                                           manual_sqs: Any,
                                                            mappings: Any, tmp_path: Path) -> None:
-    dlq_url, dlq_arn = make_queue(sqs)
-    r = rig(manual_server, manual_lam, sqs, mappings, tmp_path, FunctionResponseTypes=["ReportBatchItemFailures"],
+    dlq_url, dlq_arn = make_queue(manual_sqs)
+    r = rig(manual_server, manual_lam, manual_sqs, mappings, tmp_path,
+            FunctionResponseTypes=["ReportBatchItemFailures"],
             queue_attributes={"RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 2})})
     invalid = json.dumps({"respond": {"batchItemFailures": [{"foo": "notvalid"}]}})
-    sqs.send_message_batch(QueueUrl=r.url, Entries=[{"Id": "a", "MessageBody": "{not a json body"},
+    manual_sqs.send_message_batch(QueueUrl=r.url, Entries=[{"Id": "a", "MessageBody": "{not a json body"},
                                                      {"Id": "b", "MessageBody": invalid}])
     manual_server.advance(0)
     manual_server.advance(30)
     counts_seen = [[rec["attributes"]["ApproximateReceiveCount"] for rec in e["Records"]] for e in events(r.out)]
     assert counts_seen == [["1", "1"], ["2", "2"]]
     manual_server.advance(30)
-    dead = sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10)["Messages"]
+    dead = manual_sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10)["Messages"]
     assert sorted(m["Body"] for m in dead) == sorted(["{not a json body", invalid])
 
 
@@ -418,30 +418,31 @@ def test_partial_failures_rejects(payload: bytes) -> None:
 # ---- FIFO ------------------------------------------------------------------------------------------
 
 
-def test_fifo_failed_group_blocks_while_other_groups_flow(manual_server: RunningServer, manual_lam: Any, sqs: Any,
+def test_fifo_failed_group_blocks_while_other_groups_flow(manual_server: RunningServer, manual_lam: Any,
+                                                          manual_sqs: Any,
                                                           mappings: Any, tmp_path: Path) -> None:
-    r = rig(manual_server, manual_lam, sqs, mappings, tmp_path, fifo=True,
+    r = rig(manual_server, manual_lam, manual_sqs, mappings, tmp_path, fifo=True,
             queue_attributes={"ContentBasedDeduplication": "true"}, BatchSize=1)
     for group, label, fail in (("A", "A1", 1), ("A", "A2", 0), ("B", "B1", 0), ("B", "B2", 0), ("B", "B3", 0)):
-        sqs.send_message(QueueUrl=r.url, MessageBody=json.dumps({"label": label, "fail_attempts": fail}),
+        manual_sqs.send_message(QueueUrl=r.url, MessageBody=json.dumps({"label": label, "fail_attempts": fail}),
                          MessageGroupId=group)
     manual_server.advance(0)
     delivered = [json.loads(b[0])["label"] for b in bodies(r.out)]
     assert [x for x in delivered if x.startswith("B")] == ["B1", "B2", "B3"]
     assert [x for x in delivered if x.startswith("A")] == ["A1"]  # A2 waits behind the failed A1
-    assert counts(sqs, r.url) == (1, 1)
+    assert counts(manual_sqs, r.url) == (1, 1)
     manual_server.advance(30)
     delivered = [json.loads(b[0])["label"] for b in bodies(r.out)]
     assert delivered[-2:] == ["A1", "A2"]
-    assert counts(sqs, r.url) == (0, 0)
+    assert counts(manual_sqs, r.url) == (0, 0)
 
 
-def test_fifo_batch_keeps_group_order(manual_server: RunningServer, manual_lam: Any, sqs: Any, mappings: Any,
+def test_fifo_batch_keeps_group_order(manual_server: RunningServer, manual_lam: Any, manual_sqs: Any, mappings: Any,
                                       tmp_path: Path) -> None:
-    r = rig(manual_server, manual_lam, sqs, mappings, tmp_path, fifo=True,
+    r = rig(manual_server, manual_lam, manual_sqs, mappings, tmp_path, fifo=True,
             queue_attributes={"ContentBasedDeduplication": "true"})
     entries = [{"Id": str(i), "MessageBody": f"{g}{i}", "MessageGroupId": g} for i, g in enumerate("ABABA")]
-    sqs.send_message_batch(QueueUrl=r.url, Entries=entries)
+    manual_sqs.send_message_batch(QueueUrl=r.url, Entries=entries)
     manual_server.advance(0)
     [batch] = bodies(r.out)
     assert [b for b in batch if b[0] == "A"] == ["A0", "A2", "A4"]
@@ -462,55 +463,55 @@ def max_overlap(path: Path) -> int:
     return peak
 
 
-def test_maximum_concurrency_is_honoured(manual_server: RunningServer, manual_lam: Any, sqs: Any, mappings: Any,
+def test_maximum_concurrency_is_honoured(manual_server: RunningServer, manual_lam: Any, manual_sqs: Any, mappings: Any,
                                          tmp_path: Path) -> None:
-    r = rig(manual_server, manual_lam, sqs, mappings, tmp_path, env={"SLEEP": "0.2"}, BatchSize=1,
+    r = rig(manual_server, manual_lam, manual_sqs, mappings, tmp_path, env={"SLEEP": "0.2"}, BatchSize=1,
             ScalingConfig={"MaximumConcurrency": 2})
-    sqs.send_message_batch(QueueUrl=r.url, Entries=[{"Id": str(i), "MessageBody": f"m{i}"} for i in range(6)])
+    manual_sqs.send_message_batch(QueueUrl=r.url, Entries=[{"Id": str(i), "MessageBody": f"m{i}"} for i in range(6)])
     manual_server.advance(0)
     assert sorted(b[0] for b in bodies(r.out)) == [f"m{i}" for i in range(6)]
     assert max_overlap(r.out) == 2
 
 
-def test_default_concurrency_cap(manual_server: RunningServer, manual_lam: Any, sqs: Any, mappings: Any,
+def test_default_concurrency_cap(manual_server: RunningServer, manual_lam: Any, manual_sqs: Any, mappings: Any,
                                  tmp_path: Path) -> None:
     from lambda_emu.event_sources.sqs.poller import DEFAULT_CONCURRENCY
 
-    r = rig(manual_server, manual_lam, sqs, mappings, tmp_path, env={"SLEEP": "0.3"}, BatchSize=1)
-    sqs.send_message_batch(QueueUrl=r.url, Entries=[{"Id": str(i), "MessageBody": f"m{i}"} for i in range(10)])
+    r = rig(manual_server, manual_lam, manual_sqs, mappings, tmp_path, env={"SLEEP": "0.3"}, BatchSize=1)
+    manual_sqs.send_message_batch(QueueUrl=r.url, Entries=[{"Id": str(i), "MessageBody": f"m{i}"} for i in range(10)])
     manual_server.advance(0)
     assert len(events(r.out)) == 10
     assert max_overlap(r.out) == DEFAULT_CONCURRENCY == 5
 
 
-def test_batching_window(manual_server: RunningServer, manual_lam: Any, sqs: Any, mappings: Any,
+def test_batching_window(manual_server: RunningServer, manual_lam: Any, manual_sqs: Any, mappings: Any,
                          tmp_path: Path) -> None:
-    r = rig(manual_server, manual_lam, sqs, mappings, tmp_path, BatchSize=20, MaximumBatchingWindowInSeconds=5)
-    sqs.send_message_batch(QueueUrl=r.url, Entries=[{"Id": str(i), "MessageBody": f"a{i}"} for i in range(3)])
+    r = rig(manual_server, manual_lam, manual_sqs, mappings, tmp_path, BatchSize=20, MaximumBatchingWindowInSeconds=5)
+    manual_sqs.send_message_batch(QueueUrl=r.url, Entries=[{"Id": str(i), "MessageBody": f"a{i}"} for i in range(3)])
     manual_server.advance(0)
     assert events(r.out) == []
-    assert counts(sqs, r.url) == (0, 3)  # gathered: received, waiting for a fuller batch
+    assert counts(manual_sqs, r.url) == (0, 3)  # gathered: received, waiting for a fuller batch
     manual_server.advance(4.9)
     assert events(r.out) == []
     manual_server.advance(0.1)
     assert bodies(r.out) == [["a0", "a1", "a2"]]
     # A full batch (two receives of 10) goes at once; the rest waits for its window.
     for part in range(3):
-        sqs.send_message_batch(QueueUrl=r.url, Entries=[
+        manual_sqs.send_message_batch(QueueUrl=r.url, Entries=[
             {"Id": str(i), "MessageBody": f"b{part * 10 + i}"} for i in range(10 if part < 2 else 5)])
     manual_server.advance(0)
     assert bodies(r.out)[1:] == [[f"b{i}" for i in range(20)]]
     manual_server.advance(5)
     assert bodies(r.out)[2:] == [[f"b{i}" for i in range(20, 25)]]
-    assert counts(sqs, r.url) == (0, 0)
+    assert counts(manual_sqs, r.url) == (0, 0)
 
 
-def test_batch_size_above_ten_without_window_pressure(manual_server: RunningServer, manual_lam: Any, sqs: Any,
+def test_batch_size_above_ten_without_window_pressure(manual_server: RunningServer, manual_lam: Any, manual_sqs: Any,
                                                       mappings: Any, tmp_path: Path) -> None:
     """A big batch with a queue already full goes out at once, in several receives."""
-    url, arn = make_queue(sqs)
+    url, arn = make_queue(manual_sqs)
     for part in range(4):
-        sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": f"m{part * 10 + i}"}
+        manual_sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": f"m{part * 10 + i}"}
                                                        for i in range(10)])
     out = tmp_path / "out.jsonl"
     name = create_python_function(manual_lam, RECORDER, Environment={"Variables": {"OUT": str(out)}})
@@ -522,13 +523,13 @@ def test_batch_size_above_ten_without_window_pressure(manual_server: RunningServ
     assert sorted(x for b in bodies(out) for x in b) == sorted(f"m{i}" for i in range(40))
 
 
-def test_disabled_mapping_does_not_poll_until_enabled(manual_server: RunningServer, manual_lam: Any, sqs: Any,
+def test_disabled_mapping_does_not_poll_until_enabled(manual_server: RunningServer, manual_lam: Any, manual_sqs: Any,
                                                       mappings: Any, tmp_path: Path) -> None:
-    r = rig(manual_server, manual_lam, sqs, mappings, tmp_path, Enabled=False)
+    r = rig(manual_server, manual_lam, manual_sqs, mappings, tmp_path, Enabled=False)
     assert manual_lam.get_event_source_mapping(UUID=r.uuid)["State"] == "Disabled"
-    sqs.send_message(QueueUrl=r.url, MessageBody="waiting")
+    manual_sqs.send_message(QueueUrl=r.url, MessageBody="waiting")
     manual_server.advance(120)
-    assert events(r.out) == [] and counts(sqs, r.url) == (1, 0)
+    assert events(r.out) == [] and counts(manual_sqs, r.url) == (1, 0)
     updated = manual_lam.update_event_source_mapping(UUID=r.uuid, Enabled=True)
     assert updated["State"] == "Updating"
     manual_server.advance(0)
@@ -537,19 +538,19 @@ def test_disabled_mapping_does_not_poll_until_enabled(manual_server: RunningServ
     manual_lam.update_event_source_mapping(UUID=r.uuid, Enabled=False)
     manual_server.advance(0)
     assert manual_lam.get_event_source_mapping(UUID=r.uuid)["State"] == "Disabled"
-    sqs.send_message(QueueUrl=r.url, MessageBody="again")
+    manual_sqs.send_message(QueueUrl=r.url, MessageBody="again")
     manual_server.advance(60)
-    assert bodies(r.out) == [["waiting"]] and counts(sqs, r.url) == (1, 0)
+    assert bodies(r.out) == [["waiting"]] and counts(manual_sqs, r.url) == (1, 0)
     manual_lam.update_event_source_mapping(UUID=r.uuid, Enabled=True)
     manual_server.advance(0)
     assert bodies(r.out) == [["waiting"], ["again"]]
 
 
-def test_duplicate_injection(manual_server: RunningServer, manual_lam: Any, sqs: Any, mappings: Any,
+def test_duplicate_injection(manual_server: RunningServer, manual_lam: Any, manual_sqs: Any, mappings: Any,
                              tmp_path: Path) -> None:
-    r = rig(manual_server, manual_lam, sqs, mappings, tmp_path)
+    r = rig(manual_server, manual_lam, manual_sqs, mappings, tmp_path)
     manual_server.emu_post("/_emu/faults", {"functionName": r.function, "duplicateRate": 1.0})
-    sqs.send_message(QueueUrl=r.url, MessageBody="twice")
+    manual_sqs.send_message(QueueUrl=r.url, MessageBody="twice")
     manual_server.advance(0)
     first, second = events(r.out)
     assert first == second  # the same records, receipt handles included
@@ -557,44 +558,44 @@ def test_duplicate_injection(manual_server: RunningServer, manual_lam: Any, sqs:
     assert [(a["source"], a["attempt"], a["duplicate"], a["outcome"]) for a in attempts] == [
         ("sqs", 1, False, "success"), ("sqs", 2, True, "success")]
     assert attempts[0]["requestId"] == attempts[1]["requestId"]
-    assert counts(sqs, r.url) == (0, 0)
+    assert counts(manual_sqs, r.url) == (0, 0)
     manual_server.emu_post("/_emu/faults", {"functionName": r.function, "duplicateRate": 0.0})
 
 
-def test_function_timeout_is_a_failure(manual_server: RunningServer, manual_lam: Any, sqs: Any, mappings: Any,
+def test_function_timeout_is_a_failure(manual_server: RunningServer, manual_lam: Any, manual_sqs: Any, mappings: Any,
                                        tmp_path: Path) -> None:
-    url, arn = make_queue(sqs, VisibilityTimeout="10")
+    url, arn = make_queue(manual_sqs, VisibilityTimeout="10")
     out = tmp_path / "out.jsonl"
     name = create_python_function(manual_lam, RECORDER, Timeout=1,
                                   Environment={"Variables": {"OUT": str(out), "SLEEP": "1.5"}})
     mappings(FunctionName=name, EventSourceArn=arn)
     manual_server.advance(0)
-    sqs.send_message(QueueUrl=url, MessageBody="slow")
+    manual_sqs.send_message(QueueUrl=url, MessageBody="slow")
     manual_server.advance(0)
     [attempt] = manual_server.invocations(name)
     assert (attempt["source"], attempt["outcome"], attempt["errorType"]) == ("sqs", "error", "Sandbox.Timedout")
-    assert counts(sqs, url) == (0, 1)
+    assert counts(manual_sqs, url) == (0, 1)
 
 
 # ---- async destinations and DLQs land in real queues -------------------------------------------------
 
 
 def test_async_failure_destination_and_dlq_are_lambda_emu_queues(manual_server: RunningServer, manual_lam: Any,
-                                                                 sqs: Any) -> None:
-    destination_url, destination_arn = make_queue(sqs)
-    dlq_url, dlq_arn = make_queue(sqs)
+                                                                 manual_sqs: Any) -> None:
+    destination_url, destination_arn = make_queue(manual_sqs)
+    dlq_url, dlq_arn = make_queue(manual_sqs)
     name = create_python_function(manual_lam, FAILING, DeadLetterConfig={"TargetArn": dlq_arn})
     manual_lam.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=0,
                                                 DestinationConfig={"OnFailure": {"Destination": destination_arn}})
     response = manual_lam.invoke(FunctionName=name, InvocationType="Event", Payload=b'{"raise_error": 1}')
     request_id = response["ResponseMetadata"]["RequestId"]
     manual_server.advance(0)
-    [record] = sqs.receive_message(QueueUrl=destination_url)["Messages"]
+    [record] = manual_sqs.receive_message(QueueUrl=destination_url)["Messages"]
     document = json.loads(record["Body"])
     assert document["requestContext"] == {"requestId": request_id, "functionArn": function_arn(name) + ":$LATEST",
                                           "condition": "RetriesExhausted", "approximateInvokeCount": 1}
     assert document["requestPayload"] == {"raise_error": 1}
-    [dead] = sqs.receive_message(QueueUrl=dlq_url, MessageAttributeNames=["All"])["Messages"]
+    [dead] = manual_sqs.receive_message(QueueUrl=dlq_url, MessageAttributeNames=["All"])["Messages"]
     assert json.loads(dead["Body"]) == {"raise_error": 1}
     assert dead["MessageAttributes"] == {
         "ErrorCode": {"DataType": "Number", "StringValue": "200"},
@@ -606,8 +607,8 @@ def test_async_failure_destination_and_dlq_are_lambda_emu_queues(manual_server: 
 # ---- the ESM API -------------------------------------------------------------------------------------
 
 
-def test_mapping_api_shapes_and_states(manual_server: RunningServer, manual_lam: Any, sqs: Any) -> None:
-    url, arn = make_queue(sqs)
+def test_mapping_api_shapes_and_states(manual_server: RunningServer, manual_lam: Any, manual_sqs: Any) -> None:
+    url, arn = make_queue(manual_sqs)
     name = create_python_function(manual_lam, FAILING)
     created = manual_lam.create_event_source_mapping(FunctionName=name, EventSourceArn=arn, BatchSize=5,
                                                      ScalingConfig={"MaximumConcurrency": 3})
@@ -646,14 +647,14 @@ def test_mapping_api_shapes_and_states(manual_server: RunningServer, manual_lam:
     with pytest.raises(manual_lam.exceptions.ResourceNotFoundException):
         manual_lam.get_event_source_mapping(UUID=uuid)
     # Deleted: messages stay in the queue.
-    sqs.send_message(QueueUrl=url, MessageBody="after")
+    manual_sqs.send_message(QueueUrl=url, MessageBody="after")
     manual_server.advance(0)
-    assert manual_server.invocations(name) == [] and counts(sqs, url) == (1, 0)
+    assert manual_server.invocations(name) == [] and counts(manual_sqs, url) == (1, 0)
 
 
-def test_mapping_api_errors(manual_server: RunningServer, manual_lam: Any, sqs: Any, mappings: Any) -> None:
-    _, arn = make_queue(sqs, VisibilityTimeout="5")
-    _, fifo_arn = make_queue(sqs, fifo=True)
+def test_mapping_api_errors(manual_server: RunningServer, manual_lam: Any, manual_sqs: Any, mappings: Any) -> None:
+    _, arn = make_queue(manual_sqs, VisibilityTimeout="5")
+    _, fifo_arn = make_queue(manual_sqs, fifo=True)
     slow = create_python_function(manual_lam, FAILING, Timeout=10)
     name = create_python_function(manual_lam, FAILING)
 
@@ -699,12 +700,12 @@ def test_mapping_api_errors(manual_server: RunningServer, manual_lam: Any, sqs: 
                                            "The resource you requested does not exist.")
 
 
-def test_effective_visibility_with_window(manual_server: RunningServer, manual_lam: Any, sqs: Any, mappings: Any,
+def test_effective_visibility_with_window(manual_server: RunningServer, manual_lam: Any, manual_sqs: Any, mappings: Any,
                                           tmp_path: Path) -> None:
     """window + function timeout > visibility timeout: Lambda receives with window + timeout + 30 s."""
-    r = rig(manual_server, manual_lam, sqs, mappings, tmp_path, queue_attributes={"VisibilityTimeout": "5"},
+    r = rig(manual_server, manual_lam, manual_sqs, mappings, tmp_path, queue_attributes={"VisibilityTimeout": "5"},
             BatchSize=10, MaximumBatchingWindowInSeconds=10)
-    sqs.send_message(QueueUrl=r.url, MessageBody=json.dumps({"fail_attempts": 1}))
+    manual_sqs.send_message(QueueUrl=r.url, MessageBody=json.dumps({"fail_attempts": 1}))
     manual_server.advance(10)  # window runs out: the batch of one fails
     assert len(events(r.out)) == 1
     manual_server.advance(32.9)  # received at t=0 with 10 + 3 + 30 = 43 s
@@ -714,12 +715,13 @@ def test_effective_visibility_with_window(manual_server: RunningServer, manual_l
 
 
 
-def test_batch_is_cut_at_the_six_mb_payload(manual_server: RunningServer, manual_lam: Any, sqs: Any, mappings: Any,
+def test_batch_is_cut_at_the_six_mb_payload(manual_server: RunningServer, manual_lam: Any, manual_sqs: Any,
+                                            mappings: Any,
                                             tmp_path: Path) -> None:
     """Ten messages of ~1 MB each: 6 fit in the 6 MB invoke payload, the other 4 go in the next batch."""
-    url, arn = make_queue(sqs)
+    url, arn = make_queue(manual_sqs)
     for i in range(10):
-        sqs.send_message(QueueUrl=url, MessageBody=str(i) * 1_000_000)
+        manual_sqs.send_message(QueueUrl=url, MessageBody=str(i) * 1_000_000)
     out = tmp_path / "out.jsonl"
     name = create_python_function(manual_lam, RECORDER, Environment={"Variables": {"OUT": str(out)}})
     mappings(FunctionName=name, EventSourceArn=arn, BatchSize=10)
@@ -728,4 +730,4 @@ def test_batch_is_cut_at_the_six_mb_payload(manual_server: RunningServer, manual
     assert [len(b) for b in batches] == [6, 4]
     assert [b[0] for batch in batches for b in batch] == [str(i) for i in range(10)]
     assert all(len(json.dumps(event).encode()) <= 6 * 1024 * 1024 for event in events(out))
-    assert counts(sqs, url) == (0, 0)
+    assert counts(manual_sqs, url) == (0, 0)

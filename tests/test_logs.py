@@ -1,4 +1,4 @@
-"""LogType=Tail as recorded on AWS (recorded shapes §6.4): the runtime gets Lambda's telemetry log pipe,
+"""LogType=Tail as recorded on AWS (docs/aws-behaviour.md §Logs): the runtime gets Lambda's telemetry log pipe,
 so a multi-line error record is one record whose lines are joined by "\\n" (not awslambdaric's "\\r"
 fallback for a plain stdout), and print() / logging output keeps its order."""
 
