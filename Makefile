@@ -30,6 +30,7 @@ lint: $(VENV)/.installed-test
 NODE_SDK := tests/node/node_modules/@aws-sdk/client-lambda/package.json
 $(NODE_SDK): tests/node/package.json
 	cd tests/node && npm install --no-audit --no-fund --loglevel=error
+	touch $@
 
 node: $(NODE_SDK)
 

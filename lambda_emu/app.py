@@ -194,7 +194,9 @@ class Emulator:
         await self.async_queue.stop()
         await self.environments.shutdown_all()
         await self.runtime_api.stop()
-        self.orphans.close()
+        await self.orphans.wait_sweeps()
+        # Off the event loop: the last sweep reads every process's environment.
+        await asyncio.to_thread(self.orphans.close)
         for name in ("kinesis", "sqs"):
             service = self.__dict__.get(name)  # only what was built
             if service is None:

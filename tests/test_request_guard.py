@@ -210,7 +210,7 @@ def test_the_aws_cli(server: RunningServer, echo: str, tmp_path: Path) -> None:
 
 
 NODE_SCRIPT = """
-const { LambdaClient, InvokeCommand, ListFunctionsCommand, GetFunctionConfigurationCommand } =
+const { LambdaClient, InvokeCommand, GetFunctionConfigurationCommand, paginateListFunctions } =
   require("@aws-sdk/client-lambda");
 const [endpoint, name] = process.argv.slice(2);
 const client = new LambdaClient({ endpoint, region: "us-east-1",
@@ -218,10 +218,13 @@ const client = new LambdaClient({ endpoint, region: "us-east-1",
 (async () => {
   const invoked = await client.send(new InvokeCommand({ FunctionName: name,
     Payload: Buffer.from(JSON.stringify({ from: "node" })) }));
-  const listed = await client.send(new ListFunctionsCommand({}));
+  const names = [];
+  for await (const page of paginateListFunctions({ client }, {})) {
+    names.push(...page.Functions.map((f) => f.FunctionName));
+  }
   const config = await client.send(new GetFunctionConfigurationCommand({ FunctionName: name }));
   console.log(JSON.stringify({ status: invoked.StatusCode, payload: Buffer.from(invoked.Payload).toString(),
-    names: listed.Functions.map((f) => f.FunctionName), runtime: config.Runtime }));
+    names, runtime: config.Runtime }));
 })().catch((e) => { console.error(e); process.exit(1); });
 """
 

@@ -16,6 +16,7 @@ Three layers:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ctypes
 import os
@@ -116,6 +117,7 @@ class OrphanRegistry:
         self._pids: dict[int, float] = {}
         self._scratch: list[Path] = []
         self._environments = 0
+        self._sweeps: set[asyncio.Future[int]] = set()
 
     def new_environment(self) -> dict[str, str]:
         """The marker variables for one new runtime process (and everything it ever starts)."""
@@ -143,6 +145,16 @@ class OrphanRegistry:
         """End every process one environment started, wherever it went (its own session included)."""
         return _kill_marked(lambda run, env: run == self.run_id and env == environment_id)
 
+    def sweep_later(self, environment_id: str) -> None:
+        """kill_environment in a worker thread, off the event loop; close() waits for every sweep."""
+        task = asyncio.ensure_future(asyncio.to_thread(self.kill_environment, environment_id))
+        self._sweeps.add(task)
+        task.add_done_callback(self._sweeps.discard)
+
+    async def wait_sweeps(self) -> None:
+        if self._sweeps:
+            await asyncio.gather(*list(self._sweeps), return_exceptions=True)
+
     def _write(self) -> None:
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
@@ -164,17 +176,11 @@ class OrphanRegistry:
 
     def reap_stale(self) -> int:
         """End what dead lambda-emu runs left behind; returns how many processes were killed."""
-        # Every process carrying the marker of a run whose owner is gone, registry file or not.
-        dead: dict[str, bool] = {}
-
-        def of_dead_run(run: str, _env: str) -> bool:
-            if run not in dead:
-                dead[run] = run != self.run_id and not _owner_alive(run)
-            return dead[run]
-
-        killed = _kill_marked(of_dead_run)
+        killed = 0
         if not self.directory.is_dir():
             return killed
+        stale = False
+        scratch: list[Path] = []
         for file in self.directory.glob("*.pids"):
             try:
                 lines = file.read_text().splitlines()
@@ -192,10 +198,11 @@ class OrphanRegistry:
             alive = _start_time(owner_pid)
             if alive is not None and abs(alive - owner_start) < 1.0:
                 continue  # that run is still going
+            stale = True
             for line in lines[1:]:
                 key, _, value = line.partition(" ")
                 if key == "scratch":
-                    remove_tree(Path(value))
+                    scratch.append(Path(value))
                     continue
                 entry = _entry(line)
                 if entry is None:
@@ -208,6 +215,21 @@ class OrphanRegistry:
                         killed += 1
             with contextlib.suppress(OSError):
                 file.unlink()
+        if stale:
+            # A run was killed (every run writes its file at start): end every process carrying the
+            # marker of a run whose owner is gone. Only then: reading every process's environment
+            # costs start-up time.
+            dead: dict[str, bool] = {}
+
+            def of_dead_run(run: str, _env: str) -> bool:
+                if run not in dead:
+                    dead[run] = run != self.run_id and not _owner_alive(run)
+                return dead[run]
+
+            killed += _kill_marked(of_dead_run)
+        # Scratch data last: nothing of those runs is left to write to it.
+        for path in scratch:
+            remove_tree(path)
         return killed
 
 

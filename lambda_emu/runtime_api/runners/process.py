@@ -38,6 +38,7 @@ class LocalProcess:
         self._proc = proc
         self.environment_id = environment_id
         self._tmp_watch: asyncio.Task[None] | None = None
+        self._swept = False
         self.pid: int | None = proc.pid
         self._fd = read_fd
         self._on_output = on_output
@@ -91,7 +92,8 @@ class LocalProcess:
         return code
 
     def kill(self) -> None:
-        """End the runtime and everything it started: its process group at once, then every process
+        """End the runtime and everything it started: its process group at once, then (in a worker
+        thread: reading every process's environment takes a while on a busy machine) every process
         carrying its environment's marker (a daemon that left the group, a grandchild)."""
         if self._tmp_watch is not None:
             self._tmp_watch.cancel()
@@ -99,7 +101,9 @@ class LocalProcess:
         if self._proc.returncode is None and self.pid is not None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.pid, signal.SIGKILL)
-        self._registry.kill_environment(self.environment_id)
+        if not self._swept:
+            self._swept = True
+            self._registry.sweep_later(self.environment_id)
 
     def watch_tmp(self, tmp_dir: str, limit_bytes: int) -> None:
         """Without a size-limited mount: end the environment once its /tmp holds more than the limit."""
