@@ -15,5 +15,6 @@ def json_or_text(data: bytes | str) -> Any:
     """The JSON document ``data`` holds, else its text: how records embed payloads and bodies."""
     try:
         return json.loads(data)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        # RecursionError: JSON nested deeper than Python parses (Lambda passes such a payload on as is).
         return data.decode(errors="replace") if isinstance(data, bytes) else data
