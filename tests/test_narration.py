@@ -106,7 +106,8 @@ def up(tmp_path: Path) -> Iterator[EmuProcess]:
     env = {k: v for k, v in os.environ.items() if k != "LAMBDA_EMU_ENDPOINT"}
     env["XDG_RUNTIME_DIR"] = str(tmp_path / "run")
     (tmp_path / "run").mkdir()
-    process = EmuProcess(["--port", "0", "--clock", "manual"], project, env)
+    process = EmuProcess(["--port", "0", "--clock", "manual", "--record", "capture.jsonl", "--journal-size", "500"],
+                         project, env)
     try:
         yield process
     finally:
@@ -126,7 +127,7 @@ def post(endpoint: str, path: str, body: Any) -> Any:
         return json.loads(answer.read())
 
 
-def test_up_narrates_every_decision(up: EmuProcess) -> None:
+def test_up_narrates_every_decision(up: EmuProcess, tmp_path: Path) -> None:
     endpoint = up.wait_ready()
     # The start summary, then the hint.
     wait_until(lambda: any(line.startswith("try: lambda-emu invoke ") for line in up.stdout), 10, "the hint")
@@ -175,6 +176,13 @@ def test_up_narrates_every_decision(up: EmuProcess) -> None:
     ]
     for line in expected:
         wait_until(lambda line=line: line in up.stdout, 10, f"the line {line!r}")
+    # `--record`: every event that entered, once (an async event not once per retry), as JSON lines.
+    capture = [json.loads(line) for line in (tmp_path / "project" / "capture.jsonl").read_text().splitlines()]
+    async_lines = [(line["functionName"], line["requestId"], line["event"]) for line in capture
+                   if line["source"] == "async"]
+    assert (("OrderFn", order_id, {"fail": True}) in async_lines and ("AgeFn", aged_id, {"fail": True}) in async_lines
+            and ("HelloFn", hello_id, {}) in async_lines and len(async_lines) == 3)
+    assert {line["source"] for line in capture} == {"async", "sqs", "kinesis"}
     # START lines carry the source, the attempt and whether it is a duplicate.
     starts = [line for line in up.stdout if line.startswith(("[OrderFn] START", "[HelloFn] START"))]
     assert f"[OrderFn] START RequestId: {order_id} Version: $LATEST (async, attempt 2/3)" in starts

@@ -245,6 +245,15 @@ def test_kinesis_event_is_put_again_with_its_partition_keys(manual_server: Runni
     assert replayed["sourceDetail"]["records"] == 2
     assert replayed["decision"]["action"] == "checkpoint"
 
+    other = unique("stream")
+    manual_kinesis.create_stream(StreamName=other, ShardCount=1)
+    done = replay(manual_server.endpoint, str(event), "--to-stream", other)
+    assert done.returncode == 0, done.stderr
+    iterator = manual_kinesis.get_shard_iterator(StreamName=other, ShardId="shardId-000000000000",
+                                                 ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    records = manual_kinesis.get_records(ShardIterator=iterator)["Records"]
+    assert [(r["PartitionKey"], r["Data"]) for r in records] == [("k1", b"one"), ("k2", b"two")]
+
 
 # ---- 1. a capture: --record, then replay, gives the same journal shape --------------------------
 
