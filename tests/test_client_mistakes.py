@@ -180,3 +180,12 @@ def test_a_zip_with_a_2000_level_path_is_refused(lam: Any) -> None:
         "Could not unzip uploaded file. Please check your file, then try to upload again.")
     assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
 
+
+
+def test_deeply_nested_json_inside_string_members_is_a_400(sqs: Any) -> None:
+    """SQS reads JSON out of attribute values (Policy, RedrivePolicy): nested too deep, it is invalid."""
+    deep = "[" * DEEP + "]" * DEEP
+    for attribute in ("Policy", "RedrivePolicy", "RedriveAllowPolicy"):
+        with pytest.raises(sqs.exceptions.ClientError) as caught:
+            sqs.create_queue(QueueName=unique("q"), Attributes={attribute: deep})
+        assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400

@@ -63,7 +63,7 @@ def error_details(body: bytes, header_type: str | None) -> tuple[str, str]:
     error_type, message = header_type or "", ""
     try:
         document = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return error_type or "Runtime.Unknown", body.decode(errors="replace")
     if isinstance(document, dict):
         error_type = error_type or str(document.get("errorType") or "")

@@ -364,7 +364,7 @@ def partial_failures(payload: bytes, batch_ids: set[str]) -> set[str]:
         return set()
     try:
         document = json.loads(payload)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise BatchFailure("response is not valid JSON") from exc
     if document is None:
         return set()

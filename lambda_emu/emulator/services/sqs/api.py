@@ -268,7 +268,7 @@ def _paginate(names: list[str], max_results: int | None, token: str | None) -> t
     if token:
         try:
             after = json.loads(base64.b64decode(token, validate=True))["after"]
-        except (binascii.Error, ValueError, KeyError, TypeError):
+        except (binascii.Error, ValueError, KeyError, TypeError, RecursionError):
             raise invalid_parameter("Invalid NextToken value.") from None
         names = [n for n in names if n > after]
     if max_results is None:

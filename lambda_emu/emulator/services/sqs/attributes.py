@@ -90,7 +90,7 @@ def check_queue_attribute(name: str, value: str, *, fifo: bool, creating: bool) 
     if name == "Policy" and value:
         try:
             json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise invalid_attribute_value(name, "Invalid JSON") from None
     return value
 
@@ -104,7 +104,7 @@ def parse_redrive_policy(value: str) -> dict[str, Any]:
     """RedrivePolicy as a dict {deadLetterTargetArn, maxReceiveCount:int}; raises on malformed input."""
     try:
         policy = json.loads(value)
-    except ValueError:
+    except (ValueError, RecursionError):
         policy = None
     if not isinstance(policy, dict):
         raise redrive_policy_error(value, "Redrive policy is not a valid JSON map.")
@@ -130,7 +130,7 @@ def parse_redrive_policy(value: str) -> dict[str, Any]:
 def parse_redrive_allow_policy(value: str) -> dict[str, Any]:
     try:
         policy = json.loads(value)
-    except ValueError:
+    except (ValueError, RecursionError):
         policy = None
     if not isinstance(policy, dict):
         raise invalid_attribute_value("RedriveAllowPolicy", "Redrive allow policy is not a valid JSON map.")

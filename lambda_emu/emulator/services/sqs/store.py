@@ -939,7 +939,7 @@ class SqsStore:
             decoded = json.loads(base64.b64decode(handle, validate=True))
             tasks = self._tasks.get(decoded["sourceArn"], [])
             task = next(t for t in tasks if t.task_id == decoded["taskId"])
-        except (binascii.Error, ValueError, KeyError, TypeError, StopIteration):
+        except (binascii.Error, ValueError, KeyError, TypeError, StopIteration, RecursionError):
             raise sqs_error("ResourceNotFoundException", "Task does not exist.") from None
         if task.status != "RUNNING":
             raise sqs_error("UnsupportedOperation", "Only active tasks can be cancelled.")
