@@ -68,6 +68,7 @@ class Emulator:
         from lambda_emu.emulator.server import Frontend
         from lambda_emu.emulator.services.control.api import ControlService, logs_handler, replay_handler
         from lambda_emu.emulator.services.control.replay import Replayer
+        from lambda_emu.emulator.services.control.run import RunEndpoints
         from lambda_emu.emulator.services.lambda_.api import LambdaService
         from lambda_emu.emulator.services.lambda_.destination_checks import DestinationChecks
         from lambda_emu.event_sources.async_queue import AsyncQueue
@@ -85,7 +86,7 @@ class Emulator:
         self.recorder = Recorder(config.record) if config.record is not None else None
         self.function_logs = FunctionLogs(self.clock.now)
         self._log_listeners.append(self.function_logs.add)
-        self.faults = Faults(self.rng, config.duplicate_rate)
+        self.faults = Faults(self.rng, {"duplicateRate": config.duplicate_rate, **config.faults})
         # runtime API and its runner
         self.orphans = OrphanRegistry()
         self.runner = ProcessRunner(self.orphans)
@@ -96,7 +97,7 @@ class Emulator:
         self.environments = Environments(host, self.functions, self.clock,
                                          account_concurrency=config.account_concurrency,
                                          idle_timeout=config.idle_timeout, tmp_root=self.state_dir / "tmp")
-        self.invoker = Invoker(self.journal, self.environments, recorder=self.recorder)
+        self.invoker = Invoker(self.journal, self.environments, self.faults, recorder=self.recorder)
         self.destinations = Destinations(self.functions, self.clock, region=self.region, account_id=self.account_id,
                                          send_to_queue=lambda arn, body, attributes: self.sqs.store.deliver(
                                              arn, body, attributes),
@@ -124,6 +125,8 @@ class Emulator:
         self.control.add_route("GET", "/_emu/logs", logs_handler(self.function_logs))
         replayer = Replayer(self.functions, self.clock, self.lambda_.Invoke, lambda: self.sqs, lambda: self.kinesis)
         self.control.add_route("POST", "/_emu/replay", replay_handler(replayer))
+        RunEndpoints(self.reset, self.load_template, self.functions, lambda: self.sqs.store,
+                     self.clock).register(self.control)
         # the front door
         self.frontend = Frontend(self.lambda_, self.control, {"sqs": lambda: self.sqs, "kinesis": lambda: self.kinesis},
                                  lambda: self.sqs)
@@ -176,6 +179,41 @@ class Emulator:
 
         return Stack(self.region, self.account_id, lambda: self.endpoint, self.functions, self.lambda_,
                      {"lambda": lambda: self.lambda_, "sqs": lambda: self.sqs, "kinesis": lambda: self.kinesis})
+
+    def load_template(self, path: str, parameters: dict[str, str]) -> list[str]:
+        """A template into the running emulator (``POST /_emu/template``); ValueError names the problem."""
+        from lambda_emu.emulator.template.loader import TemplateError, load_template
+
+        try:
+            return load_template(self.stack, path, parameters)
+        except TemplateError as exc:
+            raise ValueError(str(exc)) from exc
+
+    async def reset(self, seed: int | None = None) -> None:
+        """``POST /_emu/reset``: back to a freshly started run, except for the clock, which stays where it
+        is. Every function (its environments, code and event invoke config), mapping, queue and stream,
+        the journal, deliveries, captured logs and faults go; pending retries and timers are cancelled.
+        The RNG is seeded again (with ``seed``, else the run's ``--seed``), so a test draws the same
+        fault decisions whatever ran before it."""
+        # First, nothing from before may act after: the clock's work generation moves on, its timers
+        # are forgotten and its tracked work (pollers, retries, batches) is cancelled.
+        self.clock.reset_work()
+        await self.event_source_mappings.reset()
+        self.async_queue.reset()
+        await self.environments.shutdown_all()
+        for function in list(self.functions):
+            self.functions.remove(function)
+        for name in ("sqs", "kinesis"):
+            service = self.__dict__.get(name)  # a store never used has nothing to reset (and isn't built now)
+            if service is not None:
+                service.reset()
+        self.journal.clear()
+        self.destinations.clear()
+        self.function_logs.clear()
+        self.faults.clear()
+        self.rng.seed(self.config.seed if seed is None else seed)
+        # Environments' /tmp directories: a new function of the same name starts with an empty /tmp.
+        shutil.rmtree(self.state_dir / "tmp", ignore_errors=True)
 
     @property
     def endpoint(self) -> str:

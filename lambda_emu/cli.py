@@ -41,6 +41,10 @@ def parser() -> argparse.ArgumentParser:
                     help="seed of the one RNG for jitter and injected faults")
     up.add_argument("--duplicate-rate", type=float, default=default.duplicate_rate,
                     help=f"probability of delivering an extra copy of an event (default {default.duplicate_rate:g})")
+    up.add_argument("--fault", action="append", default=[], metavar="NAME=P",
+                    help="inject a platform fault with probability P for every function (repeatable): "
+                         "duplicateRate, throttleRate, serviceErrorRate, lostResponseRate, initFailureRate, "
+                         "redeliverDuringProcessingRate")
     up.add_argument("--idle-timeout", type=float, default=default.idle_timeout,
                     help="wall seconds before an idle execution environment is shut down")
     up.add_argument("--account-concurrency", type=int, default=default.account_concurrency)
@@ -75,6 +79,11 @@ def config_from(args: argparse.Namespace) -> EmulatorConfig:
     if template is None and Path("template.yaml").is_file():
         template = Path("template.yaml")
     clock: ClockMode = args.clock or ("scaled" if args.time_scale not in (None, 1.0) else "real")
+    faults: dict[str, float] = {}
+    if args.fault:
+        from lambda_emu.emulator.platform.faults import parse_fault
+
+        faults = dict(parse_fault(text) for text in args.fault)
     return EmulatorConfig(
         host=args.host,
         port=args.port,
@@ -84,6 +93,7 @@ def config_from(args: argparse.Namespace) -> EmulatorConfig:
         time_scale=args.time_scale or EmulatorConfig.time_scale,
         seed=args.seed,
         duplicate_rate=args.duplicate_rate,
+        faults=faults,
         idle_timeout=args.idle_timeout,
         account_concurrency=args.account_concurrency,
         async_concurrency=args.async_concurrency,

@@ -8,7 +8,7 @@ argparse or from code. pydantic still validates what users send to /_emu and tem
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -31,6 +31,8 @@ class EmulatorConfig:
     time_scale: float = 1.0
     seed: int = 0
     duplicate_rate: float = 0.0
+    #: Injected platform faults from the start (``--fault NAME=P``), by name (platform/faults.py).
+    faults: dict[str, float] = field(default_factory=dict)
     # Wall seconds an execution environment may sit idle before it is shut down.
     idle_timeout: float = 300.0
     # The account-level concurrency limit (AWS's default quota is 1,000).
@@ -61,6 +63,8 @@ class EmulatorConfig:
         _check(self.clock in CLOCK_MODES, f"clock must be one of {', '.join(CLOCK_MODES)}, not {self.clock!r}")
         _check(self.time_scale > 0, f"time scale must be positive, not {self.time_scale}")
         _check(0.0 <= self.duplicate_rate <= 1.0, f"duplicate rate must be 0-1, not {self.duplicate_rate}")
+        for name, rate in self.faults.items():
+            _check(0.0 <= rate <= 1.0, f"fault {name} must be a probability 0-1, not {rate}")
         _check(self.idle_timeout > 0, f"idle timeout must be positive, not {self.idle_timeout}")
         _check(self.account_concurrency >= 1, f"account concurrency must be >= 1, not {self.account_concurrency}")
         _check(1 <= self.async_concurrency <= 1000, f"async concurrency must be 1-1000, not {self.async_concurrency}")

@@ -217,6 +217,7 @@ class AsyncQueue:
             return  # the function was deleted: its events go with it
         config = RetryConfig.of(function)
         now = self.clock.now()
+        generation = self.clock.generation
         if now >= event.enqueued_at + config.max_event_age:
             finished = await self._finish(event, function, "EventAgeExceeded")
             subject = event_subject("async", event.request_id)
@@ -228,6 +229,8 @@ class AsyncQueue:
                                           duplicate=event.duplicate,
                                           source_detail={"invocationType": "Event"},
                                           context={"maxAttempts": config.max_retries + 1})
+        if self.clock.generation != generation:
+            return  # a reset happened meanwhile: this event is gone with everything else
         if result.kind == "throttled" or result.kind == "system_error":
             event.throttles += 1
             event.not_reached = result.kind
@@ -294,6 +297,14 @@ class AsyncQueue:
 
     def wake(self, function: Function) -> None:
         self._pump(function.name)
+
+    def reset(self) -> None:
+        """Drop every queued event and pending retry (``POST /_emu/reset``; the clock has already
+        cancelled the timers and the pollers' tasks)."""
+        for timer in self._timers:
+            timer.cancel()
+        self._timers.clear()
+        self.queues = {}
 
     async def stop(self) -> None:
         for timer in self._timers:

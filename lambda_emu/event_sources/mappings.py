@@ -78,6 +78,11 @@ class EventSourceMappings:
         if driver is not None:
             await driver.stop()
 
+    async def reset(self) -> None:
+        """Stop every driver and forget every mapping (``POST /_emu/reset``)."""
+        await self.stop()
+        self.mappings = {}
+
     async def stop(self) -> None:
         drivers = list(self.drivers.values())
         self.drivers.clear()

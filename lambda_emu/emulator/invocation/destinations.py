@@ -140,5 +140,9 @@ class Destinations:
     def _keep(self, delivery: Delivery) -> None:
         self.deliveries.append(delivery)
 
+    def clear(self) -> None:
+        """Forget every delivery (``POST /_emu/reset``)."""
+        self.deliveries = []
+
     def query(self, target: str | None = None) -> list[Delivery]:
         return [d for d in self.deliveries if target is None or d.target == target]

@@ -8,9 +8,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from lambda_emu.emulator.invocation.functions import Function
-from lambda_emu.emulator.invocation.outcomes import Outcome
+from lambda_emu.emulator.invocation.narration import event_subject
+from lambda_emu.emulator.invocation.outcomes import Outcome, timed_out
 from lambda_emu.emulator.invocation.pool import Environments, ThrottleReason
 from lambda_emu.emulator.platform.documents import json_or_text
+from lambda_emu.emulator.platform.faults import EFFECTS, SERVICE_ERROR_MESSAGE, FaultName, Faults
 from lambda_emu.emulator.platform.journal import Attempt, Journal, Source
 
 if TYPE_CHECKING:
@@ -42,6 +44,7 @@ class InvokeResult:
     system_error: str | None = None  # kind "system_error": what went wrong inside lambda-emu
     #: The journal's record of this attempt: the source's driver writes its decision there.
     attempt: Attempt | None = None
+    fault: FaultName | None = None  # the injected fault that hit the attempt
 
     @property
     def succeeded(self) -> bool:
@@ -67,9 +70,11 @@ class InvokeResult:
 
 
 class Invoker:
-    def __init__(self, journal: Journal, environments: Environments, *, recorder: Recorder | None = None) -> None:
+    def __init__(self, journal: Journal, environments: Environments, faults: Faults, *,
+                 recorder: Recorder | None = None) -> None:
         self.journal = journal
         self.environments = environments
+        self.faults = faults
         self.recorder = recorder
 
     def decide(self, attempt: Attempt | None, decision: dict[str, Any] | None) -> None:
@@ -85,6 +90,12 @@ class Invoker:
         """A platform event without an attempt of its own (a duplicate injected, an event dropped)."""
         self.journal.note(function_name, subject, text)
 
+    def narrate_fault(self, fault: FaultName, function_name: str, source: str, request_id: str) -> None:
+        """The terminal's line for an injected fault (through the journal's notes, as the narration tells
+        every platform event), and lambda-emu's own log."""
+        self.journal.note(function_name, event_subject(source, request_id), f"fault {fault}: {EFFECTS[fault]}")
+        Faults.narrate(fault, function_name, request_id)
+
     async def invoke(
         self,
         function: Function,
@@ -97,20 +108,55 @@ class Invoker:
         duplicate: bool = False,
         source_detail: dict[str, Any] | None = None,
         context: dict[str, Any] | None = None,
+        fault: FaultName | None = None,
     ) -> InvokeResult:
-        """``source_detail`` is the journal's ``sourceDetail``; ``context`` what the narration needs."""
+        """``source_detail`` is the journal's ``sourceDetail``; ``context`` what the narration needs.
+        ``fault`` tags an attempt a source's own fault hit (a batch redelivered during processing); an
+        injected duplicate is tagged ``duplicateRate``. The platform faults of an attempt are decided here."""
         journal = self.journal
+        faults = self.faults
+        if duplicate and fault is None:
+            fault = "duplicateRate"
+        # Faults that stop the attempt before it runs: no environment is taken.
+        for before in ("throttleRate", "serviceErrorRate"):
+            if faults.roll(function.name, before):
+                self.narrate_fault(before, function.name, source, request_id)
+                attempt = journal.begin(request_id, function.name, source, duplicate=duplicate, payload=payload,
+                                        source_detail=source_detail, context=context, fault=before)
+                if self.recorder is not None:
+                    self.recorder.record(attempt, payload)
+                if before == "throttleRate":
+                    journal.finish(attempt, "throttled", error_type="TooManyRequestsException",
+                                   error_message="Rate Exceeded. (ConcurrentInvocationLimitExceeded)", duration_ms=0.0)
+                    return InvokeResult(request_id, "throttled", throttle_reason="ConcurrentInvocationLimitExceeded",
+                                        attempt=attempt, fault="throttleRate")
+                journal.finish(attempt, "error", error_type="ServiceException", error_message=SERVICE_ERROR_MESSAGE,
+                               duration_ms=0.0)
+                return InvokeResult(request_id, "system_error", system_error=SERVICE_ERROR_MESSAGE, attempt=attempt,
+                                    fault="serviceErrorRate")
         env = self.environments.acquire(function)
         attempt = journal.begin(request_id, function.name, source, duplicate=duplicate, payload=payload,
-                                source_detail=source_detail, context=context)
+                                source_detail=source_detail, context=context, fault=fault)
         if self.recorder is not None:
             self.recorder.record(attempt, payload)
         if isinstance(env, str):
             journal.finish(attempt, "throttled", error_type="TooManyRequestsException",
                            error_message=f"Rate Exceeded. ({env})", duration_ms=0.0)
-            return InvokeResult(request_id, "throttled", throttle_reason=env, attempt=attempt)
+            return InvokeResult(request_id, "throttled", throttle_reason=env, attempt=attempt, fault=fault)
+        fail_init = env.process is None and faults.roll(function.name, "initFailureRate")
+        if fail_init:
+            fault = "initFailureRate"
+            self.narrate_fault(fault, function.name, source, request_id)
         try:
-            outcome = await env.invoke(request_id, payload, invoked_arn or function.arn, client_context)
+            outcome = await env.invoke(request_id, payload, invoked_arn or function.arn, client_context,
+                                       fail_init=fail_init)
+            if ran_to_completion(outcome) and faults.roll(function.name, "lostResponseRate"):
+                # The function's side effects happened; the platform reports the attempt as timed out
+                # (and resets the environment, as after any timeout).
+                fault = "lostResponseRate"
+                self.narrate_fault(fault, function.name, source, request_id)
+                env.dead = True
+                outcome = lost_response(outcome, request_id, function.timeout)
         except Exception as exc:  # noqa: BLE001 - a platform fault is reported, never lost
             log.exception("attempt failed inside lambda-emu", function=function.name, request_id=request_id)
             env.dead = True
@@ -129,6 +175,24 @@ class Invoker:
             cold_start=outcome.cold_start,
             response=outcome.payload,
             log=outcome.log,
+            fault=fault,
         )
         return InvokeResult(request_id, "success" if outcome.kind == "success" else "function_error", outcome,
-                            attempt=attempt)
+                            attempt=attempt, fault=fault)
+
+
+def ran_to_completion(outcome: Outcome) -> bool:
+    """The handler returned or raised (what a lost response can follow); not a platform failure."""
+    if outcome.kind == "success":
+        return True
+    error_type = outcome.error_type or ""
+    return not error_type.startswith(("Sandbox.", "Runtime.")) and error_type != "Function.ResponseSizeTooLarge"
+
+
+def lost_response(outcome: Outcome, request_id: str, timeout: float) -> Outcome:
+    """The attempt as the platform reports it when the response never reached it: timed out."""
+    lost = timed_out(request_id, float(timeout))
+    lost.log = outcome.log
+    lost.cold_start = outcome.cold_start
+    lost.duration_ms = outcome.duration_ms
+    return lost

@@ -103,6 +103,12 @@ class FunctionLogs:
             self._position += 1
             kept.append((self._position, now, line.decode(errors="replace").rstrip("\r")))
 
+    def clear(self) -> None:
+        """Forget every captured line (``POST /_emu/reset``); positions go on, so a ``since`` from
+        before the reset shows nothing of what came before."""
+        self._lines = {}
+        self._partial = {}
+
     def read(self, function_name: str, since: str | None, limit: int | None) -> tuple[list[dict[str, str]], str]:
         """Lines after position ``since`` (or from the ISO-8601 time ``since``); the position to go on from."""
         after, from_time = 0, None

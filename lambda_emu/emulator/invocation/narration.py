@@ -130,7 +130,7 @@ def start_tag(attempt: Attempt) -> str:
     if attempt.duplicate:
         parts.append("duplicate")
     if attempt.fault:
-        parts.append(f"fault {attempt.fault.get('kind', '')}".strip())
+        parts.append(f"fault {attempt.fault}")
     return ", ".join(parts)
 
 

@@ -101,6 +101,7 @@ class Environments:
         tmp_dir = pool.tmp_root / str(slot)
         tmp_dir.mkdir(parents=True, exist_ok=True)
         env = ExecutionEnvironment(self.host, function, slot, tmp_dir)
+        env.epoch = self.clock.generation
         pool.busy.add(env)
         return env
 
@@ -111,7 +112,8 @@ class Environments:
             return
         pool.busy.discard(env)
         current = self.functions.find(env.function.name)
-        if env.dead or current is not env.function or env.generation != env.function.generation:
+        if (env.dead or current is not env.function or env.generation != env.function.generation
+                or env.epoch != self.clock.generation):
             self._retire(pool, env)
             return
         pool.idle.append(env)

@@ -30,6 +30,7 @@ from lambda_emu.emulator.invocation.outcomes import (
     timed_out,
 )
 from lambda_emu.emulator.platform.clock import iso8601
+from lambda_emu.emulator.platform.faults import INIT_FAILURE_STATUS
 from lambda_emu.emulator.platform.logging import get_logger
 from lambda_emu.runtime_api.api import RuntimeApiServer, RuntimeInvocation, RuntimeReply, RuntimeSession
 from lambda_emu.runtime_api.runners.base import EntrypointMissing, Runner, RuntimeProcess, RuntimeSpec
@@ -90,6 +91,8 @@ class ExecutionEnvironment:
         self.host = host
         self.function = function
         self.generation = function.generation
+        #: The clock's work generation it was made in: after a reset it never goes back to a pool.
+        self.epoch = 0  # set by Environments.acquire
         self.slot = slot
         self.tmp_dir = tmp_dir
         self.session: RuntimeSession | None = None
@@ -200,7 +203,11 @@ class ExecutionEnvironment:
         payload: bytes,
         invoked_arn: str,
         client_context: str | None = None,
+        *,
+        fail_init: bool = False,
     ) -> Outcome:
+        """One invocation. ``fail_init`` (the initFailureRate fault) makes a cold start fail with
+        Runtime.ExitError before the runtime even starts, so neither init code nor the handler runs."""
         invocation_log = logs.InvocationLog(request_id)
         self._log = invocation_log
         timeout = float(self.function.timeout)
@@ -221,6 +228,12 @@ class ExecutionEnvironment:
                     self.host.on_output(self.function.name, logs.init_start_line(
                         self.function.runtime, runtime_version_arn(self.function.arn, self.function.runtime)))
                     started = time.monotonic()
+                    if fail_init:
+                        self.dead = True
+                        return self._finish(invocation_log, request_id, cold, 0.0,
+                                            (time.monotonic() - started) * 1000,
+                                            exited(request_id, INIT_FAILURE_STATUS), status="error",
+                                            error_type="Runtime.ExitError")
                     try:
                         await self._start()
                     except (EntrypointMissing, OSError) as exc:
@@ -413,5 +426,3 @@ class ExecutionEnvironment:
                 log.info("memory limit exceeded", function=self.function.name, limit_mb=self.function.memory_size)
                 self.process.kill()
                 return
-
-

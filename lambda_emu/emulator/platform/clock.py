@@ -33,13 +33,14 @@ TimerCallback = Callable[[], Any]
 class Timer:
     """A handle on a scheduled callback; ``cancel()`` is idempotent."""
 
-    __slots__ = ("when", "seq", "callback", "cancelled")
+    __slots__ = ("when", "seq", "callback", "cancelled", "generation")
 
-    def __init__(self, when: float, seq: int, callback: TimerCallback) -> None:
+    def __init__(self, when: float, seq: int, callback: TimerCallback, generation: int = 0) -> None:
         self.when = when
         self.seq = seq
         self.callback = callback
         self.cancelled = False
+        self.generation = generation
 
     def cancel(self) -> None:
         self.cancelled = True
@@ -69,6 +70,10 @@ class Clock:
         self._idle.set()
         self._advancing = asyncio.Lock()
         self._closed = False
+        #: The generation of platform work: moved on by :meth:`reset_work` (``POST /_emu/reset``).
+        #: Work that outlives an await compares the generation it started in with this one, so
+        #: nothing from before a reset acts after it.
+        self.generation = 0
 
     # ---- reading time -------------------------------------------------------------------
 
@@ -99,7 +104,7 @@ class Clock:
 
     def call_at(self, when: float, callback: TimerCallback) -> Timer:
         """Run ``callback`` when virtual time reaches ``when``. A coroutine it returns is tracked work."""
-        timer = Timer(when, next(self._seq), callback)
+        timer = Timer(when, next(self._seq), callback, self.generation)
         heapq.heappush(self._timers, timer)
         self._arm()
         return timer
@@ -232,7 +237,7 @@ class Clock:
         self._arm()
 
     def _fire(self, timer: Timer) -> None:
-        if timer.cancelled:
+        if timer.cancelled or timer.generation != self.generation:
             return
         timer.cancelled = True
         result = timer.callback()
@@ -274,6 +279,21 @@ class Clock:
                 break
             self._fire(heapq.heappop(self._timers))
         self._arm()
+
+    def reset_work(self) -> None:
+        """Forget every platform timer and cancel all tracked work, leaving time where it is (a manual
+        clock never goes back): what ``POST /_emu/reset`` needs so that nothing scheduled or running
+        before it can act after it."""
+        self.generation += 1
+        for timer in self._timers:
+            timer.cancel()
+        self._timers.clear()
+        if self._armed is not None:
+            self._armed.cancel()
+            self._armed = None
+            self._armed_for = None
+        for task in list(self._tracked):
+            task.cancel()
 
     def close(self) -> None:
         self._closed = True

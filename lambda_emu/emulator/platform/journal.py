@@ -58,8 +58,8 @@ class Attempt:
     log_tail: str = ""
     failed_item_ids: list[str] | None = None
     decision: dict[str, Any] | None = None
-    #: An injected platform fault that shaped this attempt (set by the faults room), else None.
-    fault: dict[str, Any] | None = None
+    #: The injected platform fault that hit this attempt, by name (platform/faults.py), else None.
+    fault: str | None = None
     #: What the terminal's narration needs beyond the JSON (max attempts, maxReceiveCount, names...).
     #: Never serialized.
     context: dict[str, Any] = field(default_factory=dict)
@@ -137,7 +137,7 @@ class Journal:
 
     def begin(self, request_id: str, function_name: str, source: Source, *, duplicate: bool = False,
               payload: bytes = b"", source_detail: dict[str, Any] | None = None,
-              context: dict[str, Any] | None = None) -> Attempt:
+              context: dict[str, Any] | None = None, fault: str | None = None) -> Attempt:
         number = self._per_request.get(request_id, 0) + 1
         self._per_request[request_id] = number
         self._held[request_id] = self._held.get(request_id, 0) + 1
@@ -155,6 +155,7 @@ class Journal:
             event_truncated=truncated,
             source_detail=dict(source_detail or {}),
             context=dict(context or {}),
+            fault=fault,
         )
         self._attempts.append(attempt)
         while len(self._attempts) > self.size:
@@ -181,7 +182,10 @@ class Journal:
         cold_start: bool = False,
         response: bytes = b"",
         log: bytes = b"",
+        fault: str | None = None,
     ) -> None:
+        if fault is not None:
+            attempt.fault = fault
         attempt.end_time = self.clock.now()
         attempt.outcome = outcome
         attempt.error_type = error_type
@@ -205,6 +209,14 @@ class Journal:
             return
         attempt.decision = decision
         self._tell("decision", attempt)
+
+    def clear(self) -> None:
+        """Forget every attempt (``POST /_emu/reset``); numbering per request ID starts again. The
+        sequence goes on, so a page token from before the reset shows nothing of what came before."""
+        # New containers: an attempt still finishing from before the reset lands in none of them.
+        self._attempts = deque()
+        self._per_request = {}
+        self._held = {}
 
     def query(self, function_name: str | None = None, request_id: str | None = None) -> list[Attempt]:
         return list(self.select(function_name, request_id))

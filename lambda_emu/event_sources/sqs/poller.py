@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from lambda_emu.emulator.invocation.functions import Function, FunctionRegistry
     from lambda_emu.emulator.invocation.invoker import Invoker, InvokeResult
     from lambda_emu.emulator.platform.clock import Clock, Timer
-    from lambda_emu.emulator.platform.faults import Faults
+    from lambda_emu.emulator.platform.faults import FaultName, Faults
     from lambda_emu.emulator.services.lambda_.mappings import EventSourceMapping
     from lambda_emu.emulator.services.sqs.store import Queue, ReceivedMessage, SqsStore
 
@@ -95,6 +95,9 @@ class SqsPoller:
         self._pump_scheduled = False
         self._pumping = False
         self._region = region
+        #: Messages the redeliverDuringProcessingRate fault made visible again: their second delivery
+        #: doesn't roll the fault once more (at rate 1 it would redeliver for ever).
+        self._redelivered: set[str] = set()
         # When each received message becomes visible again (by receipt handle): a failed batch's retry.
         self._visible_at: dict[str, float] = {}
 
@@ -256,8 +259,18 @@ class SqsPoller:
             payload = _ENVELOPE_START + b",".join(record for _, record in batch) + _ENVELOPE_END
             request_id = str(uuid.uuid4())
             detail, context = self._journal_detail(batch)
+            generation = self.clock.generation
+            fault: FaultName | None = None
+            if (not any(message.message_id in self._redelivered for message, _ in batch)
+                    and self.faults.roll(function.name, "redeliverDuringProcessingRate")):
+                fault = "redeliverDuringProcessingRate"
+                self.invoker.narrate_fault(fault, function.name, "sqs", request_id)
+                # Runs once this attempt is under way (the invoke below starts before it yields).
+                self.clock.spawn(self._redeliver(batch), name=f"sqs-esm-redeliver:{self.mapping.uuid}")
             result = await self.invoker.invoke(function, payload, request_id=request_id, source="sqs",
-                                               source_detail=detail, context=context)
+                                               source_detail=detail, context=context, fault=fault)
+            if self.clock.generation != generation:
+                return  # a reset happened meanwhile: nothing of this batch may act after it
             keep = self._kept(batch, result)
             attempts = [result.attempt]
             if result.reached_function and self.faults.roll_duplicate(function.name):
@@ -323,6 +336,19 @@ class SqsPoller:
         else:
             reason = "FunctionError"
         return {"action": "retry", "at": iso8601(at), "reason": reason}
+
+    async def _redeliver(self, batch: list[tuple[ReceivedMessage, bytes]]) -> None:
+        """The redeliverDuringProcessingRate fault: the batch outlived its visibility timeout while the
+        function runs, so its messages are visible again and a second batch receives them concurrently."""
+        queue = self.queue
+        if queue is None or queue.deleted:
+            return
+        for message, _ in batch:
+            self._redelivered.add(message.message_id)
+            try:
+                queue.change_visibility(message.receipt_handle, 0)
+            except Exception as exc:  # noqa: BLE001 - e.g. already deleted: nothing to redeliver
+                log.info("redelivery skipped", uuid=self.mapping.uuid, message_id=message.message_id, error=str(exc))
 
     def _kept(self, batch: list[tuple[ReceivedMessage, bytes]], result: InvokeResult) -> set[str] | None:
         """The messageIds that stay in the queue; None when the whole batch stays."""

@@ -80,8 +80,11 @@ QUERY_PARAMETERS: dict[str, frozenset[str]] = {
     "/_emu/invocations": frozenset({"functionName", "requestId", "limit", "nextToken", "format"}),
     "/_emu/logs": frozenset({"functionName", "since", "limit"}),
     "/_emu/deliveries": frozenset({"target"}),
-    "/_emu/faults": frozenset(),
+    "/_emu/faults": frozenset({"functionName"}),
     "/_emu/replay": frozenset(),
+    "/_emu/reset": frozenset(),
+    "/_emu/template": frozenset(),
+    "/_emu/queue-messages": frozenset({"queue"}),
 }
 
 
@@ -122,6 +125,7 @@ class ControlService:
             ("GET", "/_emu/deliveries"): self.deliveries,
             ("POST", "/_emu/faults"): self.set_faults,
             ("GET", "/_emu/faults"): self.get_faults,
+            ("DELETE", "/_emu/faults"): self.delete_faults,
         }
 
     def add_route(self, method: str, path: str, handler: Handler) -> None:
@@ -192,14 +196,43 @@ class ControlService:
         return {"deliveries": [d.to_json() for d in self.destinations.query(target)]}
 
     async def set_faults(self, request: web.Request) -> dict[str, Any]:
+        """Set fault rates (only those given) for one function, or without functionName for all."""
+        from lambda_emu.emulator.platform.faults import FAULTS
+
+        self._no_query(request)
         body = await read_model(request, "FaultsInput")
-        if body.functionName is not None and self.functions.find(body.functionName) is None:
-            raise ControlError(404, "ResourceNotFoundException", f"Function not found: {body.functionName}")
-        self.faults.set_duplicate_rate(body.functionName, body.duplicateRate)
+        self._known_function(body.functionName)
+        rates: dict[str, float] = {name: getattr(body, name) for name in FAULTS if getattr(body, name) is not None}
+        if not rates:
+            raise ControlError(400, "ValidationError", f"Give at least one fault rate: {', '.join(FAULTS)}")
+        self.faults.set_rates(body.functionName, rates)
         return self.faults.to_json()
 
-    async def get_faults(self, _request: web.Request) -> dict[str, Any]:
+    async def get_faults(self, request: web.Request) -> dict[str, Any]:
+        """Every rate in force; with ?functionName=F, the rates that apply to F."""
+        name = request.query.get("functionName")
+        if name is None:
+            return self.faults.to_json()
+        self._known_function(name)
+        return {"functionName": name, **self.faults.rates_for(name)}
+
+    async def delete_faults(self, request: web.Request) -> dict[str, Any]:
+        """No fault at all; with ?functionName=F, F's own rates go (the rates for every function apply)."""
+        name = request.query.get("functionName")
+        if name is not None:
+            self._known_function(name)
+        self.faults.clear(name)
         return self.faults.to_json()
+
+    def _known_function(self, name: str | None) -> None:
+        if name is not None and self.functions.find(name) is None:
+            raise ControlError(404, "ResourceNotFoundException", f"Function not found: {name}")
+
+    @staticmethod
+    def _no_query(request: web.Request) -> None:
+        if request.query:
+            raise ControlError(400, "ValidationError",
+                               "POST /_emu/faults takes the function in its body (functionName), not the query")
 
 
 # ---- routes the composition root adds (they use rooms the control service itself doesn't hold) ----

@@ -19,11 +19,32 @@ class AdvanceInput(BaseModel):
 
 
 class FaultsInput(BaseModel):
-    """Fault injection for one function (or, without functionName, for every function)."""
+    """Fault injection for one function (or, without functionName, for every function): the rates
+    given change, the others stay as they are (platform/faults.py names them)."""
 
     model_config = STRICT
     functionName: str | None = Field(None, min_length=1, max_length=64)
-    duplicateRate: float = Field(ge=0.0, le=1.0)
+    duplicateRate: float | None = Field(None, ge=0.0, le=1.0)
+    throttleRate: float | None = Field(None, ge=0.0, le=1.0)
+    serviceErrorRate: float | None = Field(None, ge=0.0, le=1.0)
+    lostResponseRate: float | None = Field(None, ge=0.0, le=1.0)
+    initFailureRate: float | None = Field(None, ge=0.0, le=1.0)
+    redeliverDuringProcessingRate: float | None = Field(None, ge=0.0, le=1.0)
+
+
+class ResetInput(BaseModel):
+    """POST /_emu/reset: optionally a new seed for the run's one RNG (the pytest marker's ``seed``)."""
+
+    model_config = STRICT
+    seed: int | None = Field(None, ge=0, le=2**63 - 1)
+
+
+class TemplateInput(BaseModel):
+    """POST /_emu/template: a template on this machine, and values for its Parameters."""
+
+    model_config = STRICT
+    path: str = Field(min_length=1)
+    parameters: dict[str, str] = Field(default_factory=dict)
 
 
 class SettleInput(BaseModel):

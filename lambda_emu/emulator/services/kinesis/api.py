@@ -57,6 +57,9 @@ class KinesisService(Service):
     def __init__(self, clock: Clock, rng: random.Random, *, region: str, account_id: str) -> None:
         self.store = KinesisStore(clock, region=region, account_id=account_id, rng=rng)
 
+    def reset(self) -> None:
+        self.store.reset()
+
     def _stream(self, params: Params) -> Stream:
         return self.store.resolve(params.get("StreamName"), params.get("StreamARN"))
 

@@ -478,6 +478,12 @@ class KinesisStore:
         # Wake pollers so they notice the stream is gone instead of waiting for data that never comes.
         stream.notify(shard.shard_id for shard in stream.shards)
 
+    def reset(self) -> None:
+        """Delete every stream (``POST /_emu/reset``)."""
+        for stream in list(self._streams.values()):
+            self.delete_stream(stream)
+        self._streams = {}
+
     def stream(self, name: str) -> Stream:
         stream = self._streams.get(name)
         if stream is None:

@@ -301,6 +301,8 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, Service):
         client_context = self._client_context(params.get("ClientContext"))
         result = await self.invoker.invoke(function, payload, request_id=request_id, source="sync",
                                           invoked_arn=invoked_arn, client_context=client_context)
+        if result.fault == "serviceErrorRate":
+            raise service_exception(result.system_error or "")
         if result.kind == "system_error":
             raise service_exception(f"lambda-emu could not run the invocation: {result.system_error}")
         if result.kind == "throttled":

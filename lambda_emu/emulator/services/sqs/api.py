@@ -57,6 +57,9 @@ class SqsService(Service):
     def json_error_type(self, error: AwsError) -> tuple[str, str]:
         return json_error_type(error)
 
+    def reset(self) -> None:
+        self.store.reset()
+
     def query_message(self, error: AwsError) -> str:
         return query_message(error)
 

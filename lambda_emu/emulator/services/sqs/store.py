@@ -768,6 +768,15 @@ class SqsStore:
             self._finish_task(task, "CANCELLED")
         queue._notify()  # long polls on a deleted queue return
 
+    def reset(self) -> None:
+        """Delete every queue and forget them, deleted names included (``POST /_emu/reset``): a test
+        after a reset may create a queue of the same name at once."""
+        for queue in list(self.queues.values()):
+            self.delete_queue(queue)
+        self.queues = {}
+        self._deleted_at = {}
+        self._tasks = {}
+
     def list_queues(self, prefix: str | None = None) -> list[Queue]:
         return [q for name, q in sorted(self.queues.items()) if not prefix or name.startswith(prefix)]
 
