@@ -129,7 +129,7 @@ def start_tag(attempt: Attempt) -> str:
     parts = [attempt.source, f"attempt {_attempt_of(attempt)}"]
     if attempt.duplicate:
         parts.append("duplicate")
-    if attempt.fault:
+    if attempt.fault and attempt.fault != "duplicateRate":  # an injected duplicate already says "duplicate"
         parts.append(f"fault {attempt.fault}")
     return ", ".join(parts)
 
