@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: up test lint clean bench node
+.PHONY: up test lint clean bench node docker-ready
 
 # The venv itself, made once.
 $(BIN)/python:
@@ -42,3 +42,6 @@ clean:
 
 bench: $(VENV)/.installed-test ## benchmarks (BENCH_ARGS="--quick" or "--only invoke"); see BENCHMARKS.md
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+docker-ready: ## Docker for the container tests: docker.io + debootstrap, dockerd, the local base images (docker/)
+	scripts/ci-docker.sh

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from lambda_emu.emulator.services.sqs.api import SqsService
     from lambda_emu.emulator.template.loader import Stack
     from lambda_emu.event_sources.mappings import EventSourceDriver
+    from lambda_emu.runtime_api.runners.base import Runner
+    from lambda_emu.runtime_api.runners.docker import DockerRunner
 
 log = get_logger("emulator")
 
@@ -89,11 +91,15 @@ class Emulator:
         self.faults = Faults(self.rng, {"duplicateRate": config.duplicate_rate, **config.faults})
         # runtime API and its runner
         self.orphans = OrphanRegistry()
-        self.runner = ProcessRunner(self.orphans)
+        self.runner: Runner = ProcessRunner(self.orphans)
+        self._docker_runner: DockerRunner | None = None
+        if self.config.runner == "docker":
+            self.runner = self.docker_runner
         self.runtime_api = RuntimeApiServer("127.0.0.1", guard=self.request_guard)
         # invocation: Lambda's data plane
         self.functions = FunctionRegistry(self.region, self.account_id, self.state_dir / "code")
-        host = SandboxHost(self.runner, self.runtime_api, self.region, lambda: self.endpoint, self.function_output)
+        host = SandboxHost(self.runner, self.runtime_api, self.region, lambda: self.endpoint, self.function_output,
+                           container_runner=lambda: self.docker_runner)
         self.environments = Environments(host, self.functions, self.clock,
                                          account_concurrency=config.account_concurrency,
                                          idle_timeout=config.idle_timeout, tmp_root=self.state_dir / "tmp")
@@ -116,6 +122,7 @@ class Emulator:
             stream_exists=lambda arn: self.kinesis.store.find_stream_by_arn(arn) is not None,
             region=self.region, account_id=self.account_id, account_concurrency=config.account_concurrency,
             endpoint=lambda: self.endpoint,
+            resolve_image=lambda uri: self.docker_runner.resolve_image(uri),
         )
         # hooks between rooms
         self.lambda_.on_function_deleted.append(self.async_queue.function_deleted)
@@ -137,6 +144,16 @@ class Emulator:
 
         return SqsService(self.clock, self.rng, region=self.region, account_id=self.account_id,
                           endpoint=lambda: self.endpoint)
+
+    @property
+    def docker_runner(self) -> DockerRunner:
+        """The container runner: the runner of --runner docker, and of image functions under any runner
+        (built on first use, so a run without containers never imports the docker SDK)."""
+        if self._docker_runner is None:
+            from lambda_emu.runtime_api.runners.docker import DockerRunner
+
+            self._docker_runner = DockerRunner(self.config.images, self.config.container_host)
+        return self._docker_runner
 
     @cached_property
     def kinesis(self) -> KinesisService:
@@ -225,12 +242,18 @@ class Emulator:
             log.info("killed runtime processes a previous run left behind", count=killed)
         # Environments' /tmp data is scratch: if this run is killed, the next start removes it.
         self.orphans.scratch(self.state_dir if self._own_state_dir else self.state_dir / "tmp")
+        if self._docker_runner is not None:
+            # --runner docker: one clear error now when no engine answers, and the containers a killed
+            # run left are removed before any new one starts.
+            await self._docker_runner.open()
         await self.runtime_api.start()
 
     async def stop(self) -> None:
         await self.event_source_mappings.stop()
         await self.async_queue.stop()
         await self.environments.shutdown_all()
+        if self._docker_runner is not None:
+            await self._docker_runner.close()
         await self.runtime_api.stop()
         await self.orphans.wait_sweeps()
         # Off the event loop: the last sweep reads every process's environment.

@@ -50,7 +50,12 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--account-concurrency", type=int, default=default.account_concurrency)
     up.add_argument("--async-concurrency", type=int, default=default.async_concurrency,
                     help="pollers serving each function's async event queue")
-    up.add_argument("--runner", choices=RUNNERS, default=default.runner)
+    up.add_argument("--runner", choices=RUNNERS, default=default.runner,
+                    help="docker: every function runs in a container (image functions always do)")
+    up.add_argument("--image", action="append", default=[], metavar="RUNTIME=IMAGE",
+                    help="the container image of a runtime, e.g. python3.11=lambda-emu/python:3.11 (repeatable)")
+    up.add_argument("--container-host", default=default.container_host, metavar="ADDRESS",
+                    help="the address containers reach lambda-emu at (Docker Desktop: host.docker.internal)")
     up.add_argument("--parameter-overrides", nargs="*", default=[], metavar="KEY=VALUE",
                     help="values for the template's Parameters (as `sam deploy --parameter-overrides`)")
     up.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"],
@@ -98,6 +103,8 @@ def config_from(args: argparse.Namespace) -> EmulatorConfig:
         account_concurrency=args.account_concurrency,
         async_concurrency=args.async_concurrency,
         runner=args.runner,
+        images=image_overrides(args.image),
+        container_host=args.container_host,
         template=template,
         echo_function_logs=not args.quiet,
         allow_hosts=tuple(args.allow_host),
@@ -106,6 +113,16 @@ def config_from(args: argparse.Namespace) -> EmulatorConfig:
         journal_payload_limit=args.journal_payload_limit,
         record=args.record,
     )
+
+
+def image_overrides(pairs: list[str]) -> dict[str, str]:
+    images: dict[str, str] = {}
+    for pair in pairs:
+        runtime, sep, image = pair.partition("=")
+        if not sep or not runtime or not image:
+            raise ValueError(f"--image takes RUNTIME=IMAGE, not {pair!r}")
+        images[runtime] = image
+    return images
 
 
 def parameter_overrides(pairs: list[str]) -> dict[str, str]:
@@ -138,8 +155,14 @@ async def run_up(config: EmulatorConfig, log_level: str = "info", log_format: st
 
         terminal = emu.narration.terminal = Terminal()
         emu.add_log_listener(emu.narration.function_output)
+    from lambda_emu.runtime_api.runners.docker import DockerUnavailable
+
     try:
         runner = await serve(emu)
+    except DockerUnavailable as exc:
+        await _stop_unserved(emu)
+        print(f"lambda-emu: {exc}", file=sys.stderr)
+        return 1
     except OSError as exc:
         await _stop_unserved(emu)
         print(f"lambda-emu: cannot serve on {config.host}:{config.port}: {exc.strerror or exc}", file=sys.stderr)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 CLOCK_MODES = ("real", "scaled", "manual")
-RUNNERS = ("process",)
+RUNNERS = ("process", "docker")
 
 
 class ConfigError(ValueError):
@@ -39,8 +39,14 @@ class EmulatorConfig:
     account_concurrency: int = 1000
     # Pollers serving each function's async queue (each may hold an execution environment).
     async_concurrency: int = 5
-    # The runners lambda-emu has (RUNNERS).
-    runner: Literal["process"] = "process"
+    # process: runtimes as local processes; docker: every function in a container (runners/docker.py).
+    # PackageType Image functions run in containers whatever the runner.
+    runner: Literal["process", "docker"] = "process"
+    #: --image RUNTIME=IMAGE: the container image of a runtime (default AWS's base image).
+    images: dict[str, str] = field(default_factory=dict)
+    #: The address containers reach lambda-emu at: 127.0.0.1 on the host network (Linux); Docker
+    #: Desktop users set host.docker.internal (containers then use Docker's default network).
+    container_host: str = "127.0.0.1"
     template: Path | None = None
     # Where extracted code and the run's bookkeeping live; a temporary directory when unset.
     state_dir: Path | None = None
@@ -71,7 +77,9 @@ class EmulatorConfig:
         _check(self.journal_size >= 1, f"journal size must be >= 1, not {self.journal_size}")
         _check(self.journal_payload_limit >= 0,
                f"journal payload limit must be >= 0, not {self.journal_payload_limit}")
-        _check(self.runner in RUNNERS, f"the {self.runner} runner is not implemented yet; use --runner process")
+        _check(self.runner in RUNNERS, f"runner must be one of {', '.join(RUNNERS)}, not {self.runner!r}")
+        for runtime, image in self.images.items():
+            _check(bool(runtime) and bool(image), f"--image takes RUNTIME=IMAGE, not {runtime}={image}")
 
 
 def _check(ok: bool, message: str) -> None:

@@ -57,3 +57,25 @@ def kinesis(server: RunningServer) -> Any:
 @pytest.fixture(scope="session")
 def manual_kinesis(manual_server: RunningServer) -> Any:
     return manual_server.client("kinesis")
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> Any:
+    from tests.docker_support import docker_client
+
+    return docker_client()
+
+
+@pytest.fixture(scope="session")
+def docker_server(docker_client: Any) -> Iterator[RunningServer]:
+    """A server with --runner docker and the local base images for python3.11 and python3.13."""
+    from tests.docker_support import IMAGES
+
+    running = RunningServer(runner="docker", images=dict(IMAGES)).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def docker_lam(docker_server: RunningServer) -> Any:
+    return docker_server.client("lambda")

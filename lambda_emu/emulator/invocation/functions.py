@@ -99,6 +99,18 @@ class Function:
     generation: int = 0
     #: Async settings (PutFunctionEventInvokeConfig), kept as AWS returns them; None when absent.
     event_invoke_config: dict[str, Any] | None = None
+    #: "Image": the code is a container image (Code.ImageUri), run by the container runner.
+    package_type: Literal["Zip", "Image"] = "Zip"
+    image_uri: str | None = None
+    #: The image as resolved at create/update: "<repository>@sha256:<digest>" (GetFunction's ResolvedImageUri).
+    resolved_image_uri: str | None = None
+    #: ImageConfig as given (EntryPoint, Command, WorkingDirectory); None when not set.
+    image_config: dict[str, Any] | None = None
+    #: Lambda's function state: a template's image function is Pending while its image builds, Failed
+    #: (with the reason) when the build fails.
+    state: Literal["Pending", "Active", "Failed"] = "Active"
+    state_reason: str | None = None
+    state_reason_code: str | None = None
 
     def touch(self, now: float) -> None:
         self.last_modified = now
@@ -144,6 +156,21 @@ class Function:
             # Lambda's wording for any update in progress, code or configuration alike.
             config.update(LastUpdateStatus="InProgress", LastUpdateStatusReason="The function is being created.",
                           LastUpdateStatusReasonCode="Creating")
+        if self.package_type == "Image":
+            # Image functions have no runtime or handler of their own (the image is the runtime).
+            for key in ("Runtime", "Handler", "RuntimeVersionConfig"):
+                config.pop(key, None)
+            config["PackageType"] = "Image"
+            if self.image_config:
+                config["ImageConfigResponse"] = {"ImageConfig": dict(self.image_config)}
+        if self.state != "Active" and change is None:
+            config.update(State=self.state, StateReason=self.state_reason or "",
+                          StateReasonCode=self.state_reason_code or "")
+            if self.state == "Pending":
+                del config["LastUpdateStatus"]  # as in CreateFunction's own response
+            else:
+                config.update(LastUpdateStatus="Failed", LastUpdateStatusReason=self.state_reason or "",
+                              LastUpdateStatusReasonCode=self.state_reason_code or "")
         if self.environment or self.environment_set:
             config["Environment"] = {"Variables": dict(self.environment)}
         if self.dead_letter_target:
@@ -220,6 +247,13 @@ class FunctionRegistry:
         package.write_bytes(data)
         return Code(target, len(data), base64.b64encode(hashlib.sha256(data).digest()).decode(), owned=True,
                     package=package)
+
+    def code_from_image(self, name: str, image_id: str) -> Code:
+        """An image function's Code: its image digest (CodeSha256 is the digest's hex); the directory is an
+        empty stand-in, since the code lives in the image."""
+        directory = self.code_root / name / f"image-{uuid.uuid4().hex[:8]}"
+        directory.mkdir(parents=True, exist_ok=True)
+        return Code(directory=directory, size=0, sha256=image_id.removeprefix("sha256:"), owned=True)
 
     @staticmethod
     def code_from_directory(directory: Path) -> Code:

@@ -14,7 +14,7 @@ import secrets
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,7 @@ from lambda_emu.emulator.platform.clock import iso8601
 from lambda_emu.emulator.platform.faults import INIT_FAILURE_STATUS
 from lambda_emu.emulator.platform.logging import get_logger
 from lambda_emu.runtime_api.api import RuntimeApiServer, RuntimeInvocation, RuntimeReply, RuntimeSession
-from lambda_emu.runtime_api.runners.base import EntrypointMissing, Runner, RuntimeProcess, RuntimeSpec
+from lambda_emu.runtime_api.runners.base import EntrypointMissing, ImageSpec, Runner, RuntimeProcess, RuntimeSpec
 
 log = get_logger("environments")
 
@@ -66,12 +66,27 @@ async def first_of(*futures: asyncio.Future[Any], timeout: float) -> set[asyncio
     return {future for future in futures if future.done()}
 
 
+def image_spec(function: Function) -> ImageSpec | None:
+    """An image function's image and ImageConfig, for the container runner (None for zip functions)."""
+    if function.package_type != "Image" or not function.image_uri:
+        return None
+    config = function.image_config or {}
+    # The image as resolved at create/update time (its id), as Lambda pins an image digest.
+    return ImageSpec(uri="sha256:" + function.code.sha256,
+                     entry_point=config.get("EntryPoint") or None, command=config.get("Command") or None,
+                     working_directory=config.get("WorkingDirectory") or None)
+
+
 def trace_id() -> str:
     return f"Root=1-{int(time.time()):08x}-{secrets.token_hex(12)};Parent={secrets.token_hex(8)};Sampled=0"
 
 
 #: Function output as it happens: (function name, chunk). The terminal view listens here.
 OutputListener = Callable[[str, bytes], None]
+
+
+def _no_container_runner() -> Runner:
+    raise OSError("container images need the container runner")
 
 
 @dataclass(frozen=True)
@@ -84,6 +99,8 @@ class SandboxHost:
     #: lambda-emu's endpoint (known once the port is bound), handed to functions as AWS_ENDPOINT_URL.
     endpoint: Callable[[], str]
     on_output: OutputListener
+    #: The container runner, for PackageType Image functions whatever ``runner`` is (built on first use).
+    container_runner: Callable[[], Runner] = field(default=_no_container_runner)
 
 
 class ExecutionEnvironment:
@@ -172,8 +189,12 @@ class ExecutionEnvironment:
             memory_mb=self.function.memory_size,
             tmp_dir=self.tmp_dir,
             ephemeral_storage_mb=self.function.ephemeral_storage,
+            image=image_spec(self.function),
         )
-        self.process = await self.host.runner.start(spec, self._on_output)
+        runner: Runner = self.host.runner
+        if self.function.package_type == "Image":
+            runner = self.host.container_runner()  # image functions run in containers under any runner
+        self.process = await runner.start(spec, self._on_output)
         self._exit = asyncio.ensure_future(self.process.wait())
 
     async def shutdown(self) -> None:

@@ -15,6 +15,16 @@ from typing import Protocol
 
 
 @dataclass
+class ImageSpec:
+    """An image function's image (Code.ImageUri) and its ImageConfig overrides (None: the image's own)."""
+
+    uri: str
+    entry_point: list[str] | None = None
+    command: list[str] | None = None
+    working_directory: str | None = None
+
+
+@dataclass
 class RuntimeSpec:
     """Everything needed to start one environment's runtime."""
 
@@ -27,6 +37,10 @@ class RuntimeSpec:
     tmp_dir: Path
     #: The function's EphemeralStorage size: how much its /tmp (``tmp_dir``) may hold.
     ephemeral_storage_mb: int = 512
+    #: Set for PackageType Image functions, which only a container runner can start.
+    image: ImageSpec | None = None
+    #: The function's layers, merged as Lambda extracts them into /opt (None: no layers).
+    opt_dir: Path | None = None
 
 
 class EntrypointMissing(Exception):

@@ -56,7 +56,6 @@ MAX_TIMEOUT = 900
 MAX_MEMORY = 10240
 #: Lambda keeps at least this much of the account's concurrency unreserved.
 MIN_UNRESERVED = 100
-ZIP_ONLY = "lambda-emu runs Zip packages only (container images come with the container runner)"
 
 
 def too_large(limit: int) -> AwsError:
@@ -87,6 +86,7 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, Service):
         account_id: str,
         account_concurrency: int,
         endpoint: Callable[[], str],
+        resolve_image: Callable[[str], str] | None = None,
     ) -> None:
         self.functions = functions
         self.clock = clock
@@ -101,6 +101,8 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, Service):
         self.account_id = account_id
         self.account_concurrency = account_concurrency
         self.endpoint = endpoint
+        #: An image function's local image to its id (LookupError: no such image; OSError: no engine).
+        self.resolve_image = resolve_image or _no_images
         #: Hooks the composition root wires (the async queue and the faults forget a deleted function;
         #: the async queue wakes when a function's concurrency changes).
         self.on_function_deleted: list[FunctionHook] = []
@@ -125,18 +127,25 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, Service):
             name, qualifier = self.functions.parse_name(name)
             if qualifier:
                 raise invalid_parameter("Unsupported function name with qualifier")
-        if params.get("PackageType", "Zip") != "Zip":
-            raise invalid_parameter(ZIP_ONLY)
+        package_type = params.get("PackageType", "Zip")
         runtime = params.get("Runtime")
         handler = params.get("Handler")
-        self._check_runtime(runtime)
-        if runtime in PYTHON_RUNTIMES and not handler:
-            raise invalid_parameter("Handler must be set for the runtime " + str(runtime))
+        if package_type == "Image":
+            if runtime or handler or params.get("Layers"):
+                raise invalid_parameter("Please don't provide Handler or Runtime or Layer when the intended "
+                                        "function PackageType is Image")
+        else:
+            self._check_runtime(runtime)
+            if runtime in PYTHON_RUNTIMES and not handler:
+                raise invalid_parameter("Handler must be set for the runtime " + str(runtime))
         self._check_limits(params)
         self._check_environment(params.get("Environment"))
         if self.functions.find(name) is not None:
             raise lambda_error("ResourceConflictException", f"Function already exist: {name}", 409)
-        code = await self._code(name, params["Code"])
+        if package_type == "Image":
+            code, resolved = self._image_code(name, params["Code"])
+        else:
+            code, resolved = await self._code(name, params["Code"]), None
         if self.functions.find(name) is not None:  # created by another request while this one unzipped
             code.discard()
             raise lambda_error("ResourceConflictException", f"Function already exist: {name}", 409)
@@ -156,7 +165,13 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, Service):
             tags=dict(params.get("Tags") or {}),
             architectures=list(params.get("Architectures") or ["x86_64"]),
             ephemeral_storage=(params.get("EphemeralStorage") or {}).get("Size", 512),
+            package_type=package_type,
+            image_uri=params["Code"].get("ImageUri") if package_type == "Image" else None,
+            resolved_image_uri=resolved,
+            image_config=dict(params["ImageConfig"]) if params.get("ImageConfig") else None,
         )
+        if function.image_config is not None and package_type != "Image":
+            raise invalid_parameter("ImageConfig is only for functions of PackageType Image")
         self.checks.check_dead_letter_target(function, function.dead_letter_target)
         function.touch(self.clock.now())
         self.functions.add(function)
@@ -164,17 +179,22 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, Service):
 
     def register(self, function: Function) -> None:
         """Add a function built elsewhere (the template loader)."""
-        self._check_runtime(function.runtime)
+        if function.package_type != "Image":
+            self._check_runtime(function.runtime)
         function.touch(self.clock.now())
         self.functions.add(function)
 
     def GetFunction(self, params: dict[str, Any]) -> dict[str, Any]:
         function = self.functions.get(params["FunctionName"], params.get("Qualifier"))
-        result: dict[str, Any] = {
-            "Configuration": function.configuration(),
-            "Code": {"RepositoryType": "S3",
-                     "Location": f"{self.endpoint()}/_emu/code?functionName={quote(function.name)}"},
-        }
+        code: dict[str, Any]
+        if function.package_type == "Image":
+            code = {"RepositoryType": "ECR", "ImageUri": function.image_uri}
+            if function.resolved_image_uri:
+                code["ResolvedImageUri"] = function.resolved_image_uri
+        else:
+            code = {"RepositoryType": "S3",
+                    "Location": f"{self.endpoint()}/_emu/code?functionName={quote(function.name)}"}
+        result: dict[str, Any] = {"Configuration": function.configuration(), "Code": code}
         if function.tags:
             result["Tags"] = dict(function.tags)
         if function.reserved_concurrency is not None:
@@ -195,10 +215,20 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, Service):
         function = self.functions.get(params["FunctionName"])
         self._check_revision(function, params)
         sources = ("ZipFile", "S3Bucket", "S3Key", "S3ObjectVersion", "ImageUri")
-        code = await self._code(function.name, {k: v for k, v in params.items() if k in sources})
+        given = {k: v for k, v in params.items() if k in sources}
+        if function.package_type == "Image":
+            if not given.get("ImageUri"):
+                raise invalid_parameter("Please provide ImageUri when updating a function with packageType Image.")
+            code, resolved = self._image_code(function.name, given)
+        else:
+            if given.get("ImageUri"):
+                raise invalid_parameter("Please don't provide ImageUri when updating a function with packageType Zip.")
+            code, resolved = await self._code(function.name, given), None
         if self.functions.find(function.name) is not function:  # deleted (or replaced) while this one unzipped
             code.discard()
             raise not_found(function.name)
+        if function.package_type == "Image":
+            function.image_uri, function.resolved_image_uri = given["ImageUri"], resolved
         old = function.code
         function.code = code
         old.discard()
@@ -225,6 +255,10 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, Service):
             function.environment_set = True
         if "EphemeralStorage" in params:
             function.ephemeral_storage = params["EphemeralStorage"].get("Size", 512)
+        if "ImageConfig" in params:
+            if function.package_type != "Image":
+                raise invalid_parameter("ImageConfig is only for functions of PackageType Image")
+            function.image_config = dict(params["ImageConfig"]) or None
         self._changed(function)
         return function.configuration("updated")
 
@@ -285,6 +319,10 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, Service):
 
     async def Invoke(self, params: dict[str, Any]) -> dict[str, Any]:
         function = self.functions.get(params["FunctionName"], params.get("Qualifier"))
+        if function.state != "Active":
+            # A template's image function whose image is still building (or failed to build).
+            raise lambda_error("ResourceConflictException", "The operation cannot be performed at this time. "
+                               f"The function is currently in the following state: {function.state}", 409)
         invocation_type = params.get("InvocationType", "RequestResponse")
         payload = params.get("Payload") or b""
         limit = MAX_ASYNC_PAYLOAD if invocation_type == "Event" else MAX_SYNC_PAYLOAD
@@ -401,10 +439,23 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, Service):
             # In a thread: a 250 MB unzip must not stall every other request and timer.
             return await asyncio.to_thread(self.functions.code_from_zip, name, code["ZipFile"])
         if code.get("ImageUri"):
-            raise invalid_parameter(ZIP_ONLY)
+            raise invalid_parameter("Please don't provide ImageUri when the intended function PackageType is Zip")
         if code.get("S3Bucket") or code.get("S3Key"):
             raise invalid_parameter("lambda-emu has no S3: upload the package as Code.ZipFile")
         raise invalid_parameter("Please provide a source for function code.")
+
+    def _image_code(self, name: str, code: dict[str, Any]) -> tuple[Any, str]:
+        """An image function's code: a local image (no registry), resolved to its digest now."""
+        uri = code.get("ImageUri")
+        if not uri:
+            raise invalid_parameter("Please provide a source for function code.")
+        try:
+            image_id = self.resolve_image(uri)
+        except LookupError:
+            raise invalid_parameter(f"Source image {uri} does not exist. Provide a valid source image.") from None
+        except OSError as exc:  # no Docker engine: image functions can't run at all
+            raise invalid_parameter(str(exc)) from None
+        return self.functions.code_from_image(name, image_id), f"{repository_of(uri)}@{image_id}"
 
     def _changed(self, function: Function) -> None:
         function.touch(self.clock.now())
@@ -421,6 +472,18 @@ def listed(configuration: dict[str, Any]) -> dict[str, Any]:
     for key in NOT_LISTED:
         configuration.pop(key, None)
     return configuration
+
+
+def _no_images(uri: str) -> str:
+    raise OSError("container images need the container runner")
+
+
+def repository_of(uri: str) -> str:
+    """An image reference without its tag or digest (registry/repository)."""
+    uri = uri.split("@", 1)[0]
+    slash = uri.rfind("/")
+    colon = uri.rfind(":")
+    return uri[:colon] if colon > slash else uri
 
 
 def not_found(name: str) -> AwsError:

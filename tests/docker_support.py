@@ -1,0 +1,46 @@
+"""Container tests' prerequisites: a Docker engine and the local base images (`make docker-ready`).
+
+Outside CI a missing prerequisite skips the container tests with the reason; under CI=true it fails
+them (scripts/ci-docker.sh, run by .ci/run, installs and starts everything first).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+
+#: The local stand-ins of AWS's python base images (docker/build-base-images.sh).
+IMAGES = {"python3.11": "lambda-emu/python:3.11", "python3.13": "lambda-emu/python:3.13"}
+
+
+def unavailable(reason: str) -> None:
+    message = f"{reason} (run `make docker-ready`)"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"container tests cannot run under CI: {message}", pytrace=False)
+    pytest.skip(message)
+
+
+def docker_client() -> Any:
+    """The docker SDK's client, once the engine and the base images are known to be there."""
+    import docker.errors
+
+    import docker
+
+    try:
+        client = docker.from_env(timeout=60)
+        client.ping()
+    except Exception as exc:  # noqa: BLE001 - every failure means the same: no engine
+        unavailable(f"no Docker engine answers: {exc}")
+    for image in IMAGES.values():
+        try:
+            client.images.get(image)
+        except docker.errors.ImageNotFound:
+            unavailable(f"the base image {image} is missing")
+    return client
+
+
+def containers_of(client: Any, function_name: str) -> list[Any]:
+    """Every container (running or not) lambda-emu made for a function."""
+    return client.containers.list(all=True, filters={"label": f"lambda-emu.function={function_name}"})
