@@ -195,7 +195,8 @@ class Emulator:
         from lambda_emu.emulator.template.loader import Stack
 
         return Stack(self.region, self.account_id, lambda: self.endpoint, self.functions, self.lambda_,
-                     {"lambda": lambda: self.lambda_, "sqs": lambda: self.sqs, "kinesis": lambda: self.kinesis})
+                     {"lambda": lambda: self.lambda_, "sqs": lambda: self.sqs, "kinesis": lambda: self.kinesis},
+                     build_image=lambda *build: self.docker_runner.build_image(*build))
 
     def load_template(self, path: str, parameters: dict[str, str]) -> list[str]:
         """A template into the running emulator (``POST /_emu/template``); ValueError names the problem."""

@@ -7,6 +7,7 @@ import base64
 import json
 import re
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -224,24 +225,20 @@ def test_two_concurrent_invokes_get_two_containers(docker_lam: Any, docker_clien
     assert len(containers_of(docker_client, name)) == 2
 
 
-def test_reserved_concurrency_throttles(docker_lam: Any) -> None:
-    name = make(docker_lam, SLOW_SOURCE, Timeout=30)
+def test_reserved_concurrency_throttles(docker_lam: Any, docker_server: RunningServer) -> None:
+    name = make(docker_lam, SLOW_SOURCE.replace("1.5", "4"), Timeout=30)
     docker_lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=1)
     first = threading.Thread(target=lambda: docker_lam.invoke(FunctionName=name))
     first.start()
     try:
-        # Wait until the first invocation holds the one environment.
-        import time
-
-        deadline = time.monotonic() + 30
-        errors: list[Any] = []
-        while time.monotonic() < deadline and not errors:
-            try:
-                docker_lam.invoke(FunctionName=name)
-            except docker_lam.exceptions.TooManyRequestsException as exc:
-                errors.append(exc)
-        assert errors, "never throttled"
-        status, code, message, body = error_of(errors[0])
+        # Once the first invocation holds the one environment (in flight in the journal), a second is throttled.
+        deadline = time.monotonic() + 60
+        while not any(a["endTime"] is None for a in docker_server.invocations(name)):
+            assert time.monotonic() < deadline, "the first invocation never started"
+            time.sleep(0.05)
+        with pytest.raises(docker_lam.exceptions.TooManyRequestsException) as caught:
+            docker_lam.invoke(FunctionName=name)
+        status, code, message, body = error_of(caught.value)
         assert (status, code, message) == (429, "TooManyRequestsException", "Rate Exceeded.")
         assert body["Reason"] == "ReservedFunctionConcurrentInvocationLimitExceeded"
     finally:

@@ -14,12 +14,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from lambda_emu.emulator.invocation.functions import Code, Function, FunctionRegistry
 from lambda_emu.emulator.platform.errors import AwsError
+from lambda_emu.emulator.template.images import ImageBuild, image_build, start_build
 from lambda_emu.emulator.template.loader import (
     FUNCTION_PROPERTIES,
     NO_VALUE,
     PHASE_FUNCTIONS,
     PHASE_STORES,
-    ZIP_ONLY,
     LoadContext,
     Unresolvable,
     as_text,
@@ -34,8 +34,7 @@ LAMBDA_FUNCTION = "AWS::Lambda::Function"
 
 
 #: Function properties lambda-emu does not model: skipped, with a warning that names them.
-_NOT_MODELED = ("AutoPublishAlias", "ProvisionedConcurrencyConfig", "Layers", "FunctionUrlConfig", "VpcConfig",
-                "ImageUri", "ImageConfig")
+_NOT_MODELED = ("AutoPublishAlias", "ProvisionedConcurrencyConfig", "Layers", "FunctionUrlConfig", "VpcConfig")
 
 
 class FunctionProperties(BaseModel):
@@ -56,6 +55,8 @@ class FunctionProperties(BaseModel):
     ephemeral_storage: int = Field(512, alias="EphemeralStorage", ge=512, le=10240)
     tags: dict[str, str] = Field(default_factory=dict, alias="Tags")
     package_type: str = Field("Zip", alias="PackageType")
+    image_uri: str | None = Field(None, alias="ImageUri")
+    image_config: dict[str, Any] | None = Field(None, alias="ImageConfig")
 
     @field_validator("environment", mode="before")
     @classmethod
@@ -138,23 +139,43 @@ def _load_function(context: LoadContext, logical_id: str, raw_props: dict[str, A
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
         raise context.error(logical_id, problems) from None
-    if model.package_type != "Zip" or "ImageUri" in props:
-        raise context.error(logical_id, ZIP_ONLY)
-    if model.runtime is None:
+    if model.package_type not in ("Zip", "Image"):
+        raise context.error(logical_id, f"PackageType must be Zip or Image, not {model.package_type}")
+    image = model.package_type == "Image"
+    if image:
+        if model.runtime is not None or model.handler is not None:
+            raise context.error(logical_id, "Runtime and Handler are not for PackageType Image (the image is both)")
+    elif "ImageUri" in props or "ImageConfig" in props:
+        raise context.error(logical_id, "ImageUri and ImageConfig need PackageType: Image")
+    elif model.runtime is None:
         raise context.error(logical_id, "Runtime is required")
-    if model.handler is None and model.runtime.startswith("python"):
+    elif model.handler is None and model.runtime.startswith("python"):
         raise context.error(logical_id, "Handler is required for the runtime " + model.runtime)
     from lambda_emu.emulator.services.lambda_.api import LambdaService
 
     LambdaService._check_environment({"Variables": model.environment})  # noqa: SLF001 - AWS's own rules
     name = model.function_name or logical_id
+    build: ImageBuild | None = None
+    resolved: str | None = None
+    uri: str | None = None
+    if image:
+        build, uri = image_build(context, logical_id, props, model.image_uri)
+        if build is None:
+            try:
+                code, resolved = context.stack.lambda_.image_code(name, uri)
+            except AwsError as exc:
+                raise context.error(logical_id, f"ImageUri: {exc.message}") from None
+        else:
+            code = context.stack.functions.code_from_image(name, "")
+    else:
+        code = _code(context, logical_id, props, name)
     function = Function(
         name=name,
         arn=context.stack.functions.arn(name),
-        runtime=model.runtime,
+        runtime=model.runtime or "",
         handler=model.handler or "",
         role=model.role or f"arn:aws:iam::{context.stack.account_id}:role/{logical_id}Role",
-        code=_code(context, logical_id, props, name),
+        code=code,
         timeout=model.timeout,
         memory_size=model.memory_size,
         description=model.description,
@@ -164,13 +185,23 @@ def _load_function(context: LoadContext, logical_id: str, raw_props: dict[str, A
         tags=model.tags,
         architectures=model.architectures,
         ephemeral_storage=model.ephemeral_storage,
+        package_type="Image" if image else "Zip",
+        image_uri=uri,
+        resolved_image_uri=resolved,
+        image_config=model.image_config or None,
     )
+    if build is not None:
+        # Like `sam build`: the function exists at once, Pending until its image is built.
+        function.state, function.state_reason_code = "Pending", "Creating"
+        function.state_reason = "The function is being created."
     try:
         context.stack.lambda_.register(function)
     except AwsError:
         if function.code.owned:  # inline code written for a function that never came to be
             shutil.rmtree(function.code.directory, ignore_errors=True)
         raise
+    if build is not None:
+        start_build(context.stack, function, build)
     for key in props:
         handler = FUNCTION_PROPERTIES.get(key)
         if handler is not None:
@@ -216,7 +247,7 @@ def _code(context: LoadContext, logical_id: str, props: dict[str, Any], name: st
         elif isinstance(code, dict) and "ZipFile" in code:
             inline = code["ZipFile"]
         elif isinstance(code, dict) and code.get("ImageUri"):
-            raise context.error(logical_id, ZIP_ONLY)
+            raise context.error(logical_id, "Code.ImageUri needs PackageType: Image")
         else:
             raise context.error(logical_id, "Code: lambda-emu has no S3; give Code.ZipFile or a local directory")
     else:

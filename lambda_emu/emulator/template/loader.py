@@ -43,7 +43,6 @@ PHASE_FUNCTION_SETTINGS = 30  # EventInvokeConfig, permissions, concurrency
 PHASE_MAPPINGS = 40  # event source mappings
 
 STACK_NAME = "lambda-emu"
-ZIP_ONLY = "lambda-emu runs Zip packages only (container images come with the container runner)"
 LOGICAL_ID_RE = re.compile(r"^[A-Za-z0-9]+$")
 
 
@@ -106,6 +105,9 @@ class Stack:
     lambda_: LambdaService
     #: service name ("lambda", "sqs", "kinesis") → its API (SQS and Kinesis are built on first use).
     apis: Mapping[str, Callable[[], Service]]
+    #: ``docker build`` (context directory, Dockerfile, tag, build args, progress line sink) → image id,
+    #: for image functions with SAM's Metadata; blocking, so the loader runs it off the loop.
+    build_image: Callable[[Path, str, str, dict[str, str], Callable[[str], None]], str] | None = None
 
     def api(self, service: str) -> Service:
         return self.apis[service]()

@@ -23,6 +23,7 @@ import socket
 import struct
 import threading
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -94,6 +95,10 @@ class OutputPipe:
 class DockerUnavailable(OSError):
     """No Docker engine answers; the message is the one line the user sees (at start with --runner
     docker; when an image function's environment starts otherwise)."""
+
+
+class ImageBuildFailed(Exception):
+    """``docker build`` failed; the message is the engine's error."""
 
 
 class ImageUnavailable(OSError):
@@ -376,6 +381,34 @@ class DockerRunner:
             raise LookupError(f"{image}: {exc.explanation or exc}") from None
         self._present.add(image)
         return str(found.id)
+
+    def build_image(self, context_dir: Path, dockerfile: str, tag: str, build_args: dict[str, str],
+                    progress: Callable[[str], None]) -> str:
+        """``docker build`` as `sam build` does for an image function's Metadata; the image's id.
+
+        ``progress`` gets each line of the build's output; a failed build raises ImageBuildFailed with
+        the engine's error.
+        """
+        import docker.errors
+
+        api = self.engine.client.api
+        image_id = ""
+        try:
+            for chunk in api.build(path=str(context_dir), dockerfile=dockerfile, tag=tag, buildargs=build_args,
+                                   network_mode="host", rm=True, forcerm=True, decode=True):
+                if "error" in chunk:
+                    raise ImageBuildFailed(str(chunk.get("error") or "").strip())
+                line = str(chunk.get("stream") or "").rstrip("\n")
+                if line.strip():
+                    progress(line)
+                aux = chunk.get("aux") or {}
+                if isinstance(aux, dict) and aux.get("ID"):
+                    image_id = str(aux["ID"])
+        except docker.errors.APIError as exc:
+            raise ImageBuildFailed(str(exc.explanation or exc)) from exc
+        except (docker.errors.DockerException, OSError) as exc:
+            raise ImageBuildFailed(str(exc)) from exc
+        return image_id or self.resolve_image(tag)
 
     def ensure_image(self, image: str) -> None:
         if image in self._present:

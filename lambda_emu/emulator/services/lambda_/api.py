@@ -444,17 +444,22 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, Service):
             raise invalid_parameter("lambda-emu has no S3: upload the package as Code.ZipFile")
         raise invalid_parameter("Please provide a source for function code.")
 
-    def _image_code(self, name: str, code: dict[str, Any]) -> tuple[Any, str]:
-        """An image function's code: a local image (no registry), resolved to its digest now."""
+    def _image_code(self, name: str, code: dict[str, Any]) -> tuple[Code, str]:
         uri = code.get("ImageUri")
         if not uri:
             raise invalid_parameter("Please provide a source for function code.")
-        try:
-            image_id = self.resolve_image(uri)
-        except LookupError:
-            raise invalid_parameter(f"Source image {uri} does not exist. Provide a valid source image.") from None
-        except OSError as exc:  # no Docker engine: image functions can't run at all
-            raise invalid_parameter(str(exc)) from None
+        return self.image_code(name, uri)
+
+    def image_code(self, name: str, uri: str, image_id: str | None = None) -> tuple[Code, str]:
+        """An image function's code: a local image (no registry), resolved to its id now, as Lambda
+        resolves a tag to a digest; (its Code, ResolvedImageUri)."""
+        if image_id is None:
+            try:
+                image_id = self.resolve_image(uri)
+            except LookupError:
+                raise invalid_parameter(f"Source image {uri} does not exist. Provide a valid source image.") from None
+            except OSError as exc:  # no Docker engine: image functions can't run at all
+                raise invalid_parameter(str(exc)) from None
         return self.functions.code_from_image(name, image_id), f"{repository_of(uri)}@{image_id}"
 
     def _changed(self, function: Function) -> None:

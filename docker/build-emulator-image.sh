@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Builds lambda-emu's own image (docker/Dockerfile), tagged lambda-emu:latest (or $1):
+#   docker/build-emulator-image.sh [TAG]
+#   docker run --rm --network host lambda-emu up --runner process
+# The base (BASE, default lambda-emu/python:3.11 from docker/build-base-images.sh) needs python 3.11+;
+# PYTHON_VERSION names it (default 3.11). lambda-emu's dependencies are installed by the host's pip for
+# that python into a cache keyed by pyproject.toml (so a rebuild after a code change only copies the
+# package), then the build copies both; it needs neither pip nor a registry inside.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+repo="$(cd "$here/.." && pwd)"
+tag="${1:-lambda-emu:latest}"
+base="${BASE:-lambda-emu/python:3.11}"
+version="${PYTHON_VERSION:-3.11}"
+if [ -n "${PIP:-}" ]; then pip=($PIP)
+elif [ -x "$repo/.venv/bin/pip" ]; then pip=("$repo/.venv/bin/pip")
+else pip=(python3 -m pip); fi
+
+key="$( (cat "$repo/pyproject.toml"; echo "$version") | sha256sum | cut -c1-16)"
+deps="${XDG_CACHE_HOME:-$HOME/.cache}/lambda-emu/image-site-packages-$key"
+if [ ! -d "$deps" ]; then
+  requirements="$(python3 -c 'import sys, tomllib; print("\n".join(tomllib.load(open(sys.argv[1], "rb"))["project"]["dependencies"]))' "$repo/pyproject.toml")"
+  mapfile -t requirements <<<"$requirements"
+  "${pip[@]}" install --quiet --disable-pip-version-check --no-compile --target "$deps.tmp" \
+    --only-binary=:all: --implementation cp --python-version "$version" \
+    --platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux_2_28_x86_64 \
+    "${requirements[@]}"
+  mv "$deps.tmp" "$deps"
+fi
+
+context="$(mktemp -d /tmp/lambda-emu-image.XXXXXX)"
+trap 'rm -rf "$context"' EXIT
+cp -al "$deps" "$context/site-packages" 2>/dev/null || cp -a "$deps" "$context/site-packages"
+mkdir -p "$context/app"
+tar -C "$repo" --exclude=__pycache__ -c lambda_emu | tar -C "$context/app" -x
+cp "$here/Dockerfile" "$context/Dockerfile"
+docker build --quiet --network host --build-arg "BASE=$base" -t "$tag" "$context" >/dev/null
+echo "$tag"
