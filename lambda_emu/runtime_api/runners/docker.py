@@ -25,15 +25,12 @@ import threading
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psutil
 
 from lambda_emu.runtime_api.log_frames import FrameDecoder
 from lambda_emu.runtime_api.runners.base import OutputSink, RuntimeSpec
-
-if TYPE_CHECKING:
-    import docker
 
 LABEL_RUN = "lambda-emu.run"
 LABEL_FUNCTION = "lambda-emu.function"
@@ -156,25 +153,25 @@ class DockerEngine:
     """The docker SDK client, connected once (lazily: importing the SDK costs ~100 ms)."""
 
     def __init__(self) -> None:
-        self._client: docker.DockerClient | None = None
+        self._client: Any | None = None
         self._lock = threading.Lock()
 
     @property
-    def client(self) -> docker.DockerClient:
+    def client(self) -> Any:
         with self._lock:
             if self._client is None:
                 self._client = connect()
             return self._client
 
 
-def connect() -> docker.DockerClient:
+def connect() -> Any:
     """A client of a Docker engine that answers, else DockerUnavailable with the reason."""
     try:
-        import docker
+        from docker.client import DockerClient
     except ImportError as exc:  # pragma: no cover - docker is a dependency
         raise DockerUnavailable(f"--runner docker needs a running Docker engine: {exc}") from exc
     try:
-        client = docker.from_env(timeout=30)
+        client: Any = DockerClient.from_env(timeout=30)
         client.ping()
     except Exception as exc:  # noqa: BLE001 - any failure to reach the engine has one answer
         raise DockerUnavailable(f"--runner docker needs a running Docker engine: {_reason(exc)}") from exc
