@@ -384,7 +384,8 @@ def make_zip(files: dict[str, str]) -> bytes:
 
 
 def create_function(lam: Any, name: str, source: str = NOOP, **extra: Any) -> str:
-    lam.create_function(FunctionName=name, Runtime="python3.12", Role=ROLE, Handler="app.handler",
+    extra.setdefault("Runtime", "python3.12")
+    lam.create_function(FunctionName=name, Role=ROLE, Handler="app.handler",
                         Code={"ZipFile": make_zip({"app.py": source})}, Timeout=30, **extra)
     return name
 

@@ -79,3 +79,13 @@ def docker_server(docker_client: Any) -> Iterator[RunningServer]:
 @pytest.fixture(scope="session")
 def docker_lam(docker_server: RunningServer) -> Any:
     return docker_server.client("lambda")
+
+
+@pytest.fixture(scope="session")
+def docker_manual_server(docker_client: Any) -> Iterator[RunningServer]:
+    """--runner docker on the manual clock (the event sources' timing, through containers)."""
+    from tests.docker_support import IMAGES
+
+    running = RunningServer(runner="docker", images=dict(IMAGES), clock="manual").start()
+    yield running
+    running.stop()
