@@ -34,5 +34,9 @@ cp -al "$deps" "$context/site-packages" 2>/dev/null || cp -a "$deps" "$context/s
 mkdir -p "$context/app"
 tar -C "$repo" --exclude=__pycache__ -c lambda_emu | tar -C "$context/app" -x
 cp "$here/Dockerfile" "$context/Dockerfile"
+previous="$(docker image inspect -f '{{.Id}}' "$tag" 2>/dev/null || true)"
 docker build --quiet --network host --build-arg "BASE=$base" -t "$tag" "$context" >/dev/null
+# A rebuild leaves the previous image untagged: remove it (it fails harmlessly while a container uses it).
+current="$(docker image inspect -f '{{.Id}}' "$tag")"
+if [ -n "$previous" ] && [ "$previous" != "$current" ]; then docker rmi "$previous" >/dev/null 2>&1 || true; fi
 echo "$tag"
