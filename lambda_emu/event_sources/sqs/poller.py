@@ -41,7 +41,9 @@ if TYPE_CHECKING:
     from lambda_emu.emulator.platform.clock import Clock, Timer
     from lambda_emu.emulator.platform.faults import FaultName, Faults
     from lambda_emu.emulator.services.lambda_.mappings import EventSourceMapping
-    from lambda_emu.emulator.services.sqs.store import Queue, ReceivedMessage, SqsStore
+    from lambda_emu.emulator.services.sqs.messages import ReceivedMessage
+    from lambda_emu.emulator.services.sqs.queue import Queue
+    from lambda_emu.emulator.services.sqs.store import SqsStore
 
 log = get_logger("sqs_poller")
 

@@ -42,7 +42,7 @@ from lambda_emu.emulator.services.lambda_.destination_checks import DestinationC
 from lambda_emu.emulator.services.lambda_.event_invoke_config import EventInvokeConfigApi
 from lambda_emu.emulator.services.lambda_.mappings import MappingRegistry
 from lambda_emu.emulator.services.lambda_.mappings_api import EventSourceMappingApi
-from lambda_emu.emulator.services.sqs.store import Queue
+from lambda_emu.emulator.services.sqs.queue import Queue
 
 #: Called after a function changed in a way others react to (deleted; its concurrency changed).
 FunctionHook = Callable[[Function], None]

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from lambda_emu.emulator.invocation.functions import Function, FunctionRegistry
     from lambda_emu.emulator.platform.clock import Clock
     from lambda_emu.emulator.services.lambda_.destination_checks import DestinationChecks
-    from lambda_emu.emulator.services.sqs.store import Queue
+    from lambda_emu.emulator.services.sqs.queue import Queue
 
 STREAM_ONLY = ("ParallelizationFactor", "BisectBatchOnFunctionError", "MaximumRetryAttempts",
                "MaximumRecordAgeInSeconds", "TumblingWindowInSeconds", "DestinationConfig", "StartingPosition",

@@ -31,8 +31,10 @@ from lambda_emu.emulator.services.sqs.errors import (
     queue_does_not_exist,
     sqs_error,
 )
+from lambda_emu.emulator.services.sqs.messages import ReceivedMessage
 from lambda_emu.emulator.services.sqs.query_traits import QUERY_TRAITS
-from lambda_emu.emulator.services.sqs.store import MoveTask, Queue, ReceivedMessage, SqsStore
+from lambda_emu.emulator.services.sqs.queue import Queue
+from lambda_emu.emulator.services.sqs.store import MoveTask, SqsStore
 
 #: Every system attribute ReceiveMessage can return ("All" selects these).
 MESSAGE_SYSTEM_ATTRIBUTES = (

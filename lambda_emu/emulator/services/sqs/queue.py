@@ -1,0 +1,651 @@
+"""SQS queues on the platform clock: the mechanics both kinds share (:class:`Queue`) and the two kinds,
+:class:`StandardQueue` and :class:`FifoQueue`, each with its own order, deduplication and picking.
+
+Time is evaluated lazily (see ``store.py``); the only timers wake observers: a long poll, or a
+listener such as the event source mapping poller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import heapq
+import itertools
+import json
+from collections import OrderedDict, deque
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+from lambda_emu.emulator.platform.clock import Clock, Timer
+from lambda_emu.emulator.platform.logging import get_logger
+from lambda_emu.emulator.services.sqs import attributes as attrs
+from lambda_emu.emulator.services.sqs.checksums import md5_of_attributes, md5_of_body
+from lambda_emu.emulator.services.sqs.errors import (
+    invalid_parameter,
+    invalid_parameter_value,
+    missing_parameter,
+    receipt_handle_invalid,
+    sqs_error,
+)
+from lambda_emu.emulator.services.sqs.messages import ReceivedMessage, SendResult, SqsMessage
+
+log = get_logger("sqs")
+
+#: FIFO deduplication interval (seconds).
+DEDUP_WINDOW = 300.0
+#: Only one PurgeQueue per queue in this many seconds.
+PURGE_INTERVAL = 60.0
+#: A message may not stay invisible longer than 12 hours from its receive.
+MAX_VISIBILITY = 43_200
+
+Listener = Callable[[], None]
+
+
+class QueueHost(Protocol):
+    """What a queue uses of the store that holds it."""
+
+    clock: Clock
+    region: str
+    account_id: str
+    sender_id: str
+
+    def endpoint(self) -> str: ...
+
+    def new_id(self) -> str: ...
+
+    def new_receipt_handle(self, queue: Queue, msg: SqsMessage) -> str: ...
+
+    def decode_receipt_handle(self, handle: str) -> tuple[str, str]: ...
+
+    def queue_by_arn(self, arn: str) -> Queue | None: ...
+
+    def move_message(self, source: Queue, msg: SqsMessage, target: Queue, *, dead_letter: bool) -> None: ...
+
+
+class Queue:
+    """What standard and FIFO queues share: attributes, visibility and delays on the clock, retention,
+    redrive, listeners and long polls. How messages are ordered, deduplicated and picked is each
+    kind's own (:class:`StandardQueue`, :class:`FifoQueue`)."""
+
+    #: A FIFO queue (a fact of the type, for callers: validation, mappings, redrive pairing).
+    fifo: bool = False
+    #: Attribute defaults of this kind of queue beyond the common ones.
+    kind_defaults: Mapping[str, str] = {}
+
+    def __init__(self, store: QueueHost, name: str, attributes: dict[str, str], tags: dict[str, str]) -> None:
+        self.store = store
+        self.name = name
+        self.arn = f"arn:aws:sqs:{store.region}:{store.account_id}:{name}"
+        self.attributes = dict(attrs.DEFAULTS)
+        self.attributes.update(self.kind_defaults)
+        self.attributes.update(attributes)
+        now = store.clock.now()
+        self.created = now
+        self.last_modified = now
+        self.tags = dict(tags)
+        self.deleted = False
+        self.last_purge_at: float | None = None
+        self.messages: dict[str, SqsMessage] = {}
+        self._pending: list[tuple[float, int, SqsMessage]] = []  # hidden messages by when they show
+        self._push_seq = itertools.count()
+        self._listeners: list[Listener] = []
+        self._waiters: set[asyncio.Future[None]] = set()
+        self._wake_timer: Timer | None = None
+
+    # ---- attributes ------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        return f"{self.store.endpoint()}/{self.store.account_id}/{self.name}"
+
+    def _int(self, name: str) -> int:
+        return int(self.attributes[name])
+
+    @property
+    def visibility_timeout(self) -> int:
+        return self._int("VisibilityTimeout")
+
+    @property
+    def delay_seconds(self) -> int:
+        return self._int("DelaySeconds")
+
+    @property
+    def retention(self) -> int:
+        return self._int("MessageRetentionPeriod")
+
+    @property
+    def maximum_message_size(self) -> int:
+        return self._int("MaximumMessageSize")
+
+    @property
+    def receive_wait_time(self) -> int:
+        return self._int("ReceiveMessageWaitTimeSeconds")
+
+    @property
+    def redrive_policy(self) -> dict[str, Any] | None:
+        raw = self.attributes.get("RedrivePolicy")
+        return json.loads(raw) if raw else None
+
+    @property
+    def redrive_allow_policy(self) -> dict[str, Any] | None:
+        raw = self.attributes.get("RedriveAllowPolicy")
+        return json.loads(raw) if raw else None
+
+    def counts(self) -> dict[str, int]:
+        now = self.store.clock.now()
+        self._sweep(now)
+        visible = hidden = delayed = 0
+        for msg in self.messages.values():
+            if msg.visible_at <= now:
+                visible += 1
+            elif msg.receipt_handle is not None:
+                hidden += 1
+            else:
+                delayed += 1
+        return {
+            "ApproximateNumberOfMessages": visible,
+            "ApproximateNumberOfMessagesNotVisible": hidden,
+            "ApproximateNumberOfMessagesDelayed": delayed,
+        }
+
+    def attribute_values(self) -> dict[str, str]:
+        """Every attribute GetQueueAttributes(All) returns, in AWS's order."""
+        values: dict[str, str] = {"QueueArn": self.arn, "CreatedTimestamp": str(int(self.created)),
+                                  "LastModifiedTimestamp": str(int(self.last_modified))}
+        values.update({k: str(v) for k, v in self.counts().items()})
+        values.update(self.attributes)
+        return {name: values[name] for name in attrs.ALL_ORDER if values.get(name) not in (None, "")}
+
+    # ---- listeners and long polls ------------------------------------------------------------
+
+    def add_listener(self, callback: Listener) -> None:
+        """Call ``callback()`` whenever messages may have become receivable (see module doc)."""
+        self._listeners.append(callback)
+        self._arm_wake()
+
+    def remove_listener(self, callback: Listener) -> None:
+        if callback in self._listeners:
+            self._listeners.remove(callback)
+        self._arm_wake()
+
+    def _notify(self) -> None:
+        for waiter in list(self._waiters):
+            if not waiter.done():
+                waiter.set_result(None)
+        for callback in list(self._listeners):
+            try:
+                callback()
+            except Exception:  # noqa: BLE001 - one listener's bug must not break the queue
+                log.exception("sqs listener failed", queue=self.name)
+
+    def _observed(self) -> bool:
+        return bool(self._listeners or self._waiters)
+
+    def _arm_wake(self) -> None:
+        """Keep one clock timer at the next moment a hidden message shows, only while observed."""
+        if self.deleted or not self._observed():
+            self._cancel_wake()
+            return
+        now = self.store.clock.now()
+        self._promote(now)
+        when = self._next_pending()
+        if when is None:
+            self._cancel_wake()
+            return
+        if self._wake_timer is not None and not self._wake_timer.cancelled and self._wake_timer.when <= when:
+            return
+        self._cancel_wake()
+        self._wake_timer = self.store.clock.call_at(when, self._on_wake)
+
+    def _cancel_wake(self) -> None:
+        if self._wake_timer is not None:
+            self._wake_timer.cancel()
+            self._wake_timer = None
+
+    def _on_wake(self) -> None:
+        self._wake_timer = None
+        if self.deleted:
+            return
+        self._promote(self.store.clock.now())
+        self._notify()
+        self._arm_wake()
+
+    def _next_pending(self) -> float | None:
+        while self._pending:
+            when, _, msg = self._pending[0]
+            if msg.deleted or msg.visible_at != when:
+                heapq.heappop(self._pending)  # stale: deleted or re-hidden since
+                continue
+            return when
+        return None
+
+    # ---- message bookkeeping ---------------------------------------------------------------------
+
+    def _hide_until(self, msg: SqsMessage, when: float) -> None:
+        msg.visible_at = when
+        heapq.heappush(self._pending, (when, next(self._push_seq), msg))
+        if self._observed() and (self._wake_timer is None or when < self._wake_timer.when):
+            self._arm_wake()
+
+    def _promote(self, now: float) -> None:
+        """Move messages whose delay or visibility ran out into the standard queue's ready list."""
+        while self._pending and self._pending[0][0] <= now:
+            when, _, msg = heapq.heappop(self._pending)
+            if msg.deleted or msg.visible_at != when:
+                continue
+            self._shown(msg)
+
+    def _expired(self, msg: SqsMessage, now: float) -> bool:
+        return now >= msg.enqueued_at + self.retention
+
+    def _sweep(self, now: float) -> None:
+        """Drop messages past the retention period (lazily, when the queue is read)."""
+        self._promote(now)
+        for msg in [m for m in self.messages.values() if self._expired(m, now)]:
+            self._remove(msg)
+
+    def _add(self, msg: SqsMessage, now: float) -> None:
+        self.messages[msg.message_id] = msg
+        self._added(msg)
+        if msg.visible_at <= now:
+            self._shown(msg)
+        else:
+            self._hide_until(msg, msg.visible_at)
+
+    def _remove(self, msg: SqsMessage) -> None:
+        if msg.deleted:
+            return
+        msg.deleted = True
+        self.messages.pop(msg.message_id, None)
+        self._removed(msg)
+
+    # ---- what each kind of queue does its own way ------------------------------------------------
+
+    def _added(self, msg: SqsMessage) -> None:
+        """A message joined the queue (visible or not)."""
+
+    def _shown(self, msg: SqsMessage) -> None:
+        """A message became receivable (its delay or visibility timeout ran out)."""
+
+    def _removed(self, msg: SqsMessage) -> None:
+        """A message left the queue (deleted, expired, moved, purged)."""
+
+    def _pick(self, max_messages: int, now: float) -> list[SqsMessage]:
+        """The messages one receive hands out, in this kind's order."""
+        raise NotImplementedError
+
+    def _check_delay(self, delay_seconds: int) -> None:
+        """A per-message DelaySeconds this kind refuses."""
+
+    def _check_ids(self, dedup_id: str | None, group_id: str | None) -> None:
+        """MessageDeduplicationId / MessageGroupId as this kind requires them."""
+
+    def _deduplicate(self, body: str, dedup_id: str | None, group_id: str | None,
+                     now: float) -> tuple[tuple[str, str] | None, str | None, SendResult | None]:
+        """(deduplication key, deduplication ID, the earlier send this one repeats); none for a
+        standard queue."""
+        return None, None, None
+
+    def _remember(self, key: tuple[str, str], msg: SqsMessage, now: float) -> None:
+        """Remember a send for deduplication."""
+
+    def next_sequence_number(self, now: float) -> str | None:
+        """The SequenceNumber of a message entering now (FIFO only)."""
+        return None
+
+    def _stale_handle(self, msg: SqsMessage, latest: bool, now: float, *, deleting: bool) -> bool:
+        """Whether this kind refuses a receipt handle that is not the message's latest."""
+        return False
+
+    # ---- operations -----------------------------------------------------------------------------
+
+    def send(
+        self,
+        body: str,
+        *,
+        delay_seconds: int | None = None,
+        message_attributes: Mapping[str, Mapping[str, Any]] | None = None,
+        system_attributes: Mapping[str, Mapping[str, Any]] | None = None,
+        dedup_id: str | None = None,
+        group_id: str | None = None,
+    ) -> SendResult:
+        """SendMessage's rules: validate, deduplicate (FIFO), enqueue, wake observers."""
+        attributes = {k: dict(v) for k, v in (message_attributes or {}).items()}
+        system = {k: dict(v) for k, v in (system_attributes or {}).items()}
+        self._check_send(body, delay_seconds, attributes, system, dedup_id, group_id)
+        now = self.store.clock.now()
+        md5_attributes = md5_of_attributes(attributes)
+        md5_system = md5_of_attributes(system)
+        body_md5 = md5_of_body(body)
+        key, dedup_id, seen = self._deduplicate(body, dedup_id, group_id, now)
+        if seen is not None:
+            return SendResult(seen.message_id, body_md5, md5_attributes, md5_system, seen.sequence_number)
+        delay = self.delay_seconds if delay_seconds is None else delay_seconds
+        msg = SqsMessage(
+            message_id=self.store.new_id(),
+            body=body,
+            md5_of_body=body_md5,
+            message_attributes=attributes,
+            md5_of_message_attributes=md5_attributes,
+            system_attributes=system,
+            md5_of_system_attributes=md5_system,
+            sent_at=now,
+            enqueued_at=now,
+            sender_id=self.store.sender_id,
+            visible_at=now + delay,
+            group_id=group_id,
+            dedup_id=dedup_id,
+            sequence_number=self.next_sequence_number(now),
+        )
+        if key is not None:
+            self._remember(key, msg, now)
+        self._add(msg, now)
+        if delay <= 0:
+            self._notify()
+        return SendResult(msg.message_id, body_md5, md5_attributes, md5_system, msg.sequence_number)
+
+    def _check_send(
+        self,
+        body: str,
+        delay_seconds: int | None,
+        message_attributes: dict[str, dict[str, Any]],
+        system_attributes: dict[str, dict[str, Any]],
+        dedup_id: str | None,
+        group_id: str | None,
+    ) -> None:
+        attrs.check_body(body)
+        attrs.check_message_attributes(message_attributes)
+        for name, value in system_attributes.items():
+            if name != "AWSTraceHeader":
+                raise invalid_parameter(f"Message system attribute name '{name}' is invalid.")
+            if value.get("DataType") != "String" or not value.get("StringValue"):
+                raise invalid_parameter(f"Message system attribute '{name}' must be of type String.")
+        size = len(body.encode("utf-8")) + attrs.attributes_size(message_attributes)
+        if size > self.maximum_message_size:
+            raise invalid_parameter(f"One or more parameters are invalid. Reason: Message must be shorter than "
+                                    f"{self.maximum_message_size} bytes.")
+        if delay_seconds is not None:
+            self._check_delay(delay_seconds)
+            if not 0 <= delay_seconds <= 900:
+                raise invalid_parameter_value("DelaySeconds", delay_seconds,
+                                              "DelaySeconds must be >= 0 and <= 900.")
+        if group_id is not None:
+            attrs.check_dedup_or_group_id("MessageGroupId", group_id)
+        self._check_ids(dedup_id, group_id)
+
+    def receive(self, max_messages: int, visibility_timeout: int | None = None) -> list[ReceivedMessage]:
+        """One ReceiveMessage attempt (no waiting): up to ``max_messages``, hidden for the timeout.
+
+        A message that has already been received maxReceiveCount times is moved to the dead-letter
+        queue on the attempt that would exceed it, instead of being returned.
+        """
+        now = self.store.clock.now()
+        timeout = self.visibility_timeout if visibility_timeout is None else visibility_timeout
+        self._promote(now)
+        picked = self._pick(max_messages, now)
+        out = [self._hand_out(msg, timeout, now) for msg in picked]
+        return out
+
+    def _redrive_target(self, msg: SqsMessage) -> Queue | None:
+        policy = self.redrive_policy
+        if policy is None or msg.receive_count < policy["maxReceiveCount"]:
+            return None
+        return self.store.queue_by_arn(policy["deadLetterTargetArn"])
+
+    def _hand_out(self, msg: SqsMessage, timeout: int, now: float) -> ReceivedMessage:
+        msg.receive_count += 1
+        if msg.first_receive_at is None:
+            msg.first_receive_at = now
+        msg.received_at = now
+        msg.receipt_handle = self.store.new_receipt_handle(self, msg)
+        self._hide_until(msg, now + timeout)
+        if timeout <= 0:
+            self._promote(now)
+        return ReceivedMessage(
+            message_id=msg.message_id,
+            receipt_handle=msg.receipt_handle,
+            body=msg.body,
+            md5_of_body=msg.md5_of_body,
+            attributes=msg.system_attribute_values(),
+            message_attributes=msg.message_attributes,
+            md5_of_message_attributes=msg.md5_of_message_attributes,
+            queue_arn=self.arn,
+        )
+
+    def _message_for_handle(self, receipt_handle: str) -> tuple[SqsMessage | None, bool]:
+        """(message or None if gone, whether the handle is its latest); raises for foreign or bad handles."""
+        arn, message_id = self.store.decode_receipt_handle(receipt_handle)
+        if arn != self.arn:
+            raise receipt_handle_invalid(receipt_handle)
+        msg = self.messages.get(message_id)
+        return msg, msg is not None and msg.receipt_handle == receipt_handle
+
+    def delete(self, receipt_handle: str) -> None:
+        msg, latest = self._message_for_handle(receipt_handle)
+        if msg is None:
+            return  # already deleted: AWS answers success
+        if self._stale_handle(msg, latest, self.store.clock.now(), deleting=True):
+            raise invalid_parameter_value("ReceiptHandle", receipt_handle, "The receipt handle has expired.")
+        self._remove(msg)
+
+    def change_visibility(self, receipt_handle: str, timeout: int) -> None:
+        msg, latest = self._message_for_handle(receipt_handle)
+        now = self.store.clock.now()
+        if msg is None or not msg.in_flight(now):
+            raise sqs_error("MessageNotInflight", "Message does not exist or is not available for visibility "
+                            "timeout change.")
+        if self._stale_handle(msg, latest, now, deleting=False):
+            raise invalid_parameter_value("ReceiptHandle", receipt_handle, "The receipt handle has expired.")
+        if not 0 <= timeout <= MAX_VISIBILITY:
+            raise invalid_parameter_value("VisibilityTimeout", timeout, f"Must be between 0 and {MAX_VISIBILITY}, "
+                                          "if provided.")
+        if now - (msg.received_at or now) + timeout > MAX_VISIBILITY:
+            raise invalid_parameter_value("VisibilityTimeout", timeout, "Total VisibilityTimeout for the message "
+                                          f"is beyond the limit [{MAX_VISIBILITY} seconds]")
+        self._hide_until(msg, now + timeout)
+        if timeout == 0:
+            self._promote(now)
+            self._notify()
+
+    def purge(self) -> None:
+        now = self.store.clock.now()
+        if self.last_purge_at is not None and now - self.last_purge_at < PURGE_INTERVAL:
+            raise sqs_error("PurgeQueueInProgress", f"Only one PurgeQueue operation on {self.name} is allowed every "
+                            f"{int(PURGE_INTERVAL)} seconds.")
+        self.last_purge_at = now
+        for msg in list(self.messages.values()):
+            self._remove(msg)
+        self._pending.clear()
+        self._notify()
+
+    # ---- for the store ----------------------------------------------------------------------------
+
+    def attributes_changed(self) -> None:
+        """A shorter delay or a new redrive target can make messages receivable sooner."""
+        self._arm_wake()
+
+    def closed(self) -> None:
+        """The queue was deleted: no more timers, and long polls on it return."""
+        self._cancel_wake()
+        self._notify()
+
+    def add_waiter(self, waiter: asyncio.Future[None]) -> None:
+        """A long poll waiting on this queue (woken like a listener)."""
+        self._waiters.add(waiter)
+        self._arm_wake()
+
+    def remove_waiter(self, waiter: asyncio.Future[None]) -> None:
+        self._waiters.discard(waiter)
+        self._arm_wake()
+
+    def take(self, msg: SqsMessage) -> None:
+        """Remove a message that moves to another queue."""
+        self._remove(msg)
+
+    def put(self, msg: SqsMessage) -> None:
+        """Add a message moved in from another queue, and wake observers."""
+        self._add(msg, self.store.clock.now())
+        self._notify()
+
+    def movable(self) -> SqsMessage | None:
+        """The next message a move task can take: visible now, not expired."""
+        now = self.store.clock.now()
+        self._sweep(now)
+        for msg in self.messages.values():
+            if msg.visible_at <= now:
+                return msg
+        return None
+
+
+class StandardQueue(Queue):
+    """At-least-once, best-effort order: receivable messages wait in one ready list, oldest first."""
+
+    def __init__(self, store: QueueHost, name: str, attributes: dict[str, str], tags: dict[str, str]) -> None:
+        super().__init__(store, name, attributes, tags)
+        self._ready: OrderedDict[str, SqsMessage] = OrderedDict()  # receivable now, in order
+
+    def _shown(self, msg: SqsMessage) -> None:
+        if not msg.in_ready:
+            msg.in_ready = True
+            self._ready[msg.message_id] = msg
+
+    def _removed(self, msg: SqsMessage) -> None:
+        if msg.in_ready:
+            self._ready.pop(msg.message_id, None)
+            msg.in_ready = False
+
+    def _check_ids(self, dedup_id: str | None, group_id: str | None) -> None:
+        if dedup_id is not None:
+            raise invalid_parameter_value("MessageDeduplicationId", dedup_id,
+                                          "The request include parameter that is not valid for this queue type.")
+
+    def _pick(self, max_messages: int, now: float) -> list[SqsMessage]:
+        picked: list[SqsMessage] = []
+        while self._ready and len(picked) < max_messages:
+            _, msg = self._ready.popitem(last=False)
+            msg.in_ready = False
+            if self._expired(msg, now):
+                self._remove(msg)
+                continue
+            dlq = self._redrive_target(msg)
+            if dlq is not None:
+                self.store.move_message(self, msg, dlq, dead_letter=True)
+                continue
+            picked.append(msg)
+        return picked
+
+
+class FifoQueue(Queue):
+    """Exactly-once processing in order per message group: a group with a message in flight hands out
+    nothing more; sends are deduplicated for five minutes; every message gets a SequenceNumber."""
+
+    fifo = True
+    kind_defaults = attrs.FIFO_DEFAULTS
+
+    def __init__(self, store: QueueHost, name: str, attributes: dict[str, str], tags: dict[str, str]) -> None:
+        super().__init__(store, name, attributes, tags)
+        self._groups: dict[str, deque[SqsMessage]] = {}  # every live message per group, in order
+        self._group_inflight: dict[str, set[SqsMessage]] = {}
+        self._dedup: dict[tuple[str, str], tuple[float, SendResult]] = {}
+        self._last_sequence = 0
+
+    def _added(self, msg: SqsMessage) -> None:
+        self._groups.setdefault(msg.group_id or "", deque()).append(msg)
+
+    def _removed(self, msg: SqsMessage) -> None:
+        group = msg.group_id or ""
+        members = self._groups.get(group)
+        if members is not None:
+            members.remove(msg)
+            if not members:
+                del self._groups[group]
+        inflight = self._group_inflight.get(group)
+        if inflight is not None:
+            inflight.discard(msg)
+            if not inflight:
+                del self._group_inflight[group]
+
+    def next_sequence_number(self, now: float) -> str:
+        # 20 digits that grow with time, like AWS's: milliseconds scaled, bumped past the last one.
+        self._last_sequence = max(self._last_sequence + 1, int(now * 1000) * 10_000_000)
+        return str(self._last_sequence)
+
+    def _check_delay(self, delay_seconds: int) -> None:
+        if delay_seconds != 0:
+            raise invalid_parameter_value("DelaySeconds", delay_seconds,
+                                          "The request include parameter that is not valid for this queue type.")
+
+    def _check_ids(self, dedup_id: str | None, group_id: str | None) -> None:
+        if group_id is None:
+            raise missing_parameter("MessageGroupId")
+        if dedup_id is None and self.attributes.get("ContentBasedDeduplication") != "true":
+            raise invalid_parameter("The queue should either have ContentBasedDeduplication enabled or "
+                                    "MessageDeduplicationId provided explicitly")
+        if dedup_id is not None:
+            attrs.check_dedup_or_group_id("MessageDeduplicationId", dedup_id)
+
+    def _deduplicate(self, body: str, dedup_id: str | None, group_id: str | None,
+                     now: float) -> tuple[tuple[str, str] | None, str | None, SendResult | None]:
+        if dedup_id is None:
+            dedup_id = hashlib.sha256(body.encode("utf-8")).hexdigest()  # content-based deduplication
+        scope = (group_id or "") if self.attributes.get("DeduplicationScope") == "messageGroup" else ""
+        key = (scope, dedup_id)
+        seen = self._dedup.get(key)
+        return key, dedup_id, (seen[1] if seen is not None and seen[0] > now else None)
+
+    def _remember(self, key: tuple[str, str], msg: SqsMessage, now: float) -> None:
+        self._dedup_prune(now)
+        self._dedup.pop(key, None)  # re-insert at the end to keep the dict in expiry order
+        self._dedup[key] = (now + DEDUP_WINDOW, SendResult(msg.message_id, "", None, None, msg.sequence_number))
+
+    def _dedup_prune(self, now: float) -> None:
+        # Entries are inserted in expiry order (now + a fixed window), so expired ones lead the dict.
+        while self._dedup:
+            key, entry = next(iter(self._dedup.items()))
+            if entry[0] > now:
+                return
+            del self._dedup[key]
+
+    def _stale_handle(self, msg: SqsMessage, latest: bool, now: float, *, deleting: bool) -> bool:
+        # FIFO honours only the latest receipt handle (and, to delete, only while the message is in flight).
+        return not latest or (deleting and not msg.in_flight(now))
+
+    def _pick(self, max_messages: int, now: float) -> list[SqsMessage]:
+        picked: list[SqsMessage] = []
+        for group in list(self._groups):
+            if len(picked) >= max_messages:
+                break
+            if self._group_locked(group, now):
+                continue
+            members = self._groups.get(group)
+            served = False
+            index = 0
+            while members and index < len(members) and len(picked) < max_messages:
+                msg = members[index]
+                if self._expired(msg, now):
+                    self._remove(msg)
+                    continue
+                if msg.visible_at > now:
+                    break  # delayed: the rest of the group waits behind it
+                dlq = self._redrive_target(msg)
+                if dlq is not None:
+                    self.store.move_message(self, msg, dlq, dead_letter=True)
+                    continue
+                picked.append(msg)
+                self._group_inflight.setdefault(group, set()).add(msg)
+                served = True
+                index += 1
+            if served and group in self._groups:
+                self._groups[group] = self._groups.pop(group)  # serve other groups first next time
+        return picked
+
+    def _group_locked(self, group: str, now: float) -> bool:
+        inflight = self._group_inflight.get(group)
+        if not inflight:
+            return False
+        for msg in [m for m in inflight if m.deleted or not m.in_flight(now)]:
+            inflight.discard(msg)
+        if not inflight:
+            del self._group_inflight[group]
+            return False
+        return True
