@@ -9,11 +9,8 @@ import pytest
 
 from lambda_emu.emulator.platform.clock import Clock
 from lambda_emu.emulator.platform.errors import AwsError
-from lambda_emu.emulator.services.kinesis.store import (
-    ON_DEMAND_SHARD_COUNT,
-    KinesisStore,
-    parse_sequence_number,
-)
+from lambda_emu.emulator.services.kinesis.store import ON_DEMAND_SHARD_COUNT, KinesisStore
+from lambda_emu.emulator.services.kinesis.streams import parse_sequence_number
 
 START = 1_700_000_000.0
 ACCOUNT = "123456789012"

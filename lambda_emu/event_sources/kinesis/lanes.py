@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from lambda_emu.emulator.platform.clock import Timer
-from lambda_emu.emulator.services.kinesis.store import StreamRecord, parse_sequence_number
+from lambda_emu.emulator.services.kinesis.streams import StreamRecord, parse_sequence_number
 
 if TYPE_CHECKING:
-    from lambda_emu.emulator.services.kinesis.store import Stream
+    from lambda_emu.emulator.services.kinesis.streams import Stream
 
 
 READ_CHUNK = 10_000

@@ -39,7 +39,7 @@ from lambda_emu.emulator.invocation.narration import DUPLICATE, dropped_text, ev
 from lambda_emu.emulator.platform.arns import arn_service
 from lambda_emu.emulator.platform.clock import iso8601
 from lambda_emu.emulator.platform.logging import get_logger
-from lambda_emu.emulator.services.kinesis.store import StreamRecord
+from lambda_emu.emulator.services.kinesis.streams import StreamRecord
 from lambda_emu.event_sources.kinesis.lanes import (
     Batch,
     Lane,
@@ -73,7 +73,8 @@ if TYPE_CHECKING:
     from lambda_emu.emulator.invocation.invoker import Invoker
     from lambda_emu.emulator.platform.clock import Clock
     from lambda_emu.emulator.platform.faults import Faults
-    from lambda_emu.emulator.services.kinesis.store import KinesisStore, Stream
+    from lambda_emu.emulator.services.kinesis.store import KinesisStore
+    from lambda_emu.emulator.services.kinesis.streams import Stream
     from lambda_emu.emulator.services.lambda_.mappings import EventSourceMapping
 
 log = get_logger("kinesis-esm")

@@ -8,7 +8,7 @@ from collections import deque
 from datetime import UTC, datetime
 from json.encoder import encode_basestring_ascii
 
-from lambda_emu.emulator.services.kinesis.store import StreamRecord
+from lambda_emu.emulator.services.kinesis.streams import StreamRecord
 
 #: Lambda's synchronous invocation payload limit, which caps a batch (docs/aws-behaviour.md §Kinesis event source
 #: mapping: Batching and ordering).

@@ -16,13 +16,8 @@ from typing import Any
 
 from lambda_emu.emulator.platform.clock import Clock
 from lambda_emu.emulator.protocol.service import Service
-from lambda_emu.emulator.services.kinesis.store import (
-    KinesisStore,
-    Shard,
-    Stream,
-    StreamRecord,
-    invalid_argument,
-)
+from lambda_emu.emulator.services.kinesis.store import KinesisStore
+from lambda_emu.emulator.services.kinesis.streams import Shard, Stream, StreamRecord, invalid_argument
 
 Params = dict[str, Any]
 Result = dict[str, Any]

@@ -3,6 +3,9 @@
 
 Time is evaluated lazily (see ``store.py``); the only timers wake observers: a long poll, or a
 listener such as the event source mapping poller.
+
+One module (some 650 lines) on purpose: the two kinds are short specialisations that only read
+right next to the mechanics they hook into.
 """
 
 from __future__ import annotations

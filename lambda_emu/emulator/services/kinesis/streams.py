@@ -1,0 +1,311 @@
+"""Kinesis streams as state: a stream, its shards and their records, and the sequence numbers and hash
+keys that place a record (the store holds the streams and serves iterators over them)."""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+from lambda_emu.emulator.platform.clock import Clock
+from lambda_emu.emulator.platform.errors import AwsError
+from lambda_emu.emulator.platform.logging import get_logger
+
+log = get_logger("kinesis")
+
+
+HASH_KEY_SPACE = 2**128
+
+
+MAX_HASH_KEY = HASH_KEY_SPACE - 1
+
+
+DEFAULT_RETENTION_HOURS = 24
+
+
+GET_RECORDS_MAX_LIMIT = 10_000
+
+
+GET_RECORDS_MAX_BYTES = 10 * 1024 * 1024
+
+
+StreamMode = Literal["PROVISIONED", "ON_DEMAND"]
+
+
+StartingPosition = Literal["TRIM_HORIZON", "LATEST", "AT_TIMESTAMP"]
+
+
+ShardListener = Callable[[str], None]
+
+
+_SEQ_PREFIX = "49"
+
+
+_COUNTER_PER_MS = 10**18
+
+
+def invalid_argument(message: str) -> AwsError:
+    return AwsError("InvalidArgumentException", message)
+
+
+def format_sequence_number(stream_key: int, shard_index: int, counter: int) -> str:
+    return f"{_SEQ_PREFIX}{stream_key:015d}{shard_index:06d}{counter:033d}"
+
+
+def parse_sequence_number(text: str) -> tuple[int, int, int] | None:
+    """(stream key, shard index, counter) of one of our sequence numbers, or None if it is not one."""
+    if len(text) != 56 or not text.isascii() or not text.isdigit() or not text.startswith(_SEQ_PREFIX):
+        return None
+    return int(text[2:17]), int(text[17:23]), int(text[23:])
+
+
+def partition_key_hash(partition_key: str) -> int:
+    """AWS maps a partition key to a 128-bit integer with MD5."""
+    return int.from_bytes(hashlib.md5(partition_key.encode("utf-8")).digest(), "big")
+
+
+def even_hash_ranges(shard_count: int) -> list[tuple[int, int]]:
+    """Split 0..2^128-1 as CreateStream does: equal widths of floor(2^128/n), the last shard takes the rest."""
+    width = HASH_KEY_SPACE // shard_count
+    starts = [i * width for i in range(shard_count)]
+    ends = [start - 1 for start in starts[1:]] + [MAX_HASH_KEY]
+    return list(zip(starts, ends, strict=True))
+
+
+@dataclass(frozen=True, slots=True)
+class StreamRecord:
+    """One data record as stored; what GetRecords and the event source mapping hand out."""
+
+    sequence_number: str
+    partition_key: str
+    data: bytes
+    approximate_arrival: float  # epoch seconds, millisecond precision
+    shard_id: str
+    counter: int  # position within the shard; orders records like sequence_number does
+
+    @property
+    def size(self) -> int:
+        """What counts against AWS's record and request size limits: data plus partition key."""
+        return len(self.data) + len(self.partition_key.encode("utf-8"))
+
+
+class Shard:
+    """An open shard: a hash-key range and an append-only, retention-trimmed log of records."""
+
+    def __init__(self, stream_key: int, index: int, hash_range: tuple[int, int], created_at: float) -> None:
+        self.index = index
+        self.shard_id = f"shardId-{index:012d}"
+        self.starting_hash_key, self.ending_hash_key = hash_range
+        self._stream_key = stream_key
+        self.start_counter = round(created_at * 1000) * _COUNTER_PER_MS
+        self.starting_sequence_number = self.sequence_number(self.start_counter)
+        self._records: list[StreamRecord] = []
+        self._counters: list[int] = []
+        self._head = 0  # records before this index are trimmed; compacted lazily
+        self.last_counter = self.start_counter
+
+    def sequence_number(self, counter: int) -> str:
+        return format_sequence_number(self._stream_key, self.index, counter)
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "ShardId": self.shard_id,
+            "HashKeyRange": {
+                "StartingHashKey": str(self.starting_hash_key),
+                "EndingHashKey": str(self.ending_hash_key),
+            },
+            "SequenceNumberRange": {"StartingSequenceNumber": self.starting_sequence_number},
+        }
+
+    def append(self, partition_key: str, data: bytes, arrival: float) -> StreamRecord:
+        # Strictly increasing even if two records arrive in the same millisecond.
+        counter = max(self.last_counter + 1, round(arrival * 1000) * _COUNTER_PER_MS)
+        record = StreamRecord(self.sequence_number(counter), partition_key, data, arrival, self.shard_id, counter)
+        self._records.append(record)
+        self._counters.append(counter)
+        self.last_counter = counter
+        return record
+
+    def trim(self, horizon: float) -> None:
+        """Drop records that arrived before ``horizon`` (retention), amortised O(1) per record."""
+        head, records = self._head, self._records
+        while head < len(records) and records[head].approximate_arrival < horizon:
+            head += 1
+        self._head = head
+        if head > 1024 and head * 2 > len(records):
+            del self._records[:head]
+            del self._counters[:head]
+            self._head = 0
+
+    def _index_after(self, counter: int) -> int:
+        return max(self._head, bisect.bisect_right(self._counters, counter))
+
+    def records_after(self, counter: int, limit: int, max_bytes: int) -> list[StreamRecord]:
+        """Up to ``limit`` records after ``counter``, at most ``max_bytes`` (always at least one)."""
+        start = self._index_after(counter)
+        out: list[StreamRecord] = []
+        total = 0
+        for record in self._records[start : start + limit]:
+            if out and total + record.size > max_bytes:
+                break
+            out.append(record)
+            total += record.size
+        return out
+
+    def next_after(self, counter: int) -> StreamRecord | None:
+        index = self._index_after(counter)
+        return self._records[index] if index < len(self._records) else None
+
+    def first_arrived_at_or_after(self, when: float) -> StreamRecord | None:
+        for record in self._records[self._head :]:
+            if record.approximate_arrival >= when:
+                return record
+        return None
+
+    def live_records(self) -> list[StreamRecord]:
+        return self._records[self._head :]
+
+
+class Stream:
+    """A data stream. The methods under "internal API" are for the stream event source mapping."""
+
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        name: str,
+        arn: str,
+        key: int,
+        shard_count: int,
+        mode: StreamMode,
+        max_record_size_kib: int,
+        tags: dict[str, str],
+    ) -> None:
+        self._clock = clock
+        self.name = name
+        self.arn = arn
+        self.key = key
+        self.created_at = clock.now_ms() / 1000
+        self.mode: StreamMode = mode
+        self.status = "ACTIVE"  # ACTIVE at once: boto3's stream_exists waiter passes on its first poll
+        self.retention_hours = DEFAULT_RETENTION_HOURS
+        self.max_record_size_kib = max_record_size_kib
+        self.tags = dict(tags)
+        self.deleted = False
+        self.shards = [
+            Shard(key, index, hash_range, self.created_at)
+            for index, hash_range in enumerate(even_hash_ranges(shard_count))
+        ]
+        self._by_id = {shard.shard_id: shard for shard in self.shards}
+        self._starting_keys = [shard.starting_hash_key for shard in self.shards]
+        self._listeners: list[ShardListener] = []
+
+    # ---- lookups ------------------------------------------------------------------------------
+
+    def shard(self, shard_id: str) -> Shard | None:
+        return self._by_id.get(shard_id)
+
+    def shard_for_hash_key(self, hash_key: int) -> Shard:
+        return self.shards[bisect.bisect_right(self._starting_keys, hash_key) - 1]
+
+    @property
+    def max_record_bytes(self) -> int:
+        return self.max_record_size_kib * 1024
+
+    def trim(self) -> None:
+        """Apply retention now (lazily: called whenever the stream is read)."""
+        horizon = self._clock.now() - self.retention_hours * 3600
+        for shard in self.shards:
+            shard.trim(horizon)
+
+    def append(self, shard: Shard, partition_key: str, data: bytes) -> StreamRecord:
+        return shard.append(partition_key, data, self._clock.now_ms() / 1000)
+
+    def notify(self, shard_ids: Iterable[str]) -> None:
+        for shard_id in shard_ids:
+            for listener in list(self._listeners):
+                try:
+                    listener(shard_id)
+                except Exception:  # noqa: BLE001 - a poller's bug must not fail a producer's PutRecord
+                    log.exception("kinesis listener failed", stream=self.name, shard=shard_id)
+
+    # ---- internal API (the stream event source mapping) ---------------------------------------
+
+    def list_shards(self) -> list[Shard]:
+        """The stream's shards, in shard-id order (all open: lambda-emu does not reshard)."""
+        return list(self.shards)
+
+    def starting_sequence_number(
+        self, shard_id: str, position: StartingPosition, timestamp: float | None = None
+    ) -> str:
+        """A cursor for ``read``: records strictly after it are the ones ``position`` starts at.
+
+        TRIM_HORIZON → the oldest record kept; LATEST → only records appended from now on;
+        AT_TIMESTAMP → the first record whose arrival is at or after ``timestamp`` (epoch seconds).
+        """
+        shard = self._shard_or_raise(shard_id)
+        self.trim()
+        if position == "TRIM_HORIZON":
+            return shard.starting_sequence_number
+        if position == "LATEST":
+            return shard.sequence_number(shard.last_counter)
+        if position == "AT_TIMESTAMP":
+            if timestamp is None:
+                raise ValueError("AT_TIMESTAMP needs a timestamp")
+            record = shard.first_arrived_at_or_after(timestamp)
+            return shard.sequence_number(record.counter - 1 if record else shard.last_counter)
+        raise ValueError(f"unknown starting position {position!r}")
+
+    def read(
+        self,
+        shard_id: str,
+        after_sequence_number: str,
+        *,
+        limit: int = GET_RECORDS_MAX_LIMIT,
+        max_bytes: int = GET_RECORDS_MAX_BYTES,
+    ) -> list[StreamRecord]:
+        """Records of ``shard_id`` strictly after ``after_sequence_number``, oldest first.
+
+        At most ``limit`` records and ``max_bytes`` (data + partition keys; the first record is
+        always returned whatever its size). Records past retention are never returned.
+        ``after_sequence_number`` is a record's sequence number or a cursor from
+        :meth:`starting_sequence_number`.
+        """
+        shard = self._shard_or_raise(shard_id)
+        counter = self._counter_of(shard, after_sequence_number)
+        self.trim()
+        return shard.records_after(counter, limit, max_bytes)
+
+    def latest_sequence_number(self, shard_id: str) -> str | None:
+        """The sequence number of the newest record kept in the shard, or None if it holds none."""
+        shard = self._shard_or_raise(shard_id)
+        self.trim()
+        live = shard.live_records()
+        return live[-1].sequence_number if live else None
+
+    def add_listener(self, callback: ShardListener) -> None:
+        """``callback(shard_id)`` runs synchronously after records are appended to that shard (once
+        per shard per PutRecord/PutRecords call), and once per shard when the stream is deleted
+        (then ``stream.deleted`` is True). Keep it cheap: wake a poller, don't read here."""
+        self._listeners.append(callback)
+
+    def remove_listener(self, callback: ShardListener) -> None:
+        if callback in self._listeners:
+            self._listeners.remove(callback)
+
+    def _shard_or_raise(self, shard_id: str) -> Shard:
+        shard = self._by_id.get(shard_id)
+        if shard is None:
+            raise AwsError(
+                "ResourceNotFoundException",
+                f"Shard {shard_id} in stream {self.name} under account {self.arn.split(':')[4]} does not exist",
+            )
+        return shard
+
+    def _counter_of(self, shard: Shard, sequence_number: str) -> int:
+        parsed = parse_sequence_number(sequence_number)
+        if parsed is None or parsed[0] != self.key or parsed[1] != shard.index:
+            raise invalid_argument(f"Sequence number {sequence_number} does not belong to {shard.shard_id}")
+        return parsed[2]
