@@ -44,7 +44,10 @@ class Attempt:
     attempt: int
     duplicate: bool
     start_time: float  # virtual epoch seconds
-    event: Any = None
+    #: The payload as received, cut to the journal's payload limit. Kept as bytes and read as JSON only
+    #: when the attempt is shown: parsing every event on the invoke path would cost time, and parsed
+    #: documents take several times the memory of their text.
+    event_bytes: bytes = b""
     event_truncated: bool = False
     source_detail: dict[str, Any] = field(default_factory=dict)
     end_time: float | None = None
@@ -52,7 +55,7 @@ class Attempt:
     outcome: Outcome | None = None
     error_type: str | None = None
     cold_start: bool = False
-    response: Any = None
+    response_bytes: bytes = b""
     response_truncated: bool = False
     error: dict[str, str] | None = None
     log_tail: str = ""
@@ -63,6 +66,15 @@ class Attempt:
     #: What the terminal's narration needs beyond the JSON (max attempts, maxReceiveCount, names...).
     #: Never serialized.
     context: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def event(self) -> Any:
+        """The event as JSON when it parses (and wasn't cut), else its text."""
+        return shown(self.event_bytes, self.event_truncated)
+
+    @property
+    def response(self) -> Any:
+        return shown(self.response_bytes, self.response_truncated)
 
     def to_json(self) -> dict[str, Any]:
         document: dict[str, Any] = {
@@ -98,11 +110,18 @@ class Attempt:
         return document
 
 
-def readable(payload: bytes, limit: int) -> tuple[Any, bool]:
-    """A payload as the journal keeps it: its JSON (else its text), cut to ``limit`` bytes (then text)."""
+def kept(payload: bytes, limit: int) -> tuple[bytes, bool]:
+    """A payload as the journal keeps it: cut to ``limit`` bytes, and whether it was cut."""
     if len(payload) > limit:
-        return payload[:limit].decode(errors="replace"), True
-    return (json_or_text(payload) if payload else None), False
+        return payload[:limit], True
+    return payload, False
+
+
+def shown(payload: bytes, truncated: bool) -> Any:
+    """A kept payload as the journal shows it: its JSON, else (or when it was cut) its text."""
+    if truncated:
+        return payload.decode(errors="replace")
+    return json_or_text(payload) if payload else None
 
 
 class Journal:
@@ -142,7 +161,7 @@ class Journal:
         self._per_request[request_id] = number
         self._held[request_id] = self._held.get(request_id, 0) + 1
         self._sequence += 1
-        event, truncated = readable(payload, self.payload_limit)
+        event, truncated = kept(payload, self.payload_limit)
         attempt = Attempt(
             sequence=self._sequence,
             request_id=request_id,
@@ -151,7 +170,7 @@ class Journal:
             attempt=number,
             duplicate=duplicate,
             start_time=self.clock.now(),
-            event=event,
+            event_bytes=event,
             event_truncated=truncated,
             source_detail=dict(source_detail or {}),
             context=dict(context or {}),
@@ -192,7 +211,7 @@ class Journal:
         attempt.duration_ms = duration_ms
         attempt.cold_start = cold_start
         if outcome == "success":
-            attempt.response, attempt.response_truncated = readable(response, self.payload_limit)
+            attempt.response_bytes, attempt.response_truncated = kept(response, self.payload_limit)
         elif error_type is not None:
             attempt.error = {"errorType": error_type, "errorMessage": error_message or ""}
         attempt.log_tail = log[-LOG_TAIL_BYTES:].decode(errors="replace")
