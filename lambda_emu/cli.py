@@ -225,10 +225,16 @@ def main(argv: list[str] | None = None) -> int:
 def entry() -> None:
     """The `lambda-emu` console script: main(), then out without the interpreter's teardown.
 
+    It first gives itself a private mount namespace (where allowed; still single-threaded here), so the
+    size-limited /tmp mounts of its environments never outlive it on the host.
+
     By the time main() returns, everything lambda-emu started is stopped and its files are gone; what
     is left is Python freeing every loaded module (botocore's models...), which takes seconds on a busy
     machine, and a SIGTERM must end lambda-emu within 2 s.
     """
+    from lambda_emu.runtime_api.runners.scratch import private_mounts
+
+    private_mounts()
     code = main()
     with contextlib.suppress(OSError, ValueError):
         sys.stdout.flush()

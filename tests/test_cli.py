@@ -29,6 +29,7 @@ import pytest
 from botocore.config import Config
 
 from lambda_emu import __version__
+from lambda_emu.runtime_api.runners.orphans import OrphanRegistry
 
 LAMBDA_EMU = Path(sys.executable).parent / "lambda-emu"
 READY = re.compile(r"^lambda-emu \S+ ready at (http://\S+)$")
@@ -69,9 +70,9 @@ def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None
 class EmuProcess:
     """One `lambda-emu up` and the lines it prints (read by threads, so nothing blocks on a full pipe)."""
 
-    def __init__(self, args: list[str], cwd: Path, env: dict[str, str]) -> None:
+    def __init__(self, args: list[str], cwd: Path, env: dict[str, str], prefix: tuple[str, ...] = ()) -> None:
         self.proc = subprocess.Popen(
-            [str(LAMBDA_EMU), "up", *args], cwd=cwd, env=env,
+            [*prefix, str(LAMBDA_EMU), "up", *args], cwd=cwd, env=env,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1,
         )
         self.ps = psutil.Process(self.proc.pid)
@@ -148,8 +149,8 @@ def start(isolated_env: dict[str, str], project: Path) -> Iterator[Callable[...,
     started: list[EmuProcess] = []
     extra: list[subprocess.Popen[bytes]] = []
 
-    def run(*args: str, cwd: Path | None = None) -> EmuProcess:
-        process = EmuProcess(["--port", "0", *args], cwd or project, isolated_env)
+    def run(*args: str, cwd: Path | None = None, prefix: tuple[str, ...] = ()) -> EmuProcess:
+        process = EmuProcess(["--port", "0", *args], cwd or project, isolated_env, prefix)
         started.append(process)
         return process
 
@@ -163,6 +164,8 @@ def start(isolated_env: dict[str, str], project: Path) -> Iterator[Callable[...,
             if child.poll() is None:
                 child.kill()
                 child.wait(10)
+        # What a killed run leaves (its temporary state directory), removed as the next start would.
+        OrphanRegistry(Path(isolated_env["XDG_RUNTIME_DIR"]) / "lambda-emu" / "run").reap_stale()
 
 
 def lambda_client(endpoint: str) -> Any:

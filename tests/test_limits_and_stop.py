@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import socket
 import threading
@@ -153,3 +154,48 @@ def test_no_process_of_a_stopped_server_survives(tmp_path: Path) -> None:
     finally:
         running.stop()
     wait_until(lambda: gone(child), 10, "the function's setsid child to end with the server")
+
+
+FILL_SLOWLY = """\
+import os, time
+
+def handler(event, context):
+    with open(os.path.join(os.environ["TMPDIR"], "fill.bin"), "wb") as sink:
+        for _ in range(520):
+            sink.write(b"x" * (1024 * 1024))
+    time.sleep(10)
+    return "survived"
+"""
+
+FILL_TEMPLATE = """\
+Resources:
+  Filler:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: filler/
+      Handler: app.handler
+      Runtime: python3.12
+      Timeout: 30
+      EphemeralStorage:
+        Size: 512
+"""
+
+
+def test_without_a_mount_the_environment_is_ended_past_ephemeral_storage(
+    start: Callable[..., EmuProcess], project: Path,
+) -> None:
+    """Where mounting is not allowed (here: lambda-emu without CAP_SYS_ADMIN, as an unprivileged user
+    runs it), the runner measures /tmp and ends the environment."""
+    setpriv = shutil.which("setpriv")
+    assert setpriv, "this test needs util-linux's setpriv"
+    (project / "filler").mkdir()
+    (project / "filler" / "app.py").write_text(FILL_SLOWLY)
+    (project / "template.yaml").write_text(FILL_TEMPLATE)
+    emu = start(prefix=(setpriv, "--bounding-set", "-sys_admin", "--inh-caps", "-sys_admin"))
+    response = lambda_client(emu.wait_ready()).invoke(FunctionName="Filler", Payload=b"{}")
+    assert response["FunctionError"] == "Unhandled"
+    error = json.loads(response["Payload"].read())
+    assert error["errorType"] == "Runtime.ExitError"
+    assert error["errorMessage"].endswith(" Error: Runtime exited with error: signal: killed")
+    wait_until(lambda: any("more than the function's EphemeralStorage (512 MB)" in line for line in emu.stdout), 10,
+               "the log line saying why")

@@ -60,7 +60,8 @@ def spawn_daemon(endpoint: str) -> tuple[psutil.Process, Path]:
     daemon = psutil.Process(body["daemon"])
     tmp = Path(body["tmp"])
     assert not gone(daemon)
-    assert daemon.ppid() != 0 and (tmp / "scratch.bin").is_file()
+    # Seen through the daemon's root: lambda-emu's /tmp mounts live in its own mount namespace.
+    assert Path(f"/proc/{daemon.pid}/root{tmp}/scratch.bin").is_file()
     return daemon, tmp
 
 

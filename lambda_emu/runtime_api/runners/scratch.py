@@ -12,6 +12,9 @@ from pathlib import Path
 
 _MNT_DETACH = 2
 _MS_REMOUNT = 32
+_MS_REC = 16384
+_MS_PRIVATE = 1 << 18
+_CLONE_NEWNS = 0x00020000
 
 
 def _libc() -> ctypes.CDLL | None:
@@ -21,6 +24,20 @@ def _libc() -> ctypes.CDLL | None:
         return ctypes.CDLL("libc.so.6", use_errno=True)
     except OSError:
         return None
+
+
+def private_mounts() -> bool:
+    """Give this process a mount namespace of its own, private to it, so the /tmp mounts it makes
+    vanish with it (and the processes it started), even when it is killed with -9: nothing stays
+    mounted on the host. Only while the process is single-threaded (unshare refuses otherwise); False
+    when not allowed (not root), and then mounts are made on the host and removed on stop or by the
+    next start."""
+    libc = _libc()
+    if libc is None or libc.unshare(_CLONE_NEWNS) != 0:
+        return False
+    # Mounts made here must not propagate back to the host's namespace (systemd makes / shared).
+    libc.mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None)
+    return True
 
 
 def mount_tmpfs(path: Path, size_mb: int) -> bool:
