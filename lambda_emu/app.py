@@ -53,7 +53,9 @@ class Emulator:
         from lambda_emu.request_guard import RequestGuard
 
         # Every listener (this port, every Runtime API port) refuses what a web page could send.
-        self.request_guard = RequestGuard(self.config.host, self.config.allow_hosts, self.config.allow_origins)
+        # The address containers are told to reach lambda-emu at (--container-host) is one it serves.
+        self.request_guard = RequestGuard(self.config.host, (*self.config.allow_hosts, self.config.container_host),
+                                          self.config.allow_origins)
         self._build_rooms()
 
     def _build_rooms(self) -> None:

@@ -166,6 +166,17 @@ def test_allow_host_and_allow_origin(allowing_server: RunningServer) -> None:
     assert refused(status, headers, body, "--allow-origin https://app.example.evil")
 
 
+def test_the_container_host_is_served() -> None:
+    """Containers (--runner docker on Docker Desktop) reach lambda-emu under --container-host."""
+    running = RunningServer(container_host="host.docker.internal").start()
+    try:
+        status, _, _ = raw_request(running.endpoint, "GET", "/2015-03-31/functions/", None,
+                                   {"Host": "host.docker.internal:3001"})
+        assert status == 200
+    finally:
+        running.stop()
+
+
 def test_the_flags_are_repeatable() -> None:
     args = parser().parse_args(["up", "--allow-host", "a.test", "--allow-host", "b.test",
                                 "--allow-origin", "https://x.example", "--allow-origin", "https://y.example"])
