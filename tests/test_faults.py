@@ -26,7 +26,8 @@ with open(os.environ["OUT"], "a") as out:
 def handler(event, context):
     started = time.time()
     time.sleep(float(os.environ.get("SLEEP", "0")))
-    records = [{"messageId": r["messageId"], "receiveCount": r["attributes"]["ApproximateReceiveCount"]}
+    records = [{"messageId": r.get("messageId"),
+                "receiveCount": r.get("attributes", {}).get("ApproximateReceiveCount")}
                for r in event.get("Records", [])] if isinstance(event, dict) else []
     with open(os.environ["OUT"], "a") as out:
         out.write(json.dumps({"requestId": context.aws_request_id, "start": started, "end": time.time(),
@@ -192,6 +193,13 @@ def test_lost_response_sync_ran_the_function_but_reports_a_timeout(emu: RunningS
     [attempt] = emu.invocations(name)
     assert (attempt["outcome"], attempt["errorType"], attempt["fault"]) == ("error", "Sandbox.Timedout",
                                                                             "lostResponseRate")
+    # `lambda-emu timeline` shows which fault hit the attempt.
+    import subprocess
+    import sys
+
+    shown = subprocess.run([str(Path(sys.executable).parent / "lambda-emu"), "timeline", "--endpoint", emu.endpoint],
+                           capture_output=True, text=True, timeout=60, check=True).stdout
+    assert f"{name} sync {request_id}" in shown and "attempt 1 cold fault lostResponseRate" in shown
 
 
 def test_lost_response_async_is_retried_like_a_timeout(emu: RunningServer, tmp_path: Path) -> None:
@@ -348,3 +356,24 @@ def test_fault_flags_at_up_and_the_narration_line(tmp_path: Path) -> None:
         process.terminate()
         _, stderr = process.communicate(timeout=60)
     assert "fault throttleRate: the attempt is throttled before it runs" in stderr
+
+
+def test_throttle_on_a_kinesis_mapping_backs_off_without_using_a_retry(emu: RunningServer, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    name = recorder(emu, out)
+    kinesis = emu.client("kinesis")
+    kinesis.create_stream(StreamName="stream", ShardCount=1)
+    arn = kinesis.describe_stream_summary(StreamName="stream")["StreamDescriptionSummary"]["StreamARN"]
+    emu.client("lambda").create_event_source_mapping(FunctionName=name, EventSourceArn=arn,
+                                                     StartingPosition="TRIM_HORIZON", MaximumRetryAttempts=0)
+    emu.advance(0)
+    faults(emu, functionName=name, throttleRate=1.0)
+    kinesis.put_record(StreamName="stream", Data=b"r", PartitionKey="k")
+    emu.advance(0)
+    assert tags(emu, name) == ["throttleRate"]
+    faults(emu, functionName=name, throttleRate=0.0)
+    emu.advance(1)
+    # MaximumRetryAttempts 0, and the batch still reached the function: a throttle is no retry.
+    assert [(a["outcome"], a.get("fault")) for a in emu.invocations(name)] == [
+        ("throttled", "throttleRate"), ("success", None)]
+    assert len(handled(out)) == 1

@@ -95,6 +95,8 @@ def decision_text(decision: dict[str, Any] | None) -> str:
 def attempt_line(attempt: dict[str, Any]) -> str:
     tags = " duplicate" if attempt.get("duplicate") else ""
     tags += " cold" if attempt.get("coldStart") else ""
+    fault = attempt.get("fault")
+    tags += f" fault {fault}" if fault and fault != "duplicateRate" else ""  # a duplicate says so already
     parts = [f"attempt {attempt['attempt']}{tags}", _short_time(attempt.get("startTime")), outcome_text(attempt)]
     decision = decision_text(attempt.get("decision"))
     return "  ".join(parts) + (f"  {decision}" if decision else "")
