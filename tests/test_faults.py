@@ -354,7 +354,10 @@ def test_fault_flags_at_up_and_the_narration_line(tmp_path: Path) -> None:
             lam.invoke(FunctionName=name, Payload=b"{}")
     finally:
         process.terminate()
-        _, stderr = process.communicate(timeout=60)
+        stdout, stderr = process.communicate(timeout=60)
+    # Narrated on the terminal (the narration's plain lines on stdout) and in lambda-emu's own log.
+    narrated = rf"\[{name}\] sync \S+ fault throttleRate: the attempt is throttled before it runs"
+    assert re.search(narrated, stdout), stdout
     assert "fault throttleRate: the attempt is throttled before it runs" in stderr
 
 

@@ -3,6 +3,7 @@ pytest in a subprocess (pytester), against the `lambda-emu up` it starts or an e
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -88,6 +89,20 @@ def test_wait_for(lambda_emu):
         lambda_emu.wait_for(lambda: False, timeout=0.2)
 
 
+@pytest.mark.lambda_emu(faults={"throttleRate": 0.5}, seed=4)
+@pytest.mark.parametrize("run", ["first", "second"])
+def test_the_marker_seed(lambda_emu, run):
+    name = lambda_emu.deploy(code={"app.py": APP}, FunctionName="Seeded")
+    tags = []
+    for n in range(12):
+        try:
+            lambda_emu.invoke(name, {"n": n})
+        except ClientError:
+            pass
+    tags = [a.get("fault") for a in lambda_emu.invocations(name)]
+    Path(f"seeded-{run}.json").write_text(json.dumps(tags))
+
+
 def test_a_failure_shows_the_journal(lambda_emu):
     name = lambda_emu.deploy(code={"app.py": FAILING}, FunctionName="Exploder")
     result = lambda_emu.invoke(name, {})
@@ -128,7 +143,10 @@ def test_the_plugin_in_a_test_project(project: pytest.Pytester) -> None:
     project.makepyfile(test_project=PROJECT_TESTS)
     (project.path / "template.yaml").write_text(TEMPLATE)
     result = project.runpytest_subprocess("-p", "no:cacheprovider", timeout=600)
-    result.assert_outcomes(passed=5, failed=1)
+    result.assert_outcomes(passed=7, failed=1)
+    # The marker's seed: both runs, each after a reset, drew the same throttles.
+    first, second = (json.loads((project.path / f"seeded-{run}.json").read_text()) for run in ("first", "second"))
+    assert first == second and set(first) == {"throttleRate", None}
     # The failing test's report carries its journal (the timeline view, else JSON), with the attempt
     # that failed and only that test's attempts.
     request_id = (project.path / "failed-request-id").read_text()
