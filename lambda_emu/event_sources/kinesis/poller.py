@@ -26,7 +26,9 @@ batching-window timer fires, or when a tumbling window ends; otherwise nothing r
 scheduled, so a manual clock settles. Checkpoints (per lane, per shard) live on the mapping, so a
 disabled and re-enabled mapping resumes where it stopped.
 
-The shard readers, lanes and batches are in :mod:`.lanes`, the event's JSON in :mod:`.records`.
+The shard readers, lanes and batches are in :mod:`.lanes`, the event's JSON in :mod:`.records`, the
+retry rules in :mod:`.retry_policy`. What is left here (some 600 lines) is one driver: each method is
+a step of the same per-lane cycle (cut, invoke, decide, checkpoint or discard), which reads best whole.
 """
 
 from __future__ import annotations

@@ -5,6 +5,9 @@ shards and records are in ``streams.py``, and the stream event source mapping re
 internal API of :class:`~lambda_emu.emulator.services.kinesis.streams.Stream` (``list_shards``,
 ``starting_sequence_number``, ``read``, ``latest_sequence_number``, ``add_listener``).
 
+The registry, the API's checks beyond the model and the shard iterators stay together (some 580
+lines): every check reads the same stream state the iterators do.
+
 Time: nothing here runs a timer. Retention trimming and iterator expiry are computed from timestamps
 on the clock when a stream is touched, so a manual clock can always settle.
 
