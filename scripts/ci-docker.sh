@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Docker for the container tests (make docker-ready; .ci/run calls it): installs docker.io and
 # debootstrap when missing, starts dockerd when no engine answers, builds the local python base images
-# once (docker/build-base-images.sh skips tags that exist). Prints how long each step took.
+# once (docker/build-base-images.sh skips tags that exist) and lambda-emu's own image. Prints how long
+# each step took.
 #
 # Under CI=true any failure is fatal with its reason (a container test never skips there); elsewhere
 # the reason is printed and the container tests skip.
@@ -19,6 +20,10 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo -n "$@"; fi; }
 engine_answers() { docker info >/dev/null 2>&1; }
 
 started=$SECONDS
+# lambda-emu's own image needs its dependencies installed for the image's python (pip, slow): fetched
+# now, while apt and debootstrap run.
+docker/build-emulator-image.sh --deps-only >"${TMPDIR:-/tmp}/lambda-emu-image-deps.log" 2>&1 &
+image_deps=$!
 
 if ! command -v dockerd >/dev/null 2>&1 || ! command -v debootstrap >/dev/null 2>&1 || ! command -v docker >/dev/null 2>&1; then
   step=$SECONDS
@@ -47,4 +52,10 @@ fi
 step=$SECONDS
 as_root docker/build-base-images.sh || fail "building the base images failed"
 say "base images ready in $((SECONDS - step)) s"
+
+# lambda-emu's own image: its dependencies (pip, the slow part) are cached for the test that rebuilds it.
+step=$SECONDS
+wait "$image_deps" || fail "installing lambda-emu's dependencies for its image failed: $(tail -n 5 "${TMPDIR:-/tmp}/lambda-emu-image-deps.log")"
+docker/build-emulator-image.sh lambda-emu:latest >/dev/null || fail "building lambda-emu's own image failed"
+say "lambda-emu's own image ready in $((SECONDS - step)) s"
 say "docker ready in $((SECONDS - started)) s"
