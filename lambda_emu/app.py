@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
     from lambda_emu.emulator.invocation.functions import Function
     from lambda_emu.emulator.invocation.sandbox import OutputListener
+    from lambda_emu.emulator.platform.journal import Attempt, JournalEvent
+    from lambda_emu.emulator.platform.state import StateStore
     from lambda_emu.emulator.services.kinesis.api import KinesisService
     from lambda_emu.emulator.services.lambda_.mappings import EventSourceMapping
     from lambda_emu.emulator.services.sqs.api import SqsService
@@ -46,6 +48,12 @@ class Emulator:
         self._own_state_dir = self.config.state_dir is None
         self.state_dir = Path(self.config.state_dir or tempfile.mkdtemp(prefix="lambda-emu-"))
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        #: --state-dir: everything accepted is written through to DIR/state.db; None without it.
+        self.state: StateStore | None = None
+        #: Whether the state directory held an earlier run's state (then a template is not loaded again).
+        self.restored = False
+        if not self._own_state_dir:
+            self._open_state()
         # Set once the HTTP server is bound (port 0 picks a free port).
         self.host = self.config.host
         self.port = self.config.port
@@ -90,6 +98,8 @@ class Emulator:
         self.recorder = Recorder(config.record) if config.record is not None else None
         self.function_logs = FunctionLogs(self.clock.now)
         self._log_listeners.append(self.function_logs.add)
+        if self.state is not None:
+            self.journal.add_listener(self._save_attempt)
         self.faults = Faults(self.rng, {"duplicateRate": config.duplicate_rate, **config.faults})
         # runtime API and its runner
         self.orphans = OrphanRegistry()
@@ -99,7 +109,7 @@ class Emulator:
             self.runner = self.docker_runner
         self.runtime_api = RuntimeApiServer("127.0.0.1", guard=self.request_guard)
         # invocation: Lambda's data plane
-        self.functions = FunctionRegistry(self.region, self.account_id, self.state_dir / "code")
+        self.functions = FunctionRegistry(self.region, self.account_id, self.state_dir / "code", self.state)
         host = SandboxHost(self.runner, self.runtime_api, self.region, lambda: self.endpoint, self.function_output,
                            container_runner=lambda: self.docker_runner)
         self.environments = Environments(host, self.functions, self.clock,
@@ -112,8 +122,8 @@ class Emulator:
                                          async_invoke=self._async_invoke)
         # event sources
         self.async_queue = AsyncQueue(self.functions, self.invoker, self.destinations, self.clock, self.faults,
-                                      poller_limit=config.async_concurrency)
-        self.event_source_mappings = EventSourceMappings(self.clock, self._mapping_driver)
+                                      poller_limit=config.async_concurrency, state=self.state)
+        self.event_source_mappings = EventSourceMappings(self.clock, self._mapping_driver, self.state)
         # services
         self.control = ControlService(self.clock, self.journal, self.destinations, self.faults, self.functions)
         checks = DestinationChecks(self.functions, lambda arn: self.sqs.store.queue_by_arn(arn) is not None)
@@ -145,7 +155,7 @@ class Emulator:
         from lambda_emu.emulator.services.sqs.api import SqsService
 
         return SqsService(self.clock, self.rng, region=self.region, account_id=self.account_id,
-                          endpoint=lambda: self.endpoint)
+                          endpoint=lambda: self.endpoint, state=self.state)
 
     @property
     def docker_runner(self) -> DockerRunner:
@@ -161,7 +171,7 @@ class Emulator:
     def kinesis(self) -> KinesisService:
         from lambda_emu.emulator.services.kinesis.api import KinesisService
 
-        return KinesisService(self.clock, self.rng, region=self.region, account_id=self.account_id)
+        return KinesisService(self.clock, self.rng, region=self.region, account_id=self.account_id, state=self.state)
 
     def _mapping_driver(self, mapping: EventSourceMapping) -> EventSourceDriver:
         """The driver of an enabled mapping: each poller gets its source's store and nothing else of it."""
@@ -173,11 +183,75 @@ class Emulator:
         from lambda_emu.event_sources.kinesis.poller import KinesisPoller
 
         return KinesisPoller(mapping, self.kinesis.store, self.functions, self.invoker, self.destinations,
-                             self.clock, self.faults, region=self.region)
+                             self.clock, self.faults, region=self.region,
+                             on_checkpoint=self.event_source_mappings.saved)
 
     async def _async_invoke(self, function: Function, payload: bytes, *, request_id: str, invoked_arn: str) -> None:
         # A method rather than the queue's own: destinations are built before the queue that uses them.
         await self.async_queue.enqueue(function, payload, request_id=request_id, invoked_arn=invoked_arn)
+
+    # ---- the state directory (--state-dir) ----
+
+    def _open_state(self) -> None:
+        from lambda_emu import __version__
+        from lambda_emu.emulator.platform.state import StateStore
+
+        state = StateStore(self.state_dir, __version__)
+        self.state = state
+        self.restored = not state.empty()
+        clock = state.get("meta", "clock")
+        if clock is not None:
+            self.clock.restore_time(clock)
+        boots = int((state.get("meta", "boots") or {}).get("count", 0))
+        if boots:
+            # The same seed again would hand out the IDs (SQS message IDs, receipt handles) of the run
+            # whose state was restored: each start of one state directory draws its own sequence.
+            self.rng = random.Random(f"{self.config.seed}/{boots}")
+        state.put("meta", "boots", lambda: {"count": boots + 1})
+        self._clock_mark: tuple[float | None, float] | None = None
+        state.on_commit.append(self._save_clock)
+        state.commit()
+
+    def _save_clock(self) -> None:
+        assert self.state is not None
+        saved = self.clock.saved_time()
+        mark = (saved["now"] if self.clock.mode == "manual" else None, saved["offset"])
+        if mark != self._clock_mark or (self.clock.mode == "scaled" and self.state.pending):
+            self._clock_mark = mark
+            self.state.put("meta", "clock", lambda: saved)
+
+    def _save_attempt(self, what: JournalEvent, attempt: Attempt) -> None:
+        """The journal, written through: each attempt as it begins, finishes and gets its decision."""
+        from lambda_emu.emulator.platform.journal import attempt_record
+
+        assert self.state is not None
+        self.state.put("attempt", f"{attempt.sequence:012d}", lambda: attempt_record(attempt))
+        if what == "begin" and attempt.sequence > self.journal.size:
+            # The journal is bounded: the attempt that just rolled out of it goes from the state too.
+            self.state.delete("attempt", f"{attempt.sequence - self.journal.size:012d}")
+
+    def _restore_state(self) -> None:
+        """What the state directory holds, rebuilt before any request is served, in dependency order:
+        layers (once they exist: restore them here, first), functions, queues and their messages, streams
+        and their records, the journal. Async events and event source mappings start work, so they come
+        back in ``_resume``, once the rooms they drive are up."""
+        if self.state is None or not self.restored:
+            return
+        self.functions.restore()
+        if next(self.state.load("sqs-queue"), None) is not None:
+            self.sqs.restore()
+        if next(self.state.load("kinesis-stream"), None) is not None:
+            self.kinesis.restore()
+        from lambda_emu.emulator.platform.journal import attempt_from_record
+
+        self.journal.restore([attempt_from_record(record) for _key, record in self.state.load("attempt")])
+
+    def _resume(self) -> None:
+        if self.state is None or not self.restored:
+            return
+        self.async_queue.restore()
+        self.event_source_mappings.restore()
+        log.info("state restored", state_dir=str(self.state_dir))
 
     # ---- function output ----
 
@@ -240,6 +314,8 @@ class Emulator:
         return f"http://{self.host}:{self.port}"
 
     async def start(self) -> None:
+        # Synchronously, before the first await: no request is served before the state is back.
+        self._restore_state()
         killed = self.orphans.reap_stale()
         if killed:
             log.info("killed runtime processes a previous run left behind", count=killed)
@@ -250,6 +326,7 @@ class Emulator:
             # run left are removed before any new one starts.
             await self._docker_runner.open()
         await self.runtime_api.start()
+        self._resume()
 
     async def stop(self) -> None:
         await self.event_source_mappings.stop()
@@ -276,6 +353,8 @@ class Emulator:
         remove_tree(self.state_dir / "tmp")
         if self.recorder is not None:
             self.recorder.close()
+        if self.state is not None:
+            self.state.close()
         if self._own_state_dir:
             shutil.rmtree(self.state_dir, ignore_errors=True)
 
@@ -286,7 +365,8 @@ async def serve(emu: Emulator) -> web.AppRunner:
 
     from lambda_emu.emulator.server import STOP_GRACE_SECONDS, build_app
 
-    app = build_app(emu.frontend, emu.stop, middlewares=(emu.request_guard.middleware(),))
+    app = build_app(emu.frontend, emu.stop, middlewares=(emu.request_guard.middleware(),),
+                    before_answer=emu.state.commit if emu.state is not None else None)
     # A stop never waits for handlers: in-flight calls are cut (see server.stop_serving).
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=STOP_GRACE_SECONDS)
     await runner.setup()

@@ -67,6 +67,9 @@ def parser() -> argparse.ArgumentParser:
                     help="also accept requests whose Host is NAME (besides loopback and --host); repeatable")
     up.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
                     help="also accept requests a web page at ORIGIN sends (e.g. https://app.example); repeatable")
+    up.add_argument("--state-dir", type=Path, default=None, metavar="DIR",
+                    help="keep everything accepted in DIR (SQLite) so a restart, even after kill -9, goes on "
+                         "where it stopped; without it nothing is written")
     up.add_argument("--record", type=Path, default=None, metavar="FILE",
                     help="append every event entering lambda-emu to FILE as JSON lines (for `lambda-emu replay`)")
     up.add_argument("--journal-size", type=int, default=default.journal_size,
@@ -106,6 +109,7 @@ def config_from(args: argparse.Namespace) -> EmulatorConfig:
         images=image_overrides(args.image),
         container_host=args.container_host,
         template=template,
+        state_dir=args.state_dir,
         echo_function_logs=not args.quiet,
         allow_hosts=tuple(args.allow_host),
         allow_origins=tuple(args.allow_origin),
@@ -148,7 +152,13 @@ async def run_up(config: EmulatorConfig, log_level: str = "info", log_format: st
     # Handlers first: a SIGTERM during start-up still ends in a clean stop, never a half-started run.
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    emu = Emulator(config)
+    from lambda_emu.emulator.platform.state import StateError
+
+    try:
+        emu = Emulator(config)
+    except StateError as exc:
+        print(f"lambda-emu: {exc}", file=sys.stderr, flush=True)
+        return 2
     terminal = None
     if config.echo_function_logs:
         from lambda_emu.emulator.invocation.narration import Terminal
@@ -168,7 +178,12 @@ async def run_up(config: EmulatorConfig, log_level: str = "info", log_format: st
         print(f"lambda-emu: cannot serve on {config.host}:{config.port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     try:
-        if config.template is not None:
+        if config.template is not None and emu.restored:
+            # The restored state came from that template (and from every call since): loading it again
+            # would create its resources twice. Said, not silently skipped.
+            print(f"lambda-emu: restored the state in {config.state_dir}; {config.template} is not loaded again "
+                  "(remove the state directory to start from the template)", file=sys.stderr, flush=True)
+        elif config.template is not None:
             # Imported only when needed: the template machinery (YAML, pydantic models) costs start-up time.
             from lambda_emu.emulator.template.loader import TemplateError, load_template
 

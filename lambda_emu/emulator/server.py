@@ -143,11 +143,20 @@ async def _read_body(request: web.Request) -> bytes:
 
 
 def build_app(frontend: Frontend, on_cleanup: Callable[[], Awaitable[None]],
-              middlewares: tuple[Middleware, ...] = ()) -> web.Application:
+              middlewares: tuple[Middleware, ...] = (),
+              before_answer: Callable[[], None] | None = None) -> web.Application:
     """The aiohttp application; ``on_cleanup`` stops the rooms behind it; ``middlewares`` run first
-    (the request guard)."""
+    (the request guard); ``before_answer`` runs before any response's first byte is sent
+    (--state-dir: what the request changed is then on disk)."""
     app = web.Application(client_max_size=MAX_BODY, middlewares=list(middlewares))
     app.router.add_route("*", "/{tail:.*}", frontend.dispatch)
+    if before_answer is not None:
+        commit = before_answer
+
+        async def prepare(_request: web.Request, _response: web.StreamResponse) -> None:
+            commit()
+
+        app.on_response_prepare.append(prepare)
 
     async def cleanup(_app: web.Application) -> None:
         await on_cleanup()

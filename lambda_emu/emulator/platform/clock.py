@@ -97,6 +97,24 @@ class Clock:
     def monotonic() -> float:
         return time.monotonic()
 
+    # ---- the state directory -----------------------------------------------------------------
+
+    def saved_time(self) -> dict[str, Any]:
+        """What a restart needs to go on from this moment: virtual now, and a real clock's fast-forward."""
+        return {"mode": self.mode, "now": self.now(), "offset": self._offset}
+
+    def restore_time(self, saved: dict[str, Any]) -> None:
+        """Go on from a saved moment: manual and scaled time resume where they stopped (time does not
+        run while lambda-emu is down); a real clock is wall time plus the fast-forward it had."""
+        if self.mode == "real":
+            self._offset = float(saved.get("offset", 0.0)) if saved.get("mode") == "real" else 0.0
+            return
+        now = float(saved["now"])
+        self._manual_now = now
+        self._origin_virtual = now
+        self._origin_mono = time.monotonic()
+        self._offset = 0.0
+
     def describe(self) -> dict[str, Any]:
         return {"now": iso8601(self.now()), "mode": self.mode, "scale": self.scale}
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 from lambda_emu.emulator.platform.clock import Clock, iso8601
@@ -110,6 +110,17 @@ class Attempt:
         return document
 
 
+def attempt_record(attempt: Attempt) -> dict[str, Any]:
+    """An attempt as the state directory keeps it (``context`` is the narration's, never serialized)."""
+    record = {f.name: getattr(attempt, f.name) for f in fields(Attempt) if f.name != "context"}
+    return record
+
+
+def attempt_from_record(record: dict[str, Any]) -> Attempt:
+    known = {f.name for f in fields(Attempt)}
+    return Attempt(**{k: v for k, v in record.items() if k in known})
+
+
 def kept(payload: bytes, limit: int) -> tuple[bytes, bool]:
     """A payload as the journal keeps it: cut to ``limit`` bytes, and whether it was cut."""
     if len(payload) > limit:
@@ -137,6 +148,16 @@ class Journal:
         self._held: dict[str, int] = {}
         self._listeners: list[JournalListener] = []
         self._note_listeners: list[NoteListener] = []
+
+    def restore(self, attempts: list[Attempt]) -> None:
+        """Attempts kept from an earlier run (--state-dir), oldest first: sequence numbers and the
+        numbering per request ID go on from them."""
+        for attempt in attempts[-self.size:]:
+            self._attempts.append(attempt)
+            self._sequence = max(self._sequence, attempt.sequence)
+            self._per_request[attempt.request_id] = max(self._per_request.get(attempt.request_id, 0),
+                                                        attempt.attempt)
+            self._held[attempt.request_id] = self._held.get(attempt.request_id, 0) + 1
 
     def add_listener(self, listener: JournalListener) -> None:
         self._listeners.append(listener)
