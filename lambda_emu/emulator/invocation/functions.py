@@ -13,12 +13,15 @@ import uuid
 import zipfile
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from lambda_emu.emulator.platform.errors import invalid_parameter, lambda_error, resource_conflict, resource_not_found
+
+if TYPE_CHECKING:
+    from lambda_emu.emulator.platform.state import StateStore
 
 PYTHON_RUNTIMES = ("python3.9", "python3.10", "python3.11", "python3.12", "python3.13", "python3.14")
 OS_ONLY_RUNTIMES = ("provided", "provided.al2", "provided.al2023")
@@ -179,11 +182,27 @@ class Function:
 
 
 class FunctionRegistry:
-    def __init__(self, region: str, account_id: str, code_root: Path) -> None:
+    def __init__(self, region: str, account_id: str, code_root: Path, state: StateStore | None = None) -> None:
         self.region = region
         self.account_id = account_id
         self.code_root = code_root
         self._functions: dict[str, Function] = {}
+        self._state = state
+
+    # ---- the state directory ----
+
+    def saved(self, function: Function) -> None:
+        """Write the function's configuration through to the state directory (after any change)."""
+        if self._state is not None and self._functions.get(function.name) is function:
+            self._state.put("function", function.name, lambda: function_record(function))
+
+    def restore(self) -> None:
+        """The functions of the state directory (their code is already in it, under ``code_root``)."""
+        if self._state is None:
+            return
+        for _name, record in self._state.load("function"):
+            function = function_from_record(record)
+            self._functions[function.name] = function
 
     def arn(self, name: str) -> str:
         return f"arn:aws:lambda:{self.region}:{self.account_id}:function:{name}"
@@ -230,10 +249,13 @@ class FunctionRegistry:
         if function.name in self._functions:
             raise resource_conflict(f"Function already exist: {function.name}")
         self._functions[function.name] = function
+        self.saved(function)
 
     def remove(self, function: Function) -> None:
         self._functions.pop(function.name, None)
         function.code.discard()
+        if self._state is not None:
+            self._state.delete("function", function.name)
 
     # ---- code ----
 
@@ -267,6 +289,23 @@ class FunctionRegistry:
                 size += info.st_size
                 digest.update(f"{path.relative_to(directory)}:{info.st_size}:{info.st_mtime_ns}".encode())
         return Code(directory.resolve(), size, base64.b64encode(digest.digest()).decode(), owned=False)
+
+
+def function_record(function: Function) -> dict[str, Any]:
+    record = asdict(function)
+    code = function.code
+    record["code"] = {"directory": str(code.directory), "size": code.size, "sha256": code.sha256,
+                      "owned": code.owned, "package": str(code.package) if code.package else None}
+    return record
+
+
+def function_from_record(record: dict[str, Any]) -> Function:
+    code = record["code"]
+    known = {f.name for f in fields(Function)}
+    values = {k: v for k, v in record.items() if k in known}
+    values["code"] = Code(Path(code["directory"]), code["size"], code["sha256"], code["owned"],
+                          Path(code["package"]) if code.get("package") else None)
+    return Function(**values)
 
 
 def zip_directory(directory: Path) -> bytes:

@@ -283,6 +283,7 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, Service):
                 f"UnreservedConcurrentExecution below its minimum value of [{MIN_UNRESERVED}]."
             )
         function.reserved_concurrency = wanted
+        self.functions.saved(function)
         for hook in self.on_concurrency_changed:
             hook(function)
         return {"ReservedConcurrentExecutions": wanted}
@@ -296,6 +297,7 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, Service):
     def DeleteFunctionConcurrency(self, params: dict[str, Any]) -> dict[str, Any]:
         function = self.functions.get(params["FunctionName"])
         function.reserved_concurrency = None
+        self.functions.saved(function)
         for hook in self.on_concurrency_changed:
             hook(function)
         return {}
@@ -464,6 +466,7 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, Service):
 
     def _changed(self, function: Function) -> None:
         function.touch(self.clock.now())
+        self.functions.saved(function)
         self.environments.retire_function(function)
 
 

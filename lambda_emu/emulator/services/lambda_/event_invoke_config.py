@@ -75,6 +75,7 @@ class EventInvokeConfigApi:
             for slot in ("OnSuccess", "OnFailure")
         }
         function.event_invoke_config = config
+        self.functions.saved(function)
         return dict(config)
 
     def PutFunctionEventInvokeConfig(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -111,6 +112,7 @@ class EventInvokeConfigApi:
         function = self._event_invoke_target(params, missing="config")
         self._event_invoke_config(function)
         function.event_invoke_config = None
+        self.functions.saved(function)
         return {}
 
     def ListFunctionEventInvokeConfigs(self, params: dict[str, Any]) -> dict[str, Any]:
