@@ -15,7 +15,7 @@ import json
 import random
 import re
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lambda_emu.emulator.platform.clock import Clock
 from lambda_emu.emulator.platform.errors import AwsError
@@ -36,6 +36,9 @@ from lambda_emu.emulator.services.sqs.query_traits import QUERY_TRAITS
 from lambda_emu.emulator.services.sqs.queue import Queue
 from lambda_emu.emulator.services.sqs.store import MoveTask, SqsStore
 
+if TYPE_CHECKING:
+    from lambda_emu.emulator.platform.state import StateStore
+
 #: Every system attribute ReceiveMessage can return ("All" selects these).
 MESSAGE_SYSTEM_ATTRIBUTES = (
     "ApproximateReceiveCount", "SentTimestamp", "SenderId", "ApproximateFirstReceiveTimestamp",
@@ -52,9 +55,13 @@ class SqsService(Service):
     query_traits = QUERY_TRAITS
 
     def __init__(self, clock: Clock, rng: random.Random, *, region: str, account_id: str,
-                 endpoint: Callable[[], str]) -> None:
+                 endpoint: Callable[[], str], state: StateStore | None = None) -> None:
         self.account_id = account_id
-        self.store = SqsStore(clock, region=region, account_id=account_id, endpoint=endpoint, rng=rng)
+        self.store = SqsStore(clock, region=region, account_id=account_id, endpoint=endpoint, rng=rng, state=state)
+
+    def restore(self) -> None:
+        """--state-dir: the queues and messages an earlier run accepted."""
+        self.store.restore()
 
     def json_error_type(self, error: AwsError) -> tuple[str, str]:
         return json_error_type(error)
@@ -143,6 +150,7 @@ class SqsService(Service):
         queue = self._queue(params)
         for key in params.get("TagKeys") or []:
             queue.tags.pop(key, None)
+        queue.saved()
         return {}
 
     def ListQueueTags(self, params: dict[str, Any]) -> dict[str, Any]:

@@ -17,7 +17,8 @@ import itertools
 import json
 from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any, Protocol
 
 from lambda_emu.emulator.platform.clock import Clock, Timer
 from lambda_emu.emulator.platform.logging import get_logger
@@ -31,6 +32,9 @@ from lambda_emu.emulator.services.sqs.errors import (
     sqs_error,
 )
 from lambda_emu.emulator.services.sqs.messages import ReceivedMessage, SendResult, SqsMessage
+
+if TYPE_CHECKING:
+    from lambda_emu.emulator.platform.state import StateStore
 
 log = get_logger("sqs")
 
@@ -51,6 +55,8 @@ class QueueHost(Protocol):
     region: str
     account_id: str
     sender_id: str
+    #: --state-dir: queues and messages are written through to it; None without it.
+    state: StateStore | None
 
     def endpoint(self) -> str: ...
 
@@ -222,10 +228,39 @@ class Queue:
             return when
         return None
 
+    # ---- the state directory (--state-dir) ----------------------------------------------------
+
+    def saved(self) -> None:
+        """Write the queue's own record (attributes, tags, its kind's counters) through."""
+        state = self.store.state
+        if state is not None and not self.deleted:
+            state.put("sqs-queue", self.name, self.record)
+
+    def record(self) -> dict[str, Any]:
+        return {"name": self.name, "fifo": self.fifo, "attributes": self.attributes, "tags": self.tags,
+                "created": self.created, "last_modified": self.last_modified, "last_purge_at": self.last_purge_at}
+
+    def _saved_message(self, msg: SqsMessage) -> None:
+        state = self.store.state
+        if state is not None and not msg.deleted:
+            state.put("sqs-message", msg.message_id, lambda: message_record(self.name, msg), owner=self.name)
+
+    def restore(self, record: dict[str, Any], messages: list[SqsMessage]) -> None:
+        """Back as it was: its record, and its messages (visibility, receive counts, handles) in order."""
+        self.attributes = dict(record["attributes"])
+        self.created = record["created"]
+        self.last_modified = record["last_modified"]
+        self.last_purge_at = record["last_purge_at"]
+        now = self.store.clock.now()
+        # FIFO order is the sequence number's; a standard queue keeps its (best-effort) order by send time.
+        for msg in sorted(messages, key=lambda m: (m.sequence_number or "", m.sent_at)):
+            self._add(msg, now)
+
     # ---- message bookkeeping ---------------------------------------------------------------------
 
     def _hide_until(self, msg: SqsMessage, when: float) -> None:
         msg.visible_at = when
+        self._saved_message(msg)
         heapq.heappush(self._pending, (when, next(self._push_seq), msg))
         if self._observed() and (self._wake_timer is None or when < self._wake_timer.when):
             self._arm_wake()
@@ -249,6 +284,7 @@ class Queue:
 
     def _add(self, msg: SqsMessage, now: float) -> None:
         self.messages[msg.message_id] = msg
+        self._saved_message(msg)
         self._added(msg)
         if msg.visible_at <= now:
             self._shown(msg)
@@ -260,6 +296,8 @@ class Queue:
             return
         msg.deleted = True
         self.messages.pop(msg.message_id, None)
+        if self.store.state is not None:
+            self.store.state.delete("sqs-message", msg.message_id)
         self._removed(msg)
 
     # ---- what each kind of queue does its own way ------------------------------------------------
@@ -456,6 +494,7 @@ class Queue:
             raise sqs_error("PurgeQueueInProgress", f"Only one PurgeQueue operation on {self.name} is allowed every "
                             f"{int(PURGE_INTERVAL)} seconds.")
         self.last_purge_at = now
+        self.saved()
         for msg in list(self.messages.values()):
             self._remove(msg)
         self._pending.clear()
@@ -571,7 +610,23 @@ class FifoQueue(Queue):
     def next_sequence_number(self, now: float) -> str:
         # 20 digits that grow with time, like AWS's: milliseconds scaled, bumped past the last one.
         self._last_sequence = max(self._last_sequence + 1, int(now * 1000) * 10_000_000)
+        self.saved()
         return str(self._last_sequence)
+
+    def record(self) -> dict[str, Any]:
+        return {**super().record(), "last_sequence": self._last_sequence,
+                "dedup": [[scope, dedup_id, expiry, seen.message_id, seen.sequence_number]
+                          for (scope, dedup_id), (expiry, seen) in self._dedup.items()]}
+
+    def restore(self, record: dict[str, Any], messages: list[SqsMessage]) -> None:
+        self._last_sequence = record["last_sequence"]
+        self._dedup = {(scope, dedup_id): (expiry, SendResult(message_id, "", None, None, sequence))
+                       for scope, dedup_id, expiry, message_id, sequence in record["dedup"]}
+        super().restore(record, messages)
+        now = self.store.clock.now()
+        for msg in messages:
+            if msg.in_flight(now):  # its group stays locked until its visibility timeout ends
+                self._group_inflight.setdefault(msg.group_id or "", set()).add(msg)
 
     def _check_delay(self, delay_seconds: int) -> None:
         if delay_seconds != 0:
@@ -600,6 +655,7 @@ class FifoQueue(Queue):
         self._dedup_prune(now)
         self._dedup.pop(key, None)  # re-insert at the end to keep the dict in expiry order
         self._dedup[key] = (now + DEDUP_WINDOW, SendResult(msg.message_id, "", None, None, msg.sequence_number))
+        self.saved()
 
     def _dedup_prune(self, now: float) -> None:
         # Entries are inserted in expiry order (now + a fixed window), so expired ones lead the dict.
@@ -652,3 +708,10 @@ class FifoQueue(Queue):
             del self._group_inflight[group]
             return False
         return True
+
+
+def message_record(queue_name: str, msg: SqsMessage) -> dict[str, Any]:
+    record = asdict(msg)
+    del record["deleted"], record["in_ready"]
+    record["queue"] = queue_name
+    return record

@@ -30,8 +30,8 @@ import os
 import random
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any
 
 from lambda_emu.emulator.platform.clock import Clock, Timer
 from lambda_emu.emulator.platform.logging import get_logger
@@ -45,6 +45,9 @@ from lambda_emu.emulator.services.sqs.errors import (
 )
 from lambda_emu.emulator.services.sqs.messages import ReceivedMessage, SqsMessage
 from lambda_emu.emulator.services.sqs.queue import FifoQueue, Queue, StandardQueue
+
+if TYPE_CHECKING:
+    from lambda_emu.emulator.platform.state import StateStore
 
 log = get_logger("sqs")
 
@@ -85,8 +88,11 @@ class SqsStore:
         endpoint: Callable[[], str] | str,
         rng: random.Random | None = None,
         sender_id: str | None = None,
+        state: StateStore | None = None,
     ) -> None:
         self.clock = clock
+        #: --state-dir: queues and messages are written through to it; None without it.
+        self.state = state
         self.region = region
         self.account_id = account_id
         self.endpoint: Callable[[], str] = (lambda: endpoint) if isinstance(endpoint, str) else endpoint
@@ -172,7 +178,28 @@ class SqsStore:
         self._check_tags(name, dict(tags or {}))
         queue = (FifoQueue if fifo else StandardQueue)(self, name, normalized, dict(tags or {}))
         self.queues[name] = queue
+        queue.saved()
         return queue
+
+    def restore(self) -> None:
+        """The queues and messages of the state directory (as they were: receive counts, visibility, handles)."""
+        state = self.state
+        if state is None:
+            return
+        known = {f.name for f in fields(SqsMessage)}
+        by_queue: dict[str, list[SqsMessage]] = {}
+        for _key, record in state.load("sqs-message"):
+            by_queue.setdefault(record["queue"], []).append(
+                SqsMessage(**{k: v for k, v in record.items() if k in known}))
+        # Nothing read back is written again: the state already says it.
+        self.state = None
+        try:
+            for name, record in state.load("sqs-queue"):
+                queue = (FifoQueue if record["fifo"] else StandardQueue)(self, name, {}, record["tags"])
+                self.queues[name] = queue
+                queue.restore(record, by_queue.pop(name, []))
+        finally:
+            self.state = state
 
     def set_attributes(self, queue: Queue, attributes: Mapping[str, str]) -> None:
         normalized = {k: attrs.check_queue_attribute(k, v, fifo=queue.fifo, creating=False)
@@ -184,6 +211,7 @@ class SqsStore:
             else:
                 queue.attributes[key] = value
         queue.last_modified = self.clock.now()
+        queue.saved()
         queue.attributes_changed()
 
     def _check_policies(self, name: str, attributes: dict[str, str], fifo: bool) -> None:
@@ -207,6 +235,9 @@ class SqsStore:
             attributes["RedriveAllowPolicy"] = json.dumps(policy, separators=(",", ":"))
 
     def delete_queue(self, queue: Queue) -> None:
+        if self.state is not None:
+            self.state.delete("sqs-queue", queue.name)
+            self.state.delete_owned("sqs-message", queue.name)
         queue.deleted = True
         self.queues.pop(queue.name, None)
         self._deleted_at[queue.name] = self.clock.now()
@@ -238,6 +269,7 @@ class SqsStore:
         merged = {**queue.tags, **tags}
         self._check_tags(queue.name, merged)
         queue.tags = merged
+        queue.saved()
 
     def _check_tags(self, name: str, tags: dict[str, str]) -> None:
         if len(tags) > MAX_TAGS:
