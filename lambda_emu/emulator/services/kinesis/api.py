@@ -12,12 +12,15 @@ from __future__ import annotations
 import base64
 import random
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lambda_emu.emulator.platform.clock import Clock
 from lambda_emu.emulator.protocol.service import Service
 from lambda_emu.emulator.services.kinesis.store import KinesisStore
 from lambda_emu.emulator.services.kinesis.streams import Shard, Stream, StreamRecord, invalid_argument
+
+if TYPE_CHECKING:
+    from lambda_emu.emulator.platform.state import StateStore
 
 Params = dict[str, Any]
 Result = dict[str, Any]
@@ -49,8 +52,13 @@ def _shards(shards: list[Shard]) -> list[Result]:
 class KinesisService(Service):
     service_name = "kinesis"
 
-    def __init__(self, clock: Clock, rng: random.Random, *, region: str, account_id: str) -> None:
-        self.store = KinesisStore(clock, region=region, account_id=account_id, rng=rng)
+    def __init__(self, clock: Clock, rng: random.Random, *, region: str, account_id: str,
+                 state: StateStore | None = None) -> None:
+        self.store = KinesisStore(clock, region=region, account_id=account_id, rng=rng, state=state)
+
+    def restore(self) -> None:
+        """--state-dir: the streams and records an earlier run accepted."""
+        self.store.restore()
 
     def reset(self) -> None:
         self.store.reset()

@@ -28,7 +28,7 @@ import secrets
 import struct
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from lambda_emu.emulator.platform.clock import Clock
 from lambda_emu.emulator.platform.errors import AwsError
@@ -44,6 +44,9 @@ from lambda_emu.emulator.services.kinesis.streams import (
     parse_sequence_number,
     partition_key_hash,
 )
+
+if TYPE_CHECKING:
+    from lambda_emu.emulator.platform.state import StateStore
 
 ITERATOR_TTL_S = 300.0  # "A shard iterator expires 5 minutes after it is returned to the requester."
 NEXT_TOKEN_TTL_S = 300.0  # ListShards: "Tokens expire after 300 seconds."
@@ -113,13 +116,23 @@ class _Iterator:
 class KinesisStore:
     """Every stream of one emulator (one account, one Region)."""
 
-    def __init__(self, clock: Clock, *, region: str, account_id: str, rng: random.Random) -> None:
+    def __init__(self, clock: Clock, *, region: str, account_id: str, rng: random.Random,
+                 state: StateStore | None = None) -> None:
         self.clock = clock
         self.region = region
         self.account_id = account_id
         self._rng = rng
         # Signs iterators and page tokens so a forged or foreign one is refused, not misread.
         self._secret = secrets.token_bytes(32)
+        self.state = state
+        if state is not None:
+            # Iterators handed out before a restart stay valid after it (for their 5 minutes).
+            kept = state.get("meta", "kinesis-secret")
+            if kept is not None:
+                self._secret = kept["secret"]
+            else:
+                secret = self._secret
+                state.put("meta", "kinesis-secret", lambda: {"secret": secret})
         self._streams: dict[str, Stream] = {}
         self.shard_limit = DEFAULT_SHARD_LIMIT
 
@@ -162,6 +175,8 @@ class KinesisStore:
             tags=tags or {},
         )
         self._streams[name] = stream
+        stream.state = self.state
+        stream.saved()
         return stream
 
     @staticmethod
@@ -177,6 +192,7 @@ class KinesisStore:
         """UpdateMaxRecordSize: applies to records put from now on."""
         self._check_max_record_size(kib)
         stream.max_record_size_kib = kib
+        stream.saved()
 
     def _shard_count(self, mode: StreamMode, shard_count: int | None) -> int:
         if mode == "ON_DEMAND":
@@ -207,6 +223,9 @@ class KinesisStore:
             )
 
     def delete_stream(self, stream: Stream) -> None:
+        if self.state is not None:
+            self.state.delete("kinesis-stream", stream.name)
+            self.state.delete_owned("kinesis-record", stream.name)
         self._streams.pop(stream.name, None)
         stream.deleted = True
         stream.status = "DELETING"
@@ -218,6 +237,26 @@ class KinesisStore:
         for stream in list(self._streams.values()):
             self.delete_stream(stream)
         self._streams = {}
+
+    def restore(self) -> None:
+        """The streams of the state directory with their records (those still within retention)."""
+        state = self.state
+        if state is None:
+            return
+        for name, record in state.load("kinesis-stream"):
+            stream = Stream(self.clock, name=name, arn=self.arn_for(name), key=record["key"], shard_count=1,
+                            mode=record["mode"], max_record_size_kib=record["max_record_size_kib"],
+                            tags=record["tags"])
+            stream.restore(record)
+            self._streams[name] = stream
+        for key, record in state.load("kinesis-record"):
+            name, index, counter = key.rsplit("/", 2)
+            found = self._streams.get(name)
+            if found is not None and int(index) < len(found.shards):
+                found.shards[int(index)].restore_record(record["pk"], record["data"], record["at"], int(counter))
+        for stream in self._streams.values():
+            stream.state = state
+            stream.trim()
 
     def stream(self, name: str) -> Stream:
         stream = self._streams.get(name)
@@ -534,6 +573,7 @@ class KinesisStore:
         # Records already past the old retention stay gone: trim at the old period before widening it.
         stream.trim()
         stream.retention_hours = hours
+        stream.saved()
 
     def decrease_retention(self, stream: Stream, hours: int) -> None:
         self._check_retention_bounds(hours)
@@ -543,6 +583,7 @@ class KinesisStore:
                 f"existing retention period ({stream.retention_hours} hours). Use IncreaseRetentionPeriod API."
             )
         stream.retention_hours = hours
+        stream.saved()
         stream.trim()
 
     @staticmethod
@@ -563,6 +604,7 @@ class KinesisStore:
         if len(merged) > MAX_TAGS_PER_STREAM:
             raise self._too_many_tags(stream.name)
         stream.tags = merged
+        stream.saved()
 
     def _too_many_tags(self, name: str) -> AwsError:
         return invalid_argument(
@@ -574,6 +616,7 @@ class KinesisStore:
     def remove_tags(stream: Stream, keys: list[str]) -> None:
         for key in keys:
             stream.tags.pop(key, None)
+        stream.saved()
 
     @staticmethod
     def list_tags(

@@ -7,11 +7,14 @@ import bisect
 import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from lambda_emu.emulator.platform.clock import Clock
 from lambda_emu.emulator.platform.errors import AwsError
 from lambda_emu.emulator.platform.logging import get_logger
+
+if TYPE_CHECKING:
+    from lambda_emu.emulator.platform.state import StateStore
 
 log = get_logger("kinesis")
 
@@ -128,6 +131,13 @@ class Shard:
         self.last_counter = counter
         return record
 
+    def restore_record(self, partition_key: str, data: bytes, arrival: float, counter: int) -> None:
+        """A record of the state directory, back in its place (records come back in counter order)."""
+        self._records.append(StreamRecord(self.sequence_number(counter), partition_key, data, arrival, self.shard_id,
+                                          counter))
+        self._counters.append(counter)
+        self.last_counter = max(self.last_counter, counter)
+
     def trim(self, horizon: float) -> None:
         """Drop records that arrived before ``horizon`` (retention), amortised O(1) per record."""
         head, records = self._head, self._records
@@ -201,6 +211,8 @@ class Stream:
         self._by_id = {shard.shard_id: shard for shard in self.shards}
         self._starting_keys = [shard.starting_hash_key for shard in self.shards]
         self._listeners: list[ShardListener] = []
+        #: --state-dir: records are written through to it; None without it.
+        self.state: StateStore | None = None
 
     # ---- lookups ------------------------------------------------------------------------------
 
@@ -221,7 +233,34 @@ class Stream:
             shard.trim(horizon)
 
     def append(self, shard: Shard, partition_key: str, data: bytes) -> StreamRecord:
-        return shard.append(partition_key, data, self._clock.now_ms() / 1000)
+        record = shard.append(partition_key, data, self._clock.now_ms() / 1000)
+        if self.state is not None:
+            self.state.put("kinesis-record", f"{self.name}/{shard.index:06d}/{record.counter:040d}",
+                           lambda: {"pk": partition_key, "data": data, "at": record.approximate_arrival},
+                           owner=self.name)
+        return record
+
+    # ---- the state directory (--state-dir) ------------------------------------------------------
+
+    def saved(self) -> None:
+        if self.state is not None and not self.deleted:
+            self.state.put("kinesis-stream", self.name, self.record)
+
+    def record(self) -> dict[str, Any]:
+        return {"name": self.name, "key": self.key, "created_at": self.created_at, "mode": self.mode,
+                "status": self.status, "retention_hours": self.retention_hours,
+                "max_record_size_kib": self.max_record_size_kib, "tags": self.tags, "shard_count": len(self.shards)}
+
+    def restore(self, record: dict[str, Any]) -> None:
+        self.created_at = record["created_at"]
+        self.status = record["status"]
+        self.retention_hours = record["retention_hours"]
+        self.shards = [
+            Shard(self.key, index, hash_range, self.created_at)
+            for index, hash_range in enumerate(even_hash_ranges(record["shard_count"]))
+        ]
+        self._by_id = {shard.shard_id: shard for shard in self.shards}
+        self._starting_keys = [shard.starting_hash_key for shard in self.shards]
 
     def notify(self, shard_ids: Iterable[str]) -> None:
         for shard_id in shard_ids:
