@@ -19,6 +19,7 @@ capped, ``--async-concurrency``).
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from lambda_emu.emulator.invocation.invoker import InvokeKind, Invoker, InvokeResult
     from lambda_emu.emulator.platform.clock import Clock
     from lambda_emu.emulator.platform.faults import Faults
+    from lambda_emu.emulator.platform.state import StateStore
 
 log = get_logger("async_queue")
 
@@ -63,6 +65,8 @@ class AsyncEvent:
     #: Why the last attempt did not reach the function (None when it did).
     not_reached: Literal["throttled", "system_error"] | None = None
     system_error: str | None = None  # the last system error, for the dead-letter message
+    #: Its record in the state directory (--state-dir), given when first written.
+    key: str = ""
 
 
 @dataclass(frozen=True)
@@ -168,8 +172,9 @@ class FunctionQueue:
 
 class AsyncQueue:
     def __init__(self, functions: FunctionRegistry, invoker: Invoker, destinations: Destinations, clock: Clock,
-                 faults: Faults, *, poller_limit: int) -> None:
+                 faults: Faults, *, poller_limit: int, state: StateStore | None = None) -> None:
         self.functions = functions
+        self._state = state
         self.invoker = invoker
         self.destinations = destinations
         self.clock = clock
@@ -183,12 +188,15 @@ class AsyncQueue:
 
     async def enqueue(self, function: Function, payload: bytes, *, request_id: str, invoked_arn: str) -> None:
         event = AsyncEvent(request_id, function.name, payload, invoked_arn, self.clock.now())
+        self._saved(event)
         if function.reserved_concurrency == 0:
             # No attempt: straight to the failure destination / DLQ (docs/aws-behaviour.md §Async invocation: Throttle
             # backoff).
             self.clock.spawn(self._drop(event, function, "ZeroReservedConcurrency"), name="async-zero")
             return
         event.wants_duplicate = self.faults.roll_duplicate(function.name)
+        if event.wants_duplicate:
+            self._saved(event)
         self._make_ready(event)
 
     # ---- the pollers ----
@@ -258,9 +266,11 @@ class AsyncQueue:
         """At-least-once: the same event (same request ID and payload) delivered once more."""
         copy = AsyncEvent(event.request_id, event.function_name, event.payload, event.invoked_arn,
                           event.enqueued_at, duplicate=True)
+        self._saved(copy)
         self._make_ready(copy)
 
     def _retry_at(self, event: AsyncEvent, when: float) -> None:
+        self._saved(event, when)
         timer = self.clock.call_at(when, lambda: self._due(event, timer))
         self._timers.add(timer)
 
@@ -283,6 +293,9 @@ class AsyncQueue:
             error_code, message = dead_letter_error(event)
             await self.destinations.send_dead_letter(function, event.payload, event.request_id, error_code,
                                                      message)
+        # Only now, with the record delivered: a kill before this line runs the event's end again.
+        if self._state is not None and event.key:
+            self._state.delete("async-event", event.key)
         return finish_decision(condition, target, dead_letter)
 
     async def _drop(self, event: AsyncEvent, function: Function, condition: Condition) -> None:
@@ -294,6 +307,45 @@ class AsyncQueue:
 
     def function_deleted(self, function: Function) -> None:
         self.queues.pop(function.name, None)
+        if self._state is not None:
+            self._state.delete_owned("async-event", function.name)
+
+    # ---- the state directory (--state-dir) ----
+
+    def _saved(self, event: AsyncEvent, due_at: float | None = None) -> None:
+        """Write the event through: accepted events, their attempt counts and next due time survive a kill."""
+        state = self._state
+        if state is None:
+            return
+        if not event.key:
+            event.key = uuid.uuid4().hex
+        record = {"request_id": event.request_id, "function_name": event.function_name, "payload": event.payload,
+                  "invoked_arn": event.invoked_arn, "enqueued_at": event.enqueued_at,
+                  "invocations": event.invocations, "throttles": event.throttles, "duplicate": event.duplicate,
+                  "wants_duplicate": event.wants_duplicate, "not_reached": event.not_reached,
+                  "system_error": event.system_error, "due_at": due_at}
+        state.put("async-event", event.key, lambda: record, owner=event.function_name)
+
+    def restore(self) -> None:
+        """Events of the state directory: each is due at its saved time, or now — an attempt that was
+        running when lambda-emu was killed is made again (at-least-once, as AWS)."""
+        state = self._state
+        if state is None:
+            return
+        events = sorted(state.load("async-event"), key=lambda item: item[1]["enqueued_at"])
+        now = self.clock.now()
+        for key, record in events:
+            due_at = record.pop("due_at")
+            event = AsyncEvent(**record, key=key)
+            function = self.functions.find(event.function_name)
+            if function is None:
+                state.delete("async-event", key)
+            elif function.reserved_concurrency == 0 and not event.invocations:
+                self.clock.spawn(self._drop(event, function, "ZeroReservedConcurrency"), name="async-zero")
+            elif due_at is not None and due_at > now:
+                self._retry_at(event, due_at)
+            else:
+                self._make_ready(event)
 
     def wake(self, function: Function) -> None:
         self._pump(function.name)

@@ -11,11 +11,15 @@ their work as tracked clock tasks, so a manual clock can settle. Each owns its r
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Protocol
+from dataclasses import asdict, fields
+from typing import TYPE_CHECKING, Protocol
 
 from lambda_emu.emulator.platform.clock import Clock
 from lambda_emu.emulator.platform.logging import get_logger
 from lambda_emu.emulator.services.lambda_.mappings import EventSourceMapping
+
+if TYPE_CHECKING:
+    from lambda_emu.emulator.platform.state import StateStore
 
 log = get_logger("mappings")
 
@@ -34,8 +38,10 @@ class EventSourceDriver(Protocol):
 class EventSourceMappings:
     """Every mapping of the run, and the driver polling for each enabled one."""
 
-    def __init__(self, clock: Clock, driver: Callable[[EventSourceMapping], EventSourceDriver]) -> None:
+    def __init__(self, clock: Clock, driver: Callable[[EventSourceMapping], EventSourceDriver],
+                 state: StateStore | None = None) -> None:
         self.clock = clock
+        self._state = state
         #: Builds the driver of an enabled mapping (the composition root hands each what it uses).
         self.driver = driver
         self.mappings: dict[str, EventSourceMapping] = {}
@@ -47,8 +53,29 @@ class EventSourceMappings:
     def get(self, uuid: str) -> EventSourceMapping | None:
         return self.mappings.get(uuid)
 
+    # ---- the state directory (--state-dir) ----
+
+    def saved(self, mapping: EventSourceMapping) -> None:
+        """Write the mapping through (settings, state, and a stream mapping's checkpoints)."""
+        state = self._state
+        if state is not None and self.mappings.get(mapping.uuid) is mapping:
+            state.put("esm", mapping.uuid, lambda: asdict(mapping))
+
+    def restore(self) -> None:
+        """Mappings of the state directory; each enabled one starts polling again (a stream mapping from
+        its checkpoints, an SQS mapping from whatever its queue holds)."""
+        state = self._state
+        if state is None:
+            return
+        known = {f.name for f in fields(EventSourceMapping)}
+        for _key, record in state.load("esm"):
+            mapping = EventSourceMapping(**{k: v for k, v in record.items() if k in known})
+            self.mappings[mapping.uuid] = mapping
+            self.clock.spawn(self._settle_state(mapping), name=f"esm-state:{mapping.uuid}")
+
     def add(self, mapping: EventSourceMapping) -> None:
         self.mappings[mapping.uuid] = mapping
+        self.saved(mapping)
         # Creating → Enabled/Disabled right after the response, as AWS does within seconds.
         self.clock.spawn(self._settle_state(mapping), name=f"esm-state:{mapping.uuid}")
 
@@ -56,6 +83,7 @@ class EventSourceMappings:
         if mapping.uuid not in self.mappings:
             return
         mapping.state = "Enabled" if mapping.enabled else "Disabled"
+        self.saved(mapping)
         driver = self.drivers.get(mapping.uuid)
         if mapping.enabled and driver is None:
             driver = self.driver(mapping)
@@ -69,11 +97,14 @@ class EventSourceMappings:
 
     def updated(self, mapping: EventSourceMapping) -> None:
         mapping.state = "Updating"
+        self.saved(mapping)
         self.clock.spawn(self._settle_state(mapping), name=f"esm-state:{mapping.uuid}")
 
     async def remove(self, mapping: EventSourceMapping) -> None:
         mapping.state = "Deleting"
         self.mappings.pop(mapping.uuid, None)
+        if self._state is not None:
+            self._state.delete("esm", mapping.uuid)
         driver = self.drivers.pop(mapping.uuid, None)
         if driver is not None:
             await driver.stop()

@@ -70,6 +70,8 @@ from lambda_emu.event_sources.kinesis.retry_policy import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from lambda_emu.emulator.invocation.destinations import Destinations
     from lambda_emu.emulator.invocation.functions import Function, FunctionRegistry
     from lambda_emu.emulator.invocation.invoker import Invoker
@@ -95,8 +97,11 @@ class KinesisPoller:
     """The event source driver for one Kinesis stream mapping (see the module docstring)."""
 
     def __init__(self, mapping: EventSourceMapping, streams: KinesisStore, functions: FunctionRegistry,
-                 invoker: Invoker, destinations: Destinations, clock: Clock, faults: Faults, *, region: str) -> None:
+                 invoker: Invoker, destinations: Destinations, clock: Clock, faults: Faults, *, region: str,
+                 on_checkpoint: Callable[[EventSourceMapping], None] | None = None) -> None:
         self.mapping = mapping
+        #: Told whenever the mapping's checkpoints move (--state-dir writes them through).
+        self._on_checkpoint = on_checkpoint
         self.streams = streams
         self.functions = functions
         self.invoker = invoker
@@ -168,6 +173,9 @@ class KinesisPoller:
             reader.lanes = [Lane(reader, i, (sequence_counter(mark), mark)) for i, mark in enumerate(marks)]
             checkpoints[shard.shard_id] = marks
             self.shards.append(reader)
+        # A LATEST start is a position now: a restart goes on from it, not from a later LATEST.
+        if self._on_checkpoint is not None:
+            self._on_checkpoint(self.mapping)
 
     def _close_lanes(self) -> None:
         for reader in self.shards:
@@ -507,6 +515,8 @@ class KinesisPoller:
             marks = self.mapping.checkpoints.get(lane.shard.shard_id)
             if marks is not None and lane.index < len(marks):
                 marks[lane.index] = record.sequence_number
+                if self._on_checkpoint is not None:
+                    self._on_checkpoint(self.mapping)
 
     def _event(self, lane: Lane, batch: Batch) -> bytes:
         """The invocation event, assembled from the records' JSON built when the batch was cut."""
