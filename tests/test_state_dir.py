@@ -1,0 +1,404 @@
+"""`lambda-emu up --state-dir DIR`: everything accepted survives kill -9 (issue 9, section 5).
+
+Every test runs the real console script as a subprocess, kills it with SIGKILL (no clean stop, no
+last write), starts it again on the same directory and checks with boto3 and with what the
+function itself wrote to a file (one line per record or event it was given) that nothing accepted
+was lost.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from tests.support import ROLE, make_zip
+
+LAMBDA_EMU = Path(sys.executable).parent / "lambda-emu"
+READY = re.compile(r"^lambda-emu \S+ ready at (http://\S+)$")
+
+#: Writes one line per record / event it is given to $OUT (one O_APPEND write per invocation, so
+#: concurrent environments never interleave inside a line). An event with "hold" waits that long on
+#: its first attempt only (a marker file says it started), so a kill can land mid-attempt. While
+#: $OUT.slow exists every invocation takes a second.
+RECORDER = r'''
+import base64, json, os, time
+
+OUT = os.environ["OUT"]
+
+
+def write(lines):
+    fd = os.open(OUT, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, "".join(line + "\n" for line in lines).encode())
+    finally:
+        os.close(fd)
+
+
+def handler(event, context):
+    lines = []
+    for record in event.get("Records", []):
+        if record.get("eventSource") == "aws:sqs":
+            lines.append("sqs %s %s" % (record["body"], record["attributes"]["ApproximateReceiveCount"]))
+        else:
+            data = base64.b64decode(record["kinesis"]["data"]).decode()
+            lines.append("kinesis %s %s" % (data, record["kinesis"]["sequenceNumber"]))
+    if "i" in event:
+        lines.append("async %s %s" % (event["i"], context.aws_request_id))
+    if event.get("hold"):
+        marker = OUT + ".held"
+        first = not os.path.exists(marker)
+        write(["start %s %s" % (context.aws_request_id, "first" if first else "again")])
+        if first:
+            open(marker, "w").close()
+            time.sleep(event["hold"])
+    if os.path.exists(OUT + ".slow"):
+        time.sleep(1.0)  # the first run is slow, so the kill lands with most of the work still queued
+    write(lines)
+    return {"ok": True}
+'''
+
+
+class Emu:
+    """One `lambda-emu up --state-dir DIR` subprocess; its stdout and stderr are read by threads."""
+
+    def __init__(self, state_dir: Path | None, cwd: Path, env: dict[str, str], *extra: str) -> None:
+        args = [str(LAMBDA_EMU), "up", "--port", "0", "--quiet", *extra]
+        if state_dir is not None:
+            args += ["--state-dir", str(state_dir)]
+        self.proc = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True, bufsize=1)
+        self.stderr: list[str] = []
+        self._lines: queue.Queue[str] = queue.Queue()
+        assert self.proc.stdout is not None and self.proc.stderr is not None
+        threading.Thread(target=self._read, args=(self.proc.stdout, None), daemon=True).start()
+        threading.Thread(target=self._read, args=(self.proc.stderr, self.stderr), daemon=True).start()
+        self.endpoint = ""
+
+    def _read(self, stream: Any, sink: list[str] | None) -> None:
+        for line in stream:
+            if sink is None:
+                self._lines.put(line.rstrip("\n"))
+            else:
+                sink.append(line.rstrip("\n"))
+
+    def ready(self, timeout: float = 60) -> Emu:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self._lines.get(timeout=0.1)
+            except queue.Empty:
+                if self.proc.poll() is not None:
+                    break
+                continue
+            found = READY.match(line)
+            if found:
+                self.endpoint = found.group(1)
+                return self
+        raise AssertionError(f"lambda-emu never got ready; exit={self.proc.poll()} stderr={self.stderr}")
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, endpoint_url=self.endpoint, region_name="us-east-1", aws_access_key_id="x",
+                            aws_secret_access_key="x",
+                            config=Config(retries={"max_attempts": 1}, read_timeout=120))
+
+    def emu_get(self, path: str) -> Any:
+        import urllib.request
+
+        with urllib.request.urlopen(self.endpoint + path, timeout=60) as response:
+            return json.loads(response.read())
+
+    def emu_post(self, path: str, body: Any) -> Any:
+        import urllib.request
+
+        request = urllib.request.Request(self.endpoint + path, data=json.dumps(body).encode(), method="POST",
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=120) as response:
+            return json.loads(response.read())
+
+    def kill9(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def cleanup(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    environment = dict(os.environ)
+    environment["XDG_RUNTIME_DIR"] = str(tmp_path / "run")  # our own orphan registry
+    (tmp_path / "run").mkdir()
+    return environment
+
+
+@pytest.fixture
+def up(tmp_path: Path, env: dict[str, str]) -> Iterator[Callable[..., Emu]]:
+    started: list[Emu] = []
+    (tmp_path / "cwd").mkdir()
+
+    def run(state_dir: Path | None, *extra: str, environment: dict[str, str] | None = None,
+            cwd: Path | None = None) -> Emu:
+        emu = Emu(state_dir, cwd or tmp_path / "cwd", environment or env, *extra)
+        started.append(emu)
+        return emu
+
+    try:
+        yield run
+    finally:
+        for emu in started:
+            emu.cleanup()
+
+
+def recorder(lam: Any, out: Path, timeout: int = 3) -> str:
+    name = f"recorder-{uuid.uuid4().hex[:8]}"
+    lam.create_function(FunctionName=name, Runtime="python3.12", Role=ROLE, Handler="app.handler",
+                        Code={"ZipFile": make_zip({"app.py": RECORDER})}, Timeout=timeout,
+                        Environment={"Variables": {"OUT": str(out)}})
+    return name
+
+
+def lines(out: Path, kind: str) -> list[list[str]]:
+    if not out.exists():
+        return []
+    return [line.split(" ")[1:] for line in out.read_text().splitlines() if line.startswith(kind + " ")]
+
+
+def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.1)
+
+
+# ---- the figure: 1,000 SQS messages, 1,000 async events and a Kinesis mapping mid-stream ----------
+
+
+def test_kill_9_mid_work_loses_nothing_accepted(up: Callable[..., Emu], tmp_path: Path) -> None:
+    state_dir = tmp_path / "state"
+    out = tmp_path / "out.txt"
+    first = up(state_dir, "--async-concurrency", "2").ready()
+    lam, sqs, kinesis = first.client("lambda"), first.client("sqs"), first.client("kinesis")
+    name = recorder(lam, out)
+    slow = Path(f"{out}.slow")
+    slow.touch()
+    url = sqs.create_queue(QueueName="orders", Attributes={"VisibilityTimeout": "4"})["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    kinesis.create_stream(StreamName="clicks", ShardCount=1)
+    stream_arn = kinesis.describe_stream_summary(StreamName="clicks")["StreamDescriptionSummary"]["StreamARN"]
+    lam.create_event_source_mapping(FunctionName=name, EventSourceArn=queue_arn, BatchSize=10,
+                                    ScalingConfig={"MaximumConcurrency": 2})
+    lam.create_event_source_mapping(FunctionName=name, EventSourceArn=stream_arn, BatchSize=10,
+                                    StartingPosition="TRIM_HORIZON")
+    kinesis_ids: list[str] = []
+
+    def put_clicks(count: int) -> None:
+        batch = [f"k{len(kinesis_ids) + i}" for i in range(count)]
+        kinesis.put_records(StreamName="clicks", Records=[{"Data": key.encode(), "PartitionKey": key}
+                                                          for key in batch])
+        kinesis_ids.extend(batch)
+
+    for chunk in range(10):
+        for batch in range(10):
+            sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": f"m{chunk}-{batch}-{i}"}
+                                                          for i in range(10)])
+        for i in range(100):
+            response = lam.invoke(FunctionName=name, InvocationType="Event",
+                                  Payload=json.dumps({"i": chunk * 100 + i}).encode())
+            assert response["StatusCode"] == 202
+        put_clicks(30)
+    put_clicks(50)  # the stream's tail: accepted just before the kill
+    before = first.emu_get(f"/_emu/invocations?functionName={name}")["invocations"]
+    first.kill9()
+    done_before = {kind: len(lines(out, kind)) for kind in ("sqs", "async", "kinesis")}
+    # Mid-work: the kill came with every source still holding work.
+    assert done_before["sqs"] < 1000 and done_before["async"] < 1000 and done_before["kinesis"] < len(kinesis_ids)
+    slow.unlink()
+
+    second = up(state_dir, "--async-concurrency", "2").ready()
+    sqs_ids = {f"m{c}-{b}-{i}" for c in range(10) for b in range(10) for i in range(10)}
+    wait_for(lambda: {line[0] for line in lines(out, "sqs")} >= sqs_ids
+             and {line[0] for line in lines(out, "async")} >= {str(i) for i in range(1000)}
+             and {line[0] for line in lines(out, "kinesis")} >= set(kinesis_ids),
+             240, "every accepted message, event and record to be processed after the restart")
+    # The batches in flight at the kill came back after their visibility timeout, received a second time.
+    assert any(int(count) >= 2 for _, count in lines(out, "sqs"))
+    # At least once, and not from scratch: the stream mapping resumed at its checkpoint (only a batch in
+    # flight at the kill may come again), and the queue was emptied.
+    kinesis_after = len(lines(out, "kinesis")) - done_before["kinesis"]
+    assert kinesis_after <= len(kinesis_ids) - done_before["kinesis"] + 10
+    sqs2 = second.client("sqs")
+    wait_for(lambda: sqs2.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+             ["ApproximateNumberOfMessages"] == "0", 30, "the queue to be empty")
+    # The journal goes on from where it was: every attempt the first run reported is still there.
+    after = second.emu_get(f"/_emu/invocations?functionName={name}")["invocations"]
+    assert [(a["requestId"], a["attempt"]) for a in after[: len(before)]] == \
+        [(a["requestId"], a["attempt"]) for a in before]
+
+
+# ---- each promise on its own -----------------------------------------------------------------------
+
+
+def test_an_in_flight_sqs_message_reappears_after_its_visibility_timeout(up: Callable[..., Emu],
+                                                                         tmp_path: Path) -> None:
+    state_dir = tmp_path / "state"
+    first = up(state_dir, "--clock", "manual").ready()
+    sqs = first.client("sqs")
+    url = sqs.create_queue(QueueName="jobs")["QueueUrl"]
+    sent = sqs.send_message(QueueUrl=url, MessageBody="job-1")["MessageId"]
+    received = sqs.receive_message(QueueUrl=url, VisibilityTimeout=30)["Messages"]
+    assert [m["MessageId"] for m in received] == [sent]
+    first.emu_post("/_emu/clock/advance", {"seconds": 10})
+    clock = first.emu_get("/_emu/clock")["now"]
+    first.kill9()
+
+    second = up(state_dir, "--clock", "manual").ready()
+    sqs = second.client("sqs")
+    assert second.emu_get("/_emu/clock")["now"] == clock  # the clock's time survived too
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert (attributes["ApproximateNumberOfMessages"], attributes["ApproximateNumberOfMessagesNotVisible"]) == \
+        ("0", "1")
+    assert "Messages" not in sqs.receive_message(QueueUrl=url)
+    second.emu_post("/_emu/clock/advance", {"seconds": 20})
+    again = sqs.receive_message(QueueUrl=url, AttributeNames=["All"])["Messages"]
+    assert [(m["MessageId"], m["Body"], m["Attributes"]["ApproximateReceiveCount"]) for m in again] == \
+        [(sent, "job-1", "2")]
+    # A new message gets a new ID: the restarted run does not hand out the first run's IDs again.
+    assert sqs.send_message(QueueUrl=url, MessageBody="job-2")["MessageId"] != sent
+
+
+def test_an_async_attempt_running_at_the_kill_is_made_again(up: Callable[..., Emu], tmp_path: Path) -> None:
+    state_dir = tmp_path / "state"
+    out = tmp_path / "out.txt"
+    first = up(state_dir).ready()
+    lam = first.client("lambda")
+    name = recorder(lam, out, timeout=900)
+    lam.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=0)
+    lam.invoke(FunctionName=name, InvocationType="Event", Payload=b'{"i": "held", "hold": 600}')
+    wait_for(lambda: bool(lines(out, "start")), 60, "the first attempt to start")
+    first.kill9()
+
+    second = up(state_dir).ready()
+    wait_for(lambda: bool(lines(out, "async")), 60, "the attempt to be made again")
+    (request_id, _), (again_id, again) = [tuple(line) for line in lines(out, "start")]
+    assert (again_id, again) == (request_id, "again")
+    assert lines(out, "async") == [["held", request_id]]
+    # The journal numbers it attempt 2 of the same request (the first never finished).
+    attempts = second.emu_get(f"/_emu/invocations?functionName={name}")["invocations"]
+    assert [(a["requestId"], a["attempt"], a["outcome"]) for a in attempts] == \
+        [(request_id, 1, None), (request_id, 2, "success")]
+    # Settings survived with the function.
+    assert second.client("lambda").get_function_event_invoke_config(FunctionName=name)["MaximumRetryAttempts"] == 0
+
+
+def test_a_state_dir_of_an_incompatible_version_is_refused_unread(up: Callable[..., Emu], tmp_path: Path) -> None:
+    state_dir = tmp_path / "state"
+    state_dir.mkdir()
+    database = state_dir / "state.db"
+    with sqlite3.connect(database) as db:
+        db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL, written_by TEXT NOT NULL)")
+        db.execute("INSERT INTO schema_version VALUES (999, '99.0.0')")
+    db.close()
+    content = database.read_bytes()
+    emu = up(state_dir)
+    assert emu.proc.wait(30) == 2
+    time.sleep(0.2)  # the reader thread drains stderr
+    assert emu.stderr == [
+        f"lambda-emu: the state directory {state_dir} holds state of an incompatible version (state schema 999, "
+        f"written by lambda-emu 99.0.0); this lambda-emu ({_version()}) reads state schema 1. Nothing was read: use "
+        "another --state-dir, or remove that one to start fresh"]
+    assert database.read_bytes() == content
+
+
+def test_one_state_dir_serves_one_lambda_emu_at_a_time(up: Callable[..., Emu], tmp_path: Path) -> None:
+    state_dir = tmp_path / "state"
+    up(state_dir).ready()
+    second = up(state_dir)
+    assert second.proc.wait(30) == 2
+    time.sleep(0.2)
+    assert second.stderr == [f"lambda-emu: the state directory {state_dir} is in use by another lambda-emu"]
+
+
+def test_without_state_dir_nothing_is_written(up: Callable[..., Emu], tmp_path: Path, env: dict[str, str]) -> None:
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    environment = {**env, "TMPDIR": str(scratch)}
+    out = tmp_path / "elsewhere" / "out.txt"
+    out.parent.mkdir()
+    emu = up(None, environment=environment).ready()
+    lam, sqs = emu.client("lambda"), emu.client("sqs")
+    name = recorder(lam, out)
+    assert lam.invoke(FunctionName=name, Payload=b'{"i": 1}')["StatusCode"] == 200
+    url = sqs.create_queue(QueueName="q")["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="x")
+    emu.proc.send_signal(signal.SIGTERM)
+    assert emu.proc.wait(30) == 0
+    left = [p for root in (scratch, tmp_path / "cwd", tmp_path / "run") for p in root.rglob("*") if p.is_file()]
+    assert left == []
+    assert not list(scratch.iterdir())  # the run's temporary code directory went with it
+
+
+def test_functions_queues_streams_and_mappings_come_back_as_they_were(up: Callable[..., Emu], tmp_path: Path) -> None:
+    state_dir = tmp_path / "state"
+    out = tmp_path / "out.txt"
+    first = up(state_dir).ready()
+    lam, sqs, kinesis = first.client("lambda"), first.client("sqs"), first.client("kinesis")
+    name = recorder(lam, out)
+    lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=7)
+    configuration = lam.get_function(FunctionName=name)
+    dlq = sqs.create_queue(QueueName="dlq.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    fifo = sqs.create_queue(QueueName="work.fifo", Attributes={"FifoQueue": "true",
+                                                                "ContentBasedDeduplication": "true"})["QueueUrl"]
+    sent = sqs.send_message(QueueUrl=fifo, MessageBody="a", MessageGroupId="g")
+    sqs.tag_queue(QueueUrl=dlq, Tags={"team": "x"})
+    kinesis.create_stream(StreamName="events", ShardCount=2)
+    kinesis.put_record(StreamName="events", Data=b"one", PartitionKey="p")
+    stream_arn = kinesis.describe_stream_summary(StreamName="events")["StreamDescriptionSummary"]["StreamARN"]
+    mapping = lam.create_event_source_mapping(FunctionName=name, EventSourceArn=stream_arn, BatchSize=5,
+                                              StartingPosition="LATEST", Enabled=False)
+    first.kill9()
+
+    second = up(state_dir).ready()
+    lam, sqs, kinesis = second.client("lambda"), second.client("sqs"), second.client("kinesis")
+    again = lam.get_function(FunctionName=name)
+    assert again["Configuration"] == configuration["Configuration"]
+    assert again["Concurrency"] == {"ReservedConcurrentExecutions": 7}
+    assert lam.invoke(FunctionName=name, Payload=b'{"i": 2}')["StatusCode"] == 200  # its code is there
+    assert sqs.list_queue_tags(QueueUrl=dlq)["Tags"] == {"team": "x"}
+    # FIFO deduplication and sequence numbers go on: the same content within 5 minutes is the same message.
+    duplicate = sqs.send_message(QueueUrl=fifo, MessageBody="a", MessageGroupId="g")
+    assert (duplicate["MessageId"], duplicate["SequenceNumber"]) == (sent["MessageId"], sent["SequenceNumber"])
+    later = sqs.send_message(QueueUrl=fifo, MessageBody="b", MessageGroupId="g")
+    assert int(later["SequenceNumber"]) > int(sent["SequenceNumber"])
+    shard = kinesis.list_shards(StreamName="events")["Shards"]
+    assert len(shard) == 2
+    reads = [kinesis.get_records(ShardIterator=kinesis.get_shard_iterator(
+        StreamName="events", ShardId=s["ShardId"], ShardIteratorType="TRIM_HORIZON")["ShardIterator"])["Records"]
+        for s in shard]
+    assert [r["Data"] for records in reads for r in records] == [b"one"]
+    kept = lam.get_event_source_mapping(UUID=mapping["UUID"])
+    assert (kept["State"], kept["BatchSize"], kept["StartingPosition"]) == ("Disabled", 5, "LATEST")
+
+
+def _version() -> str:
+    from lambda_emu import __version__
+
+    return __version__
