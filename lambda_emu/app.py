@@ -202,12 +202,6 @@ class Emulator:
         clock = state.get("meta", "clock")
         if clock is not None:
             self.clock.restore_time(clock)
-        boots = int((state.get("meta", "boots") or {}).get("count", 0))
-        if boots:
-            # The same seed again would hand out the IDs (SQS message IDs, receipt handles) of the run
-            # whose state was restored: each start of one state directory draws its own sequence.
-            self.rng = random.Random(f"{self.config.seed}/{boots}")
-        state.put("meta", "boots", lambda: {"count": boots + 1})
         self._clock_mark: tuple[float | None, float] | None = None
         state.on_commit.append(self._save_clock)
         state.commit()
@@ -302,6 +296,10 @@ class Emulator:
             if service is not None:
                 service.reset()
         self.journal.clear()
+        if self.state is not None:
+            # What the rooms above dropped without a delete of their own goes from the state directory too.
+            for kind in ("esm", "async-event", "attempt"):
+                self.state.delete_all(kind)
         self.destinations.clear()
         self.function_logs.clear()
         self.faults.clear()

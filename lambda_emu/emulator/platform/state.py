@@ -99,6 +99,7 @@ class StateStore:
         # (kind, key) → (owner, serializer) or None for a delete; the newest wins.
         self._pending: dict[tuple[str, str], tuple[str, Serializer] | None] = {}
         self._dropped: list[tuple[str, str]] = []  # (kind, owner): delete everything it owns
+        self._cleared: list[str] = []  # kinds to empty entirely
         self._scheduled = False
         #: Called at each commit for records that change all the time (the clock's time).
         self.on_commit: list[Callable[[], None]] = []
@@ -155,6 +156,14 @@ class StateStore:
         self._dropped.append((kind, owner))
         self._schedule()
 
+    def delete_all(self, kind: str) -> None:
+        """Delete every record of ``kind`` (``POST /_emu/reset``)."""
+        for pending_key in [k for k in self._pending if k[0] == kind]:
+            del self._pending[pending_key]
+        self._dropped = [d for d in self._dropped if d[0] != kind]
+        self._cleared.append(kind)
+        self._schedule()
+
     def _schedule(self) -> None:
         # Work nobody waits on is committed at the end of this loop turn, with everything else it made.
         if self._scheduled:
@@ -168,7 +177,7 @@ class StateStore:
 
     @property
     def pending(self) -> bool:
-        return bool(self._pending or self._dropped)
+        return bool(self._pending or self._dropped or self._cleared)
 
     def commit(self) -> None:
         """Write everything pending in one transaction (a no-op when nothing is)."""
@@ -178,10 +187,11 @@ class StateStore:
                 hook()
         finally:
             self._scheduled = False
-        if not self._pending and not self._dropped:
+        if not self.pending:
             return
         pending, self._pending = self._pending, {}
         dropped, self._dropped = self._dropped, []
+        cleared, self._cleared = self._cleared, []
         upserts = []
         deletes = []
         for (kind, key), entry in pending.items():
@@ -192,6 +202,8 @@ class StateStore:
         db = self._db
         db.execute("BEGIN")
         try:
+            if cleared:
+                db.executemany("DELETE FROM records WHERE kind = ?", [(kind,) for kind in cleared])
             if dropped:
                 db.executemany("DELETE FROM records WHERE kind = ? AND owner = ?", dropped)
             if deletes:
@@ -217,7 +229,8 @@ class StateStore:
         return loads(row[0]) if row else None
 
     def empty(self) -> bool:
-        return self._db.execute("SELECT 1 FROM records LIMIT 1").fetchone() is None
+        """Whether nothing but bookkeeping (the clock's time) is kept."""
+        return self._db.execute("SELECT 1 FROM records WHERE kind != 'meta' LIMIT 1").fetchone() is None
 
     def close(self) -> None:
         try:
