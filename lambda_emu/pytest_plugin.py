@@ -83,9 +83,10 @@ class LambdaEmuServer:
     @classmethod
     def start(cls) -> LambdaEmuServer:
         command = [*_lambda_emu_command(), "up", "--port", "0", "--clock", "manual"]
-        # Its own session: a Ctrl-C at the terminal reaches pytest, which then stops it cleanly.
+        # Its own session: a Ctrl-C at the terminal reaches pytest, which then stops it cleanly. And it
+        # ends with pytest even when pytest is killed outright (then its runtimes end with it).
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                   bufsize=1, start_new_session=True)
+                                   bufsize=1, start_new_session=True, preexec_fn=_ends_with_parent)
         server = cls("", process)
         ready = threading.Event()
 
@@ -117,6 +118,19 @@ class LambdaEmuServer:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(STOP_TIMEOUT)
+
+
+def _ends_with_parent() -> None:
+    """In the child before exec (Linux): SIGTERM when the process that started it dies, even by SIGKILL
+    (``PR_SET_PDEATHSIG``), so a killed test run leaves no lambda-emu behind. Elsewhere, a no-op."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def _lambda_emu_command() -> list[str]:

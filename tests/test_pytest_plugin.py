@@ -4,6 +4,7 @@ pytest in a subprocess (pytester), against the `lambda-emu up` it starts or an e
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -171,6 +172,23 @@ def test_plain(request):
     result = project.runpytest_subprocess("-p", "no:cacheprovider", "--help")
     result.stdout.fnmatch_lines(["*--lambda-emu-endpoint=URL*"])
     project.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+def test_a_killed_test_run_leaves_no_lambda_emu(project: pytest.Pytester) -> None:
+    project.makepyfile(test_killed='''
+import os, signal
+from pathlib import Path
+
+def test_killed(lambda_emu, lambda_emu_server):
+    Path("server.pid").write_text(str(lambda_emu_server.process.pid))
+    os.kill(os.getpid(), signal.SIGKILL)  # no fixture teardown, no session end
+''')
+    project.runpytest_subprocess("-p", "no:cacheprovider", timeout=120)
+    pid = int((project.path / "server.pid").read_text())
+    deadline = time.monotonic() + 30
+    while not gone(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert gone(pid), "lambda-emu outlived the test run that started it"
 
 
 @pytest.fixture
