@@ -7,8 +7,11 @@ cold). The Invoke is timed from a light keep-alive HTTP client; a warm Invoke is
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 import uuid
+from pathlib import Path
 
 from bench.common import EmuServer, KeepAlive, Result, create_function, median, spread, verdict
 
@@ -50,6 +53,7 @@ def run(quick: bool = False) -> list[Result]:
             http.close()
     new = median(created)
     upd = median(updated)
+    before, after = _runtime_starts(rounds)
     return [
         Result(NAME, "CreateFunction, then first Invoke → response (median)", new * 1000, "ms", target="≤ 150 ms",
                baseline=f"warm Invoke {median(warm) * 1000:.1f} ms", verdict=verdict(new <= 0.150),
@@ -58,4 +62,31 @@ def run(quick: bool = False) -> list[Result]:
         Result(NAME, "UpdateFunctionConfiguration, then Invoke → response (median)", upd * 1000, "ms",
                target="≤ 150 ms", baseline=f"warm Invoke {median(warm) * 1000:.1f} ms",
                verdict=verdict(upd <= 0.150), note=spread(updated, "ms", 1000)),
+        Result(NAME, "python3.12 runtime process start → awslambdaric imported (median)", median(after) * 1000, "ms",
+               baseline=f"before the sandbox (lambda-emu's venv Python 3.11, -m awslambdaric) "
+                        f"{median(before) * 1000:.1f} ms", verdict="info",
+               note=f"sandbox: {spread(after, 'ms', 1000)}; before: {spread(before, 'ms', 1000)}"),
     ]
+
+
+def _runtime_starts(rounds: int) -> tuple[list[float], list[float]]:
+    """The part of a cold start the sandbox changed, same run: starting the runtime process up to
+    awslambdaric imported, the old way (lambda-emu's own venv Python) and the sandbox's (a Python of the
+    runtime's version, -S, the cached runtime directory on PYTHONPATH)."""
+    from lambda_emu.runtime_api.runners.interpreters import Interpreters
+    from lambda_emu.runtime_api.runners.sandbox import RuntimeDirectories
+
+    resolution = Interpreters().for_runtime("python3.12")
+    assert resolution is not None
+    runtime_dir = RuntimeDirectories(Path.home() / ".cache" / "lambda-emu").path(resolution.interpreter)
+    code = "import awslambdaric.bootstrap"
+    old = [sys.executable, "-c", code]
+    new = [str(resolution.interpreter.path), "-S", "-u", "-B", "-c", code]
+    before: list[float] = []
+    after: list[float] = []
+    for _ in range(rounds):
+        for argv, env, sink in ((old, {}, before), (new, {"PYTHONPATH": str(runtime_dir)}, after)):
+            t0 = time.perf_counter()
+            subprocess.run(argv, env={"PATH": "/usr/bin:/bin", **env}, check=True, timeout=60)
+            sink.append(time.perf_counter() - t0)
+    return before, after

@@ -11,9 +11,10 @@ import asyncio
 import random
 import shutil
 import tempfile
+from collections.abc import Callable, Coroutine
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from lambda_emu.config import EmulatorConfig
 from lambda_emu.emulator.platform.clock import Clock
@@ -64,12 +65,16 @@ class Emulator:
         # The address containers are told to reach lambda-emu at (--container-host) is one it serves.
         self.request_guard = RequestGuard(self.config.host, (*self.config.allow_hosts, self.config.container_host),
                                           self.config.allow_origins)
+        #: Where announce() writes (stdout; a test may listen); None: nowhere.
+        self.terminal: Callable[[str], None] | None = _print_line
+        self._tasks: set[Any] = set()
         self._build_rooms()
 
     def _build_rooms(self) -> None:
         from lambda_emu.emulator.invocation.destinations import Destinations
         from lambda_emu.emulator.invocation.functions import FunctionRegistry
         from lambda_emu.emulator.invocation.invoker import Invoker
+        from lambda_emu.emulator.invocation.layers import LayerStore
         from lambda_emu.emulator.invocation.logs import FunctionLogs
         from lambda_emu.emulator.invocation.narration import Narration
         from lambda_emu.emulator.invocation.pool import Environments
@@ -82,12 +87,16 @@ class Emulator:
         from lambda_emu.emulator.services.control.replay import Replayer
         from lambda_emu.emulator.services.control.run import RunEndpoints
         from lambda_emu.emulator.services.lambda_.api import LambdaService
+        from lambda_emu.emulator.services.lambda_.code_reload import CodeWatcher
         from lambda_emu.emulator.services.lambda_.destination_checks import DestinationChecks
+        from lambda_emu.emulator.services.lambda_.requirements import RequirementsInstaller
         from lambda_emu.event_sources.async_queue import AsyncQueue
         from lambda_emu.event_sources.mappings import EventSourceMappings
         from lambda_emu.runtime_api.api import RuntimeApiServer
+        from lambda_emu.runtime_api.runners.interpreters import Interpreters
         from lambda_emu.runtime_api.runners.orphans import OrphanRegistry
         from lambda_emu.runtime_api.runners.process import ProcessRunner
+        from lambda_emu.runtime_api.runners.sandbox import RuntimeDirectories
 
         config = self.config
         # platform
@@ -103,15 +112,21 @@ class Emulator:
         self.faults = Faults(self.rng, {"duplicateRate": config.duplicate_rate, **config.faults})
         # runtime API and its runner
         self.orphans = OrphanRegistry()
-        self.runner: Runner = ProcessRunner(self.orphans)
+        # the sandbox: which Python runs a function, and its runtime directory (cached across runs)
+        self.interpreters = Interpreters(config.pythons)
+        self.runtime_dirs = RuntimeDirectories(config.cache_root)
+        self.process_runner = ProcessRunner(self.orphans, self.interpreters, self.runtime_dirs)
+        self.runner: Runner = self.process_runner
         self._docker_runner: DockerRunner | None = None
         if self.config.runner == "docker":
             self.runner = self.docker_runner
         self.runtime_api = RuntimeApiServer("127.0.0.1", guard=self.request_guard)
         # invocation: Lambda's data plane
         self.functions = FunctionRegistry(self.region, self.account_id, self.state_dir / "code", self.state)
+        self.layers = LayerStore(self.region, self.account_id, self.state_dir)
         host = SandboxHost(self.runner, self.runtime_api, self.region, lambda: self.endpoint, self.function_output,
-                           container_runner=lambda: self.docker_runner)
+                           container_runner=lambda: self.docker_runner,
+                           opt_dir=lambda function: self.layers.opt_dir(function.layers) if function.layers else None)
         self.environments = Environments(host, self.functions, self.clock,
                                          account_concurrency=config.account_concurrency,
                                          idle_timeout=config.idle_timeout, tmp_root=self.state_dir / "tmp")
@@ -125,7 +140,8 @@ class Emulator:
                                       poller_limit=config.async_concurrency, state=self.state)
         self.event_source_mappings = EventSourceMappings(self.clock, self._mapping_driver, self.state)
         # services
-        self.control = ControlService(self.clock, self.journal, self.destinations, self.faults, self.functions)
+        self.control = ControlService(self.clock, self.journal, self.destinations, self.faults, self.functions,
+                                      self.interpreters, runner_name=config.runner)
         checks = DestinationChecks(self.functions, lambda arn: self.sqs.store.queue_by_arn(arn) is not None)
         self.lambda_ = LambdaService(
             self.functions, self.clock, self.invoker, self.environments, self._async_invoke, checks,
@@ -133,19 +149,26 @@ class Emulator:
             queue_by_arn=lambda arn: self.sqs.store.queue_by_arn(arn),
             stream_exists=lambda arn: self.kinesis.store.find_stream_by_arn(arn) is not None,
             region=self.region, account_id=self.account_id, account_concurrency=config.account_concurrency,
-            endpoint=lambda: self.endpoint,
+            endpoint=lambda: self.endpoint, layers=self.layers,
             resolve_image=lambda uri: self.docker_runner.resolve_image(uri),
         )
+        self.requirements = RequirementsInstaller(
+            config.cache_root, self.interpreters, enabled=config.install_requirements,
+            announce=self.announce, installed=self._requirements_installed, background=self._background)
+        self.code_watcher = CodeWatcher(self.functions, self.environments, self.clock, self.requirements,
+                                        self.announce)
         # hooks between rooms
         self.lambda_.on_function_deleted.append(self.async_queue.function_deleted)
         self.lambda_.on_function_deleted.append(lambda function: self.faults.function_deleted(function.name))
         self.lambda_.on_concurrency_changed.append(self.async_queue.wake)
+        self.lambda_.on_function_created.append(self._function_created)
         self.control.add_route("GET", "/_emu/code", self.lambda_.download_code)
         self.control.add_route("GET", "/_emu/logs", logs_handler(self.function_logs))
         replayer = Replayer(self.functions, self.clock, self.lambda_.Invoke, lambda: self.sqs, lambda: self.kinesis)
         self.control.add_route("POST", "/_emu/replay", replay_handler(replayer))
         RunEndpoints(self.reset, self.load_template, self.functions, lambda: self.sqs.store,
                      self.clock).register(self.control)
+        self.control.add_route("GET", "/_emu/layer-content", self.lambda_.download_layer)
         # the front door
         self.frontend = Frontend(self.lambda_, self.control, {"sqs": lambda: self.sqs, "kinesis": lambda: self.kinesis},
                                  lambda: self.sqs)
@@ -257,6 +280,57 @@ class Emulator:
         for listener in self._log_listeners:
             listener(function_name, chunk)
 
+    # ---- the sandbox ----
+
+    def announce(self, function_name: str, text: str) -> None:
+        """A line about a function for the terminal (a fallback interpreter, an install, a reload):
+        printed even with --quiet, which silences function output only."""
+        if self.terminal is not None:
+            self.terminal(f"[{function_name}] {text}")
+
+    def _function_created(self, function: Function) -> None:
+        """A new function (API or template): say so when its Python is not the one it asks for, and
+        start building its runtime directory so the first invocation doesn't wait for pip. Off the
+        request: finding interpreters runs processes."""
+        if function.runtime.startswith("python") and self.runner is self.process_runner:
+            self._background(self._prepare_python(function), "runtime directory build failed")
+
+    async def _prepare_python(self, function: Function) -> None:
+        import asyncio
+
+        resolution = await asyncio.to_thread(self.interpreters.for_runtime, function.runtime)
+        if resolution is None:
+            return
+        if not resolution.exact:
+            self.announce(function.name, resolution.warning())
+        if not self.runtime_dirs.ready(resolution.interpreter):
+            await self.runtime_dirs.ensure(resolution.interpreter)
+
+    def _function_loaded(self, function: Function) -> None:
+        """A template function: its requirements.txt installed, its code folder watched."""
+        self.requirements.attach(function)
+        if self.config.reload:
+            self.code_watcher.watch(function)
+
+    def _requirements_installed(self, function: Function) -> None:
+        """New requirements are in place: environments running on the old ones retire (after their
+        current invocation); the next invocation starts cold with the new ones."""
+        function.generation += 1
+        self.environments.retire_function(function)
+
+    def _background(self, work: Coroutine[Any, Any, Any], failure: str) -> None:
+        import asyncio
+
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+
+        def done(finished: asyncio.Future[Any]) -> None:
+            self._tasks.discard(finished)
+            if not finished.cancelled() and finished.exception() is not None:
+                log.warning(failure, error=str(finished.exception()))
+
+        task.add_done_callback(done)
+
     # ---- templates ----
 
     @property
@@ -266,7 +340,9 @@ class Emulator:
 
         return Stack(self.region, self.account_id, lambda: self.endpoint, self.functions, self.lambda_,
                      {"lambda": lambda: self.lambda_, "sqs": lambda: self.sqs, "kinesis": lambda: self.kinesis},
-                     build_image=lambda *build: self.docker_runner.build_image(*build))
+                     build_image=lambda *build: self.docker_runner.build_image(*build),
+                     refusal=self.process_runner.refusal if self.runner is self.process_runner else _any_runtime,
+                     on_function_loaded=self._function_loaded)
 
     def load_template(self, path: str, parameters: dict[str, str]) -> list[str]:
         """A template into the running emulator (``POST /_emu/template``); ValueError names the problem."""
@@ -302,6 +378,7 @@ class Emulator:
                 self.state.delete_all(kind)
         self.destinations.clear()
         self.function_logs.clear()
+        self.layers.clear()
         self.faults.clear()
         self.rng.seed(self.config.seed if seed is None else seed)
         # Environments' /tmp directories: a new function of the same name starts with an empty /tmp.
@@ -325,8 +402,18 @@ class Emulator:
             await self._docker_runner.open()
         await self.runtime_api.start()
         self._resume()
+        import asyncio
+
+        # Probing interpreters starts processes: done off the loop, before the first function needs it.
+        self._background(asyncio.to_thread(self.interpreters.discover), "interpreter discovery failed")
 
     async def stop(self) -> None:
+        import asyncio
+
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.code_watcher.stop()
         await self.event_source_mappings.stop()
         await self.async_queue.stop()
         await self.environments.shutdown_all()
@@ -355,6 +442,19 @@ class Emulator:
             self.state.close()
         if self._own_state_dir:
             shutil.rmtree(self.state_dir, ignore_errors=True)
+
+
+def _any_runtime(_runtime: str) -> str | None:
+    return None
+
+
+def _print_line(text: str) -> None:
+    import contextlib
+    import sys
+
+    with contextlib.suppress(OSError, ValueError):
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
 
 
 async def serve(emu: Emulator) -> web.AppRunner:

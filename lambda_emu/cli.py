@@ -33,7 +33,7 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--region", default=default.region)
     up.add_argument("--account-id", default=default.account_id)
     up.add_argument("--template", type=Path, default=None,
-                    help="SAM/CloudFormation template (default: ./template.yaml when present)")
+                    help="SAM/CloudFormation template (default: ./template.yaml or ./template.yml when present)")
     up.add_argument("--clock", choices=CLOCK_MODES, default=None,
                     help="real (default), scaled (with --time-scale) or manual (moves only via /_emu/clock)")
     up.add_argument("--time-scale", type=float, default=None, help="run platform time N x wall time")
@@ -70,6 +70,15 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--state-dir", type=Path, default=None, metavar="DIR",
                     help="keep everything accepted in DIR (SQLite) so a restart, even after kill -9, goes on "
                          "where it stopped; without it nothing is written")
+    up.add_argument("--python", action="append", default=[], metavar="3.X=PATH",
+                    help="the interpreter of python3.X functions (repeatable); default: python3.X on PATH, "
+                         "pyenv or uv, else the nearest version with a warning")
+    up.add_argument("--cache-dir", type=Path, default=None,
+                    help="runtime directories and installed requirements (default: ~/.cache/lambda-emu)")
+    up.add_argument("--no-install", action="store_true",
+                    help="don't install template functions' requirements.txt")
+    up.add_argument("--no-reload", action="store_true",
+                    help="don't watch template code folders for edits")
     up.add_argument("--record", type=Path, default=None, metavar="FILE",
                     help="append every event entering lambda-emu to FILE as JSON lines (for `lambda-emu replay`)")
     up.add_argument("--journal-size", type=int, default=default.journal_size,
@@ -83,9 +92,12 @@ def parser() -> argparse.ArgumentParser:
 
 
 def config_from(args: argparse.Namespace) -> EmulatorConfig:
+    from lambda_emu.runtime_api.runners.interpreters import parse_python_options
+
     template = args.template
-    if template is None and Path("template.yaml").is_file():
-        template = Path("template.yaml")
+    if template is None:
+        # `sam` finds template.yaml or template.yml in the current directory.
+        template = next((Path(name) for name in ("template.yaml", "template.yml") if Path(name).is_file()), None)
     clock: ClockMode = args.clock or ("scaled" if args.time_scale not in (None, 1.0) else "real")
     faults: dict[str, float] = {}
     if args.fault:
@@ -116,6 +128,10 @@ def config_from(args: argparse.Namespace) -> EmulatorConfig:
         journal_size=args.journal_size,
         journal_payload_limit=args.journal_payload_limit,
         record=args.record,
+        cache_dir=args.cache_dir,
+        pythons=parse_python_options(args.python),
+        install_requirements=not args.no_install,
+        reload=not args.no_reload,
     )
 
 
@@ -224,7 +240,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = config_from(args)
         parameters = parameter_overrides(args.parameter_overrides)
-    except ValueError as exc:  # ConfigError and bad overrides: the message is the user's answer
+        if config.pythons:
+            from lambda_emu.runtime_api.runners.interpreters import Interpreters
+
+            Interpreters(config.pythons).check_explicit()  # a wrong --python is an error, not a fallback
+    except ValueError as exc:  # ConfigError, InterpreterError and bad overrides: the message is the user's answer
         print(f"lambda-emu: {exc}", file=sys.stderr)
         return 2
     if config.template is not None and not config.template.is_file():

@@ -61,6 +61,18 @@ class EmulatorConfig:
     journal_payload_limit: int = 262_144
     # Append every event entering lambda-emu to this file as JSON lines (`up --record`).
     record: Path | None = None
+    # Where runtime directories and installed requirements are cached across runs (default ~/.cache/lambda-emu).
+    cache_dir: Path | None = None
+    # --python 3.X=PATH: the interpreter of a python3.X runtime, instead of searching for one.
+    pythons: dict[str, Path] = field(default_factory=dict)
+    # Install a template function's requirements.txt (--no-install turns it off).
+    install_requirements: bool = True
+    # Watch template code folders and retire environments after an edit (--no-reload turns it off).
+    reload: bool = True
+
+    @property
+    def cache_root(self) -> Path:
+        return self.cache_dir or Path.home() / ".cache" / "lambda-emu"
 
     def __post_init__(self) -> None:
         _check(0 <= self.port <= 65535, f"port must be 0-65535, not {self.port}")
@@ -77,6 +89,8 @@ class EmulatorConfig:
         _check(self.journal_size >= 1, f"journal size must be >= 1, not {self.journal_size}")
         _check(self.journal_payload_limit >= 0,
                f"journal payload limit must be >= 0, not {self.journal_payload_limit}")
+        for version in self.pythons:
+            _check(bool(re.fullmatch(r"3\.\d+", version)), f"--python takes 3.X=PATH, not {version!r}")
         _check(self.runner in RUNNERS, f"runner must be one of {', '.join(RUNNERS)}, not {self.runner!r}")
         for runtime, image in self.images.items():
             _check(bool(runtime) and bool(image), f"--image takes RUNTIME=IMAGE, not {runtime}={image}")

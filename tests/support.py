@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
 import json
+import os
+import shutil
+import subprocess
+import sys
 import threading
 import urllib.request
 import uuid
 import zipfile
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -114,6 +120,58 @@ def make_zip(files: dict[str, str | bytes], modes: dict[str, int] | None = None)
             info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, content)
     return buffer.getvalue()
+
+
+#: Where the tests keep what they pip-install for functions (kept across runs: installs once per machine).
+TEST_CACHE = Path.home() / ".cache" / "lambda-emu" / "tests"
+
+
+def vendored(*requirements: str) -> Path:
+    """``pip install --target`` of ``requirements``, once per machine: what users put in a zip or layer."""
+    key = hashlib.sha256("\n".join(requirements).encode()).hexdigest()[:16]
+    target = TEST_CACHE / f"vendored-{key}"
+    if not target.is_dir():
+        scratch = target.with_name(f".{target.name}.{os.getpid()}")
+        shutil.rmtree(scratch, ignore_errors=True)
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                        "--target", str(scratch), *requirements], check=True, timeout=600)
+        try:
+            scratch.rename(target)
+        except OSError:
+            shutil.rmtree(scratch, ignore_errors=True)
+    return target
+
+
+def directory_zip(directory: Path, prefix: str = "") -> bytes:
+    """A zip of a folder's files under ``prefix`` (``python/`` is where a Python layer puts packages)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(directory.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                archive.write(path, prefix + str(path.relative_to(directory)))
+    return buffer.getvalue()
+
+
+_published_layers: dict[tuple[str, tuple[str, ...]], str] = {}
+
+
+def package_layer(lam: Any, *requirements: str) -> str:
+    """A layer version (ARN) holding ``requirements`` under python/, as users ship libraries such as
+    aws-lambda-powertools; published once per server."""
+    key = (lam.meta.endpoint_url, requirements)
+    if key not in _published_layers:
+        content = directory_zip(vendored(*requirements), "python/")
+        name = "pkgs-" + hashlib.sha256("\n".join(requirements).encode()).hexdigest()[:12]
+        _published_layers[key] = lam.publish_layer_version(LayerName=name, Content={"ZipFile": content},
+                                                           CompatibleRuntimes=["python3.12"])["LayerVersionArn"]
+    return _published_layers[key]
+
+
+def powertools_layer(lam: Any) -> str:
+    """aws-lambda-powertools (the version the test extras installed) as a layer."""
+    from importlib.metadata import version
+
+    return package_layer(lam, f"aws-lambda-powertools=={version('aws-lambda-powertools')}")
 
 
 def unique(prefix: str = "fn") -> str:

@@ -330,3 +330,54 @@ def test_up_without_flags_runs_with_the_configs_own_defaults(tmp_path: Path,
 
     monkeypatch.chdir(tmp_path)  # no ./template.yaml here
     assert config_from(parser().parse_args(["up"])) == dataclasses.replace(EmulatorConfig(), echo_function_logs=True)
+
+
+MIXED_TEMPLATE = """\
+Resources:
+  Greeter:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: app/
+      Handler: app.handler
+      Runtime: python3.12
+  NodeGreeter:
+    Type: AWS::Serverless::Function
+    Properties:
+      InlineCode: "exports.handler = async () => 1;"
+      Handler: index.handler
+      Runtime: nodejs20.x
+  Users:
+    Type: AWS::DynamoDB::Table
+  Orders:
+    Type: AWS::DynamoDB::Table
+  Api:
+    Type: AWS::ApiGateway::RestApi
+  Items:
+    Type: AWS::DynamoDB::Table
+  OtherApi:
+    Type: AWS::ApiGateway::RestApi
+"""
+
+
+def test_template_yml_with_a_nodejs_function_and_unmodeled_types(start: Callable[..., EmuProcess],
+                                                                 project: Path) -> None:
+    (project / "template.yaml").unlink()
+    (project / "template.yml").write_text(MIXED_TEMPLATE)
+    emu = start("--python", f"3.11={sys.executable}")
+    endpoint = emu.wait_ready()
+    names = [f["FunctionName"] for f in lambda_client(endpoint).list_functions()["Functions"]]
+    assert names == ["Greeter", "NodeGreeter"]
+    invoke_marker(endpoint)  # the python function serves, the nodejs one doesn't block it
+    summary = [line for line in emu.stderr if "skipped " in line]
+    assert len(summary) == 1 and "skipped 3 AWS::DynamoDB::Table, 2 AWS::ApiGateway::RestApi" in summary[0]
+    warnings = [line for line in emu.stderr if "--runner docker" in line]
+    assert len(warnings) == 1 and "NodeGreeter (nodejs20.x)" in warnings[0]
+
+
+def test_a_python_option_that_is_not_that_python_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    from lambda_emu.cli import main
+
+    assert main(["up", "--python", f"3.12={sys.executable}"]) == 2
+    assert "is Python 3.11" in capsys.readouterr().err
+    assert main(["up", "--python", "3.12"]) == 2
+    assert "--python takes VERSION=PATH" in capsys.readouterr().err

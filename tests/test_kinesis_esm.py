@@ -17,7 +17,16 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.support import ACCOUNT, REGION, ROLE, RunningServer, create_python_function, function_arn, unique
+from tests.support import (
+    ACCOUNT,
+    REGION,
+    ROLE,
+    RunningServer,
+    create_python_function,
+    function_arn,
+    powertools_layer,
+    unique,
+)
 
 # Every handler logs its event first; ``datas`` decodes the records' data.
 PRELUDE = """
@@ -607,7 +616,8 @@ def test_exception_with_report_batch_item_failures_is_unhandled(manual_server: R
 def test_powertools_batch_processor_partial_failures(manual_server: RunningServer, manual_lam: Any, manual_kinesis: Any,
                                                      manual_sqs: Any, tmp_path: Path, mapping: Any) -> None:
     url, queue_arn = new_queue(manual_sqs)
-    name, out = new_function(manual_lam, tmp_path, POWERTOOLS, Timeout=30)
+    # Powertools ships as users ship it to Lambda: a layer (the sandbox has only what Lambda gives).
+    name, out = new_function(manual_lam, tmp_path, POWERTOOLS, Timeout=30, Layers=[powertools_layer(manual_lam)])
     stream, stream_arn = new_stream(manual_kinesis)
     sequences = put(manual_kinesis, stream, ["ok0", "ok1", "bad", "ok3", "ok4"])
     mapping(name, stream_arn, BatchSize=10, MaximumRetryAttempts=1, FunctionResponseTypes=["ReportBatchItemFailures"],

@@ -15,7 +15,16 @@ import pytest
 from botocore.exceptions import ClientError
 
 from lambda_emu.event_sources.sqs.poller import BatchFailure, partial_failures
-from tests.support import ACCOUNT, REGION, RunningServer, create_python_function, error_of, function_arn, unique
+from tests.support import (
+    ACCOUNT,
+    REGION,
+    RunningServer,
+    create_python_function,
+    error_of,
+    function_arn,
+    powertools_layer,
+    unique,
+)
 
 # Writes every event it gets (with wall times) to $OUT. A record fails while its receive count is
 # at most the body's "fail_attempts"; a body's "respond" is returned ("SELF" → the record's
@@ -139,10 +148,11 @@ class Rig:
 def rig(manual_server: RunningServer, lam: Any, manual_sqs: Any, mappings: Callable[..., dict[str, Any]],
         tmp_path: Path,
         *, source: str = RECORDER, fifo: bool = False, queue_attributes: dict[str, str] | None = None,
-        env: dict[str, str] | None = None, **mapping: Any) -> Rig:
+        env: dict[str, str] | None = None, layers: list[str] | None = None, **mapping: Any) -> Rig:
     url, arn = make_queue(manual_sqs, fifo=fifo, **(queue_attributes or {}))
     out = tmp_path / f"{unique('out')}.jsonl"
-    name = create_python_function(lam, source, Environment={"Variables": {"OUT": str(out), **(env or {})}})
+    name = create_python_function(lam, source, Environment={"Variables": {"OUT": str(out), **(env or {})}},
+                                  Layers=layers or [])
     uuid = mappings(FunctionName=name, EventSourceArn=arn, **mapping)["UUID"]
     manual_server.advance(0)  # Creating → Enabled
     return Rig(url, arn, name, uuid, out)
@@ -310,8 +320,9 @@ def test_redrive_to_dlq_after_max_receive_count_then_move_back(manual_server: Ru
 def test_powertools_partial_batch_response(manual_server: RunningServer, manual_lam: Any, manual_sqs: Any,
                                            mappings: Any,
                                            tmp_path: Path) -> None:
+    # Powertools ships as users ship it to Lambda: a layer (the sandbox has only what Lambda gives).
     r = rig(manual_server, manual_lam, manual_sqs, mappings, tmp_path, source=POWERTOOLS,
-            FunctionResponseTypes=["ReportBatchItemFailures"])
+            layers=[powertools_layer(manual_lam)], FunctionResponseTypes=["ReportBatchItemFailures"])
     sent = manual_sqs.send_message_batch(QueueUrl=r.url, Entries=[
         {"Id": "a", "MessageBody": "ok-1"}, {"Id": "b", "MessageBody": "fail-2"}, {"Id": "c", "MessageBody": "ok-3"}])
     failed_id = next(s["MessageId"] for s in sent["Successful"] if s["Id"] == "b")

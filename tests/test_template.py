@@ -267,8 +267,8 @@ BAD_TEMPLATES = {
         Resources:
           BadRuntime:
             Type: AWS::Serverless::Function
-            Properties: {CodeUri: src, Handler: app.handler, Runtime: nodejs20.x}
-        """, r"resource BadRuntime \(AWS::Serverless::Function\): .*nodejs20\.x"),
+            Properties: {CodeUri: src, Handler: app.handler, Runtime: python3.8}
+        """, r"resource BadRuntime \(AWS::Serverless::Function\): .*python3\.8"),
     "no-runtime": ("""
         Resources:
           NoRuntime:

@@ -25,7 +25,10 @@ if TYPE_CHECKING:
 
 PYTHON_RUNTIMES = ("python3.9", "python3.10", "python3.11", "python3.12", "python3.13", "python3.14")
 OS_ONLY_RUNTIMES = ("provided", "provided.al2", "provided.al2023")
-SUPPORTED_RUNTIMES = PYTHON_RUNTIMES + OS_ONLY_RUNTIMES
+#: Runtimes Lambda still creates functions with that only a container runs locally (--runner docker).
+CONTAINER_ONLY_RUNTIMES = ("nodejs18.x", "nodejs20.x", "nodejs22.x", "nodejs24.x", "java8.al2", "java11", "java17",
+                           "java21", "java25", "dotnet8", "dotnet10", "ruby3.2", "ruby3.3", "ruby3.4")
+SUPPORTED_RUNTIMES = PYTHON_RUNTIMES + OS_ONLY_RUNTIMES + CONTAINER_ONLY_RUNTIMES
 
 #: AWS quotas for deployment packages.
 MAX_ZIPPED_BYTES = 50 * 1024 * 1024
@@ -77,6 +80,35 @@ class Code:
             self.package.unlink(missing_ok=True)
 
 
+DependencyStatus = Literal["none", "installing", "ready", "failed"]
+
+
+@dataclass
+class Dependencies:
+    """A template function's requirements.txt, installed into lambda-emu's cache (never the code folder)."""
+
+    status: DependencyStatus = "none"
+    requirements: Path | None = None
+    #: The folder the requirements are installed in (on the path right after the code).
+    path: Path | None = None
+    error: str | None = None
+    #: Installing for the first time (State Pending) rather than again after an edit (an update).
+    creating: bool = True
+
+    @property
+    def invocable(self) -> bool:
+        """False while a first install runs or after it failed (Lambda: Pending / Failed)."""
+        return not (self.creating and self.status in ("installing", "failed"))
+
+    @property
+    def state(self) -> str:
+        return {"installing": "Pending", "failed": "Failed"}.get(self.status, "Active") if self.creating else "Active"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"status": self.status, "requirements": str(self.requirements) if self.requirements else None,
+                "path": str(self.path) if self.path else None, "error": self.error}
+
+
 @dataclass
 class Function:
     name: str
@@ -114,6 +146,9 @@ class Function:
     state: Literal["Pending", "Active", "Failed"] = "Active"
     state_reason: str | None = None
     state_reason_code: str | None = None
+    dependencies: Dependencies = field(default_factory=Dependencies)
+    #: Layer versions in Lambda's order (layers.LayerVersion), extracted over each other into /opt.
+    layers: list[Any] = field(default_factory=list)
 
     def touch(self, now: float) -> None:
         self.last_modified = now
@@ -151,14 +186,29 @@ class Function:
             "RuntimeVersionConfig": {"RuntimeVersionArn": runtime_version_arn(self.arn, self.runtime)},
             "LoggingConfig": {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{self.name}"},
         }
+        dependencies = self.dependencies
         if change == "created":
             # AWS's CreateFunction response has no LastUpdateStatus at all (recorded, test_function_lifecycle).
             del config["LastUpdateStatus"]
             config.update(State="Pending", StateReason="The function is being created.", StateReasonCode="Creating")
-        elif change == "updated":
+        elif change == "updated" or (dependencies.status == "installing" and not dependencies.creating):
             # Lambda's wording for any update in progress, code or configuration alike.
             config.update(LastUpdateStatus="InProgress", LastUpdateStatusReason="The function is being created.",
                           LastUpdateStatusReasonCode="Creating")
+        elif dependencies.status == "installing":
+            # Requirements being installed: the function is being created, as Lambda reports it.
+            config.update(State="Pending", StateReason="The function is being created.", StateReasonCode="Creating",
+                          LastUpdateStatus="InProgress", LastUpdateStatusReason="The function is being created.",
+                          LastUpdateStatusReasonCode="Creating")
+        elif dependencies.status == "failed":
+            # No AWS code names a build failure; InvalidConfiguration is the model's nearest (aws-behaviour.md).
+            reason = f"requirements.txt could not be installed: {dependencies.error}"
+            config.update(LastUpdateStatus="Failed", LastUpdateStatusReason=reason,
+                          LastUpdateStatusReasonCode="InvalidConfiguration")
+            if dependencies.creating:
+                config.update(State="Failed", StateReason=reason, StateReasonCode="InvalidConfiguration")
+        if self.layers:
+            config["Layers"] = [{"Arn": layer.arn, "CodeSize": layer.code_size} for layer in self.layers]
         if self.package_type == "Image":
             # Image functions have no runtime or handler of their own (the image is the runtime).
             for key in ("Runtime", "Handler", "RuntimeVersionConfig"):

@@ -33,7 +33,7 @@ from lambda_emu.emulator.platform.clock import iso8601
 from lambda_emu.emulator.platform.faults import INIT_FAILURE_STATUS
 from lambda_emu.emulator.platform.logging import get_logger
 from lambda_emu.runtime_api.api import RuntimeApiServer, RuntimeInvocation, RuntimeReply, RuntimeSession
-from lambda_emu.runtime_api.runners.base import EntrypointMissing, ImageSpec, Runner, RuntimeProcess, RuntimeSpec
+from lambda_emu.runtime_api.runners.base import ImageSpec, Runner, RuntimeNotStarted, RuntimeProcess, RuntimeSpec
 
 log = get_logger("environments")
 
@@ -101,6 +101,8 @@ class SandboxHost:
     on_output: OutputListener
     #: The container runner, for PackageType Image functions whatever ``runner`` is (built on first use).
     container_runner: Callable[[], Runner] = field(default=_no_container_runner)
+    #: The function's layers merged as Lambda fills /opt (None without layers).
+    opt_dir: Callable[[Function], Path | None] = lambda _function: None
 
 
 class ExecutionEnvironment:
@@ -144,7 +146,6 @@ class ExecutionEnvironment:
             "LANG": "en_US.UTF-8",
             "TZ": ":UTC",
             "LD_LIBRARY_PATH": "",
-            "PYTHONPATH": str(f.code.directory),
             "PYTHONUNBUFFERED": "1",
             "TMPDIR": str(self.tmp_dir),
             "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
@@ -190,6 +191,8 @@ class ExecutionEnvironment:
             tmp_dir=self.tmp_dir,
             ephemeral_storage_mb=self.function.ephemeral_storage,
             image=image_spec(self.function),
+            opt_dir=self.host.opt_dir(self.function),
+            dependencies_dir=self.function.dependencies.path,
         )
         runner: Runner = self.host.runner
         if self.function.package_type == "Image":
@@ -257,13 +260,16 @@ class ExecutionEnvironment:
                                             error_type="Runtime.ExitError")
                     try:
                         await self._start()
-                    except (EntrypointMissing, OSError) as exc:
+                    except (RuntimeNotStarted, OSError) as exc:
                         self.dead = True
-                        reason = exc.reason if isinstance(exc, EntrypointMissing) else str(exc)
+                        if isinstance(exc, RuntimeNotStarted):
+                            reason, error_type = exc.reason, exc.error_type
+                        else:
+                            reason, error_type = str(exc), "Runtime.InvalidEntrypoint"
                         message = f"RequestId: {request_id} Error: {reason}"
                         return self._finish(invocation_log, request_id, cold, 0.0, None,
-                                            platform_failure("Runtime.InvalidEntrypoint", message),
-                                            status="error", error_type="Runtime.InvalidEntrypoint")
+                                            platform_failure(error_type, message),
+                                            status="error", error_type=error_type)
                     self._watching()
                     init = await self._await_init(request_id, timeout, started)
                     init_ms = (time.monotonic() - started) * 1000

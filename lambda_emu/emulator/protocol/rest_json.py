@@ -131,7 +131,9 @@ class RestJsonRouter:
             wire = member.serialization.get("name", name)
             if where == "uri":
                 if wire in labels:
-                    params[name] = labels[wire]
+                    # A numeric label (a layer's VersionNumber) is a number, or the request is malformed.
+                    numeric = member.type_name in ("integer", "long")
+                    params[name] = parse_header_value(member, labels[wire]) if numeric else labels[wire]
             elif where == "querystring":
                 if member.type_name == "list":
                     values = request.query.getall(wire, [])

@@ -34,7 +34,7 @@ LAMBDA_FUNCTION = "AWS::Lambda::Function"
 
 
 #: Function properties lambda-emu does not model: skipped, with a warning that names them.
-_NOT_MODELED = ("AutoPublishAlias", "ProvisionedConcurrencyConfig", "Layers", "FunctionUrlConfig", "VpcConfig")
+_NOT_MODELED = ("AutoPublishAlias", "ProvisionedConcurrencyConfig", "FunctionUrlConfig", "VpcConfig")
 
 
 class FunctionProperties(BaseModel):
@@ -194,6 +194,11 @@ def _load_function(context: LoadContext, logical_id: str, raw_props: dict[str, A
         # Like `sam build`: the function exists at once, Pending until its image is built.
         function.state, function.state_reason_code = "Pending", "Creating"
         function.state_reason = "The function is being created."
+    if "Layers" in props:
+        layers = context.value(logical_id, "Layers", props["Layers"])
+        if not isinstance(layers, list) or not all(isinstance(arn, str) for arn in layers):
+            raise context.error(logical_id, "Layers must be a list of layer version ARNs")
+        function.layers = context.stack.lambda_.layers.resolve(layers)
     try:
         context.stack.lambda_.register(function)
     except AwsError:
@@ -202,6 +207,9 @@ def _load_function(context: LoadContext, logical_id: str, raw_props: dict[str, A
         raise
     if build is not None:
         start_build(context.stack, function, build)
+    if context.stack.refusal(function.runtime) is not None:
+        context.unrunnable.append(f"{function.name} ({function.runtime})")
+    context.stack.on_function_loaded(function)  # requirements installed, code folder watched
     for key in props:
         handler = FUNCTION_PROPERTIES.get(key)
         if handler is not None:

@@ -108,6 +108,10 @@ class Stack:
     #: ``docker build`` (context directory, Dockerfile, tag, build args, progress line sink) → image id,
     #: for image functions with SAM's Metadata; blocking, so the loader runs it off the loop.
     build_image: Callable[[Path, str, str, dict[str, str], Callable[[str], None]], str] | None = None
+    #: Why the runner in use can't run a runtime (None: it can); such functions load, with one warning.
+    refusal: Callable[[str], str | None] = lambda _runtime: None
+    #: A function of the template was created: its requirements are installed, its code folder watched.
+    on_function_loaded: Callable[[Function], None] = lambda _function: None
 
     def api(self, service: str) -> Service:
         return self.apis[service]()
@@ -131,6 +135,8 @@ class LoadContext:
     _deferred: list[tuple[int, int, str, Callable[[], object]]] = field(default_factory=list)
     #: Resources already loaded (a queue may load its dead-letter queue first).
     loaded: set[str] = field(default_factory=set)
+    #: Functions the runner in use can't run ("Name (nodejs20.x)"), reported in one warning.
+    unrunnable: list[str] = field(default_factory=list)
 
     def defer(self, phase: int, logical_id: str, action: Callable[[], object]) -> None:
         """Run ``action`` once every resource of an earlier phase is loaded."""
@@ -384,10 +390,10 @@ def load_template(stack: Stack, path: Path | str, parameters: dict[str, Any] | N
     document = parse(text, str(path))
     context = LoadContext(stack, path.resolve(), document, _parameter_values(path, document, parameters or {}))
     loaded: list[str] = []
+    skipped: dict[str, int] = {}
     for logical_id, resource, handler in _ordered(context):
         if handler is None:
-            log.warning("resource type not modeled by lambda-emu; skipped", template=str(path),
-                        resource=logical_id, type=resource.get("Type"))
+            skipped[str(resource.get("Type"))] = skipped.get(str(resource.get("Type")), 0) + 1
             continue
         context.run_deferred(handler.phase - 1)
         if handler.load is None or not context.included(logical_id, resource) or logical_id in context.loaded:
@@ -399,6 +405,13 @@ def load_template(stack: Stack, path: Path | str, parameters: dict[str, Any] | N
         context.loaded.add(logical_id)
         loaded.append(logical_id)
     context.run_deferred(1 << 30)
+    if skipped:
+        # One line for all of them: a template full of tables and APIs shouldn't bury the rest.
+        log.warning("skipped " + ", ".join(f"{count} {kind}" for kind, count in skipped.items()),
+                    template=str(path))
+    if context.unrunnable:
+        log.warning(f"{', '.join(context.unrunnable)}: the process runner runs python3.x and provided.* "
+                    "functions; invoking these needs --runner docker", template=str(path))
     log.info("template loaded", template=str(path), resources=len(loaded))
     return loaded
 

@@ -274,3 +274,44 @@ function_property("Events", _sam_events)
 resource_type("AWS::Lambda::EventSourceMapping", phase=PHASE_MAPPINGS,
               attributes=lambda context, logical_id, props: {"Ref": logical_id, "Id": logical_id},
               load=_load_mapping)
+
+
+# ---- Lambda layers -------------------------------------------------------------------------------
+
+def _layer_attributes(context: LoadContext, logical_id: str, props: dict[str, Any]) -> dict[str, Any]:
+    # Ref is the version's ARN, known only once published; the context computes attributes once, so
+    # the first !Ref (or the load) publishes and both get the same version.
+    return {"Ref": _publish_layer(context, logical_id, props)}
+
+
+def _publish_layer(context: LoadContext, logical_id: str, props: dict[str, Any]) -> str:
+    """A layer folder zipped and published through PublishLayerVersion, as `sam deploy` would."""
+    from pathlib import Path
+
+    from lambda_emu.emulator.invocation.functions import zip_directory
+
+    kind = context.resources[logical_id].get("Type")
+    key = "ContentUri" if kind == "AWS::Serverless::LayerVersion" else "Content"
+    location = context.value(logical_id, key, props.get(key))
+    if not isinstance(location, str) or location.startswith("s3://"):
+        raise context.error(logical_id, f"{key}: lambda-emu has no S3; give a local folder")
+    directory = (context.directory / location).resolve()
+    if not directory.is_dir():
+        raise context.error(logical_id, f"{key} {location}: no directory {directory}")
+    params: dict[str, Any] = {
+        "LayerName": as_text(context.value(logical_id, "LayerName", props["LayerName"])) if "LayerName" in props
+        else logical_id,
+        "Content": {"ZipFile": zip_directory(Path(directory))},
+    }
+    for name in ("Description", "LicenseInfo", "CompatibleRuntimes", "CompatibleArchitectures"):
+        if name in props:
+            params[name] = context.value(logical_id, name, props[name])
+    return str(_call(context, "lambda", "PublishLayerVersion", params)["LayerVersionArn"])
+
+
+def _load_layer(context: LoadContext, logical_id: str, props: dict[str, Any]) -> None:
+    context.attributes(logical_id)
+
+
+for _layer_type in ("AWS::Serverless::LayerVersion", "AWS::Lambda::LayerVersion"):
+    resource_type(_layer_type, phase=PHASE_STORES, attributes=_layer_attributes, load=_load_layer)

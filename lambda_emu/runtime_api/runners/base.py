@@ -41,19 +41,30 @@ class RuntimeSpec:
     image: ImageSpec | None = None
     #: The function's layers, merged as Lambda extracts them into /opt (None: no layers).
     opt_dir: Path | None = None
+    #: The function's installed requirements, which `sam build` would merge into the task root.
+    dependencies_dir: Path | None = None
 
 
-class EntrypointMissing(Exception):
+class RuntimeNotStarted(Exception):
+    """The runner cannot start this runtime; the invocation fails with ``error_type`` and ``reason``
+    (Runtime.InvalidEntrypoint for a missing bootstrap, for instance)."""
+
+    error_type = "Runtime.InvalidEntrypoint"
+
+    def __init__(self, reason: str, error_type: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        if error_type is not None:
+            self.error_type = error_type
+
+
+class EntrypointMissing(RuntimeNotStarted):
     """The runtime has no entrypoint to start (AWS: Runtime.InvalidEntrypoint), e.g. a provided.*
     runtime without an executable bootstrap.
 
     ``reason`` is Lambda's wording: "Couldn't find valid bootstrap(s): [...]" when there is none,
     Go's "fork/exec <path>: permission denied" when it is not executable.
     """
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 class RuntimeProcess(Protocol):

@@ -1,8 +1,9 @@
 """The default runner: the runtime as a local process.
 
-python3.x runtimes run AWS's own runtime interface client (awslambdaric) with the function's code
-first on the path; provided.* runtimes run the code's ``bootstrap`` executable (any language). Both
-find lambda-emu through AWS_LAMBDA_RUNTIME_API, exactly as on Lambda.
+python3.x runtimes run AWS's own runtime interface client (awslambdaric) on a Python of the runtime's
+version, with Lambda's sys.path and nothing else (sandbox.py); provided.* runtimes run the code's
+``bootstrap`` executable (any language). Both find lambda-emu through AWS_LAMBDA_RUNTIME_API, exactly
+as on Lambda. Other runtimes (nodejs, java, dotnet, ruby) need the container runner.
 
 Every runtime carries the run marker (``orphans.py``), so ending an environment ends everything it
 started, and its /tmp (``TMPDIR``) is a tmpfs of the function's EphemeralStorage size where the
@@ -16,20 +17,29 @@ import asyncio
 import contextlib
 import os
 import signal
-import sys
 import time
 
 import psutil
 
 from lambda_emu.runtime_api.log_frames import FrameDecoder
-from lambda_emu.runtime_api.runners.base import EntrypointMissing, OutputSink, RuntimeSpec
+from lambda_emu.runtime_api.runners.base import EntrypointMissing, OutputSink, RuntimeNotStarted, RuntimeSpec
+from lambda_emu.runtime_api.runners.interpreters import Interpreters
 from lambda_emu.runtime_api.runners.orphans import ENVIRONMENT_VARIABLE, OrphanRegistry, die_with_parent
+from lambda_emu.runtime_api.runners.sandbox import RuntimeDirectories, layer_paths, python_command
 from lambda_emu.runtime_api.runners.scratch import mount_tmpfs
 
 #: How often the list of a runtime's child processes is refreshed for memory accounting (wall seconds).
 CHILDREN_REFRESH_SECONDS = 1.0
 #: Without a size-limited mount: how often an environment's /tmp is measured (wall seconds).
 TMP_SAMPLE_SECONDS = 0.25
+
+
+def refusal(runtime: str) -> str | None:
+    """Why the process runner can't run ``runtime`` (None: it can)."""
+    if runtime.startswith(("python", "provided")):
+        return None
+    return (f"lambda-emu's process runner runs python3.x and provided.* functions, not {runtime}: "
+            "start lambda-emu with --runner docker to run it")
 
 
 class LocalProcess:
@@ -172,28 +182,84 @@ def _disk_usage(directory: str) -> int:
     return total
 
 
-class ProcessRunner:
-    def __init__(self, registry: OrphanRegistry) -> None:
-        self.registry = registry
+#: Lambda's PATH and LD_LIBRARY_PATH, with /var/lang (the interpreter's prefix), /var/runtime,
+#: /var/task and /opt standing for their local folders.
+SYSTEM_PATH = "/usr/local/bin:/usr/bin/:/bin"
+SYSTEM_LIBRARY_PATH = "/lib64:/usr/lib64"
 
-    def command(self, spec: RuntimeSpec) -> list[str]:
+
+class ProcessRunner:
+    def __init__(self, registry: OrphanRegistry, interpreters: Interpreters | None = None,
+                 runtimes: RuntimeDirectories | None = None) -> None:
+        self.registry = registry
+        self.interpreters = interpreters or Interpreters()
+        self.runtimes = runtimes
+
+    @staticmethod
+    def refusal(runtime: str) -> str | None:
+        """Why this runner can't run ``runtime`` (None: it can); the template loader warns with it."""
+        return refusal(runtime)
+
+    async def command(self, spec: RuntimeSpec) -> tuple[list[str], dict[str, str]]:
+        """The argv of the runtime and what it adds to (or changes in) its environment."""
+        opt = spec.opt_dir
         if spec.runtime.startswith("python"):
-            return [sys.executable, "-m", "awslambdaric", spec.handler]
+            return await self._python(spec)
+        reason = refusal(spec.runtime)
+        if reason is not None:
+            raise RuntimeNotStarted(reason, "Runtime.InvalidRuntime")
         bootstrap = spec.code_dir / "bootstrap"
+        if not bootstrap.is_file() and opt is not None and (opt / "bootstrap").is_file():
+            bootstrap = opt / "bootstrap"  # Lambda looks in /var/task, then /opt
         if not bootstrap.is_file():
             raise EntrypointMissing(f"Couldn't find valid bootstrap(s): [{bootstrap} /opt/bootstrap]")
         if not os.access(bootstrap, os.X_OK):
             raise EntrypointMissing(f"fork/exec {bootstrap}: permission denied")
-        return [str(bootstrap)]
+        extra: dict[str, str] = {}
+        if opt is not None:
+            # A custom runtime keeps the host's PATH (its bootstrap may be a script); /opt/bin is Lambda's.
+            extra["PATH"] = f"{spec.env.get('PATH', SYSTEM_PATH)}:{opt / 'bin'}"
+            extra["LD_LIBRARY_PATH"] = _joined(spec.env.get("LD_LIBRARY_PATH"), str(opt / "lib"))
+        return [str(bootstrap)], extra
+
+    async def _python(self, spec: RuntimeSpec) -> tuple[list[str], dict[str, str]]:
+        resolution = await asyncio.to_thread(self.interpreters.for_runtime, spec.runtime)
+        if resolution is None:
+            raise RuntimeNotStarted(f"no interpreter for {spec.runtime}", "Runtime.InvalidRuntime")
+        interpreter = resolution.interpreter
+        if self.runtimes is None:
+            raise RuntimeNotStarted("lambda-emu has no runtime directory cache", "Runtime.InvalidRuntime")
+        try:
+            runtime_dir = await self.runtimes.ensure(interpreter)
+        except Exception as exc:  # noqa: BLE001 - pip's failure is the invocation's answer
+            raise RuntimeNotStarted(f"could not build the python{interpreter.minor} runtime directory "
+                                    f"(awslambdaric, boto3): {exc}", "Runtime.InvalidRuntime") from exc
+        extra_path = ([spec.dependencies_dir] if spec.dependencies_dir else []) + layer_paths(spec.opt_dir,
+                                                                                                interpreter.minor)
+        prefix = interpreter.path.parent.parent
+        opt = spec.opt_dir
+        task = spec.code_dir
+        path = f"{interpreter.path.parent}:{SYSTEM_PATH}" + (f":{opt / 'bin'}" if opt else "")
+        libraries = [str(prefix / "lib"), SYSTEM_LIBRARY_PATH, str(runtime_dir), str(runtime_dir / "lib"),
+                     str(task), str(task / "lib")] + ([str(opt / "lib")] if opt else [])
+        env = {
+            "PATH": path,
+            "LD_LIBRARY_PATH": ":".join(libraries),
+            "LAMBDA_RUNTIME_DIR": str(runtime_dir),
+            # Lambda's PYTHONPATH is /var/runtime; a function that sets its own keeps it, first.
+            "PYTHONPATH": _joined(spec.env.get("PYTHONPATH"), str(runtime_dir)),
+            "_LAMBDA_EMU_SYS_PATH": os.pathsep.join(str(p) for p in extra_path),
+        }
+        return python_command(interpreter), env
 
     async def start(self, spec: RuntimeSpec, on_output: OutputSink) -> LocalProcess:
-        argv = self.command(spec)
+        argv, extra = await self.command(spec)
         read_fd, write_fd = os.pipe()
         os.set_blocking(read_fd, False)
         # Lambda's telemetry log pipe, as the very pipe of stdout/stderr (see log_frames): framed
         # records and plain output then arrive in the order the runtime wrote them.
         marker = self.registry.new_environment()
-        env = {**spec.env, **marker, "_LAMBDA_TELEMETRY_LOG_FD": str(write_fd)}
+        env = {**spec.env, **extra, **marker, "_LAMBDA_TELEMETRY_LOG_FD": str(write_fd)}
         limited = mount_tmpfs(spec.tmp_dir, spec.ephemeral_storage_mb)
         try:
             proc = await asyncio.create_subprocess_exec(
@@ -216,3 +282,8 @@ class ProcessRunner:
         if not limited:
             process.watch_tmp(str(spec.tmp_dir), spec.ephemeral_storage_mb * 1024 * 1024)
         return process
+
+
+def _joined(first: str | None, second: str) -> str:
+    return f"{first}:{second}" if first else second
+

@@ -6,6 +6,7 @@ has a body, to keep pydantic out of start-up); errors are JSON {"error": {"code"
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from lambda_emu.emulator.platform.faults import Faults
     from lambda_emu.emulator.platform.journal import Attempt, Journal
     from lambda_emu.emulator.services.control.replay import Replayer
+    from lambda_emu.runtime_api.runners.interpreters import Interpreters
 
 Handler = Callable[[web.Request], Awaitable[Any]]
 
@@ -85,6 +87,7 @@ QUERY_PARAMETERS: dict[str, frozenset[str]] = {
     "/_emu/reset": frozenset(),
     "/_emu/template": frozenset(),
     "/_emu/queue-messages": frozenset({"queue"}),
+    "/_emu/functions": frozenset(),
 }
 
 
@@ -110,12 +113,14 @@ def _int_query(request: web.Request, name: str, low: int, high: int) -> int | No
 
 class ControlService:
     def __init__(self, clock: Clock, journal: Journal, destinations: Destinations, faults: Faults,
-                 functions: FunctionRegistry) -> None:
+                 functions: FunctionRegistry, interpreters: Interpreters, *, runner_name: str) -> None:
         self.clock = clock
         self.journal = journal
         self.destinations = destinations
         self.faults = faults
         self.functions = functions
+        self.interpreters = interpreters
+        self.runner_name = runner_name
         self.routes: dict[tuple[str, str], Handler] = {
             ("GET", "/_emu/health"): self.health,
             ("GET", "/_emu/clock"): self.get_clock,
@@ -126,6 +131,7 @@ class ControlService:
             ("POST", "/_emu/faults"): self.set_faults,
             ("GET", "/_emu/faults"): self.get_faults,
             ("DELETE", "/_emu/faults"): self.delete_faults,
+            ("GET", "/_emu/functions"): self.list_functions,
         }
 
     def add_route(self, method: str, path: str, handler: Handler) -> None:
@@ -233,6 +239,25 @@ class ControlService:
         if request.query:
             raise ControlError(400, "ValidationError",
                                "POST /_emu/faults takes the function in its body (functionName), not the query")
+
+    async def list_functions(self, _request: web.Request) -> dict[str, Any]:
+        """Each function's sandbox: the runner, the interpreter it really runs on, its requirements and layers."""
+        described = []
+        for function in self.functions:
+            resolution = await asyncio.to_thread(self.interpreters.for_runtime, function.runtime)
+            interpreter = None if resolution is None else {
+                "path": str(resolution.interpreter.path), "version": resolution.interpreter.version,
+                "exact": resolution.exact}
+            described.append({
+                "functionName": function.name,
+                "runtime": function.runtime,
+                "runner": self.runner_name,
+                "interpreter": interpreter,
+                "dependencies": function.dependencies.to_json(),
+                "layers": [layer.arn for layer in function.layers],
+                "codePath": str(function.code.directory),
+            })
+        return {"functions": described}
 
 
 # ---- routes the composition root adds (they use rooms the control service itself doesn't hold) ----

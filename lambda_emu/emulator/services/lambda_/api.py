@@ -25,6 +25,7 @@ from lambda_emu.emulator.invocation.functions import (
     zip_directory,
 )
 from lambda_emu.emulator.invocation.invoker import AsyncInvoke, Invoker
+from lambda_emu.emulator.invocation.layers import LayerStore
 from lambda_emu.emulator.invocation.pool import Environments
 from lambda_emu.emulator.platform.clock import Clock
 from lambda_emu.emulator.platform.errors import (
@@ -40,6 +41,7 @@ from lambda_emu.emulator.services import pagination
 from lambda_emu.emulator.services.control.api import ControlError
 from lambda_emu.emulator.services.lambda_.destination_checks import DestinationChecks
 from lambda_emu.emulator.services.lambda_.event_invoke_config import EventInvokeConfigApi
+from lambda_emu.emulator.services.lambda_.layers_api import LayersApi
 from lambda_emu.emulator.services.lambda_.mappings import MappingRegistry
 from lambda_emu.emulator.services.lambda_.mappings_api import EventSourceMappingApi
 from lambda_emu.emulator.services.sqs.queue import Queue
@@ -67,7 +69,7 @@ def validation(message: str) -> AwsError:
     return AwsError("ValidationException", f"1 validation error detected: {message}", 400)
 
 
-class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, Service):
+class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, LayersApi, Service):
     service_name = "lambda"
 
     def __init__(
@@ -87,6 +89,7 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, Service):
         account_concurrency: int,
         endpoint: Callable[[], str],
         resolve_image: Callable[[str], str] | None = None,
+        layers: LayerStore,
     ) -> None:
         self.functions = functions
         self.clock = clock
@@ -103,10 +106,16 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, Service):
         self.endpoint = endpoint
         #: An image function's local image to its id (LookupError: no such image; OSError: no engine).
         self.resolve_image = resolve_image or _no_images
+        self.layers = layers
         #: Hooks the composition root wires (the async queue and the faults forget a deleted function;
         #: the async queue wakes when a function's concurrency changes).
         self.on_function_deleted: list[FunctionHook] = []
         self.on_concurrency_changed: list[FunctionHook] = []
+        #: A function was created (API or template): the sandbox prepares its interpreter.
+        self.on_function_created: list[FunctionHook] = []
+
+    def _endpoint(self) -> str:
+        return self.endpoint()
 
     async def download_code(self, request: web.Request) -> web.Response:
         """Code.Location: the deployment package as uploaded (AWS's is a presigned S3 URL)."""
@@ -142,6 +151,7 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, Service):
         self._check_environment(params.get("Environment"))
         if self.functions.find(name) is not None:
             raise lambda_error("ResourceConflictException", f"Function already exist: {name}", 409)
+        layers = self.layers.resolve(params.get("Layers") or [])
         if package_type == "Image":
             code, resolved = self._image_code(name, params["Code"])
         else:
@@ -169,12 +179,15 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, Service):
             image_uri=params["Code"].get("ImageUri") if package_type == "Image" else None,
             resolved_image_uri=resolved,
             image_config=dict(params["ImageConfig"]) if params.get("ImageConfig") else None,
+            layers=layers,
         )
         if function.image_config is not None and package_type != "Image":
             raise invalid_parameter("ImageConfig is only for functions of PackageType Image")
         self.checks.check_dead_letter_target(function, function.dead_letter_target)
         function.touch(self.clock.now())
         self.functions.add(function)
+        for hook in self.on_function_created:
+            hook(function)
         return function.configuration("created")
 
     def register(self, function: Function) -> None:
@@ -183,6 +196,8 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, Service):
             self._check_runtime(function.runtime)
         function.touch(self.clock.now())
         self.functions.add(function)
+        for hook in self.on_function_created:
+            hook(function)
 
     def GetFunction(self, params: dict[str, Any]) -> dict[str, Any]:
         function = self.functions.get(params["FunctionName"], params.get("Qualifier"))
@@ -242,6 +257,8 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, Service):
             self._check_runtime(params["Runtime"])
         self._check_limits(params)
         self._check_environment(params.get("Environment"))
+        if "Layers" in params:
+            function.layers = self.layers.resolve(params["Layers"] or [])
         if "DeadLetterConfig" in params:
             target = (params["DeadLetterConfig"] or {}).get("TargetArn") or None
             self.checks.check_dead_letter_target(function, target)
@@ -325,6 +342,7 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, Service):
             # A template's image function whose image is still building (or failed to build).
             raise lambda_error("ResourceConflictException", "The operation cannot be performed at this time. "
                                f"The function is currently in the following state: {function.state}", 409)
+        self._check_invocable(function)
         invocation_type = params.get("InvocationType", "RequestResponse")
         payload = params.get("Payload") or b""
         limit = MAX_ASYNC_PAYLOAD if invocation_type == "Event" else MAX_SYNC_PAYLOAD
@@ -357,6 +375,7 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, Service):
 
     async def InvokeAsync(self, params: dict[str, Any]) -> dict[str, Any]:
         function = self.functions.get(params["FunctionName"])
+        self._check_invocable(function)
         payload = params.get("InvokeArgs") or b""
         if len(payload) > MAX_INVOKE_ASYNC_PAYLOAD:
             raise lambda_error("RequestTooLargeException",
@@ -367,6 +386,14 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, Service):
         return {"Status": 202}
 
     # ---- helpers ----
+
+    @staticmethod
+    def _check_invocable(function: Function) -> None:
+        """Lambda invokes nothing Pending (requirements being installed) or Failed (they could not be)."""
+        if not function.dependencies.invocable:
+            raise lambda_error("ResourceConflictException",
+                               "The operation cannot be performed at this time. The function is currently in the "
+                               f"following state: {function.dependencies.state}", 409)
 
     @staticmethod
     def _event_payload(payload: bytes) -> bytes:

@@ -1,0 +1,185 @@
+"""Lambda layers: the layer-version store, a function's ``Layers`` and its ``/opt`` (the API is
+services/lambda_/layers_api.py).
+
+A layer version is a zip extracted once under the state directory. A function's ``/opt`` is its layers
+extracted over each other in the order listed (a file in several layers comes from the last), built
+once per list of layer versions. Deleting a layer version only unlists it: functions that use it keep
+their copy, as on Lambda.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lambda_emu.emulator.invocation.functions import MAX_ZIPPED_BYTES, extract_zip, timestamp_text
+from lambda_emu.emulator.platform.errors import AwsError, invalid_parameter, resource_not_found
+
+MAX_LAYERS = 5
+LAYER_ARN_RE = re.compile(r"^arn:[a-zA-Z0-9-]+:lambda:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):layer:"
+                          r"(?P<name>[a-zA-Z0-9-_]+)(?::(?P<version>[0-9]+))?$")
+NOT_FOUND = "The resource you requested does not exist."
+
+
+@dataclass
+class LayerVersion:
+    name: str
+    version: int
+    layer_arn: str
+    directory: Path
+    package: Path
+    code_size: int
+    sha256: str
+    created: float
+    description: str = ""
+    compatible_runtimes: list[str] | None = None
+    compatible_architectures: list[str] | None = None
+    license_info: str | None = None
+
+    @property
+    def arn(self) -> str:
+        return f"{self.layer_arn}:{self.version}"
+
+    def summary(self) -> dict[str, Any]:
+        """The LayerVersionsListItem shape."""
+        item: dict[str, Any] = {"LayerVersionArn": self.arn, "Version": self.version,
+                                "Description": self.description, "CreatedDate": timestamp_text(self.created)}
+        if self.compatible_runtimes is not None:
+            item["CompatibleRuntimes"] = list(self.compatible_runtimes)
+        if self.license_info is not None:
+            item["LicenseInfo"] = self.license_info
+        if self.compatible_architectures is not None:
+            item["CompatibleArchitectures"] = list(self.compatible_architectures)
+        return item
+
+    def matches(self, runtime: str | None, architecture: str | None) -> bool:
+        if runtime and runtime not in (self.compatible_runtimes or []):
+            return False
+        return not (architecture and architecture not in (self.compatible_architectures or []))
+
+
+@dataclass
+class Layer:
+    name: str
+    versions: dict[int, LayerVersion] = field(default_factory=dict)
+    last_version: int = 0  # version numbers are never reused, even after a delete
+
+
+class LayerStore:
+    def __init__(self, region: str, account_id: str, root: Path) -> None:
+        self.region = region
+        self.account_id = account_id
+        self.root = root
+        self._layers: dict[str, Layer] = {}
+
+    def clear(self) -> None:
+        """Forget every layer (POST /_emu/reset); version numbers start over, as in a fresh run."""
+        self._layers.clear()
+
+    def layer_arn(self, name: str) -> str:
+        return f"arn:aws:lambda:{self.region}:{self.account_id}:layer:{name}"
+
+    def name_of(self, reference: str) -> str:
+        """LayerName is a name or a layer ARN."""
+        found = LAYER_ARN_RE.match(reference)
+        return found["name"] if found else reference
+
+    def publish(self, name: str, data: bytes, params: dict[str, Any], now: float) -> LayerVersion:
+        if len(data) > MAX_ZIPPED_BYTES:
+            raise AwsError("RequestEntityTooLargeException",
+                           f"Zipped size must be smaller than {MAX_ZIPPED_BYTES} bytes", 413, fields={"Type": "User"})
+        layer = self._layers.setdefault(name, Layer(name))
+        version = layer.last_version + 1
+        directory = self.root / "layers" / name / str(version)
+        extract_zip(data, directory)
+        layer.last_version = version
+        package = directory.with_name(f"{version}.zip")
+        package.write_bytes(data)
+        layer_version = LayerVersion(
+            name=name, version=version, layer_arn=self.layer_arn(name), directory=directory, package=package,
+            code_size=len(data), sha256=base64.b64encode(hashlib.sha256(data).digest()).decode(), created=now,
+            description=params.get("Description", ""),
+            compatible_runtimes=params.get("CompatibleRuntimes"),
+            compatible_architectures=params.get("CompatibleArchitectures"),
+            license_info=params.get("LicenseInfo"),
+        )
+        layer.versions[version] = layer_version
+        return layer_version
+
+    def get(self, name: str, version: int | str) -> LayerVersion:
+        version = int(version)
+        if version < 1:
+            raise invalid_parameter("Layer Version Cannot be less than 1")
+        layer = self._layers.get(name)
+        found = layer.versions.get(version) if layer else None
+        if found is None:
+            raise resource_not_found(NOT_FOUND)
+        return found
+
+    def delete(self, name: str, version: int | str) -> None:
+        version = int(version)
+        if version < 1:
+            raise invalid_parameter("Layer Version Cannot be less than 1")
+        layer = self._layers.get(name)
+        if layer is not None:
+            layer.versions.pop(version, None)  # its files stay: functions using it keep their copy
+
+    def versions(self, name: str) -> list[LayerVersion]:
+        layer = self._layers.get(name)
+        return sorted(layer.versions.values(), key=lambda v: -v.version) if layer else []
+
+    def layers(self) -> list[Layer]:
+        return [self._layers[name] for name in sorted(self._layers)]
+
+    def resolve(self, arns: list[str]) -> list[LayerVersion]:
+        """A function's Layers, checked as Lambda checks them (CreateFunction / UpdateFunctionConfiguration)."""
+        if len(arns) > MAX_LAYERS:
+            raise invalid_parameter(f"Cannot reference more than {MAX_LAYERS} layers.")
+        parsed = []
+        for arn in arns:
+            found = LAYER_ARN_RE.match(arn)
+            if found is None or found["version"] is None:
+                raise AwsError("ValidationException", f"1 validation error detected: Value '[{arn}]' at 'layers' "
+                               "failed to satisfy constraint: Member must satisfy constraint: [Member must have "
+                               "length less than or equal to 2048, Member must have length greater than or equal "
+                               "to 1, Member must satisfy regular expression pattern: "
+                               "(arn:[a-zA-Z0-9-]+:lambda:[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:"
+                               "layer:[a-zA-Z0-9-_]+:[0-9]+)|(arn:[a-zA-Z0-9-]+:lambda:::awslayer:[a-zA-Z0-9-_]+), "
+                               "Member must not be null]")
+            if found["region"] != self.region:
+                raise invalid_parameter("Layers are not in the same region as the function. "
+                                        f"Layers are expected to be in region {self.region}.")
+            parsed.append((arn, found))
+        seen: dict[str, str] = {}
+        for arn, found in parsed:
+            key = f"{found['account']}:{found['name']}"
+            if key in seen:
+                raise invalid_parameter("Two different versions of the same layer are not allowed to be referenced "
+                                        f"in the same function. {seen[key]} and {arn} are versions of the same layer.")
+            seen[key] = arn
+        result = []
+        for arn, found in parsed:
+            layer = self._layers.get(found["name"]) if found["account"] == self.account_id else None
+            version = layer.versions.get(int(found["version"])) if layer else None
+            if version is None:
+                raise invalid_parameter(f"Layer version {arn} does not exist.")
+            result.append(version)
+        return result
+
+    def opt_dir(self, layers: list[LayerVersion]) -> Path:
+        """The layers extracted over each other in order, as Lambda fills /opt (built once per list)."""
+        key = hashlib.sha256("\n".join(f"{v.arn}@{v.sha256}" for v in layers).encode()).hexdigest()[:16]
+        target = self.root / "opt" / key
+        if not target.is_dir():
+            scratch = target.with_name(key + ".partial")
+            shutil.rmtree(scratch, ignore_errors=True)
+            scratch.mkdir(parents=True)
+            for layer in layers:
+                shutil.copytree(layer.directory, scratch, dirs_exist_ok=True, symlinks=True)
+            scratch.rename(target)
+        return target
