@@ -449,3 +449,24 @@ def test_nodejs_function_is_created_and_refused_clearly(server: RunningServer, l
     assert body["errorType"] == "Runtime.InvalidRuntime"
     assert "--runner docker" in body["errorMessage"] and "nodejs20.x" in body["errorMessage"]
     assert functions_view(server)[name]["interpreter"] is None
+
+
+def test_a_function_with_layers_survives_a_restart_with_state_dir(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    first = RunningServer(state_dir=state).start()
+    try:
+        lam = first.client("lambda")
+        arn = lam.publish_layer_version(LayerName="kept", Content={"ZipFile": make_zip({"python/x.py": "X = 1\n"})})
+        name = create_python_function(lam, "def handler(event, context):\n    return 'ran'\n",
+                                      Layers=[arn["LayerVersionArn"]])
+        assert payload_of(lam.invoke(FunctionName=name)) == "ran"
+    finally:
+        first.stop()
+    second = RunningServer(state_dir=state).start()
+    try:
+        lam = second.client("lambda")
+        # The layer store isn't kept by --state-dir: the function comes back, and runs, without it.
+        assert payload_of(lam.invoke(FunctionName=name)) == "ran"
+        assert functions_view(second)[name]["dependencies"]["status"] == "none"
+    finally:
+        second.stop()

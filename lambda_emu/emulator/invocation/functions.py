@@ -346,6 +346,10 @@ def function_record(function: Function) -> dict[str, Any]:
     code = function.code
     record["code"] = {"directory": str(code.directory), "size": code.size, "sha256": code.sha256,
                       "owned": code.owned, "package": str(code.package) if code.package else None}
+    record["dependencies"] = {**function.dependencies.to_json(), "creating": function.dependencies.creating}
+    # Layer versions live in the layer store, which --state-dir doesn't keep: their ARNs are kept for
+    # the record, and a restored function runs without them.
+    record["layers"] = [layer.arn for layer in function.layers]
     return record
 
 
@@ -355,7 +359,21 @@ def function_from_record(record: dict[str, Any]) -> Function:
     values = {k: v for k, v in record.items() if k in known}
     values["code"] = Code(Path(code["directory"]), code["size"], code["sha256"], code["owned"],
                           Path(code["package"]) if code.get("package") else None)
+    values["dependencies"] = _dependencies_from_record(record.get("dependencies") or {})
+    values["layers"] = []
     return Function(**values)
+
+
+def _dependencies_from_record(record: dict[str, Any]) -> Dependencies:
+    status = record.get("status", "none")
+    error = record.get("error")
+    if status == "installing":
+        # The install ended with the run that started it; nothing will finish it now.
+        status, error = "failed", "the install was interrupted when lambda-emu stopped"
+    requirements = Path(record["requirements"]) if record.get("requirements") else None
+    return Dependencies(status=status, requirements=requirements,
+                        path=Path(record["path"]) if record.get("path") else None, error=error,
+                        creating=bool(record.get("creating", True)))
 
 
 def zip_directory(directory: Path) -> bytes:
