@@ -3,8 +3,9 @@
 A request is routed by what the client sent, the way AWS's front doors tell them apart, in this
 order: ``/_emu/...`` → control; CBOR → a clear refusal (``protocol/cbor.py``; Java SDKs send
 ``X-Amz-Target`` with CBOR too, so the content type decides first); ``X-Amz-Target`` → a
-JSON-protocol service (SQS, Kinesis); a Lambda rest-json route; else a form-encoded ``Action`` → SQS's
-query protocol.
+JSON-protocol service (SQS, Kinesis); a Lambda rest-json route; else a form-encoded ``Action`` → the
+query protocol, served by the service named in the SigV4 credential scope (``…/us-east-1/iam/aws4_request``),
+else by the one whose API ``Version`` the request names, else by the first query service (SQS).
 """
 
 from __future__ import annotations
@@ -34,13 +35,15 @@ class Frontend:
     """The request router: lazily builds each service's protocol handler from botocore's model."""
 
     def __init__(self, lambda_: Service, control: ControlService, json_apis: Mapping[str, Callable[[], Service]],
-                 query_api: Callable[[], Service]) -> None:
+                 query_apis: Mapping[str, Callable[[], Service]]) -> None:
         self.lambda_ = lambda_
         self.control = control
         #: The JSON-protocol services by name (SQS, Kinesis), each built on first use.
         self.json_apis = json_apis
-        #: The one service spoken over the query protocol (SQS).
-        self.query_api = query_api
+        #: The services spoken over the query protocol by botocore name (SQS, IAM, STS), each built on first
+        #: use; the first answers query requests that name no other.
+        self.query_apis = query_apis
+        self._query_versions: dict[str, str] | None = None
         self._lambda: RestJsonRouter | None = None
         self._json: dict[str, JsonRpcProtocol] = {}
 
@@ -56,6 +59,20 @@ class Frontend:
                 protocol = JsonRpcProtocol(service_model(name), api())
                 self._json[protocol.prefix] = protocol
         return self._json.get(prefix)
+
+    def query_service(self, request: web.Request, body: bytes) -> Service:
+        """The query-protocol service a request is for: the credential scope's service name, else the
+        API version the request names (SQS 2012-11-05, IAM 2010-05-08, STS 2011-06-15), else the first."""
+        _key, scope = context.signing_scope(request.headers.get("Authorization", ""),
+                                            request.query.get("X-Amz-Credential", ""))
+        name = scope if scope in self.query_apis else ""
+        if not name:
+            version = request.query.get("Version") or _form_value(body, "Version")
+            if version:
+                if self._query_versions is None:
+                    self._query_versions = {service_model(n).api_version: n for n in self.query_apis}
+                name = self._query_versions.get(version, "")
+        return self.query_apis[name or next(iter(self.query_apis))]()
 
     async def dispatch(self, request: web.Request) -> web.StreamResponse:
         context.request_id.set(context.new_request_id())
@@ -85,7 +102,7 @@ class Frontend:
             if found is None and _is_query_request(request, content_type):
                 from lambda_emu.emulator.protocol import query
 
-                return await query.handle_query_request(request, self.query_api(), body)
+                return await query.handle_query_request(request, self.query_service(request, body), body)
             if found is None:
                 raise AwsError("UnknownOperationException", f"No AWS operation at {request.method} {request.path}",
                                404, fields={"Type": "User"})
@@ -123,6 +140,15 @@ def _wrong_media_type(request: web.Request, accepted: tuple[str, ...]) -> str:
     names = ", ".join(t for t in accepted if t)
     return (f"lambda-emu does not accept Content-Type {sent!r} here: AWS SDKs send {names}"
             + (" or none" if "" in accepted else "") + ".")
+
+
+def _form_value(body: bytes, name: str) -> str:
+    from urllib.parse import parse_qsl
+
+    try:
+        return dict(parse_qsl(body.decode("utf-8"))).get(name, "")
+    except UnicodeDecodeError:
+        return ""
 
 
 def _is_query_request(request: web.Request, content_type: str) -> bool:

@@ -15,6 +15,20 @@ log = get_logger("protocol")
 
 #: The request ID of the API call being served; Invoke hands the same ID to the function.
 request_id: ContextVar[str] = ContextVar("request_id", default="")
+#: The access key ID the caller signed with (SigV4's credential scope), "" when unsigned. Nothing checks
+#: signatures; STS's GetCallerIdentity reports whom the key stands for.
+access_key_id: ContextVar[str] = ContextVar("access_key_id", default="")
+
+
+def signing_scope(authorization: str, credential: str = "") -> tuple[str, str]:
+    """(access key ID, service name) from a SigV4 ``Authorization`` header (or a presigned URL's
+    ``X-Amz-Credential``): ``Credential=AKID/DATE/REGION/SERVICE/aws4_request``; ("", "") when absent."""
+    if "Credential=" in authorization:
+        credential = authorization.split("Credential=", 1)[1].split(",", 1)[0].strip()
+    parts = credential.split("/")
+    if len(parts) != 5:
+        return "", ""
+    return parts[0], parts[3]
 
 
 def new_request_id() -> str:

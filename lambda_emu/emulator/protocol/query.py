@@ -1,4 +1,4 @@
-"""The AWS query protocol (SQS from AWS CLI v1 and older SDKs): form-encoded ``Action=...`` in, XML out.
+"""The AWS query protocol (IAM, STS; SQS from AWS CLI v1 and older SDKs): form-encoded ``Action=...`` in, XML out.
 
 botocore's current model of a query-era service (SQS) is the JSON one; its query wire names
 (``Attribute.N.Name``, ``<Message>``...) were dropped with the switch. They are the service's
@@ -288,6 +288,9 @@ async def handle_query_request(request: web.Request, service: Service, body: byt
     try:
         if body is None:
             body = await request.read()
+        key, _service = context.signing_scope(request.headers.get("Authorization", ""),
+                                              request.query.get("X-Amz-Credential", ""))
+        context.access_key_id.set(key)
         pairs = list(request.query.items())
         if body:
             pairs += parse_qsl(body.decode("utf-8"), keep_blank_values=True)
