@@ -1,0 +1,1 @@
+"""AWS Identity and Access Management: roles and policies, stored with AWS's shapes, never enforced."""
