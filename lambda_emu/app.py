@@ -27,9 +27,11 @@ if TYPE_CHECKING:
     from lambda_emu.emulator.invocation.sandbox import OutputListener
     from lambda_emu.emulator.platform.journal import Attempt, JournalEvent
     from lambda_emu.emulator.platform.state import StateStore
+    from lambda_emu.emulator.services.iam.api import IamService
     from lambda_emu.emulator.services.kinesis.api import KinesisService
     from lambda_emu.emulator.services.lambda_.mappings import EventSourceMapping
     from lambda_emu.emulator.services.sqs.api import SqsService
+    from lambda_emu.emulator.services.sts.api import StsService
     from lambda_emu.emulator.template.loader import Stack
     from lambda_emu.event_sources.mappings import EventSourceDriver
     from lambda_emu.runtime_api.runners.base import Runner
@@ -171,7 +173,7 @@ class Emulator:
         self.control.add_route("GET", "/_emu/layer-content", self.lambda_.download_layer)
         # the front door
         self.frontend = Frontend(self.lambda_, self.control, {"sqs": lambda: self.sqs, "kinesis": lambda: self.kinesis},
-                                 lambda: self.sqs)
+                                 {"sqs": lambda: self.sqs, "iam": lambda: self.iam, "sts": lambda: self.sts})
 
     @cached_property
     def sqs(self) -> SqsService:
@@ -179,6 +181,22 @@ class Emulator:
 
         return SqsService(self.clock, self.rng, region=self.region, account_id=self.account_id,
                           endpoint=lambda: self.endpoint, state=self.state)
+
+    @cached_property
+    def iam(self) -> IamService:
+        from lambda_emu.emulator.services.iam.api import IamService
+
+        return IamService(account_id=self.account_id, now=self.clock.now)
+
+    @cached_property
+    def sts(self) -> StsService:
+        from lambda_emu.emulator.services.sts.api import StsService
+
+        def find_role(arn: str) -> tuple[str, int] | None:
+            role = self.iam.store.role_by_arn(arn)
+            return None if role is None else (role.role_id, role.max_session_duration)
+
+        return StsService(account_id=self.account_id, now=self.clock.now, find_role=find_role)
 
     @property
     def docker_runner(self) -> DockerRunner:
@@ -367,7 +385,7 @@ class Emulator:
         await self.environments.shutdown_all()
         for function in list(self.functions):
             self.functions.remove(function)
-        for name in ("sqs", "kinesis"):
+        for name in ("sqs", "kinesis", "iam", "sts"):
             service = self.__dict__.get(name)  # a store never used has nothing to reset (and isn't built now)
             if service is not None:
                 service.reset()
