@@ -30,7 +30,7 @@ _ROLE_ARN = re.compile(r"arn:(aws[a-z-]*):iam::(\d{12}):role/(?:.*/)?([^/]+)")
 _KEY_ALPHABET = string.ascii_uppercase + string.digits
 
 #: What STS needs of a role IAM holds: (RoleId, MaxSessionDuration), or None when there is no such role.
-RoleLookup = Callable[[str], "tuple[str, int] | None"]
+RoleLookup = Callable[[str], tuple[str, int] | None]
 
 
 @dataclass(frozen=True)
