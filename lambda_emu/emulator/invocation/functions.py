@@ -128,6 +128,8 @@ class Function:
     tags: dict[str, str] = field(default_factory=dict)
     architectures: list[str] = field(default_factory=lambda: ["x86_64"])
     ephemeral_storage: int = 512
+    #: TracingConfig.Mode as set ("Active" or "PassThrough"); kept and echoed as AWS does.
+    tracing_mode: str = "PassThrough"
     last_modified: float = 0.0
     revision_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     #: Bumped on every code or configuration change: environments of an older generation retire.
@@ -175,7 +177,7 @@ class Function:
             "LastModified": timestamp_text(self.last_modified),
             "CodeSha256": self.code.sha256,
             "Version": "$LATEST",
-            "TracingConfig": {"Mode": "PassThrough"},
+            "TracingConfig": {"Mode": self.tracing_mode},
             "RevisionId": self.revision_id,
             "State": "Active",
             "LastUpdateStatus": "Successful",

@@ -175,6 +175,7 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, LayersApi, Serv
             tags=dict(params.get("Tags") or {}),
             architectures=list(params.get("Architectures") or ["x86_64"]),
             ephemeral_storage=(params.get("EphemeralStorage") or {}).get("Size", 512),
+            tracing_mode=(params.get("TracingConfig") or {}).get("Mode") or "PassThrough",
             package_type=package_type,
             image_uri=params["Code"].get("ImageUri") if package_type == "Image" else None,
             resolved_image_uri=resolved,
@@ -272,6 +273,8 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, LayersApi, Serv
             function.environment_set = True
         if "EphemeralStorage" in params:
             function.ephemeral_storage = params["EphemeralStorage"].get("Size", 512)
+        if "TracingConfig" in params:
+            function.tracing_mode = (params["TracingConfig"] or {}).get("Mode") or "PassThrough"
         if "ImageConfig" in params:
             if function.package_type != "Image":
                 raise invalid_parameter("ImageConfig is only for functions of PackageType Image")
