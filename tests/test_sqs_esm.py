@@ -534,6 +534,13 @@ def test_batch_size_above_ten_without_window_pressure(manual_server: RunningServ
     assert sorted(x for b in bodies(out) for x in b) == sorted(f"m{i}" for i in range(40))
 
 
+def test_mapping_created_disabled_answers_disabled(manual_lam: Any, manual_sqs: Any, mappings: Any) -> None:
+    _, arn = make_queue(manual_sqs)
+    name = create_python_function(manual_lam, RECORDER, Environment={"Variables": {"OUT": "/dev/null"}})
+    created = mappings(FunctionName=name, EventSourceArn=arn, Enabled=False)
+    assert (created["State"], created["StateTransitionReason"]) == ("Disabled", "USER_INITIATED")
+
+
 def test_disabled_mapping_does_not_poll_until_enabled(manual_server: RunningServer, manual_lam: Any, manual_sqs: Any,
                                                       mappings: Any, tmp_path: Path) -> None:
     r = rig(manual_server, manual_lam, manual_sqs, mappings, tmp_path, Enabled=False)
@@ -542,11 +549,11 @@ def test_disabled_mapping_does_not_poll_until_enabled(manual_server: RunningServ
     manual_server.advance(120)
     assert events(r.out) == [] and counts(manual_sqs, r.url) == (1, 0)
     updated = manual_lam.update_event_source_mapping(UUID=r.uuid, Enabled=True)
-    assert updated["State"] == "Updating"
+    assert updated["State"] == "Enabling"
     manual_server.advance(0)
     assert manual_lam.get_event_source_mapping(UUID=r.uuid)["State"] == "Enabled"
     assert bodies(r.out) == [["waiting"]]
-    manual_lam.update_event_source_mapping(UUID=r.uuid, Enabled=False)
+    assert manual_lam.update_event_source_mapping(UUID=r.uuid, Enabled=False)["State"] == "Disabling"
     manual_server.advance(0)
     assert manual_lam.get_event_source_mapping(UUID=r.uuid)["State"] == "Disabled"
     manual_sqs.send_message(QueueUrl=r.url, MessageBody="again")
@@ -687,8 +694,10 @@ def test_mapping_api_errors(manual_server: RunningServer, manual_lam: Any, manua
         400, "InvalidParameterValueException", "StartingPosition is not valid for SQS event sources.")
     missing = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{unique('missing')}"
     status, code, message = refused(FunctionName=name, EventSourceArn=missing)
-    assert (status, code) == (400, "InvalidParameterValueException")
-    assert "AWS.SimpleQueueService.NonExistentQueue" in message
+    assert (status, code, message) == (
+        400, "InvalidParameterValueException",
+        "Error occurred while ReceiveMessage. SQS Error Code: AWS.SimpleQueueService.NonExistentQueue. "
+        "SQS Error Message: The specified queue does not exist or you do not have access to it.")
     status, code, _ = refused(FunctionName=unique("nofn"), EventSourceArn=arn)
     assert (status, code) == (404, "ResourceNotFoundException")
     existing = mappings(FunctionName=name, EventSourceArn=arn)["UUID"]

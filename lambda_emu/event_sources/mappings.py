@@ -75,6 +75,8 @@ class EventSourceMappings:
 
     def add(self, mapping: EventSourceMapping) -> None:
         self.mappings[mapping.uuid] = mapping
+        if not mapping.enabled:
+            mapping.state = "Disabled"  # AWS answers a mapping created with Enabled=False as Disabled at once
         self.saved(mapping)
         # Creating → Enabled/Disabled right after the response, as AWS does within seconds.
         self.clock.spawn(self._settle_state(mapping), name=f"esm-state:{mapping.uuid}")
@@ -96,7 +98,14 @@ class EventSourceMappings:
             await driver.stop()
 
     def updated(self, mapping: EventSourceMapping) -> None:
-        mapping.state = "Updating"
+        # AWS answers an update that turns the mapping on as Enabling, one that turns it off as
+        # Disabling, and any other as Updating; the settled state follows.
+        if mapping.enabled and mapping.state == "Disabled":
+            mapping.state = "Enabling"
+        elif not mapping.enabled and mapping.state == "Enabled":
+            mapping.state = "Disabling"
+        else:
+            mapping.state = "Updating"
         self.saved(mapping)
         self.clock.spawn(self._settle_state(mapping), name=f"esm-state:{mapping.uuid}")
 

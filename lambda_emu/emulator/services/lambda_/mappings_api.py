@@ -145,7 +145,7 @@ class EventSourceMappingApi:
             if self.queue_by_arn(source) is None:
                 raise invalid_parameter(
                     "Error occurred while ReceiveMessage. SQS Error Code: AWS.SimpleQueueService.NonExistentQueue. "
-                    "SQS Error Message: The specified queue does not exist for this wsdl version.")
+                    "SQS Error Message: The specified queue does not exist or you do not have access to it.")
             return "sqs"
         if service == "kinesis":
             if not self.stream_exists(source):
