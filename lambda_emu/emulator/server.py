@@ -76,6 +76,7 @@ class Frontend:
 
     async def dispatch(self, request: web.Request) -> web.StreamResponse:
         context.request_id.set(context.new_request_id())
+        context.trace_header.set(request.headers.get("X-Amzn-Trace-Id", ""))
         if request.path.startswith("/_emu/") or request.path == "/_emu":
             return await self.control.handle(request)
         target = request.headers.get("X-Amz-Target", "")

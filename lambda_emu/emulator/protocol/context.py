@@ -15,6 +15,8 @@ log = get_logger("protocol")
 
 #: The request ID of the API call being served; Invoke hands the same ID to the function.
 request_id: ContextVar[str] = ContextVar("request_id", default="")
+#: The X-Amzn-Trace-Id header of the API call being served (SQS keeps it as AWSTraceHeader); "" if absent.
+trace_header: ContextVar[str] = ContextVar("trace_header", default="")
 #: The access key ID the caller signed with (SigV4's credential scope), "" when unsigned. Nothing checks
 #: signatures; STS's GetCallerIdentity reports whom the key stands for.
 access_key_id: ContextVar[str] = ContextVar("access_key_id", default="")

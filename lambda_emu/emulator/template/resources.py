@@ -92,6 +92,9 @@ def _load_queue(context: LoadContext, logical_id: str, props: dict[str, Any]) ->
     for key in QUEUE_ATTRIBUTES:
         if key in props:
             attributes[key] = as_text(context.value(logical_id, key, props[key]))
+    if attributes.get("FifoQueue", "").lower() == "false":
+        # CloudFormation accepts FifoQueue: false for a standard queue; SQS's CreateQueue itself does not.
+        del attributes["FifoQueue"]
     for key in ("RedrivePolicy", "RedriveAllowPolicy"):
         if key in props:
             policy = context.value(logical_id, key, props[key])

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from lambda_emu.emulator.platform.clock import Clock
 from lambda_emu.emulator.platform.errors import AwsError
+from lambda_emu.emulator.protocol import context
 from lambda_emu.emulator.protocol.service import Service
 from lambda_emu.emulator.services.sqs import attributes as attrs
 from lambda_emu.emulator.services.sqs.checksums import md5_of_attributes
@@ -163,18 +164,25 @@ class SqsService(Service):
         return self._send(self._queue(params), params)
 
     def _send(self, queue: Queue, params: Mapping[str, Any]) -> dict[str, Any]:
+        system_attributes = params.get("MessageSystemAttributes")
+        trace_header = context.trace_header.get()
+        if trace_header and "AWSTraceHeader" not in (system_attributes or {}):
+            # The X-Amzn-Trace-Id header becomes the AWSTraceHeader system attribute (an explicit
+            # attribute wins); the digest still covers only what the client sent.
+            system_attributes = {**(system_attributes or {}),
+                                 "AWSTraceHeader": {"DataType": "String", "StringValue": trace_header}}
         result = queue.send(
             params["MessageBody"],
             delay_seconds=params.get("DelaySeconds"),
             message_attributes=params.get("MessageAttributes"),
-            system_attributes=params.get("MessageSystemAttributes"),
+            system_attributes=system_attributes,
             dedup_id=params.get("MessageDeduplicationId"),
             group_id=params.get("MessageGroupId"),
         )
         out: dict[str, Any] = {"MD5OfMessageBody": result.md5_of_body}
         if result.md5_of_message_attributes:
             out["MD5OfMessageAttributes"] = result.md5_of_message_attributes
-        if result.md5_of_system_attributes:
+        if result.md5_of_system_attributes and params.get("MessageSystemAttributes"):
             out["MD5OfMessageSystemAttributes"] = result.md5_of_system_attributes
         out["MessageId"] = result.message_id
         if result.sequence_number:
@@ -200,7 +208,7 @@ class SqsService(Service):
                 failed.append(_batch_failure(entry["Id"], error))
                 continue
             successful.append({"Id": entry["Id"], **result})
-        return {"Successful": successful, "Failed": failed}
+        return _batch_result(successful, failed)
 
     async def ReceiveMessage(self, params: dict[str, Any]) -> dict[str, Any]:
         queue = self._queue(params)
@@ -305,7 +313,16 @@ def _run_batch(entries: Iterable[Mapping[str, Any]], action: Any) -> dict[str, A
             failed.append(_batch_failure(entry["Id"], error))
             continue
         successful.append({"Id": entry["Id"]})
-    return {"Successful": successful, "Failed": failed}
+    return _batch_result(successful, failed)
+
+
+def _batch_result(successful: list[dict[str, Any]], failed: list[dict[str, Any]]) -> dict[str, Any]:
+    """AWS leaves ``Failed`` out of a batch answer when no entry failed (recorded JSON answers have no
+    ``"Failed": []``); ``Successful`` is a required member and always present."""
+    out: dict[str, Any] = {"Successful": successful}
+    if failed:
+        out["Failed"] = failed
+    return out
 
 
 def _selected_system_attributes(names: list[str]) -> set[str]:
@@ -316,9 +333,10 @@ def _selected_system_attributes(names: list[str]) -> set[str]:
 
 def _attribute_selected(name: str, patterns: list[str]) -> bool:
     for pattern in patterns:
-        if pattern in ("All", ".*") or pattern == name:
+        if pattern in ("All", "*", ".*") or pattern == name:
             return True
-        if pattern.endswith(".*") and name.startswith(pattern[:-1]):
+        # "Hel.*" selects every attribute whose name starts with "Hel" (Hello, Help, ...).
+        if pattern.endswith(".*") and name.startswith(pattern[:-2]):
             return True
     return False
 

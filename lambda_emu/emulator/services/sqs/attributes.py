@@ -72,9 +72,15 @@ MAX_RECEIVE_COUNT = (1, 1000)
 
 def check_queue_attribute(name: str, value: str, *, fifo: bool, creating: bool) -> str:
     """Validate one settable attribute; return its normalized value."""
-    if name not in SETTABLE or (name in FIFO_ONLY and not fifo and name != "FifoQueue"):
+    if name in ("DeduplicationScope", "FifoThroughputLimit") and not fifo:
+        # AWS's own wording for these two on a standard queue (CreateQueue and SetQueueAttributes).
+        raise sqs_error("InvalidAttributeName", f"You can specify the {name} only when FifoQueue is set to true.")
+    if name not in SETTABLE or (name in FIFO_ONLY and not fifo):
+        # FifoQueue itself is unknown on a standard queue: FifoQueue=false on CreateQueue, and any
+        # FifoQueue on a standard queue's SetQueueAttributes, are "Unknown Attribute FifoQueue." on AWS.
         raise invalid_attribute_name(name)
-    if name == "FifoQueue" and not creating:
+    if name == "FifoQueue" and not creating and value.lower() != "true":
+        # A FIFO queue accepts FifoQueue=true (it already is one); false would change its type.
         raise invalid_attribute_value(name, "Modifying queue type is not supported.")
     if name in INT_RANGES:
         low, high = INT_RANGES[name]
@@ -93,6 +99,13 @@ def check_queue_attribute(name: str, value: str, *, fifo: bool, creating: bool) 
         except (ValueError, RecursionError):
             raise invalid_attribute_value(name, "Invalid JSON") from None
     return value
+
+
+def check_single_sse(attributes: Mapping[str, str]) -> None:
+    """SSE-KMS (a KmsMasterKeyId) and SSE-SQS (SqsManagedSseEnabled=true) in one request: AWS refuses both."""
+    if attributes.get("KmsMasterKeyId") and attributes.get("SqsManagedSseEnabled") == "true":
+        raise sqs_error("InvalidAttributeName", "You can use one type of server-side encryption (SSE) at one time. "
+                        "You can either enable KMS SSE or SQS SSE.")
 
 
 def redrive_policy_error(value: str, reason: str) -> AwsError:

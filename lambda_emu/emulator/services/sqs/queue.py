@@ -311,6 +311,9 @@ class Queue:
     def _removed(self, msg: SqsMessage) -> None:
         """A message left the queue (deleted, expired, moved, purged)."""
 
+    def _hidden_again(self, msg: SqsMessage) -> None:
+        """A receivable message is in flight again (ChangeMessageVisibility after its timeout ran out)."""
+
     def _pick(self, max_messages: int, now: float) -> list[SqsMessage]:
         """The messages one receive hands out, in this kind's order."""
         raise NotImplementedError
@@ -472,9 +475,16 @@ class Queue:
     def change_visibility(self, receipt_handle: str, timeout: int) -> None:
         msg, latest = self._message_for_handle(receipt_handle)
         now = self.store.clock.now()
-        if msg is None or not msg.in_flight(now):
+        if msg is None:
+            # AWS's answer for a deleted message (recorded): InvalidParameterValue, not MessageNotInflight.
+            raise invalid_parameter_value("ReceiptHandle", receipt_handle, "Message does not exist or is not "
+                                          "available for visibility timeout change.")
+        self._promote(now)
+        if msg.receipt_handle is None:
             raise sqs_error("MessageNotInflight", "Message does not exist or is not available for visibility "
                             "timeout change.")
+        # A received message whose visibility ran out still takes the change (AWS answers 200 and the
+        # new timeout counts from now), so a slow consumer's extension is not an error.
         if self._stale_handle(msg, latest, now, deleting=False):
             raise invalid_parameter_value("ReceiptHandle", receipt_handle, "The receipt handle has expired.")
         if not 0 <= timeout <= MAX_VISIBILITY:
@@ -483,6 +493,8 @@ class Queue:
         if now - (msg.received_at or now) + timeout > MAX_VISIBILITY:
             raise invalid_parameter_value("VisibilityTimeout", timeout, "Total VisibilityTimeout for the message "
                                           f"is beyond the limit [{MAX_VISIBILITY} seconds]")
+        if not msg.in_flight(now):
+            self._hidden_again(msg)
         self._hide_until(msg, now + timeout)
         if timeout == 0:
             self._promote(now)
@@ -556,6 +568,9 @@ class StandardQueue(Queue):
             self._ready.pop(msg.message_id, None)
             msg.in_ready = False
 
+    def _hidden_again(self, msg: SqsMessage) -> None:
+        self._removed(msg)
+
     def _check_ids(self, dedup_id: str | None, group_id: str | None) -> None:
         if dedup_id is not None:
             raise invalid_parameter_value("MessageDeduplicationId", dedup_id,
@@ -606,6 +621,9 @@ class FifoQueue(Queue):
             inflight.discard(msg)
             if not inflight:
                 del self._group_inflight[group]
+
+    def _hidden_again(self, msg: SqsMessage) -> None:
+        self._group_inflight.setdefault(msg.group_id or "", set()).add(msg)
 
     def next_sequence_number(self, now: float) -> str:
         # 20 digits that grow with time, like AWS's: milliseconds scaled, bumped past the last one.

@@ -159,8 +159,6 @@ class SqsStore:
         attributes = dict(attributes or {})
         fifo_value = attributes.get("FifoQueue")
         fifo = fifo_value is not None and fifo_value.lower() == "true"
-        if fifo_value is not None and not fifo:
-            attributes.pop("FifoQueue")  # FifoQueue=false is a standard queue
         attrs.check_queue_name(name, fifo)
         normalized = {k: attrs.check_queue_attribute(k, v, fifo=fifo, creating=True) for k, v in attributes.items()}
         self._check_policies(name, normalized, fifo)
@@ -208,6 +206,9 @@ class SqsStore:
         for key, value in normalized.items():
             if value == "" and key in ("RedrivePolicy", "RedriveAllowPolicy", "Policy", "KmsMasterKeyId"):
                 queue.attributes.pop(key, None)
+                if key == "KmsMasterKeyId":
+                    # SSE-KMS switched off: AWS no longer lists the key's reuse period either.
+                    queue.attributes.pop("KmsDataKeyReusePeriodSeconds", None)
             else:
                 queue.attributes[key] = value
         queue.last_modified = self.clock.now()
@@ -215,6 +216,7 @@ class SqsStore:
         queue.attributes_changed()
 
     def _check_policies(self, name: str, attributes: dict[str, str], fifo: bool) -> None:
+        attrs.check_single_sse(attributes)
         raw = attributes.get("RedrivePolicy")
         if raw:
             policy = attrs.parse_redrive_policy(raw)
