@@ -152,3 +152,39 @@ def test_sse_kms_and_sqs_managed_sse_together_and_key_reset(sqs: Any) -> None:
     sqs.set_queue_attributes(QueueUrl=url, Attributes={"KmsMasterKeyId": ""})
     got = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     assert "KmsMasterKeyId" not in got and "KmsDataKeyReusePeriodSeconds" not in got
+
+
+def test_fifo_batch_without_group_or_dedup_id_fails_the_whole_call(sqs: Any) -> None:
+    url = sqs.create_queue(QueueName=unique("fb") + ".fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    with pytest.raises(ClientError) as exc:
+        sqs.send_message_batch(QueueUrl=url, Entries=[
+            {"Id": "ok", "MessageBody": "a", "MessageGroupId": "g", "MessageDeduplicationId": "d1"},
+            {"Id": "nogroup", "MessageBody": "b", "MessageDeduplicationId": "d2"}])
+    assert _error(exc) == ("MissingParameter", "The request must contain the parameter MessageGroupId.", 400)
+    with pytest.raises(ClientError) as exc:
+        sqs.send_message_batch(QueueUrl=url, Entries=[
+            {"Id": "ok", "MessageBody": "a", "MessageGroupId": "g", "MessageDeduplicationId": "d1"},
+            {"Id": "nodedup", "MessageBody": "b", "MessageGroupId": "g"}])
+    assert _error(exc) == ("InvalidParameterValue", "The queue should either have ContentBasedDeduplication enabled "
+                           "or MessageDeduplicationId provided explicitly", 400)
+    assert "Messages" not in sqs.receive_message(QueueUrl=url)  # nothing of either call was sent
+
+
+def test_purge_clears_the_fifo_deduplication_cache(sqs: Any) -> None:
+    url = sqs.create_queue(QueueName=unique("fp") + ".fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    first = sqs.send_message(QueueUrl=url, MessageBody="x", MessageGroupId="g", MessageDeduplicationId="same")
+    sqs.purge_queue(QueueUrl=url)
+    second = sqs.send_message(QueueUrl=url, MessageBody="x", MessageGroupId="g", MessageDeduplicationId="same")
+    assert second["MessageId"] != first["MessageId"]
+    [msg] = sqs.receive_message(QueueUrl=url)["Messages"]
+    assert msg["MessageId"] == second["MessageId"]
+
+
+def test_fifo_queue_delay_applies_to_a_message_saying_delay_zero(manual_sqs: Any,
+                                                                  manual_server: RunningServer) -> None:
+    url = manual_sqs.create_queue(QueueName=unique("fd") + ".fifo", Attributes={
+        "FifoQueue": "true", "DelaySeconds": "10", "ContentBasedDeduplication": "true"})["QueueUrl"]
+    manual_sqs.send_message(QueueUrl=url, MessageBody="late", MessageGroupId="g", DelaySeconds=0)
+    assert "Messages" not in manual_sqs.receive_message(QueueUrl=url)
+    manual_server.advance(10)
+    assert [m["Body"] for m in manual_sqs.receive_message(QueueUrl=url)["Messages"]] == ["late"]

@@ -198,6 +198,13 @@ class SqsService(Service):
         if total > MAX_BATCH_BYTES:
             raise sqs_error("BatchRequestTooLong", f"Batch requests cannot be longer than {MAX_BATCH_BYTES} bytes. "
                             f"You have sent {total} bytes.")
+        if queue.fifo:
+            # A FIFO entry without MessageGroupId or a deduplication ID fails the whole call (AWS's
+            # SendMessage messages), not just its entry.
+            for entry in entries:
+                dedup_id, group_id = entry.get("MessageDeduplicationId"), entry.get("MessageGroupId")
+                if dedup_id is None or group_id is None:
+                    queue.check_ids(dedup_id, group_id)
         successful, failed = [], []
         for entry in entries:
             try:

@@ -314,6 +314,14 @@ class Queue:
     def _hidden_again(self, msg: SqsMessage) -> None:
         """A receivable message is in flight again (ChangeMessageVisibility after its timeout ran out)."""
 
+    def _purged(self) -> None:
+        """PurgeQueue emptied the queue."""
+
+    def check_ids(self, dedup_id: str | None, group_id: str | None) -> None:
+        """MessageDeduplicationId / MessageGroupId as this kind requires them (SendMessageBatch checks
+        every entry before sending any)."""
+        self._check_ids(dedup_id, group_id)
+
     def _pick(self, max_messages: int, now: float) -> list[SqsMessage]:
         """The messages one receive hands out, in this kind's order."""
         raise NotImplementedError
@@ -364,7 +372,8 @@ class Queue:
         key, dedup_id, seen = self._deduplicate(body, dedup_id, group_id, now)
         if seen is not None:
             return SendResult(seen.message_id, body_md5, md5_attributes, md5_system, seen.sequence_number)
-        delay = self.delay_seconds if delay_seconds is None else delay_seconds
+        # A FIFO queue takes no per-message delay, so DelaySeconds=0 there means "none": the queue's applies.
+        delay = self.delay_seconds if delay_seconds is None or (self.fifo and delay_seconds == 0) else delay_seconds
         msg = SqsMessage(
             message_id=self.store.new_id(),
             body=body,
@@ -506,6 +515,7 @@ class Queue:
             raise sqs_error("PurgeQueueInProgress", f"Only one PurgeQueue operation on {self.name} is allowed every "
                             f"{int(PURGE_INTERVAL)} seconds.")
         self.last_purge_at = now
+        self._purged()
         self.saved()
         for msg in list(self.messages.values()):
             self._remove(msg)
@@ -624,6 +634,10 @@ class FifoQueue(Queue):
 
     def _hidden_again(self, msg: SqsMessage) -> None:
         self._group_inflight.setdefault(msg.group_id or "", set()).add(msg)
+
+    def _purged(self) -> None:
+        # AWS forgets the deduplication IDs of a purged FIFO queue: a repeat sent after the purge is new.
+        self._dedup.clear()
 
     def next_sequence_number(self, now: float) -> str:
         # 20 digits that grow with time, like AWS's: milliseconds scaled, bumped past the last one.
