@@ -398,6 +398,30 @@ def test_functions_queues_streams_and_mappings_come_back_as_they_were(up: Callab
     assert (kept["State"], kept["BatchSize"], kept["StartingPosition"]) == ("Disabled", 5, "LATEST")
 
 
+def test_tags_policy_and_recursion_config_come_back(up: Callable[..., Emu], tmp_path: Path) -> None:
+    state_dir = tmp_path / "state"
+    first = up(state_dir).ready()
+    lam, sqs = first.client("lambda"), first.client("sqs")
+    name = recorder(lam, tmp_path / "out.txt")
+    arn = lam.get_function_configuration(FunctionName=name)["FunctionArn"]
+    lam.tag_resource(Resource=arn, Tags={"team": "a"})
+    lam.add_permission(FunctionName=name, StatementId="sns", Action="lambda:InvokeFunction",
+                       Principal="sns.amazonaws.com")
+    lam.put_function_recursion_config(FunctionName=name, RecursiveLoop="Allow")
+    queue_arn = sqs.get_queue_attributes(QueueUrl=sqs.create_queue(QueueName="tagged")["QueueUrl"],
+                                         AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    mapping = lam.create_event_source_mapping(FunctionName=name, EventSourceArn=queue_arn, Enabled=False)
+    lam.tag_resource(Resource=mapping["EventSourceMappingArn"], Tags={"owner": "me"})
+    policy = lam.get_policy(FunctionName=name)
+    first.kill9()
+
+    lam = up(state_dir).ready().client("lambda")
+    assert lam.list_tags(Resource=arn)["Tags"] == {"team": "a"}
+    assert lam.get_policy(FunctionName=name) | {"ResponseMetadata": None} == policy | {"ResponseMetadata": None}
+    assert lam.get_function_recursion_config(FunctionName=name)["RecursiveLoop"] == "Allow"
+    assert lam.list_tags(Resource=mapping["EventSourceMappingArn"])["Tags"] == {"owner": "me"}
+
+
 def _version() -> str:
     from lambda_emu import __version__
 

@@ -151,6 +151,10 @@ class Function:
     dependencies: Dependencies = field(default_factory=Dependencies)
     #: Layer versions in Lambda's order (layers.LayerVersion), extracted over each other into /opt.
     layers: list[Any] = field(default_factory=list)
+    #: The resource-based policy's statements (AddPermission), as GetPolicy renders them.
+    policy: list[dict[str, Any]] = field(default_factory=list)
+    #: PutFunctionRecursionConfig's RecursiveLoop (Lambda's default: Terminate).
+    recursive_loop: str = "Terminate"
 
     def touch(self, now: float) -> None:
         self.last_modified = now

@@ -318,3 +318,29 @@ def _load_layer(context: LoadContext, logical_id: str, props: dict[str, Any]) ->
 
 for _layer_type in ("AWS::Serverless::LayerVersion", "AWS::Lambda::LayerVersion"):
     resource_type(_layer_type, phase=PHASE_STORES, attributes=_layer_attributes, load=_load_layer)
+
+
+# ---- permissions ------------------------------------------------------------------------------
+
+PERMISSION_PROPERTIES = ("Action", "Principal", "SourceArn", "SourceAccount", "PrincipalOrgID", "EventSourceToken",
+                         "FunctionUrlAuthType", "InvokedViaFunctionUrl")
+
+
+def _load_permission(context: LoadContext, logical_id: str, props: dict[str, Any]) -> None:
+    """AWS::Lambda::Permission: a statement added through AddPermission, its Sid the logical id (CloudFormation
+    makes one up from the stack and the logical id; a predictable local one is easier to use from tests)."""
+    for key in ("FunctionName", "Action", "Principal"):
+        if key not in props:
+            raise TemplateError(f"{context.path}: resource {logical_id} (AWS::Lambda::Permission): {key} is required")
+    params: dict[str, Any] = {"StatementId": logical_id,
+                              "FunctionName": as_text(context.value(logical_id, "FunctionName", props["FunctionName"]))}
+    for key in PERMISSION_PROPERTIES:
+        if key in props:
+            value = context.value(logical_id, key, props[key])
+            params[key] = (value if isinstance(value, bool) else str(value).lower() == "true") \
+                if key == "InvokedViaFunctionUrl" else as_text(value)
+    _call(context, "lambda", "AddPermission", params)
+
+
+resource_type("AWS::Lambda::Permission", phase=PHASE_FUNCTION_SETTINGS,
+              attributes=lambda context, logical_id, props: {"Ref": logical_id}, load=_load_permission)

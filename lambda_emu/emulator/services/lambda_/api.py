@@ -44,6 +44,8 @@ from lambda_emu.emulator.services.lambda_.event_invoke_config import EventInvoke
 from lambda_emu.emulator.services.lambda_.layers_api import LayersApi
 from lambda_emu.emulator.services.lambda_.mappings import MappingRegistry
 from lambda_emu.emulator.services.lambda_.mappings_api import EventSourceMappingApi
+from lambda_emu.emulator.services.lambda_.permissions_api import PermissionsApi
+from lambda_emu.emulator.services.lambda_.tags_api import TagsApi
 from lambda_emu.emulator.services.sqs.queue import Queue
 
 #: Called after a function changed in a way others react to (deleted; its concurrency changed).
@@ -69,7 +71,7 @@ def validation(message: str) -> AwsError:
     return AwsError("ValidationException", f"1 validation error detected: {message}", 400)
 
 
-class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, LayersApi, Service):
+class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, LayersApi, TagsApi, PermissionsApi, Service):
     service_name = "lambda"
 
     def __init__(
@@ -336,6 +338,18 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, LayersApi, Serv
             "AccountUsage": {"TotalCodeSize": sum(f.code.size for f in self.functions),
                              "FunctionCount": len(list(self.functions))},
         }
+
+    # ---- recursive loop detection ----
+
+    def GetFunctionRecursionConfig(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"RecursiveLoop": self.functions.get(params["FunctionName"]).recursive_loop}
+
+    def PutFunctionRecursionConfig(self, params: dict[str, Any]) -> dict[str, Any]:
+        # Kept and echoed; lambda-emu does not trace invocation chains, so it never stops a loop itself.
+        function = self.functions.get(params["FunctionName"])
+        function.recursive_loop = params["RecursiveLoop"]
+        self.functions.saved(function)
+        return {"RecursiveLoop": function.recursive_loop}
 
     # ---- invoke ----
 

@@ -107,4 +107,7 @@ class MappingRegistry(Protocol):
 
     def updated(self, mapping: EventSourceMapping) -> None: ...
 
+    def saved(self, mapping: EventSourceMapping) -> None:
+        """Write a change that is no update of the mapping (its tags) through to the state directory."""
+
     async def remove(self, mapping: EventSourceMapping) -> None: ...

@@ -1,0 +1,109 @@
+"""A function's resource-based policy: AddPermission / RemovePermission / GetPolicy.
+
+Kept and reported as AWS renders it, not enforced (lambda-emu enforces no permission at all). The
+statements live on the function (written through to the state directory with it); a change to the
+policy gives the function a new RevisionId, which GetPolicy reports and a RevisionId precondition
+checks (docs/aws-behaviour.md §Lambda tags and permissions).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from lambda_emu.emulator.platform.documents import compact
+from lambda_emu.emulator.platform.errors import lambda_error, resource_not_found
+
+if TYPE_CHECKING:
+    from lambda_emu.emulator.invocation.functions import Function, FunctionRegistry
+
+_ACCOUNT = re.compile(r"^\d{12}$")
+
+
+def render_principal(principal: str) -> Any:
+    """The Principal element as Lambda writes it from AddPermission's Principal."""
+    if principal == "*":
+        return "*"
+    if _ACCOUNT.match(principal):
+        return {"AWS": f"arn:aws:iam::{principal}:root"}
+    if principal.startswith("arn:"):
+        return {"AWS": principal}
+    return {"Service": principal}
+
+
+def render_statement(params: dict[str, Any], resource: str) -> dict[str, Any]:
+    """One policy statement, keys in AWS's order; the request's conditions become a Condition block."""
+    statement: dict[str, Any] = {
+        "Sid": params["StatementId"],
+        "Effect": "Allow",
+        "Principal": render_principal(params["Principal"]),
+        "Action": params["Action"],
+        "Resource": resource,
+    }
+    condition: dict[str, dict[str, Any]] = {}
+    equals = (("SourceAccount", "AWS:SourceAccount"), ("PrincipalOrgID", "aws:PrincipalOrgID"),
+              ("EventSourceToken", "lambda:EventSourceToken"), ("FunctionUrlAuthType", "lambda:FunctionUrlAuthType"))
+    for member, key in equals:
+        if params.get(member):
+            condition.setdefault("StringEquals", {})[key] = params[member]
+    if params.get("InvokedViaFunctionUrl") is not None:
+        condition.setdefault("Bool", {})["lambda:InvokedViaFunctionUrl"] = str(params["InvokedViaFunctionUrl"]).lower()
+    if params.get("SourceArn"):
+        condition["ArnLike"] = {"AWS:SourceArn": params["SourceArn"]}
+    if condition:
+        statement["Condition"] = condition
+    return statement
+
+
+class PermissionsApi:
+    """Mixed into LambdaService (which provides ``functions``)."""
+
+    functions: FunctionRegistry
+
+    def AddPermission(self, params: dict[str, Any]) -> dict[str, Any]:
+        function = self.functions.get(params["FunctionName"], params.get("Qualifier"))
+        self._check_policy_revision(function, params.get("RevisionId"))
+        sid = params["StatementId"]
+        if any(s["Sid"] == sid for s in function.policy):
+            raise lambda_error("ResourceConflictException",
+                               f"The statement id ({sid}) provided already exists. Please provide a new statement "
+                               "id, or remove the existing statement.", 409)
+        resource = function.arn + (f":{params['Qualifier']}" if params.get("Qualifier") else "")
+        statement = render_statement(params, resource)
+        function.policy.append(statement)
+        self._policy_changed(function)
+        return {"Statement": compact(statement)}
+
+    def RemovePermission(self, params: dict[str, Any]) -> dict[str, Any]:
+        function = self.functions.get(params["FunctionName"], params.get("Qualifier"))
+        if not function.policy:
+            raise resource_not_found("No policy is associated with the given resource.")
+        self._check_policy_revision(function, params.get("RevisionId"))
+        sid = params["StatementId"]
+        kept = [s for s in function.policy if s["Sid"] != sid]
+        if len(kept) == len(function.policy):
+            raise resource_not_found(f"Statement {sid} is not found in resource policy.")
+        function.policy = kept
+        self._policy_changed(function)
+        return {}
+
+    def GetPolicy(self, params: dict[str, Any]) -> dict[str, Any]:
+        function = self.functions.get(params["FunctionName"], params.get("Qualifier"))
+        if not function.policy:
+            raise resource_not_found("The resource you requested does not exist.")
+        document = {"Version": "2012-10-17", "Id": "default", "Statement": function.policy}
+        return {"Policy": compact(document), "RevisionId": function.revision_id}
+
+    @staticmethod
+    def _check_policy_revision(function: Function, wanted: str | None) -> None:
+        if wanted and wanted != function.revision_id:
+            raise lambda_error("PreconditionFailedException",
+                               "The Revision Id provided does not match the latest Revision Id. "
+                               "Call the GetPolicy API to retrieve the latest Revision Id", 412)
+
+    def _policy_changed(self, function: Function) -> None:
+        # A new revision, but not a new generation: the code and configuration environments run are unchanged.
+        function.revision_id = str(uuid.uuid4())
+        self.functions.saved(function)
+
