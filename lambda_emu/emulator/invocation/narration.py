@@ -219,7 +219,10 @@ def decision_line(attempt: Attempt, now: float) -> str:
         result = f"{len(attempt.failed_item_ids or [])} failed"
     else:
         result = "throttled" if attempt.outcome == "throttled" else "failed"
-    text = f"{_batch_subject(attempt)} batch of {size} {result}"
+    text = f"{_batch_subject(attempt)} batch of {size}"
+    if detail.get("filteredOut"):
+        text += f" ({detail['filteredOut']} filtered out)"
+    text += f" {result}"
     if attempt.source == "sqs" and attempt.outcome != "success":
         receives = detail.get("receiveCounts") or [0]
         most = attempt.context.get("maxReceiveCount")

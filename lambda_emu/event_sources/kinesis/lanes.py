@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import zlib
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -69,6 +70,10 @@ class Lane:
         self.batching_timer: Timer | None = None
         self.batching_since: float | None = None
         self.window: TumblingWindow | None = None
+        # FilterCriteria: records no filter matched, not yet passed by the checkpoint, and how many
+        # were dropped since the last batch (the journal's sourceDetail filteredOut).
+        self.filtered: deque[StreamRecord] = deque()
+        self.filtered_count = 0
 
     def cancel_timers(self) -> None:
         for timer in (self.retry_timer, self.batching_timer, self.window.timer if self.window else None):
@@ -96,8 +101,9 @@ class ShardReader:
         # A stable hash: one partition key always lands in the same lane, so its records stay in order.
         return lanes[zlib.crc32(record.partition_key.encode()) % len(lanes)]
 
-    def fill(self) -> list[Lane]:
-        """Move newly arrived records into the lanes; the lanes that got some."""
+    def fill(self, keep: Callable[[StreamRecord], bool] | None = None) -> list[Lane]:
+        """Move newly arrived records into the lanes; the lanes that got some. Records ``keep`` refuses
+        (FilterCriteria) go to the lane's ``filtered`` instead: they take no batch slot."""
         if not self.dirty or self.stream.deleted:
             return []
         self.dirty = False
@@ -106,7 +112,17 @@ class ShardReader:
             records = self.stream.read(self.shard_id, self.cursor, limit=READ_CHUNK)
             if not records:
                 break
-            if len(self.lanes) == 1:
+            if keep is not None:
+                for record in records:
+                    lane = self.lane_for(record)
+                    if record.counter > lane.skip_until:
+                        if keep(record):
+                            lane.buffer.append(record)
+                        else:
+                            lane.filtered.append(record)
+                            lane.filtered_count += 1
+                        fed.add(lane.index)
+            elif len(self.lanes) == 1:
                 lane = self.lanes[0]
                 if records[-1].counter > lane.skip_until:
                     lane.buffer.extend(r for r in records if r.counter > lane.skip_until)

@@ -213,7 +213,7 @@ class KinesisPoller:
     async def _run(self, lane: Lane) -> None:
         try:
             while not (self._stopped or lane.closed):
-                for other in lane.shard.fill():
+                for other in lane.shard.fill(self._keep if self.mapping.filters is not None else None):
                     if other is not lane:
                         self._kick(other)
                 function = self.functions.find(self.mapping.function_name)
@@ -221,6 +221,11 @@ class KinesisPoller:
                     return  # the function is gone; the next record wakes the lane again
                 batch = self._next_batch(lane, function)
                 if batch is None:
+                    if lane.filtered_count and not lane.work:
+                        # Nothing to deliver carries the count: the terminal says it now.
+                        self.invoker.note(function.name, f"kinesis {lane.shard.shard_id}:",
+                                          f"{lane.filtered_count} filtered out (FilterCriteria) → skipped")
+                        lane.filtered_count = 0
                     return
                 await self._process(lane, function, batch)
                 if lane.retry_timer is not None:
@@ -230,9 +235,41 @@ class KinesisPoller:
 
     # ---- cutting batches -----------------------------------------------------------------------
 
+    def _keep(self, record: StreamRecord) -> bool:
+        """Does a filter match the record? ``data`` is matched decoded; the other fields as Lambda's
+        event shows them (docs/aws-behaviour.md §Event filtering)."""
+        filters = self.mapping.filters
+        if filters is None:
+            return True
+        fields = {
+            "kinesisSchemaVersion": "1.0",
+            "partitionKey": record.partition_key,
+            "sequenceNumber": record.sequence_number,
+            "approximateArrivalTimestamp": record.approximate_arrival,
+            "eventSource": "aws:kinesis",
+            "eventVersion": "1.0",
+            "eventID": f"{record.shard_id}:{record.sequence_number}",
+            "eventName": "aws:kinesis:record",
+            "awsRegion": self.region,
+            "eventSourceARN": self.mapping.event_source_arn,
+        }
+        return filters.matches(fields, record.data)
+
+    def _skip_filtered(self, lane: Lane) -> None:
+        """Move the checkpoint past filtered-out records that nothing undelivered precedes (the lane has
+        no batch pending, so every record before its next buffered one is done)."""
+        limit = lane.buffer[0].counter if lane.buffer else None
+        last = None
+        while lane.filtered and (limit is None or lane.filtered[0].counter < limit):
+            last = lane.filtered.popleft()
+        if last is not None:
+            self._checkpoint(lane, last)
+
     def _next_batch(self, lane: Lane, function: Function) -> Batch | None:
         if lane.work:
             return lane.work[0]
+        if lane.filtered:
+            self._skip_filtered(lane)
         now = self.clock.now()
         self._drop_past_retention(lane, now)
         window = lane.window
@@ -382,6 +419,9 @@ class KinesisPoller:
         payload = self._event(lane, batch)
         request_id = str(uuid.uuid4())
         detail = self._journal_detail(lane, batch)
+        if self.mapping.filters is not None:
+            # Records FilterCriteria skipped since the lane's previous batch.
+            detail["filteredOut"], lane.filtered_count = lane.filtered_count, 0
         result = await self.invoker.invoke(function, payload, request_id=request_id, source="kinesis",
                                            source_detail=detail)
         if lane.closed:

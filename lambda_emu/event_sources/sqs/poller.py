@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from lambda_emu.emulator.invocation.invoker import Invoker, InvokeResult
     from lambda_emu.emulator.platform.clock import Clock, Timer
     from lambda_emu.emulator.platform.faults import FaultName, Faults
+    from lambda_emu.emulator.services.lambda_.event_filters import Criteria
     from lambda_emu.emulator.services.lambda_.mappings import EventSourceMapping
     from lambda_emu.emulator.services.sqs.messages import ReceivedMessage
     from lambda_emu.emulator.services.sqs.queue import Queue
@@ -102,6 +103,9 @@ class SqsPoller:
         self._redelivered: set[str] = set()
         # When each received message becomes visible again (by receipt handle): a failed batch's retry.
         self._visible_at: dict[str, float] = {}
+        #: Messages FilterCriteria dropped (deleted) since the last batch went out: the next batch's
+        #: journal entry counts them (sourceDetail filteredOut).
+        self._filtered = 0
 
     # ---- EventSourceDriver ----------------------------------------------------------------------
 
@@ -182,6 +186,11 @@ class SqsPoller:
             window = self.mapping.maximum_batching_window
             full = self._gather(queue, function, batch_size, window)
             if not self._open:
+                if self._filtered:
+                    # Nothing left to deliver: no batch will carry the count, so the terminal says it now.
+                    self.invoker.note(function.name, f"sqs {queue.name}:",
+                                      f"{self._filtered} filtered out (FilterCriteria) → deleted")
+                    self._filtered = 0
                 return
             if not (full or window <= 0 or self._window_over):
                 if self._window_timer is None:
@@ -193,7 +202,8 @@ class SqsPoller:
             self._cancel_window()
             self._window_over = False
             self.in_flight += 1
-            self.clock.spawn(self._run_batch(function, batch), name=f"sqs-esm-batch:{self.mapping.uuid}")
+            filtered, self._filtered = self._filtered, 0
+            self.clock.spawn(self._run_batch(function, batch, filtered), name=f"sqs-esm-batch:{self.mapping.uuid}")
 
     def _gather(self, queue: Queue, function: Function, batch_size: int, window: int) -> bool:
         """Fill the open batch up to ``batch_size`` or the payload limit; True when it is full."""
@@ -213,12 +223,16 @@ class SqsPoller:
             visible_at = self.clock.now() + visibility
             for message in received:
                 self._visible_at[message.receipt_handle] = visible_at
+            filters = self.mapping.filters
             for index, message in enumerate(received):
+                if filters is not None and not self._wanted(queue, message, filters):
+                    continue  # deleted: it takes no batch slot
                 entry = (message, self._record(message))
                 if not self._add(entry):
                     # Over the payload limit: the rest of this receive (already invisible) opens the
                     # next batch.
-                    self._carried.extend((m, self._record(m)) for m in received[index + 1:])
+                    self._carried.extend((m, self._record(m)) for m in received[index + 1:]
+                                         if filters is None or self._wanted(queue, m, filters))
                     self._carried.appendleft(entry)
                     return True
         return True
@@ -233,10 +247,27 @@ class SqsPoller:
         self._open_bytes += len(entry[1])
         return True
 
+    def _wanted(self, queue: Queue, message: ReceivedMessage, filters: Criteria) -> bool:
+        """Does a filter match the message? One that matches none is deleted from the queue, as Lambda
+        does (docs/aws-behaviour.md §Event filtering)."""
+        if filters.matches(self._record_fields(message), message.body):
+            return True
+        self._filtered += 1
+        self._visible_at.pop(message.receipt_handle, None)
+        try:
+            queue.delete(message.receipt_handle)
+        except Exception as exc:  # noqa: BLE001 - e.g. a FIFO handle that expired meanwhile
+            log.info("sqs delete refused", uuid=self.mapping.uuid, message_id=message.message_id, error=str(exc))
+        return False
+
     # ---- the event ------------------------------------------------------------------------------
 
     def _record(self, message: ReceivedMessage) -> bytes:
-        """One record of Lambda's SQS event, encoded (docs/aws-behaviour.md §SQS event source mapping: Event record;
+        """One record of Lambda's SQS event, encoded."""
+        return json.dumps(self._record_fields(message), ensure_ascii=False, separators=(",", ":")).encode()
+
+    def _record_fields(self, message: ReceivedMessage) -> dict[str, Any]:
+        """One record of Lambda's SQS event (docs/aws-behaviour.md §SQS event source mapping: Event record;
         keys in AWS's order)."""
         attributes = message.attributes
         ordered = {key: attributes[key] for key in _ATTRIBUTE_ORDER if key in attributes}
@@ -252,15 +283,19 @@ class SqsPoller:
             "eventSourceARN": message.queue_arn,
             "awsRegion": self._region,
         }
-        return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode()
+        return record
 
     # ---- running a batch ------------------------------------------------------------------------
 
-    async def _run_batch(self, function: Function, batch: list[tuple[ReceivedMessage, bytes]]) -> None:
+    async def _run_batch(self, function: Function, batch: list[tuple[ReceivedMessage, bytes]],
+                         filtered: int = 0) -> None:
         try:
             payload = _ENVELOPE_START + b",".join(record for _, record in batch) + _ENVELOPE_END
             request_id = str(uuid.uuid4())
             detail, context = self._journal_detail(batch)
+            if self.mapping.filters is not None:
+                # Messages FilterCriteria deleted while this batch was gathered.
+                detail["filteredOut"] = filtered
             generation = self.clock.generation
             fault: FaultName | None = None
             if (not any(message.message_id in self._redelivered for message, _ in batch)

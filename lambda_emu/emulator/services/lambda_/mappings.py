@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from lambda_emu.emulator.services.lambda_.event_filters import Criteria
+
 SourceKind = Literal["sqs", "kinesis"]
 #: The model's EventSourcePosition enum for streams.
 StartingPosition = Literal["TRIM_HORIZON", "LATEST", "AT_TIMESTAMP"]
@@ -34,6 +36,8 @@ class EventSourceMapping:
     function_response_types: list[str] = field(default_factory=list)
     scaling_config: dict[str, Any] | None = None
     filter_criteria: dict[str, Any] | None = None
+    #: FilterCriteria compiled (event_filters): what the pollers apply; None delivers every record.
+    filters: Criteria | None = field(default=None, repr=False, compare=False)
     # Streams only.
     starting_position: StartingPosition | None = None
     starting_position_timestamp: float | None = None

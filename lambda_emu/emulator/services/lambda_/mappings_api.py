@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 from lambda_emu.emulator.platform.arns import arn_service
 from lambda_emu.emulator.platform.errors import AwsError, invalid_parameter, lambda_error, resource_not_found
 from lambda_emu.emulator.services import pagination
+from lambda_emu.emulator.services.lambda_.event_filters import INVALID as INVALID_FILTER
+from lambda_emu.emulator.services.lambda_.event_filters import FilterPatternError, compile_criteria
 from lambda_emu.emulator.services.lambda_.mappings import EventSourceMapping, MappingRegistry, SourceKind, new_uuid
 
 if TYPE_CHECKING:
@@ -158,7 +160,14 @@ class EventSourceMappingApi:
         if "FunctionResponseTypes" in params:
             mapping.function_response_types = list(params["FunctionResponseTypes"] or [])
         if "FilterCriteria" in params:
-            mapping.filter_criteria = params["FilterCriteria"] or None
+            criteria = params["FilterCriteria"] or None
+            try:
+                mapping.filters = compile_criteria(criteria, data_key="body" if mapping.kind == "sqs" else "data",
+                                                   stream=mapping.kind != "sqs")
+            except FilterPatternError as exc:
+                raise invalid_parameter(INVALID_FILTER) from exc
+            # FilterCriteria: {} (or no filters) removes the filters.
+            mapping.filter_criteria = criteria if mapping.filters is not None else None
         if mapping.kind == "sqs":
             self._apply_sqs(mapping, params, function)
         else:
