@@ -7,6 +7,7 @@ SAM template's FilterCriteria."""
 from __future__ import annotations
 
 import base64
+import io
 import json
 import textwrap
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from lambda_emu.emulator.invocation.narration import Terminal
 from tests.support import RunningServer, error_of, unique
 from tests.test_kinesis_esm import OK_HANDLER, decoded, delivered, mapping, new_function, new_stream, put
 from tests.test_sqs_esm import bodies, counts, mappings, rig
@@ -239,3 +241,26 @@ def test_sam_template_filter_criteria(manual_server: RunningServer, manual_lam: 
         for esm in esms:
             manual_lam.delete_event_source_mapping(UUID=esm["UUID"])
         manual_server.advance(0)
+
+
+def test_terminal_counts_what_each_batch_left_out(manual_server: RunningServer, manual_lam: Any, manual_sqs: Any,
+                                                 mappings: Any, tmp_path: Path) -> None:
+    """The narration (as `lambda-emu up` prints it): a batch's line says how many records the filters
+    dropped; records dropped with nothing left to deliver get a line of their own."""
+    assert manual_server.emu is not None
+    stream = io.StringIO()
+    narration = manual_server.emu.narration
+    narration.terminal = Terminal(stream, color=False)
+    try:
+        r = rig(manual_server, manual_lam, manual_sqs, mappings, tmp_path, FilterCriteria=criteria({"body": ["keep"]}))
+        queue = r.url.rsplit("/", 1)[-1]
+        manual_sqs.send_message_batch(QueueUrl=r.url, Entries=[
+            {"Id": "1", "MessageBody": "drop"}, {"Id": "2", "MessageBody": "keep"}, {"Id": "3", "MessageBody": "x"}])
+        manual_server.advance(0)
+        manual_sqs.send_message_batch(QueueUrl=r.url, Entries=[{"Id": "1", "MessageBody": "drop"}])
+        manual_server.advance(0)
+    finally:
+        narration.terminal = None
+    lines = [line for line in stream.getvalue().splitlines() if f"sqs {queue}:" in line]
+    assert lines == [f"[{r.function}] sqs {queue}: batch of 1 (2 filtered out) succeeded → deleted",
+                     f"[{r.function}] sqs {queue}: 1 filtered out (FilterCriteria) → deleted"]
