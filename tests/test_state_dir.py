@@ -372,8 +372,9 @@ def test_functions_queues_streams_and_mappings_come_back_as_they_were(up: Callab
     kinesis.create_stream(StreamName="events", ShardCount=2)
     kinesis.put_record(StreamName="events", Data=b"one", PartitionKey="p")
     stream_arn = kinesis.describe_stream_summary(StreamName="events")["StreamDescriptionSummary"]["StreamARN"]
+    filters = {"Filters": [{"Pattern": '{"data": {"kind": ["order"]}}'}]}
     mapping = lam.create_event_source_mapping(FunctionName=name, EventSourceArn=stream_arn, BatchSize=5,
-                                              StartingPosition="LATEST", Enabled=False)
+                                              StartingPosition="LATEST", Enabled=False, FilterCriteria=filters)
     first.kill9()
 
     second = up(state_dir).ready()
@@ -396,6 +397,7 @@ def test_functions_queues_streams_and_mappings_come_back_as_they_were(up: Callab
     assert [r["Data"] for records in reads for r in records] == [b"one"]
     kept = lam.get_event_source_mapping(UUID=mapping["UUID"])
     assert (kept["State"], kept["BatchSize"], kept["StartingPosition"]) == ("Disabled", 5, "LATEST")
+    assert kept["FilterCriteria"] == filters
 
 
 def test_tags_policy_and_recursion_config_come_back(up: Callable[..., Emu], tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from lambda_emu.emulator.services.lambda_.event_filters import Criteria
+from lambda_emu.emulator.services.lambda_.event_filters import Criteria, compile_criteria
 
 SourceKind = Literal["sqs", "kinesis"]
 #: The model's EventSourcePosition enum for streams.
@@ -36,8 +36,6 @@ class EventSourceMapping:
     function_response_types: list[str] = field(default_factory=list)
     scaling_config: dict[str, Any] | None = None
     filter_criteria: dict[str, Any] | None = None
-    #: FilterCriteria compiled (event_filters): what the pollers apply; None delivers every record.
-    filters: Criteria | None = field(default=None, repr=False, compare=False)
     # Streams only.
     starting_position: StartingPosition | None = None
     starting_position_timestamp: float | None = None
@@ -56,6 +54,18 @@ class EventSourceMapping:
     @property
     def arn(self) -> str:
         return f"{self.arn_prefix}:event-source-mapping:{self.uuid}"
+
+    @property
+    def filters(self) -> Criteria | None:
+        """FilterCriteria compiled (what the pollers apply; None delivers every record). Cached beside
+        the fields, not as one, so the state directory keeps only FilterCriteria as given."""
+        criteria = self.filter_criteria
+        cached = self.__dict__.get("_compiled_filters")
+        if cached is None or cached[0] is not criteria:
+            compiled = compile_criteria(criteria, data_key="body" if self.kind == "sqs" else "data",
+                                        stream=self.kind != "sqs")
+            self.__dict__["_compiled_filters"] = cached = (criteria, compiled)
+        return cached[1]
 
     @property
     def reports_batch_item_failures(self) -> bool:

@@ -162,12 +162,12 @@ class EventSourceMappingApi:
         if "FilterCriteria" in params:
             criteria = params["FilterCriteria"] or None
             try:
-                mapping.filters = compile_criteria(criteria, data_key="body" if mapping.kind == "sqs" else "data",
-                                                   stream=mapping.kind != "sqs")
+                compiled = compile_criteria(criteria, data_key="body" if mapping.kind == "sqs" else "data",
+                                            stream=mapping.kind != "sqs")
             except FilterPatternError as exc:
                 raise invalid_parameter(INVALID_FILTER) from exc
             # FilterCriteria: {} (or no filters) removes the filters.
-            mapping.filter_criteria = criteria if mapping.filters is not None else None
+            mapping.filter_criteria = criteria if compiled is not None else None
         if mapping.kind == "sqs":
             self._apply_sqs(mapping, params, function)
         else:
