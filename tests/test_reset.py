@@ -48,6 +48,7 @@ def everything(emu: RunningServer) -> dict[str, Any]:
         "invocations": emu.emu_get("/_emu/invocations")["invocations"],
         "deliveries": emu.emu_get("/_emu/deliveries")["deliveries"],
         "faults": emu.emu_get("/_emu/faults"),
+        "layers": lam.list_layers()["Layers"],
     }
 
 
@@ -129,3 +130,16 @@ def test_reset_reseeds_and_refuses_bad_bodies(emu: RunningServer) -> None:
     for body, field in ((b'{"seed": "1"}', "seed"), (b'{"seed": -1}', "seed"), (b'{"sead": 1}', "sead")):
         status, _, reply = raw_request(emu.endpoint, "POST", "/_emu/reset", body)
         assert status == 400 and field in json.loads(reply)["error"]["message"]
+
+
+def test_reset_removes_layers_and_their_version_numbers_start_over(emu: RunningServer) -> None:
+    lam = emu.client("lambda")
+    content = {"ZipFile": make_zip({"python/helpers.py": "VALUE = 1\n"})}
+    assert lam.publish_layer_version(LayerName="helpers", Content=content)["Version"] == 1
+    assert lam.publish_layer_version(LayerName="helpers", Content=content)["Version"] == 2
+    assert [layer["LayerName"] for layer in lam.list_layers()["Layers"]] == ["helpers"]
+    assert emu.emu_post("/_emu/reset", {}) == {}
+    assert lam.list_layers()["Layers"] == []
+    assert lam.list_layer_versions(LayerName="helpers")["LayerVersions"] == []
+    # A fresh run's numbering: the first version published after the reset is 1 again.
+    assert lam.publish_layer_version(LayerName="helpers", Content=content)["Version"] == 1

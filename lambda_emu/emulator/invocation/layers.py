@@ -78,8 +78,12 @@ class LayerStore:
         self._layers: dict[str, Layer] = {}
 
     def clear(self) -> None:
-        """Forget every layer (POST /_emu/reset); version numbers start over, as in a fresh run."""
+        """Forget every layer (POST /_emu/reset); version numbers start over, as in a fresh run, so their
+        files go too (a version published after the reset is extracted where its namesake was). Every
+        function, and so every /opt built from these layers, is gone by then."""
         self._layers.clear()
+        shutil.rmtree(self.root / "layers", ignore_errors=True)
+        shutil.rmtree(self.root / "opt", ignore_errors=True)
 
     def layer_arn(self, name: str) -> str:
         return f"arn:aws:lambda:{self.region}:{self.account_id}:layer:{name}"
