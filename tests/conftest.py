@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from tests.support import RunningServer
 
@@ -89,3 +90,17 @@ def docker_manual_server(docker_client: Any) -> Iterator[RunningServer]:
     running = RunningServer(runner="docker", images=dict(IMAGES), clock="manual").start()
     yield running
     running.stop()
+
+
+@pytest.fixture
+def manual_mappings(manual_server: RunningServer, manual_lam: Any) -> Iterator[list[str]]:
+    """UUIDs of event source mappings a test made on the manual-clock server; deleted afterwards, so no
+    poller or timer of theirs outlives the test."""
+    made: list[str] = []
+    yield made
+    for uuid in made:
+        try:
+            manual_lam.delete_event_source_mapping(UUID=uuid)
+        except ClientError:
+            pass
+    manual_server.advance(0)

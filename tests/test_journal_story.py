@@ -12,7 +12,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 
 from tests.support import ACCOUNT, REGION, RunningServer, create_python_function, raw_request, unique
 
@@ -53,19 +52,6 @@ def iso(text: str) -> datetime:
 def queue(sqs: Any, **attributes: str) -> tuple[str, str]:
     url = sqs.create_queue(QueueName=unique("q"), Attributes=attributes)["QueueUrl"]
     return url, sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-
-
-@pytest.fixture
-def mappings(manual_server: RunningServer, manual_lam: Any) -> Iterator[list[str]]:
-    """Mappings a test made; deleted afterwards so no timer of theirs outlives the test."""
-    made: list[str] = []
-    yield made
-    for uuid in made:
-        try:
-            manual_lam.delete_event_source_mapping(UUID=uuid)
-        except ClientError:
-            pass
-    manual_server.advance(0)
 
 
 # ---- async: a chain ending in a destination, and one in a dead-letter queue ------------------------
@@ -138,13 +124,13 @@ def test_sync_attempt_has_empty_source_detail_and_null_decision(manual_server: R
 
 
 def test_sqs_redrive_is_journaled_with_message_ids_and_receive_counts(
-        manual_server: RunningServer, manual_lam: Any, manual_sqs: Any, mappings: list[str]) -> None:
+        manual_server: RunningServer, manual_lam: Any, manual_sqs: Any, manual_mappings: list[str]) -> None:
     _, dlq_arn = queue(manual_sqs)
     url, arn = queue(manual_sqs, VisibilityTimeout="30",
                      RedrivePolicy=json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"}))
     name = create_python_function(manual_lam, SQS_FAIL, Timeout=5)
     mapping = manual_lam.create_event_source_mapping(FunctionName=name, EventSourceArn=arn, BatchSize=10)
-    mappings.append(mapping["UUID"])
+    manual_mappings.append(mapping["UUID"])
     manual_server.advance(0)
     message_id = manual_sqs.send_message(QueueUrl=url, MessageBody="order-1")["MessageId"]
     manual_server.advance(0)
@@ -166,12 +152,12 @@ def test_sqs_redrive_is_journaled_with_message_ids_and_receive_counts(
 
 
 def test_sqs_partial_batch_failure_is_not_a_success(manual_server: RunningServer, manual_lam: Any,
-                                                     manual_sqs: Any, mappings: list[str]) -> None:
+                                                     manual_sqs: Any, manual_mappings: list[str]) -> None:
     url, arn = queue(manual_sqs, VisibilityTimeout="30")
     name = create_python_function(manual_lam, SQS_PARTIAL)
     mapping = manual_lam.create_event_source_mapping(FunctionName=name, EventSourceArn=arn, BatchSize=10,
                                                      FunctionResponseTypes=["ReportBatchItemFailures"])
-    mappings.append(mapping["UUID"])
+    manual_mappings.append(mapping["UUID"])
     manual_server.advance(0)
     sent = manual_sqs.send_message_batch(QueueUrl=url, Entries=[
         {"Id": "a", "MessageBody": "good"}, {"Id": "b", "MessageBody": "bad"}])["Successful"]
@@ -194,7 +180,7 @@ def test_sqs_partial_batch_failure_is_not_a_success(manual_server: RunningServer
 
 def test_kinesis_bisect_is_journaled_with_depth_and_each_decision(
         manual_server: RunningServer, manual_lam: Any, manual_kinesis: Any, manual_sqs: Any,
-        mappings: list[str]) -> None:
+        manual_mappings: list[str]) -> None:
     stream = unique("stream")
     manual_kinesis.create_stream(StreamName=stream, ShardCount=1)
     stream_arn = f"arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/{stream}"
@@ -204,7 +190,7 @@ def test_kinesis_bisect_is_journaled_with_depth_and_each_decision(
         FunctionName=name, EventSourceArn=stream_arn, StartingPosition="TRIM_HORIZON", BatchSize=4,
         BisectBatchOnFunctionError=True, MaximumRetryAttempts=0,
         DestinationConfig={"OnFailure": {"Destination": failure_arn}})
-    mappings.append(mapping["UUID"])
+    manual_mappings.append(mapping["UUID"])
     manual_server.advance(0)
     put = manual_kinesis.put_records(StreamName=stream, Records=[
         {"Data": value.encode(), "PartitionKey": "k"} for value in ("a", "b", "c", "bad")])

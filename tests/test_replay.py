@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 
 from tests.support import ACCOUNT, REGION, RunningServer, create_python_function, unique
 
@@ -59,18 +58,6 @@ def drain(sqs: Any, url: str) -> list[dict[str, Any]]:
 
 def chain(attempts: list[dict[str, Any]]) -> list[tuple[int, str | None, str | None]]:
     return [(a["attempt"], a["outcome"], (a["decision"] or {}).get("action")) for a in attempts]
-
-
-@pytest.fixture
-def mappings(manual_server: RunningServer, manual_lam: Any) -> Iterator[list[str]]:
-    made: list[str] = []
-    yield made
-    for uuid in made:
-        try:
-            manual_lam.delete_event_source_mapping(UUID=uuid)
-        except ClientError:
-            pass
-    manual_server.advance(0)
 
 
 # ---- 3. a destination record: the failed async event again, same retries, same destination -------
@@ -187,10 +174,10 @@ def test_dead_letter_queue_is_drained_into_the_function(manual_server: RunningSe
 
 
 def test_sqs_event_is_sent_again_to_its_queue(manual_server: RunningServer, manual_lam: Any, manual_sqs: Any,
-                                             mappings: list[str], tmp_path: Path) -> None:
+                                             manual_mappings: list[str], tmp_path: Path) -> None:
     url, arn = queue(manual_sqs)
     name = create_python_function(manual_lam, BATCH)
-    mappings.append(manual_lam.create_event_source_mapping(FunctionName=name, EventSourceArn=arn)["UUID"])
+    manual_mappings.append(manual_lam.create_event_source_mapping(FunctionName=name, EventSourceArn=arn)["UUID"])
     manual_server.advance(0)
     manual_sqs.send_message(QueueUrl=url, MessageBody="hello", MessageAttributes={
         "kind": {"DataType": "String", "StringValue": "greeting"}})
@@ -219,13 +206,13 @@ def test_sqs_event_is_sent_again_to_its_queue(manual_server: RunningServer, manu
 
 
 def test_kinesis_event_is_put_again_with_its_partition_keys(manual_server: RunningServer, manual_lam: Any,
-                                                            manual_kinesis: Any, mappings: list[str],
+                                                            manual_kinesis: Any, manual_mappings: list[str],
                                                             tmp_path: Path) -> None:
     stream = unique("stream")
     manual_kinesis.create_stream(StreamName=stream, ShardCount=1)
     arn = f"arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/{stream}"
     name = create_python_function(manual_lam, BATCH)
-    mappings.append(manual_lam.create_event_source_mapping(FunctionName=name, EventSourceArn=arn,
+    manual_mappings.append(manual_lam.create_event_source_mapping(FunctionName=name, EventSourceArn=arn,
                                                            StartingPosition="TRIM_HORIZON")["UUID"])
     manual_server.advance(0)
     manual_kinesis.put_records(StreamName=stream, Records=[{"Data": b"one", "PartitionKey": "k1"},
