@@ -79,6 +79,10 @@ def parser() -> argparse.ArgumentParser:
                     help="don't install template functions' requirements.txt")
     up.add_argument("--no-reload", action="store_true",
                     help="don't watch template code folders for edits")
+    up.add_argument("--creation-delays", action="store_true",
+                    help="resources pass through AWS's transitional states (stream CREATING/UPDATING, function "
+                         "Pending/InProgress, table CREATING) for AWS-like durations on the platform clock; "
+                         "without it they are ready at once")
     up.add_argument("--record", type=Path, default=None, metavar="FILE",
                     help="append every event entering lambda-emu to FILE as JSON lines (for `lambda-emu replay`)")
     up.add_argument("--journal-size", type=int, default=default.journal_size,
@@ -132,6 +136,7 @@ def config_from(args: argparse.Namespace) -> EmulatorConfig:
         pythons=parse_python_options(args.python),
         install_requirements=not args.no_install,
         reload=not args.no_reload,
+        creation_delays=args.creation_delays,
     )
 
 

@@ -69,6 +69,10 @@ class EmulatorConfig:
     install_requirements: bool = True
     # Watch template code folders and retire environments after an edit (--no-reload turns it off).
     reload: bool = True
+    #: --creation-delays: resources go through AWS's transitional states (streams CREATING/UPDATING,
+    #: functions Pending/InProgress, tables CREATING) for AWS-like durations on the platform clock;
+    #: without it they are ready at once.
+    creation_delays: bool = False
 
     @property
     def cache_root(self) -> Path:

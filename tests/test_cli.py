@@ -332,6 +332,14 @@ def test_up_without_flags_runs_with_the_configs_own_defaults(tmp_path: Path,
     assert config_from(parser().parse_args(["up"])) == dataclasses.replace(EmulatorConfig(), echo_function_logs=True)
 
 
+def test_creation_delays_is_off_unless_asked_for(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lambda_emu.cli import config_from, parser
+
+    monkeypatch.chdir(tmp_path)
+    assert config_from(parser().parse_args(["up"])).creation_delays is False
+    assert config_from(parser().parse_args(["up", "--creation-delays"])).creation_delays is True
+
+
 MIXED_TEMPLATE = """\
 Resources:
   Greeter:
