@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from lambda_emu.emulator.template.loader import Stack
     from lambda_emu.event_sources.mappings import EventSourceDriver
     from lambda_emu.runtime_api.runners.base import Runner
-    from lambda_emu.runtime_api.runners.docker import DockerRunner
+    from lambda_emu.runtime_api.runners.docker.runner import DockerRunner
 
 log = get_logger("emulator")
 
@@ -203,7 +203,7 @@ class Emulator:
         """The container runner: the runner of --runner docker, and of image functions under any runner
         (built on first use, so a run without containers never imports the docker SDK)."""
         if self._docker_runner is None:
-            from lambda_emu.runtime_api.runners.docker import DockerRunner
+            from lambda_emu.runtime_api.runners.docker.runner import DockerRunner
 
             self._docker_runner = DockerRunner(self.config.images, self.config.container_host)
         return self._docker_runner

@@ -186,7 +186,7 @@ async def run_up(config: EmulatorConfig, log_level: str = "info", log_format: st
 
         terminal = emu.narration.terminal = Terminal()
         emu.add_log_listener(emu.narration.function_output)
-    from lambda_emu.runtime_api.runners.docker import DockerUnavailable
+    from lambda_emu.runtime_api.runners.docker.engine import DockerUnavailable
 
     try:
         runner = await serve(emu)
