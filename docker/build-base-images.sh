@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Local stand-ins of AWS's Lambda python base images, for machines that cannot pull
-# public.ecr.aws/lambda/python:3.X: a Debian root filesystem (debootstrap, minbase) with python3,
-# AWS's runtime interface client (awslambdaric) and the base images' conventions (/lambda-entrypoint.sh,
-# /var/runtime/bootstrap, /var/task, /opt, /var/lang/bin/python3.X).
+# Local stand-ins of AWS's Lambda base images, for machines that cannot pull public.ecr.aws/lambda/...:
+# a Debian root filesystem (debootstrap, minbase) with the base images' conventions (/lambda-entrypoint.sh,
+# /var/runtime, /var/task, /opt). The python ones (public.ecr.aws/lambda/python:3.X) add python3 under
+# /var/lang/bin and AWS's runtime interface client (awslambdaric); the provided one
+# (public.ecr.aws/lambda/provided:al2023, also tagged :al2) runs a custom runtime's bootstrap and has curl.
 #
-#   docker/build-base-images.sh            # lambda-emu/python:3.11 (bookworm) and :3.13 (trixie)
-#   docker/build-base-images.sh 3.13       # just one
+#   docker/build-base-images.sh            # lambda-emu/python:3.11 (bookworm), :3.13 (trixie), provided:al2023
+#   docker/build-base-images.sh 3.13       # just one (provided: lambda-emu/provided:al2023 and :al2)
 #   FORCE=1 docker/build-base-images.sh    # rebuild tags that exist
 #
 # Tags that exist are skipped. Needs root (debootstrap), a running Docker engine, debootstrap and pip
@@ -107,13 +108,60 @@ build_python() {  # version
   say "$tag built ($((SECONDS - started)) s, $(docker image inspect -f '{{.Size}}' "$tag" | awk '{printf "%d MB", $1/1048576}'))"
 }
 
+build_provided() {  # lambda-emu/provided:al2023 (and :al2, the same image) on the bookworm root filesystem
+  local tag="lambda-emu/provided:al2023"
+  if image_exists "$tag" && image_exists "lambda-emu/provided:al2" && [ -z "${FORCE:-}" ]; then
+    say "$tag exists, skipped"
+    return
+  fi
+  local work
+  work="$(mktemp -d /tmp/lambda-emu-base.XXXXXX)"
+  trap 'rm -rf "$work"' RETURN
+  build_rootfs bookworm "$work"
+  local started=$SECONDS
+  # The network for apt (curl), as debootstrap had it.
+  docker build --quiet --network host --build-arg "ROOTFS=lambda-emu/debian:bookworm" -t "$tag" \
+    "$here/provided-base" >"$work/build.log" 2>&1 \
+    || { cat "$work/build.log" >&2; say "docker build of $tag failed"; return 1; }
+  # The image must really carry the entrypoint and curl a shell bootstrap calls the Runtime API with.
+  if ! docker run --rm --network none --entrypoint /bin/sh "$tag" \
+      -c 'test -x /lambda-entrypoint.sh && curl --version >/dev/null' >"$work/check.log" 2>&1; then
+    cat "$work/check.log" >&2
+    docker rmi "$tag" >/dev/null || true
+    say "$tag lacks /lambda-entrypoint.sh or curl"
+    return 1
+  fi
+  docker tag "$tag" lambda-emu/provided:al2
+  say "$tag (and :al2) built ($((SECONDS - started)) s, $(docker image inspect -f '{{.Size}}' "$tag" | awk '{printf "%d MB", $1/1048576}'))"
+}
+
+provided=""
+pythons=()
+for target in "${versions[@]}"; do
+  case "$target" in
+    provided|provided:*|provided.*) provided=1 ;;
+    *) pythons+=("$target") ;;
+  esac
+done
+[ $# -gt 0 ] || provided=1
+
 pids=()
-for version in "${versions[@]}"; do
-  suite_for "$version" >/dev/null
-  # The releases are fetched in parallel: debootstrap waits on the network most of the time.
-  build_python "$version" &
+for version in "${pythons[@]}"; do
+  suite="$(suite_for "$version")"
+  # The releases are fetched in parallel: debootstrap waits on the network most of the time. The
+  # provided image follows the bookworm python build, whose root filesystem it shares.
+  if [ "$suite" = bookworm ] && [ -n "$provided" ]; then
+    (build_python "$version" && build_provided) &
+    provided=""
+  else
+    build_python "$version" &
+  fi
   pids+=($!)
 done
+if [ -n "$provided" ]; then
+  build_provided &
+  pids+=($!)
+fi
 status=0
 for pid in "${pids[@]}"; do
   wait "$pid" || status=1

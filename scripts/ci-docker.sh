@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Docker for the container tests (make docker-ready; .ci/run calls it): installs docker.io and
-# debootstrap when missing, starts dockerd when no engine answers, builds the local python base images
-# once (docker/build-base-images.sh skips tags that exist) and lambda-emu's own image. Prints how long
-# each step took.
+# debootstrap when missing, starts dockerd when no engine answers, builds the local base images (python
+# and provided) once (docker/build-base-images.sh skips tags that exist) and lambda-emu's own image.
+# Prints how long each step took.
 #
 # Under CI=true any failure is fatal with its reason (a container test never skips there); elsewhere
 # the reason is printed and the container tests skip.

@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-#: The local stand-ins of AWS's python base images (docker/build-base-images.sh).
-IMAGES = {"python3.11": "lambda-emu/python:3.11", "python3.13": "lambda-emu/python:3.13"}
+#: The local stand-ins of AWS's base images (docker/build-base-images.sh).
+IMAGES = {"python3.11": "lambda-emu/python:3.11", "python3.13": "lambda-emu/python:3.13",
+          "provided.al2023": "lambda-emu/provided:al2023", "provided.al2": "lambda-emu/provided:al2"}
 
 
 def unavailable(reason: str) -> None:

@@ -9,7 +9,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from lambda_emu.runtime_api.runners.base import RuntimeSpec
+from lambda_emu.runtime_api.runners.base import EntrypointMissing, RuntimeSpec
 
 #: The base images' own values (their Dockerfiles' ENV), which replace the host-side ones the
 #: environment computes for a local process.
@@ -44,11 +44,14 @@ def container_config(spec: RuntimeSpec, image_command: tuple[list[str], list[str
                      output: Path | None) -> ContainerConfig:
     """The container of one environment. ``image_command`` is the image's own (ENTRYPOINT, CMD);
     ``output`` a host FIFO the runtime's stdout and stderr are redirected to (see OUTPUT_WRAPPER)."""
+    if spec.image is None and spec.runtime.startswith("provided"):
+        check_bootstrap(spec)
     binds: dict[str, dict[str, str]] = {}
     if spec.image is None:
         # A zip function's code, read-only as on Lambda; an image function's code is in its image.
         binds[str(spec.code_dir)] = {"bind": TASK_ROOT, "mode": "ro"}
     if spec.opt_dir is not None:
+        # The layers, merged in order as Lambda extracts them, read-only as on Lambda.
         binds[str(spec.opt_dir)] = {"bind": OPT_DIR, "mode": "ro"}
     if output is not None:
         binds[str(output)] = {"bind": OUTPUT_PATH, "mode": "rw"}
@@ -75,6 +78,21 @@ def container_config(spec: RuntimeSpec, image_command: tuple[list[str], list[str
         memory=f"{spec.memory_mb}m",
         host_network=runtime_api_host == "127.0.0.1",
     )
+
+
+def check_bootstrap(spec: RuntimeSpec) -> None:
+    """A provided.* zip function needs an executable bootstrap in its code or a layer (Lambda looks in
+    /var/task, then /opt); without one the invoke fails as on Lambda (Runtime.InvalidEntrypoint), in the
+    container's paths, before any container starts."""
+    found = [(Path(TASK_ROOT), spec.code_dir / "bootstrap")]
+    if spec.opt_dir is not None:
+        found.append((Path(OPT_DIR), spec.opt_dir / "bootstrap"))
+    for inside, host in found:
+        if host.is_file():
+            if not os.access(host, os.X_OK):
+                raise EntrypointMissing(f"fork/exec {inside / 'bootstrap'}: permission denied")
+            return
+    raise EntrypointMissing(f"Couldn't find valid bootstrap(s): [{TASK_ROOT}/bootstrap {OPT_DIR}/bootstrap]")
 
 
 def container_environment(spec: RuntimeSpec, runtime_api_host: str) -> dict[str, str]:
