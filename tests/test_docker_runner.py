@@ -184,6 +184,19 @@ def test_timeout_kills_the_container_and_the_next_invoke_is_cold(docker_lam: Any
     assert len(containers_of(docker_client, name)) == 1  # the killed one is gone
 
 
+def test_tmp_does_not_survive_a_reset_of_the_environment(docker_lam: Any) -> None:
+    # docs/aws-behaviour.md: the reset after a timeout replaces the container and its tmpfs (Lambda and
+    # the process runner keep /tmp); POST /_emu/reset removes every /tmp under either runner.
+    source = TIMEOUT_SOURCE.replace("    GLOBAL.append(1)\n", "    GLOBAL.append(1)\n    import os\n"
+                                    "    kept = os.path.exists('/tmp/kept')\n    open('/tmp/kept', 'w').close()\n")
+    source = source.replace('"runtime": RUNTIME_ID}', '"runtime": RUNTIME_ID, "kept": kept}')
+    name = make(docker_lam, source, Timeout=1)
+    assert payload_of(docker_lam.invoke(FunctionName=name))["kept"] is False
+    assert payload_of(docker_lam.invoke(FunctionName=name))["kept"] is True  # warm: the same /tmp
+    invoke_failing(docker_lam, name, b'{"sleep": 5}')
+    assert payload_of(docker_lam.invoke(FunctionName=name))["kept"] is False  # a new container's /tmp
+
+
 @pytest.mark.parametrize(("source", "message"), [
     ("import sys\ndef handler(event, context):\n    sys.exit(0)\n", "Runtime exited without providing a reason"),
     ("import os\ndef handler(event, context):\n    os._exit(3)\n", "Runtime exited with error: exit status 3"),
