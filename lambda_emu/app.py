@@ -414,13 +414,18 @@ class Emulator:
             log.info("killed runtime processes a previous run left behind", count=killed)
         # Environments' /tmp data is scratch: if this run is killed, the next start removes it.
         self.orphans.scratch(self.state_dir if self._own_state_dir else self.state_dir / "tmp")
+        import asyncio
+
         if self._docker_runner is not None:
             # --runner docker: one clear error now when no engine answers, and the containers a killed
             # run left are removed before any new one starts.
             await self._docker_runner.open()
+        else:
+            # Any other start removes them too, off the loop: a machine without Docker pays a stat, and
+            # an engine that is slow to answer never delays start-up.
+            self._background(asyncio.to_thread(_reap_dead_runs_containers), "removing dead runs' containers failed")
         await self.runtime_api.start()
         self._resume()
-        import asyncio
 
         # Probing interpreters starts processes: done off the loop, before the first function needs it.
         self._background(asyncio.to_thread(self.interpreters.discover), "interpreter discovery failed")
@@ -496,3 +501,13 @@ async def serve(emu: Emulator) -> web.AppRunner:
     # Rooms start once the port is known: queue URLs and runtime endpoints name it.
     await emu.start()
     return runner
+
+
+def _reap_dead_runs_containers() -> None:
+    """The containers of lambda-emu runs that were killed (without the docker SDK; see
+    runners/docker/sweep.py)."""
+    from lambda_emu.runtime_api.runners.docker.sweep import reap_dead_runs
+
+    removed = reap_dead_runs()
+    if removed:
+        log.info("removed containers a previous run left behind", count=removed)

@@ -44,4 +44,7 @@ def docker_client() -> Any:
 
 def containers_of(client: Any, function_name: str) -> list[Any]:
     """Every container (running or not) lambda-emu made for a function."""
-    return client.containers.list(all=True, filters={"label": f"lambda-emu.function={function_name}"})
+    # ignore_removed: a container removed between the SDK's listing and its inspect of each one (a start
+    # sweeping dead runs' containers meanwhile) is simply not there.
+    return client.containers.list(all=True, filters={"label": f"lambda-emu.function={function_name}"},
+                                  ignore_removed=True)

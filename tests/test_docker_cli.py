@@ -136,3 +136,49 @@ def test_lambda_emus_own_image_builds_and_serves(docker_client: Any) -> None:
         assert health == {"status": "ok", "version": __version__}
     finally:
         container.remove(force=True)
+
+
+def test_any_start_removes_what_a_killed_run_left(start_docker: Callable[..., EmuProcess], docker_client: Any,
+                                                  docker_project: Path, tmp_path: Path, function_name: str) -> None:
+    killed = start_docker()
+    invoke_marker(killed.wait_ready(60), function_name)
+    [left] = containers_of(docker_client, function_name)
+    killed.proc.send_signal(signal.SIGKILL)
+    killed.proc.wait(10)
+    # A start with the process runner (no --runner docker) removes the dead run's container too.
+    env = dict(os.environ, XDG_RUNTIME_DIR=str(tmp_path / "run"))
+    plain = EmuProcess(["--port", "0"], docker_project, env)
+    try:
+        plain.wait_ready(60)
+        deadline = time.monotonic() + 60
+        while left.id in [c.id for c in containers_of(docker_client, function_name)]:
+            assert time.monotonic() < deadline, "the killed run's container is still there"
+            time.sleep(0.2)
+        plain.proc.send_signal(signal.SIGTERM)
+        assert plain.proc.wait(60) == 0
+    finally:
+        plain.cleanup()
+
+
+def test_an_engine_that_never_answers_does_not_hold_up_a_start(docker_project: Path, tmp_path: Path) -> None:
+    # A socket that accepts and never answers: the start looks for dead runs' containers there, in the
+    # background, while lambda-emu is already serving.
+    path = tmp_path / "silent-docker.sock"
+    silent = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    silent.bind(str(path))
+    silent.listen(4)
+    env = dict(os.environ, XDG_RUNTIME_DIR=str(tmp_path / "run"), DOCKER_HOST=f"unix://{path}")
+    emu = EmuProcess(["--port", "0"], docker_project, env)
+    try:
+        endpoint = emu.wait_ready(60)
+        silent.settimeout(60)
+        connection, _ = silent.accept()  # the engine is being asked...
+        with urllib.request.urlopen(f"{endpoint}/_emu/health", timeout=10) as response:
+            assert json.loads(response.read())["status"] == "ok"  # ...and lambda-emu serves meanwhile
+        emu.proc.send_signal(signal.SIGTERM)
+        assert emu.proc.wait(60) == 0
+        assert "Traceback" not in "\n".join(emu.stderr)
+        connection.close()
+    finally:
+        emu.cleanup()
+        silent.close()

@@ -5,6 +5,7 @@
 - ``spec.py``: what a container is made of (mounts, /tmp, memory, environment, command), pure;
 - ``process.py``: a running container as a RuntimeProcess (output, exit status, memory cgroup);
 - ``labels.py``: the labels every container carries and the removal of dead runs' containers;
+- ``sweep.py``: that removal at any other start, through the Engine API without the SDK;
 - ``runner.py``: DockerRunner, which puts them together behind the runner interface.
 
 The docker SDK is imported only inside functions, and these modules only when containers are wanted

@@ -1,7 +1,8 @@
 """No container outlives lambda-emu: every container carries the labels ``lambda-emu.run`` (its run),
 ``lambda-emu.function`` and ``lambda-emu.owner`` (the owning process, "pid:start time"). A run removes
-its own containers when it stops; the next start removes those of runs whose owner is gone (killed
-before it could clean up)."""
+its own containers when it stops; any later start removes those of runs whose owner is gone (killed
+before it could clean up): ``--runner docker`` through the SDK before it serves, any other start with
+``sweep.py``."""
 
 from __future__ import annotations
 
