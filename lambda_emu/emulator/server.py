@@ -77,6 +77,8 @@ class Frontend:
     async def dispatch(self, request: web.Request) -> web.StreamResponse:
         context.request_id.set(context.new_request_id())
         context.trace_header.set(request.headers.get("X-Amzn-Trace-Id", ""))
+        context.region.set(context.signing_region(request.headers.get("Authorization", ""),
+                                                  request.query.get("X-Amz-Credential", "")))
         if request.path.startswith("/_emu/") or request.path == "/_emu":
             return await self.control.handle(request)
         target = request.headers.get("X-Amz-Target", "")
@@ -104,6 +106,10 @@ class Frontend:
                 from lambda_emu.emulator.protocol import query
 
                 return await query.handle_query_request(request, self.query_service(request, body), body)
+            if found is None and request.method == "GET" and _is_queue_url(request.path):
+                from lambda_emu.emulator.protocol import query
+
+                return query.unknown_operation()  # a GET on an SQS queue URL without an Action
             if found is None:
                 raise AwsError("UnknownOperationException", f"No AWS operation at {request.method} {request.path}",
                                404, fields={"Type": "User"})
@@ -156,6 +162,13 @@ def _is_query_request(request: web.Request, content_type: str) -> bool:
     if content_type == "application/x-www-form-urlencoded":
         return True
     return request.method == "GET" and "Action" in request.query
+
+
+def _is_queue_url(path: str) -> bool:
+    """``/<12-digit account>/<name>`` (or ``/queue/<region>/<account>/<name>``): an SQS queue URL's path."""
+    segments = [s for s in path.split("/") if s]
+    return len(segments) in (2, 4) and len(segments[-2]) == 12 and segments[-2].isdigit() and (
+        len(segments) == 2 or segments[0] == "queue")
 
 
 async def _read_body(request: web.Request) -> bytes:

@@ -20,6 +20,8 @@ trace_header: ContextVar[str] = ContextVar("trace_header", default="")
 #: The access key ID the caller signed with (SigV4's credential scope), "" when unsigned. Nothing checks
 #: signatures; STS's GetCallerIdentity reports whom the key stands for.
 access_key_id: ContextVar[str] = ContextVar("access_key_id", default="")
+#: The region the caller signed for (SigV4's credential scope), "" when unsigned: SQS keeps queues per region.
+region: ContextVar[str] = ContextVar("region", default="")
 
 
 def signing_scope(authorization: str, credential: str = "") -> tuple[str, str]:
@@ -31,6 +33,14 @@ def signing_scope(authorization: str, credential: str = "") -> tuple[str, str]:
     if len(parts) != 5:
         return "", ""
     return parts[0], parts[3]
+
+
+def signing_region(authorization: str, credential: str = "") -> str:
+    """The region of a SigV4 credential scope (``Credential=AKID/DATE/REGION/SERVICE/aws4_request``); "" when absent."""
+    if "Credential=" in authorization:
+        credential = authorization.split("Credential=", 1)[1].split(",", 1)[0].strip()
+    parts = credential.split("/")
+    return parts[2] if len(parts) == 5 else ""
 
 
 def new_request_id() -> str:

@@ -234,11 +234,43 @@ def response_xml(op: OperationModel, result: dict[str, Any], request_id: str) ->
     parts = [f'<?xml version="1.0"?><{op.name}Response xmlns="{namespace}">']
     if op.output_shape is not None:
         wrapper = op.output_shape.serialization.get("resultWrapper") or f"{op.name}Result"
-        parts.append(f"<{wrapper}>")
-        serialize_members(op.output_shape, result, parts)
-        parts.append(f"</{wrapper}>")
+        members: list[str] = []
+        serialize_members(op.output_shape, result, members)
+        # An answer with nothing in it is an empty element, as AWS sends it (<ReceiveMessageResult/>).
+        parts.append(f"<{wrapper}>{''.join(members)}</{wrapper}>" if members else f"<{wrapper}/>")
     parts.append(f"<ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata></{op.name}Response>")
     return "".join(parts)
+
+
+def response_json(op: OperationModel, result: dict[str, Any], request_id: str,
+                  traits: QueryTraits) -> dict[str, Any]:
+    """The answer as JSON (``Accept: application/json``): ``{"<Op>Response": {"<Op>Result": ...,
+    "ResponseMetadata": {"RequestId": ...}}}``, members under their model names (or the legacy JSON
+    names the service's traits give), maps as lists of their query entries (``{"Name", "Value"}``)."""
+    body: dict[str, Any] = {}
+    if op.output_shape is not None:
+        body[f"{op.name}Result"] = _json_value(op.output_shape, result, traits)
+    body["ResponseMetadata"] = {"RequestId": request_id}
+    return {f"{op.name}Response": body}
+
+
+def _json_value(shape: Shape, value: Any, traits: QueryTraits) -> Any:
+    kind = shape.type_name
+    if kind == "structure":
+        structure = cast(StructureShape, shape)
+        return {traits.json_names.get((structure.name, member), member):
+                _json_value(member_shape, value[member], traits)
+                for member, member_shape in structure.members.items() if value.get(member) is not None}
+    if kind == "list":
+        return [_json_value(cast(ListShape, shape).member, item, traits) for item in value]
+    if kind == "map":
+        map_shape = cast(MapShape, shape)
+        key_name = map_shape.key.serialization.get("name", "key")
+        value_name = map_shape.value.serialization.get("name", "value")
+        return [{key_name: key, value_name: _json_value(map_shape.value, item, traits)} for key, item in value.items()]
+    if kind in ("blob", "timestamp"):
+        return _text(shape, value)
+    return value
 
 
 def error_xml(error: AwsError, request_id: str, service: Service) -> str:
@@ -250,10 +282,15 @@ def error_xml(error: AwsError, request_id: str, service: Service) -> str:
             f"</Error><RequestId>{request_id}</RequestId></ErrorResponse>")
 
 
-def render_error(error: AwsError, service: Service) -> web.Response:
+def render_error(error: AwsError, service: Service, as_json: bool = False) -> web.Response:
     request_id = context.request_id.get() or context.new_request_id()
+    headers = {"x-amzn-RequestId": request_id, **error.headers}
+    if as_json:
+        body = {"Error": {"Type": "Sender" if error.sender_fault else "Receiver", "Code": error.query_code,
+                          "Message": service.query_message(error), "Detail": None}, "RequestId": request_id}
+        return web.json_response(body, status=error.status, headers=headers)
     return web.Response(status=error.status, text=error_xml(error, request_id, service), content_type="text/xml",
-                        headers={"x-amzn-RequestId": request_id, **error.headers})
+                        headers=headers)
 
 
 # ---- the request handler ------------------------------------------------------------------------
@@ -277,7 +314,7 @@ def parse_request(pairs: list[tuple[str, str]], path: str, base_url: str,
     segments = [s for s in path.split("/") if s]
     if (op.input_shape is not None and "QueueUrl" in op.input_shape.members and "QueueUrl" not in params
             and len(segments) >= 2):
-        params["QueueUrl"] = f"{base_url}/{segments[-2]}/{segments[-1]}"
+        params["QueueUrl"] = f"{base_url}/{'/'.join(segments)}"  # a QueueUrl parameter wins over the path
     return op, params
 
 
@@ -297,6 +334,7 @@ async def handle_query_request(request: web.Request, service: Service, body: byt
         base_url = f"{request.scheme}://{request.host}"
         op, params = parse_request(pairs, request.path, base_url,
                                    query_service_model(service.service_name, service.query_traits))
+        service.check_query_path(op.name, request.path)
         if request.method == "GET" and not op.name.startswith(READ_ONLY_PREFIXES):
             # Any web page can make a browser send a GET (an <img src>): only reads may come that way.
             raise AwsError("UnsupportedOperation", f"lambda-emu refuses {op.name} sent with GET: an action that "
@@ -312,7 +350,7 @@ async def handle_query_request(request: web.Request, service: Service, body: byt
             raise AwsError("InvalidAction", f"The action {op.name} is not valid for this web service.")
         result = await context.call_operation(method, params)
     except AwsError as error:
-        return render_error(error, service)
+        return render_error(error, service, _wants_json(request))
     except UnicodeDecodeError:
         return render_error(AwsError("MalformedQueryString", "The query string is not valid UTF-8."), service)
     except Exception as exc:  # noqa: BLE001 - one bad request never takes the server down
@@ -320,8 +358,24 @@ async def handle_query_request(request: web.Request, service: Service, body: byt
         return render_error(AwsError("InternalError", f"lambda-emu internal error: {exc}", 500, sender_fault=False),
                             service)
     request_id = context.request_id.get() or context.new_request_id()
+    if _wants_json(request):
+        return web.json_response(response_json(op, result, request_id, service.query_traits),
+                                 headers={"x-amzn-RequestId": request_id})
     return web.Response(text=response_xml(op, result, request_id), content_type="text/xml",
                         headers={"x-amzn-RequestId": request_id})
+
+
+def unknown_operation() -> web.Response:
+    """A GET on a resource's URL (an SQS queue URL) naming no Action: AWS's 404, in XML whatever the Accept."""
+    request_id = context.request_id.get() or context.new_request_id()
+    return web.Response(status=404, text="<UnknownOperationException/>", content_type="text/xml",
+                        headers={"x-amzn-RequestId": request_id})
+
+
+def _wants_json(request: web.Request) -> bool:
+    """AWS negotiates content for query requests: ``Accept: application/json`` gets the answer as JSON."""
+    return any(part.split(";", 1)[0].strip().lower() == "application/json"
+               for part in request.headers.get("Accept", "").split(","))
 
 
 def _as_aws_error(error: Exception) -> AwsError:

@@ -14,7 +14,7 @@ a service overrides.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from lambda_emu.emulator.platform.errors import AwsError
@@ -32,6 +32,9 @@ class QueryTraits:
     map_names: Mapping[str, tuple[str, str]]
     #: modeled error shape name → (query code, HTTP status).
     errors: Mapping[str, tuple[str, int]]
+    #: (structure, member) → the name a query answer in JSON (``Accept: application/json``) gives it,
+    #: where AWS's legacy JSON differs from the model's member name.
+    json_names: Mapping[tuple[str, str], str] = field(default_factory=dict)
 
 
 class Service:
@@ -63,6 +66,9 @@ class Service:
 
     #: Set by a service also served over the query protocol (SQS).
     query_traits: QueryTraits | None = None
+
+    def check_query_path(self, operation: str, path: str) -> None:
+        """Refuse a query action the request's path can't take (SQS: CreateQueue sent to a queue URL)."""
 
     def query_message(self, error: AwsError) -> str:
         """The error's message as the query protocol words it (the same words by default)."""

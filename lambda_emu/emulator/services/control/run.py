@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from lambda_emu.emulator.platform.errors import AwsError
 from lambda_emu.emulator.services.control.api import ControlError, ControlService, read_model
 
 if TYPE_CHECKING:
@@ -68,8 +69,11 @@ class RunEndpoints:
         reference = request.query.get("queue")
         if not reference:
             raise ControlError(400, "ValidationError", "queue is required (a queue name, URL or ARN)")
-        name = reference.rsplit(":" if reference.startswith("arn:") else "/", 1)[-1]
-        found = self._sqs_store().queues.get(name)
+        store = self._sqs_store()
+        try:
+            found = store.queue_by_arn(reference) if reference.startswith("arn:") else store.queue_by_url(reference)
+        except AwsError:
+            found = None
         if found is None:
             raise ControlError(404, "QueueDoesNotExist", f"No queue {reference}")
         now = self._clock.now()

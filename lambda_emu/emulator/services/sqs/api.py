@@ -22,6 +22,7 @@ from lambda_emu.emulator.platform.errors import AwsError
 from lambda_emu.emulator.protocol import context
 from lambda_emu.emulator.protocol.service import Service
 from lambda_emu.emulator.services.sqs import attributes as attrs
+from lambda_emu.emulator.services.sqs import permissions
 from lambda_emu.emulator.services.sqs.checksums import md5_of_attributes
 from lambda_emu.emulator.services.sqs.errors import (
     invalid_attribute_name,
@@ -73,6 +74,12 @@ class SqsService(Service):
     def query_message(self, error: AwsError) -> str:
         return query_message(error)
 
+    def check_query_path(self, operation: str, path: str) -> None:
+        """A query request sent to a queue URL acts on a queue: CreateQueue and ListQueues there are
+        refused as AWS refuses them (the QueueUrl parameter, when given, still wins over the path)."""
+        if operation in ("CreateQueue", "ListQueues") and len([s for s in path.split("/") if s]) >= 2:
+            raise sqs_error("InvalidAction", f"The action {operation} is not valid for this endpoint.")
+
     def validation_error(self, problems: list[str]) -> Exception:
         """SQS words model violations as MissingParameter / InvalidParameterValue."""
         first = problems[0]
@@ -83,27 +90,32 @@ class SqsService(Service):
                              f"{name[1:]}.")
         return invalid_parameter(first)
 
+    def _region(self) -> str:
+        """The caller's region (its signature's), else the emulator's: queues are per region."""
+        return context.region.get() or self.store.region
+
     def _queue(self, params: Mapping[str, Any]) -> Queue:
-        return self.store.queue_by_url(params["QueueUrl"])
+        return self.store.queue_by_url(params["QueueUrl"], self._region())
 
     # ---- queues --------------------------------------------------------------------------------
 
     def CreateQueue(self, params: dict[str, Any]) -> dict[str, Any]:
-        queue = self.store.create_queue(params["QueueName"], params.get("Attributes"), params.get("tags"))
+        queue = self.store.create_queue(params["QueueName"], params.get("Attributes"), params.get("tags"),
+                                        self._region())
         return {"QueueUrl": queue.url}
 
     def GetQueueUrl(self, params: dict[str, Any]) -> dict[str, Any]:
         owner = params.get("QueueOwnerAWSAccountId")
         if owner is not None and owner != self.account_id:
             raise queue_does_not_exist()
-        return {"QueueUrl": self.store.get_queue(params["QueueName"]).url}
+        return {"QueueUrl": self.store.get_queue(params["QueueName"], self._region()).url}
 
     def ListQueues(self, params: dict[str, Any]) -> dict[str, Any]:
-        names = [q.name for q in self.store.list_queues(params.get("QueueNamePrefix"))]
-        page, token = _paginate(names, params.get("MaxResults"), params.get("NextToken"))
+        queues = {q.name: q for q in self.store.list_queues(params.get("QueueNamePrefix"), self._region())}
+        page, token = _paginate(list(queues), params.get("MaxResults"), params.get("NextToken"))
         out: dict[str, Any] = {}
         if page:
-            out["QueueUrls"] = [self.store.queues[name].url for name in page]
+            out["QueueUrls"] = [queues[name].url for name in page]
         if token:
             out["NextToken"] = token
         return out
@@ -134,11 +146,11 @@ class SqsService(Service):
         return {}
 
     def ListDeadLetterSourceQueues(self, params: dict[str, Any]) -> dict[str, Any]:
-        sources = [q.name for q in self.store.dead_letter_sources(self._queue(params))]
-        page, token = _paginate(sources, params.get("MaxResults"), params.get("NextToken"))
+        sources = {q.name: q for q in self.store.dead_letter_sources(self._queue(params))}
+        page, token = _paginate(list(sources), params.get("MaxResults"), params.get("NextToken"))
         out: dict[str, Any] = {}
         if page:  # AWS answers {} when no queue names this one as its dead-letter queue
-            out["queueUrls"] = [self.store.queues[name].url for name in page]
+            out["queueUrls"] = [sources[name].url for name in page]
         if token:
             out["NextToken"] = token
         return out
@@ -152,6 +164,19 @@ class SqsService(Service):
         for key in params.get("TagKeys") or []:
             queue.tags.pop(key, None)
         queue.saved()
+        return {}
+
+    def AddPermission(self, params: dict[str, Any]) -> dict[str, Any]:
+        queue = self._queue(params)
+        policy = permissions.add_statement(queue.attributes.get("Policy"), queue.arn, params["Label"],
+                                           params["AWSAccountIds"], params["Actions"])
+        self.store.set_attributes(queue, {"Policy": policy})
+        return {}
+
+    def RemovePermission(self, params: dict[str, Any]) -> dict[str, Any]:
+        queue = self._queue(params)
+        self.store.set_attributes(queue, {"Policy": permissions.remove_statement(queue.attributes.get("Policy"),
+                                                                                 params["Label"])})
         return {}
 
     def ListQueueTags(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -212,7 +237,9 @@ class SqsService(Service):
                     raise sqs_error("MissingParameter", "The request must contain the parameter MessageBody.")
                 result = self._send(queue, entry)
             except AwsError as error:
-                failed.append(_batch_failure(entry["Id"], error))
+                # An entry's own validation is worded as AWS words it in a batch ("cannot be validated").
+                failed.append(_batch_failure(entry["Id"], error, "One or more parameters are invalid. Reason: ",
+                                             "One or more parameters cannot be validated. Reason: "))
                 continue
             successful.append({"Id": entry["Id"], **result})
         return _batch_result(successful, failed)
@@ -307,8 +334,11 @@ def _paginate(names: list[str], max_results: int | None, token: str | None) -> t
     return page, next_token
 
 
-def _batch_failure(entry_id: str, error: AwsError) -> dict[str, Any]:
-    return {"Id": entry_id, "SenderFault": error.sender_fault, "Code": error.query_code, "Message": error.message}
+def _batch_failure(entry_id: str, error: AwsError, prefix: str = "", batch_prefix: str = "") -> dict[str, Any]:
+    message = error.message
+    if prefix and message.startswith(prefix):
+        message = batch_prefix + message[len(prefix):]
+    return {"Id": entry_id, "SenderFault": error.sender_fault, "Code": error.query_code, "Message": message}
 
 
 def _run_batch(entries: Iterable[Mapping[str, Any]], action: Any) -> dict[str, Any]:

@@ -205,7 +205,8 @@ def check_dedup_or_group_id(name: str, value: str) -> None:
 # ---- message bodies and message attributes ----------------------------------------------------
 
 _INVALID_BODY_CHARS = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-_ATTRIBUTE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,256}")
+#: Letters and digits of any script (AWS takes "attr.1øßä"), underscore, hyphen, period.
+_ATTRIBUTE_NAME = re.compile(r"[\w.-]{1,256}")
 _DATA_TYPE = re.compile(r"(String|Number|Binary)(\..+)?")
 MAX_MESSAGE_ATTRIBUTES = 10
 
@@ -256,8 +257,8 @@ def _check_attribute_value(name: str, value: Mapping[str, Any]) -> None:
     if base in ("String", "Number"):
         text = value.get("StringValue")
         if text is None or text == "":
-            raise invalid_parameter(f"The message attribute '{name}' must contain non-empty message attribute "
-                                    f"value for message attribute type '{base}'.")
+            raise invalid_parameter(f"Message (user) attribute '{name}' must contain a non-empty value of type "
+                                    f"'{base}'.")
         if value.get("BinaryValue") is not None:
             raise invalid_parameter(f"The message attribute '{name}' with type '{base}' must use field "
                                     "'String'.")
@@ -268,8 +269,8 @@ def _check_attribute_value(name: str, value: Mapping[str, Any]) -> None:
     else:
         blob = value.get("BinaryValue")
         if blob is None or len(blob) == 0:
-            raise invalid_parameter(f"The message attribute '{name}' must contain non-empty message attribute "
-                                    "value for message attribute type 'Binary'.")
+            raise invalid_parameter(f"Message (user) attribute '{name}' must contain a non-empty value of type "
+                                    "'Binary'.")
         if value.get("StringValue") is not None:
             raise invalid_parameter(f"The message attribute '{name}' with type 'Binary' must use field 'Binary'.")
 

@@ -63,6 +63,9 @@ def query_message(error: AwsError) -> str:
     """The error's message as the query protocol words it."""
     if error.code == "QueueDoesNotExist":
         return QUERY_MESSAGES.get(error.message, error.message)
+    if error.code == "InvalidAction":
+        # The query protocol's unknown action, as SQS words it ("... is not valid for this endpoint.").
+        return error.message.replace("is not valid for this web service.", "is not valid for this endpoint.")
     return error.message
 
 

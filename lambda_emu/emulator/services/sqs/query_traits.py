@@ -58,4 +58,11 @@ MAP_NAMES: dict[str, tuple[str, str]] = {
 }
 
 
-QUERY_TRAITS = QueryTraits(namespace=XMLNS, member_names=MEMBER_NAMES, map_names=MAP_NAMES, errors=QUERY_ERRORS)
+#: Where a query answer in JSON (Accept: application/json) names a member otherwise than the model
+#: (recorded against AWS: ReceiveMessage's list is "messages").
+JSON_NAMES: dict[tuple[str, str], str] = {
+    ("ReceiveMessageResult", "Messages"): "messages",
+}
+
+QUERY_TRAITS = QueryTraits(namespace=XMLNS, member_names=MEMBER_NAMES, map_names=MAP_NAMES, errors=QUERY_ERRORS,
+                           json_names=JSON_NAMES)

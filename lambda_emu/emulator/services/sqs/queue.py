@@ -81,10 +81,13 @@ class Queue:
     #: Attribute defaults of this kind of queue beyond the common ones.
     kind_defaults: Mapping[str, str] = {}
 
-    def __init__(self, store: QueueHost, name: str, attributes: dict[str, str], tags: dict[str, str]) -> None:
+    def __init__(self, store: QueueHost, name: str, attributes: dict[str, str], tags: dict[str, str],
+                 region: str | None = None) -> None:
         self.store = store
         self.name = name
-        self.arn = f"arn:aws:sqs:{store.region}:{store.account_id}:{name}"
+        #: Queues are per region: the region of the client that created it (the emulator's by default).
+        self.region = region or store.region
+        self.arn = f"arn:aws:sqs:{self.region}:{store.account_id}:{name}"
         self.attributes = dict(attrs.DEFAULTS)
         self.attributes.update(self.kind_defaults)
         self.attributes.update(attributes)
@@ -105,7 +108,16 @@ class Queue:
 
     @property
     def url(self) -> str:
-        return f"{self.store.endpoint()}/{self.store.account_id}/{self.name}"
+        """``<endpoint>/<account>/<name>`` in the emulator's region; ``<endpoint>/queue/<region>/<account>/<name>``
+        in any other (one endpoint serves every region, so the path names it as AWS's host does)."""
+        if self.region == self.store.region:
+            return f"{self.store.endpoint()}/{self.store.account_id}/{self.name}"
+        return f"{self.store.endpoint()}/queue/{self.region}/{self.store.account_id}/{self.name}"
+
+    @property
+    def state_key(self) -> str:
+        """The queue's key in --state-dir: its name in the emulator's region, ``<region>/<name>`` elsewhere."""
+        return self.name if self.region == self.store.region else f"{self.region}/{self.name}"
 
     def _int(self, name: str) -> int:
         return int(self.attributes[name])
@@ -234,16 +246,18 @@ class Queue:
         """Write the queue's own record (attributes, tags, its kind's counters) through."""
         state = self.store.state
         if state is not None and not self.deleted:
-            state.put("sqs-queue", self.name, self.record)
+            state.put("sqs-queue", self.state_key, self.record)
 
     def record(self) -> dict[str, Any]:
-        return {"name": self.name, "fifo": self.fifo, "attributes": self.attributes, "tags": self.tags,
-                "created": self.created, "last_modified": self.last_modified, "last_purge_at": self.last_purge_at}
+        return {"name": self.name, "region": self.region, "fifo": self.fifo, "attributes": self.attributes,
+                "tags": self.tags, "created": self.created, "last_modified": self.last_modified,
+                "last_purge_at": self.last_purge_at}
 
     def _saved_message(self, msg: SqsMessage) -> None:
         state = self.store.state
         if state is not None and not msg.deleted:
-            state.put("sqs-message", msg.message_id, lambda: message_record(self.name, msg), owner=self.name)
+            state.put("sqs-message", msg.message_id, lambda: message_record(self.state_key, msg),
+                      owner=self.state_key)
 
     def restore(self, record: dict[str, Any], messages: list[SqsMessage]) -> None:
         """Back as it was: its record, and its messages (visibility, receive counts, handles) in order."""
@@ -316,6 +330,10 @@ class Queue:
 
     def _purged(self) -> None:
         """PurgeQueue emptied the queue."""
+
+    def _unblocks(self, msg: SqsMessage) -> bool:
+        """Whether deleting this in-flight message may make others receivable at once (FIFO's group)."""
+        return False
 
     def check_ids(self, dedup_id: str | None, group_id: str | None) -> None:
         """MessageDeduplicationId / MessageGroupId as this kind requires them (SendMessageBatch checks
@@ -480,6 +498,8 @@ class Queue:
         if self._stale_handle(msg, latest, self.store.clock.now(), deleting=True):
             raise invalid_parameter_value("ReceiptHandle", receipt_handle, "The receipt handle has expired.")
         self._remove(msg)
+        if self._unblocks(msg):
+            self._notify()
 
     def change_visibility(self, receipt_handle: str, timeout: int) -> None:
         msg, latest = self._message_for_handle(receipt_handle)
@@ -564,8 +584,9 @@ class Queue:
 class StandardQueue(Queue):
     """At-least-once, best-effort order: receivable messages wait in one ready list, oldest first."""
 
-    def __init__(self, store: QueueHost, name: str, attributes: dict[str, str], tags: dict[str, str]) -> None:
-        super().__init__(store, name, attributes, tags)
+    def __init__(self, store: QueueHost, name: str, attributes: dict[str, str], tags: dict[str, str],
+                 region: str | None = None) -> None:
+        super().__init__(store, name, attributes, tags, region)
         self._ready: OrderedDict[str, SqsMessage] = OrderedDict()  # receivable now, in order
 
     def _shown(self, msg: SqsMessage) -> None:
@@ -603,18 +624,24 @@ class StandardQueue(Queue):
 
 
 class FifoQueue(Queue):
-    """Exactly-once processing in order per message group: a group with a message in flight hands out
-    nothing more; sends are deduplicated for five minutes; every message gets a SequenceNumber."""
+    """Exactly-once processing in order per message group: a group hands out its messages in order up to
+    its first one in flight (AWS's recorded behaviour: the group is held only by its in-flight messages,
+    so an earlier message whose visibility ran out or was set to 0 is handed out again while a later one
+    is still in flight); sends are deduplicated for five minutes; every message gets a SequenceNumber."""
 
     fifo = True
     kind_defaults = attrs.FIFO_DEFAULTS
 
-    def __init__(self, store: QueueHost, name: str, attributes: dict[str, str], tags: dict[str, str]) -> None:
-        super().__init__(store, name, attributes, tags)
+    def __init__(self, store: QueueHost, name: str, attributes: dict[str, str], tags: dict[str, str],
+                 region: str | None = None) -> None:
+        super().__init__(store, name, attributes, tags, region)
         self._groups: dict[str, deque[SqsMessage]] = {}  # every live message per group, in order
-        self._group_inflight: dict[str, set[SqsMessage]] = {}
         self._dedup: dict[tuple[str, str], tuple[float, SendResult]] = {}
         self._last_sequence = 0
+        # The deduplication scope the queue was created with: AWS's recordings show a later
+        # SetQueueAttributes of DeduplicationScope / FifoThroughputLimit reported back but not changing
+        # which sends count as duplicates.
+        self._dedup_scope = self.attributes.get("DeduplicationScope", "queue")
 
     def _added(self, msg: SqsMessage) -> None:
         self._groups.setdefault(msg.group_id or "", deque()).append(msg)
@@ -626,14 +653,10 @@ class FifoQueue(Queue):
             members.remove(msg)
             if not members:
                 del self._groups[group]
-        inflight = self._group_inflight.get(group)
-        if inflight is not None:
-            inflight.discard(msg)
-            if not inflight:
-                del self._group_inflight[group]
 
-    def _hidden_again(self, msg: SqsMessage) -> None:
-        self._group_inflight.setdefault(msg.group_id or "", set()).add(msg)
+    def _unblocks(self, msg: SqsMessage) -> bool:
+        # A deleted in-flight message may free the rest of its group: long polls and listeners look again.
+        return (msg.group_id or "") in self._groups
 
     def _purged(self) -> None:
         # AWS forgets the deduplication IDs of a purged FIFO queue: a repeat sent after the purge is new.
@@ -646,19 +669,16 @@ class FifoQueue(Queue):
         return str(self._last_sequence)
 
     def record(self) -> dict[str, Any]:
-        return {**super().record(), "last_sequence": self._last_sequence,
+        return {**super().record(), "last_sequence": self._last_sequence, "dedup_scope": self._dedup_scope,
                 "dedup": [[scope, dedup_id, expiry, seen.message_id, seen.sequence_number]
                           for (scope, dedup_id), (expiry, seen) in self._dedup.items()]}
 
     def restore(self, record: dict[str, Any], messages: list[SqsMessage]) -> None:
         self._last_sequence = record["last_sequence"]
+        self._dedup_scope = record.get("dedup_scope") or record["attributes"].get("DeduplicationScope", "queue")
         self._dedup = {(scope, dedup_id): (expiry, SendResult(message_id, "", None, None, sequence))
                        for scope, dedup_id, expiry, message_id, sequence in record["dedup"]}
         super().restore(record, messages)
-        now = self.store.clock.now()
-        for msg in messages:
-            if msg.in_flight(now):  # its group stays locked until its visibility timeout ends
-                self._group_inflight.setdefault(msg.group_id or "", set()).add(msg)
 
     def _check_delay(self, delay_seconds: int) -> None:
         if delay_seconds != 0:
@@ -678,7 +698,7 @@ class FifoQueue(Queue):
                      now: float) -> tuple[tuple[str, str] | None, str | None, SendResult | None]:
         if dedup_id is None:
             dedup_id = hashlib.sha256(body.encode("utf-8")).hexdigest()  # content-based deduplication
-        scope = (group_id or "") if self.attributes.get("DeduplicationScope") == "messageGroup" else ""
+        scope = (group_id or "") if self._dedup_scope == "messageGroup" else ""
         key = (scope, dedup_id)
         seen = self._dedup.get(key)
         return key, dedup_id, (seen[1] if seen is not None and seen[0] > now else None)
@@ -706,8 +726,6 @@ class FifoQueue(Queue):
         for group in list(self._groups):
             if len(picked) >= max_messages:
                 break
-            if self._group_locked(group, now):
-                continue
             members = self._groups.get(group)
             served = False
             index = 0
@@ -717,29 +735,17 @@ class FifoQueue(Queue):
                     self._remove(msg)
                     continue
                 if msg.visible_at > now:
-                    break  # delayed: the rest of the group waits behind it
+                    break  # in flight or delayed: the rest of the group waits behind it
                 dlq = self._redrive_target(msg)
                 if dlq is not None:
                     self.store.move_message(self, msg, dlq, dead_letter=True)
                     continue
                 picked.append(msg)
-                self._group_inflight.setdefault(group, set()).add(msg)
                 served = True
                 index += 1
             if served and group in self._groups:
                 self._groups[group] = self._groups.pop(group)  # serve other groups first next time
         return picked
-
-    def _group_locked(self, group: str, now: float) -> bool:
-        inflight = self._group_inflight.get(group)
-        if not inflight:
-            return False
-        for msg in [m for m in inflight if m.deleted or not m.in_flight(now)]:
-            inflight.discard(msg)
-        if not inflight:
-            del self._group_inflight[group]
-            return False
-        return True
 
 
 def message_record(queue_name: str, msg: SqsMessage) -> dict[str, Any]:

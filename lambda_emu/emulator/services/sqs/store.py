@@ -28,6 +28,7 @@ import functools
 import json
 import os
 import random
+import re
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
@@ -56,6 +57,8 @@ RECREATE_DELAY = 60.0
 MAX_TAGS = 50
 #: Receipt handles look like AWS's (base64 text starting "AQEB").
 _HANDLE_PREFIX = "AQEB"
+#: The region an AWS queue URL's host names: sqs.<region>.amazonaws.com or <region>.queue.amazonaws.com.
+_AWS_HOST = re.compile(r"(?:^|\.)([a-z]{2}(?:-[a-z]+)+-\d+)\.(?:queue\.)?amazonaws\.com(?:\.cn)?$")
 
 
 
@@ -99,8 +102,9 @@ class SqsStore:
         self.rng = rng or random.Random(0)
         # AWS reports the sending principal's ID; without IAM the account is the principal.
         self.sender_id = sender_id or account_id
-        self.queues: dict[str, Queue] = {}
-        self._deleted_at: dict[str, float] = {}
+        #: Every queue by (region, name): queues are per region.
+        self.queues: dict[tuple[str, str], Queue] = {}
+        self._deleted_at: dict[tuple[str, str], float] = {}
         self._tasks: dict[str, list[MoveTask]] = {}  # by source ARN, newest last
 
     # ---- ids ----------------------------------------------------------------------------------
@@ -131,51 +135,63 @@ class SqsStore:
         parts = arn.split(":")
         if len(parts) != 6 or parts[2] != "sqs" or parts[4] != self.account_id:
             return None
-        queue = self.queues.get(parts[5])
+        queue = self.queues.get((parts[3], parts[5]))
         return queue if queue is not None and queue.arn == arn else None
 
-    def queue_by_url(self, url: str) -> Queue:
-        """Any host: the queue is named by the URL's last two path segments (account/name)."""
-        path = url.split("://", 1)[-1]
-        segments = [s for s in path.split("?", 1)[0].split("/")[1:] if s]
-        if "://" not in url and len(segments) < 2:
-            segments = [s for s in url.split("/") if s]
+    def queue_by_url(self, url: str, region: str | None = None) -> Queue:
+        """The queue a QueueUrl names, as loosely as AWS reads it: any host (a foreign or malformed
+        URL is NonExistentQueue, never InvalidAddress); the path's last two segments are account and
+        name; the region is the one the URL names (``/queue/<region>/...`` as lambda-emu hands out
+        for queues outside its own region, or an AWS host ``sqs.<region>.amazonaws.com``), else the
+        emulator's own. A bare queue name is a queue of the caller's ``region``."""
+        if "/" not in url:
+            return self.get_queue(url, region)
+        host, path = ("", url) if "://" not in url else url.split("://", 1)[1].partition("/")[::2]
+        segments = [s for s in path.split("?", 1)[0].split("/") if s]
         if len(segments) < 2:
-            raise sqs_error("InvalidAddress", f"The address {url} is not valid for this endpoint.")
+            raise queue_does_not_exist()
         account, name = segments[-2], segments[-1]
-        queue = self.queues.get(name)
+        if len(segments) >= 4 and segments[-4] == "queue":
+            queue_region = segments[-3]
+        else:
+            named = _AWS_HOST.search(host.split(":", 1)[0].lower())
+            queue_region = named.group(1) if named else self.region
+        queue = self.queues.get((queue_region, name))
         if account != self.account_id or queue is None:
             raise queue_does_not_exist()
         return queue
 
-    def get_queue(self, name: str) -> Queue:
-        queue = self.queues.get(name)
+    def get_queue(self, name: str, region: str | None = None) -> Queue:
+        queue = self.queues.get((region or self.region, name))
         if queue is None:
             raise queue_does_not_exist()
         return queue
 
     def create_queue(self, name: str, attributes: Mapping[str, str] | None = None,
-                     tags: Mapping[str, str] | None = None) -> Queue:
+                     tags: Mapping[str, str] | None = None, region: str | None = None) -> Queue:
+        """A queue of ``region`` (the emulator's own by default): queues are per region, so one name
+        in two regions is two queues with their own URLs and ARNs."""
+        region = region or self.region
         attributes = dict(attributes or {})
         fifo_value = attributes.get("FifoQueue")
         fifo = fifo_value is not None and fifo_value.lower() == "true"
         attrs.check_queue_name(name, fifo)
         normalized = {k: attrs.check_queue_attribute(k, v, fifo=fifo, creating=True) for k, v in attributes.items()}
-        self._check_policies(name, normalized, fifo)
-        existing = self.queues.get(name)
+        self._check_policies(name, region, normalized, fifo)
+        existing = self.queues.get((region, name))
         if existing is not None:
             for key, value in normalized.items():
                 if existing.attributes.get(key, "") != value:
                     raise sqs_error("QueueNameExists", "A queue already exists with the same name and a different "
                                     f"value for attribute {key}")
             return existing
-        deleted_at = self._deleted_at.get(name)
+        deleted_at = self._deleted_at.get((region, name))
         if deleted_at is not None and self.clock.now() - deleted_at < RECREATE_DELAY:
             raise sqs_error("QueueDeletedRecently", "You must wait 60 seconds after deleting a queue before you can "
                             "create another with the same name.")
         self._check_tags(name, dict(tags or {}))
-        queue = (FifoQueue if fifo else StandardQueue)(self, name, normalized, dict(tags or {}))
-        self.queues[name] = queue
+        queue = (FifoQueue if fifo else StandardQueue)(self, name, normalized, dict(tags or {}), region)
+        self.queues[(region, name)] = queue
         queue.saved()
         return queue
 
@@ -192,17 +208,19 @@ class SqsStore:
         # Nothing read back is written again: the state already says it.
         self.state = None
         try:
-            for name, record in state.load("sqs-queue"):
-                queue = (FifoQueue if record["fifo"] else StandardQueue)(self, name, {}, record["tags"])
-                self.queues[name] = queue
-                queue.restore(record, by_queue.pop(name, []))
+            for key, record in state.load("sqs-queue"):
+                # Records written before queues were per region name no region: the emulator's own.
+                queue = (FifoQueue if record["fifo"] else StandardQueue)(
+                    self, record["name"], {}, record["tags"], record.get("region", self.region))
+                self.queues[(queue.region, queue.name)] = queue
+                queue.restore(record, by_queue.pop(key, []))
         finally:
             self.state = state
 
     def set_attributes(self, queue: Queue, attributes: Mapping[str, str]) -> None:
         normalized = {k: attrs.check_queue_attribute(k, v, fifo=queue.fifo, creating=False)
                       for k, v in attributes.items()}
-        self._check_policies(queue.name, normalized, queue.fifo)
+        self._check_policies(queue.name, queue.region, normalized, queue.fifo)
         for key, value in normalized.items():
             if value == "" and key in ("RedrivePolicy", "RedriveAllowPolicy", "Policy", "KmsMasterKeyId"):
                 queue.attributes.pop(key, None)
@@ -215,7 +233,7 @@ class SqsStore:
         queue.saved()
         queue.attributes_changed()
 
-    def _check_policies(self, name: str, attributes: dict[str, str], fifo: bool) -> None:
+    def _check_policies(self, name: str, region: str, attributes: dict[str, str], fifo: bool) -> None:
         attrs.check_single_sse(attributes)
         raw = attributes.get("RedrivePolicy")
         if raw:
@@ -225,7 +243,7 @@ class SqsStore:
                 raise attrs.redrive_policy_error(raw, "Dead letter target does not exist.")
             if dlq.fifo != fifo:
                 raise attrs.redrive_policy_error(raw, "Dead-letter queue must be same type of queue as the source.")
-            source_arn = f"arn:aws:sqs:{self.region}:{self.account_id}:{name}"
+            source_arn = f"arn:aws:sqs:{region}:{self.account_id}:{name}"
             if not _redrive_allowed(dlq.redrive_allow_policy, source_arn):
                 raise attrs.redrive_policy_error(raw, f"Queue {dlq.arn} does not allow this queue to use it as a "
                                                  "dead-letter queue.")
@@ -238,11 +256,11 @@ class SqsStore:
 
     def delete_queue(self, queue: Queue) -> None:
         if self.state is not None:
-            self.state.delete("sqs-queue", queue.name)
-            self.state.delete_owned("sqs-message", queue.name)
+            self.state.delete("sqs-queue", queue.state_key)
+            self.state.delete_owned("sqs-message", queue.state_key)
         queue.deleted = True
-        self.queues.pop(queue.name, None)
-        self._deleted_at[queue.name] = self.clock.now()
+        self.queues.pop((queue.region, queue.name), None)
+        self._deleted_at[(queue.region, queue.name)] = self.clock.now()
         for task in self._tasks.get(queue.arn, []):
             self._finish_task(task, "CANCELLED")
         queue.closed()  # no more timers; long polls on it return
@@ -256,8 +274,10 @@ class SqsStore:
         self._deleted_at = {}
         self._tasks = {}
 
-    def list_queues(self, prefix: str | None = None) -> list[Queue]:
-        return [q for name, q in sorted(self.queues.items()) if not prefix or name.startswith(prefix)]
+    def list_queues(self, prefix: str | None = None, region: str | None = None) -> list[Queue]:
+        """The queues of ``region`` (the emulator's own by default), by name."""
+        region = region or self.region
+        return [q for (r, name), q in sorted(self.queues.items()) if r == region and name.startswith(prefix or "")]
 
     def dead_letter_sources(self, dlq: Queue) -> list[Queue]:
         out = []
