@@ -285,6 +285,28 @@ def test_an_in_flight_sqs_message_reappears_after_its_visibility_timeout(up: Cal
     assert sqs.send_message(QueueUrl=url, MessageBody="job-2")["MessageId"] != sent
 
 
+def test_queues_of_every_region_come_back(up: Callable[..., Emu], tmp_path: Path) -> None:
+    state_dir = tmp_path / "state"
+    first = up(state_dir).ready()
+
+    def west(emu: Emu) -> Any:
+        return boto3.client("sqs", endpoint_url=emu.endpoint, region_name="eu-west-1", aws_access_key_id="x",
+                            aws_secret_access_key="x", config=Config(retries={"max_attempts": 1}))
+
+    home_url = first.client("sqs").create_queue(QueueName="jobs")["QueueUrl"]
+    west_url = west(first).create_queue(QueueName="jobs")["QueueUrl"]
+    first.client("sqs").send_message(QueueUrl=home_url, MessageBody="home")
+    west(first).send_message(QueueUrl=west_url, MessageBody="west")
+    first.kill9()
+
+    second = up(state_dir).ready()
+    [home] = second.client("sqs").receive_message(QueueUrl=home_url)["Messages"]
+    [away] = west(second).receive_message(QueueUrl=west_url)["Messages"]
+    assert (home["Body"], away["Body"]) == ("home", "west")
+    assert west(second).get_queue_attributes(QueueUrl=west_url, AttributeNames=["QueueArn"])["Attributes"] == {
+        "QueueArn": "arn:aws:sqs:eu-west-1:000000000000:jobs"}
+
+
 def test_an_async_attempt_running_at_the_kill_is_made_again(up: Callable[..., Emu], tmp_path: Path) -> None:
     state_dir = tmp_path / "state"
     out = tmp_path / "out.txt"
