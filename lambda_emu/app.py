@@ -124,7 +124,8 @@ class Emulator:
             self.runner = self.docker_runner
         self.runtime_api = RuntimeApiServer("127.0.0.1", guard=self.request_guard)
         # invocation: Lambda's data plane
-        self.functions = FunctionRegistry(self.region, self.account_id, self.state_dir / "code", self.state)
+        self.functions = FunctionRegistry(self.region, self.account_id, self.state_dir / "code", self.state,
+                                          rng=self.rng)
         self.layers = LayerStore(self.region, self.account_id, self.state_dir)
         host = SandboxHost(self.runner, self.runtime_api, self.region, lambda: self.endpoint, self.function_output,
                            container_runner=lambda: self.docker_runner,

@@ -488,9 +488,9 @@ def test_journal_entry_shape(manual_server: RunningServer, manual_lam: Any) -> N
     request_id = invoke_event(manual_lam, name, {})
     manual_server.advance(0)
     [entry] = manual_server.invocations(name, request_id)
-    assert set(entry) == {"sequence", "requestId", "functionName", "source", "sourceDetail", "attempt", "duplicate",
-                          "startTime", "endTime", "durationMs", "outcome", "errorType", "coldStart", "event",
-                          "eventTruncated", "response", "logTail", "decision"}
+    assert set(entry) == {"sequence", "requestId", "functionName", "executedVersion", "source", "sourceDetail",
+                          "attempt", "duplicate", "startTime", "endTime", "durationMs", "outcome", "errorType",
+                          "coldStart", "event", "eventTruncated", "response", "logTail", "decision"}
     assert entry["functionName"] == name and entry["source"] == "async" and entry["attempt"] == 1
     assert entry["duplicate"] is False and entry["outcome"] == "success" and entry["errorType"] is None
     assert entry["coldStart"] is True and entry["durationMs"] > 0

@@ -75,8 +75,8 @@ class RetryConfig:
     max_event_age: int = DEFAULT_MAX_EVENT_AGE
 
     @classmethod
-    def of(cls, function: Function) -> RetryConfig:
-        config = function.event_invoke_config or {}
+    def of(cls, config: dict[str, Any] | None) -> RetryConfig:
+        config = config or {}
         return cls(
             max_retries=config.get("MaximumRetryAttempts", DEFAULT_MAX_RETRIES),
             max_event_age=config.get("MaximumEventAgeInSeconds", DEFAULT_MAX_EVENT_AGE),
@@ -119,7 +119,8 @@ def invocation_record(now: float, event: AsyncEvent, function: Function, conditi
         "timestamp": iso8601(now),
         "requestContext": {
             "requestId": event.request_id,
-            "functionArn": function.arn + ":$LATEST",
+            # As invoked: an alias's or a version's ARN, else qualified with $LATEST.
+            "functionArn": event.invoked_arn if event.invoked_arn != function.arn else function.arn + ":$LATEST",
             "condition": condition,
             "approximateInvokeCount": event.invocations,
         },
@@ -127,7 +128,8 @@ def invocation_record(now: float, event: AsyncEvent, function: Function, conditi
     }
     last = event.last
     if last is not None and last.outcome is not None:
-        response_context: dict[str, Any] = {"statusCode": 200, "executedVersion": "$LATEST"}
+        ran = last.attempt.executed_version if last.attempt is not None else function.version
+        response_context: dict[str, Any] = {"statusCode": 200, "executedVersion": ran}
         if last.function_error:
             response_context["functionError"] = last.function_error
         record["responseContext"] = response_context
@@ -189,7 +191,8 @@ class AsyncQueue:
     async def enqueue(self, function: Function, payload: bytes, *, request_id: str, invoked_arn: str) -> None:
         event = AsyncEvent(request_id, function.name, payload, invoked_arn, self.clock.now())
         self._saved(event)
-        if function.reserved_concurrency == 0:
+        # Reserved concurrency is the function's, whichever version was invoked.
+        if (self.functions.find(function.name) or function).reserved_concurrency == 0:
             # No attempt: straight to the failure destination / DLQ (docs/aws-behaviour.md §Async invocation: Throttle
             # backoff).
             self.clock.spawn(self._drop(event, function, "ZeroReservedConcurrency"), name="async-zero")
@@ -220,10 +223,11 @@ class AsyncQueue:
             queue.pollers -= 1
 
     async def _attempt(self, event: AsyncEvent) -> None:
-        function = self.functions.find(event.function_name)
+        # An alias is resolved at each attempt (a weighted one draws its version); a version is itself.
+        function = self.functions.routed(event.invoked_arn)
         if function is None:
-            return  # the function was deleted: its events go with it
-        config = RetryConfig.of(function)
+            return  # the function (or the version or alias invoked) was deleted: its events go with it
+        config = RetryConfig.of(self.functions.event_invoke_config_for(event.invoked_arn))
         now = self.clock.now()
         generation = self.clock.generation
         if now >= event.enqueued_at + config.max_event_age:
@@ -282,7 +286,7 @@ class AsyncQueue:
 
     async def _finish(self, event: AsyncEvent, function: Function, condition: Condition) -> dict[str, Any]:
         """Send the finished event on; the journal's decision for its last attempt."""
-        config = function.event_invoke_config or {}
+        config = self.functions.event_invoke_config_for(event.invoked_arn) or {}
         destinations = config.get("DestinationConfig") or {}
         target = (destinations.get("OnSuccess" if condition == "Success" else "OnFailure") or {}).get("Destination")
         record = invocation_record(self.clock.now(), event, function, condition)

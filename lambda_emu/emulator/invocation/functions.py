@@ -18,9 +18,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from lambda_emu.emulator.invocation.versions import LATEST, VersionsMixin
 from lambda_emu.emulator.platform.errors import invalid_parameter, lambda_error, resource_conflict, resource_not_found
 
 if TYPE_CHECKING:
+    import random
+
     from lambda_emu.emulator.platform.state import StateStore
 
 PYTHON_RUNTIMES = ("python3.9", "python3.10", "python3.11", "python3.12", "python3.13", "python3.14")
@@ -155,6 +158,22 @@ class Function:
     policy: list[dict[str, Any]] = field(default_factory=list)
     #: PutFunctionRecursionConfig's RecursiveLoop (Lambda's default: Terminate).
     recursive_loop: str = "Terminate"
+    #: "$LATEST", or a published version's number (versions.py: a version is a Function of its own).
+    version: str = LATEST
+    #: $LATEST: the highest version number ever published (AWS never reuses one, even after a delete).
+    last_version: int = 0
+    #: A version: $LATEST's RevisionId when it was published (unchanged since: PublishVersion adds none).
+    source_revision: str = ""
+
+    @property
+    def qualified_arn(self) -> str:
+        """The ARN of this version ($LATEST: the unqualified ARN, as AWS reports it)."""
+        return self.arn if self.version == LATEST else f"{self.arn}:{self.version}"
+
+    @property
+    def key(self) -> str:
+        """One name per version: environments are pooled by it."""
+        return self.name if self.version == LATEST else f"{self.name}:{self.version}"
 
     def touch(self, now: float) -> None:
         self.last_modified = now
@@ -170,7 +189,7 @@ class Function:
         """
         config: dict[str, Any] = {
             "FunctionName": self.name,
-            "FunctionArn": self.arn,
+            "FunctionArn": self.qualified_arn,
             "Runtime": self.runtime,
             "Role": self.role,
             "Handler": self.handler,
@@ -180,7 +199,7 @@ class Function:
             "MemorySize": self.memory_size,
             "LastModified": timestamp_text(self.last_modified),
             "CodeSha256": self.code.sha256,
-            "Version": "$LATEST",
+            "Version": self.version,
             "TracingConfig": {"Mode": self.tracing_mode},
             "RevisionId": self.revision_id,
             "State": "Active",
@@ -237,19 +256,23 @@ class Function:
         return config
 
 
-class FunctionRegistry:
-    def __init__(self, region: str, account_id: str, code_root: Path, state: StateStore | None = None) -> None:
+class FunctionRegistry(VersionsMixin):
+    def __init__(self, region: str, account_id: str, code_root: Path, state: StateStore | None = None,
+                 rng: random.Random | None = None) -> None:
         self.region = region
         self.account_id = account_id
         self.code_root = code_root
         self._functions: dict[str, Function] = {}
         self._state = state
+        self._versions_init(rng)
 
     # ---- the state directory ----
 
     def saved(self, function: Function) -> None:
         """Write the function's configuration through to the state directory (after any change)."""
-        if self._state is not None and self._functions.get(function.name) is function:
+        if function.version != LATEST:
+            self._save_version(function)
+        elif self._state is not None and self._functions.get(function.name) is function:
             self._state.put("function", function.name, lambda: function_record(function))
 
     def restore(self) -> None:
@@ -259,6 +282,16 @@ class FunctionRegistry:
         for _name, record in self._state.load("function"):
             function = function_from_record(record)
             self._functions[function.name] = function
+        self._restore_versions()
+
+    def _save_base(self, function: Function) -> None:
+        self.saved(function)
+
+    def _record(self, function: Function) -> dict[str, Any]:
+        return function_record(function)
+
+    def _from_record(self, record: dict[str, Any]) -> Function:
+        return function_from_record(record)
 
     def arn(self, name: str) -> str:
         return f"arn:aws:lambda:{self.region}:{self.account_id}:function:{name}"
@@ -307,11 +340,13 @@ class FunctionRegistry:
         self._functions[function.name] = function
         self.saved(function)
 
-    def remove(self, function: Function) -> None:
+    def remove(self, function: Function) -> list[Function]:
+        """Delete the function with its versions and aliases; its versions are returned."""
         self._functions.pop(function.name, None)
         function.code.discard()
         if self._state is not None:
             self._state.delete("function", function.name)
+        return self._forget_versions(function.name)
 
     # ---- code ----
 

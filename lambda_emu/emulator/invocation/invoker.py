@@ -122,7 +122,8 @@ class Invoker:
             if faults.roll(function.name, before):
                 self.narrate_fault(before, function.name, source, request_id)
                 attempt = journal.begin(request_id, function.name, source, duplicate=duplicate, payload=payload,
-                                        source_detail=source_detail, context=context, fault=before)
+                                        source_detail=source_detail, context=context, fault=before,
+                                        executed_version=function.version)
                 if self.recorder is not None:
                     self.recorder.record(attempt, payload)
                 if before == "throttleRate":
@@ -136,7 +137,8 @@ class Invoker:
                                     fault="serviceErrorRate")
         env = self.environments.acquire(function)
         attempt = journal.begin(request_id, function.name, source, duplicate=duplicate, payload=payload,
-                                source_detail=source_detail, context=context, fault=fault)
+                                source_detail=source_detail, context=context, fault=fault,
+                                executed_version=function.version)
         if self.recorder is not None:
             self.recorder.record(attempt, payload)
         if isinstance(env, str):
@@ -148,7 +150,7 @@ class Invoker:
             fault = "initFailureRate"
             self.narrate_fault(fault, function.name, source, request_id)
         try:
-            outcome = await env.invoke(request_id, payload, invoked_arn or function.arn, client_context,
+            outcome = await env.invoke(request_id, payload, invoked_arn or function.qualified_arn, client_context,
                                        fail_init=fail_init)
             if ran_to_completion(outcome) and faults.roll(function.name, "lostResponseRate"):
                 # The function's side effects happened; the platform reports the attempt as timed out

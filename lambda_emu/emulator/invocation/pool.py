@@ -58,25 +58,30 @@ class Environments:
         self._shutdowns: set[asyncio.Task[None]] = set()
 
     def pool(self, function: Function) -> EnvironmentPool:
-        pool = self.pools.get(function.name)
+        # Pooled per version (Function.key): each published version has its own environments.
+        pool = self.pools.get(function.key)
         if pool is None:
             # Its own directory per function instance: a function deleted and created again under the
             # same name never sees (or loses) the other's /tmp.
-            tmp_root = self.tmp_root / f"{function.name}.{secrets.token_hex(4)}"
-            pool = self.pools[function.name] = EnvironmentPool(function.name, tmp_root)
+            tmp_root = self.tmp_root / f"{function.key.replace(':', '.')}.{secrets.token_hex(4)}"
+            pool = self.pools[function.key] = EnvironmentPool(function.name, tmp_root)
         return pool
 
     def throttle_reason(self, function: Function) -> ThrottleReason | None:
-        """Why an invocation of ``function`` can't get an environment now (None: it can)."""
-        in_use = len(self.pool(function).busy)
-        if function.reserved_concurrency is not None:
-            if in_use >= function.reserved_concurrency:
+        """Why an invocation of ``function`` can't get an environment now (None: it can). Reserved
+        concurrency is the function's, shared by all its versions."""
+        self.pool(function)
+        in_use = sum(len(p.busy) for p in self.pools.values() if p.function_name == function.name)
+        base = self.functions.find(function.name)
+        reserved = base.reserved_concurrency if base is not None else function.reserved_concurrency
+        if reserved is not None:
+            if in_use >= reserved:
                 return "ReservedFunctionConcurrentInvocationLimitExceeded"
             return None
         reserved_total = sum(f.reserved_concurrency or 0 for f in self.functions)
         unreserved_in_use = sum(
-            len(p.busy) for name, p in self.pools.items()
-            if (f := self.functions.find(name)) is not None and f.reserved_concurrency is None
+            len(p.busy) for p in self.pools.values()
+            if (f := self.functions.find(p.function_name)) is not None and f.reserved_concurrency is None
         )
         if unreserved_in_use >= self.account_concurrency - reserved_total:
             return "ConcurrentInvocationLimitExceeded"
@@ -106,12 +111,12 @@ class Environments:
         return env
 
     def release(self, env: ExecutionEnvironment) -> None:
-        pool = self.pools.get(env.function.name)
+        pool = self.pools.get(env.function.key)
         if pool is None:
             self._spawn_shutdown(env)
             return
         pool.busy.discard(env)
-        current = self.functions.find(env.function.name)
+        current = self.functions.current(env.function)
         if (env.dead or current is not env.function or env.generation != env.function.generation
                 or env.epoch != self.clock.generation):
             self._retire(pool, env)
@@ -120,7 +125,7 @@ class Environments:
         env.idle_timer = self.clock.wall_call_later(self.idle_timeout, lambda: self._reap(env))
 
     def _reap(self, env: ExecutionEnvironment) -> None:
-        pool = self.pools.get(env.function.name)
+        pool = self.pools.get(env.function.key)
         env.idle_timer = None
         if pool is not None and env in pool.idle:
             pool.idle.remove(env)
@@ -137,7 +142,7 @@ class Environments:
 
     def retire_function(self, function: Function) -> None:
         """After a code or configuration change: idle environments go now, busy ones when done."""
-        pool = self.pools.get(function.name)
+        pool = self.pools.get(function.key)
         if pool is None:
             return
         for env in list(pool.idle):
@@ -145,7 +150,8 @@ class Environments:
             self._retire(pool, env)
 
     def remove_function(self, function: Function) -> None:
-        pool = self.pools.pop(function.name, None)
+        """A deleted function (or version): its environments end and their /tmp goes."""
+        pool = self.pools.pop(function.key, None)
         if pool is None:
             return
         task = asyncio.ensure_future(self._remove_pool(pool))

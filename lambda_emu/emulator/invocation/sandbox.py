@@ -124,7 +124,7 @@ class ExecutionEnvironment:
         self._peak_fresh = False
         self._watcher: asyncio.Task[None] | None = None
         self.idle_timer: asyncio.TimerHandle | None = None
-        self.log_stream = datetime.now(tz=UTC).strftime("%Y/%m/%d") + f"/[$LATEST]{secrets.token_hex(16)}"
+        self.log_stream = datetime.now(tz=UTC).strftime("%Y/%m/%d") + f"/[{function.version}]{secrets.token_hex(16)}"
 
     @property
     def runtime_api(self) -> RuntimeApiServer:
@@ -161,7 +161,7 @@ class ExecutionEnvironment:
             "AWS_DEFAULT_REGION": self.host.region,
             "AWS_LAMBDA_FUNCTION_NAME": f.name,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(f.memory_size),
-            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_VERSION": f.version,
             "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
             "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{f.name}",
             "AWS_LAMBDA_LOG_STREAM_NAME": self.log_stream,
@@ -368,7 +368,7 @@ class ExecutionEnvironment:
         """START, once per invocation: before the event is handed over, or (when it never was) at the end."""
         if not invocation_log.started:
             invocation_log.started = True
-            self._platform(invocation_log, logs.start_line(request_id))
+            self._platform(invocation_log, logs.start_line(request_id, self.function.version))
 
     def _platform(self, invocation_log: logs.InvocationLog, line: bytes) -> None:
         """A line Lambda itself writes (START, END, REPORT, timeouts): into the log and to the terminal."""

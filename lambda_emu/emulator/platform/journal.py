@@ -63,6 +63,8 @@ class Attempt:
     decision: dict[str, Any] | None = None
     #: The injected platform fault that hit this attempt, by name (platform/faults.py), else None.
     fault: str | None = None
+    #: The version that ran ("$LATEST", or a published version's number; an alias resolves to one).
+    executed_version: str = "$LATEST"
     #: What the terminal's narration needs beyond the JSON (max attempts, maxReceiveCount, names...).
     #: Never serialized.
     context: dict[str, Any] = field(default_factory=dict)
@@ -81,6 +83,7 @@ class Attempt:
             "sequence": self.sequence,
             "requestId": self.request_id,
             "functionName": self.function_name,
+            "executedVersion": self.executed_version,
             "source": self.source,
             "sourceDetail": self.source_detail,
             "attempt": self.attempt,
@@ -177,7 +180,8 @@ class Journal:
 
     def begin(self, request_id: str, function_name: str, source: Source, *, duplicate: bool = False,
               payload: bytes = b"", source_detail: dict[str, Any] | None = None,
-              context: dict[str, Any] | None = None, fault: str | None = None) -> Attempt:
+              context: dict[str, Any] | None = None, fault: str | None = None,
+              executed_version: str = "$LATEST") -> Attempt:
         number = self._per_request.get(request_id, 0) + 1
         self._per_request[request_id] = number
         self._held[request_id] = self._held.get(request_id, 0) + 1
@@ -196,6 +200,7 @@ class Journal:
             source_detail=dict(source_detail or {}),
             context=dict(context or {}),
             fault=fault,
+            executed_version=executed_version,
         )
         self._attempts.append(attempt)
         while len(self._attempts) > self.size:

@@ -238,13 +238,19 @@ def _check(shape: Shape, value: Any, path: str, problems: list[str], enums: bool
         return
     if kind == "map":
         _check_length(len(value), meta, value, path, problems)
-        value_shape = cast("MapShape", shape).value
-        if any(item is None for item in value.values()):
+        map_shape = cast("MapShape", shape)
+        value_shape = map_shape.value
+        # A plain value that breaks its shape's constraints is reported for the whole map, as Coral does
+        # ("Map value must satisfy constraint: [...]", recorded for Lambda's AdditionalVersionWeights);
+        # structured values are checked member by member. Keys are left to the services.
+        plain = value_shape.type_name not in ("structure", "list", "map")
+        if any(item is None or (plain and _breaks(value_shape, item, enums)) for item in value.values()):
             problems.append(f"Value '{_java_text(value)}' at '{path}' failed to satisfy constraint: Map value "
                             f"must satisfy constraint: [{_constraints(value_shape)}]")
-        for item in value.values():
-            if item is not None:
-                _check(value_shape, item, f"{path}.member", problems, enums)
+        if not plain:
+            for item in value.values():
+                if item is not None:
+                    _check(value_shape, item, f"{path}.member", problems, enums)
         return
     if kind == "string":
         _check_length(len(value), meta, value, path, problems)
@@ -262,6 +268,12 @@ def _check(shape: Shape, value: Any, path: str, problems: list[str], enums: bool
         return
     if kind in ("integer", "long", "float", "double"):
         _check_range("value", value, meta, value, path, problems)
+
+
+def _breaks(shape: Shape, value: Any, enums: bool) -> bool:
+    found: list[str] = []
+    _check(shape, value, "", found, enums)
+    return bool(found)
 
 
 def _java_text(value: Any) -> str:

@@ -216,7 +216,7 @@ class KinesisPoller:
                 for other in lane.shard.fill(self._keep if self.mapping.filters is not None else None):
                     if other is not lane:
                         self._kick(other)
-                function = self.functions.find(self.mapping.function_name)
+                function = self.functions.routed(self.mapping.function_arn)  # an alias picks its version
                 if function is None:
                     return  # the function is gone; the next record wakes the lane again
                 batch = self._next_batch(lane, function)
@@ -423,7 +423,7 @@ class KinesisPoller:
             # Records FilterCriteria skipped since the lane's previous batch.
             detail["filteredOut"], lane.filtered_count = lane.filtered_count, 0
         result = await self.invoker.invoke(function, payload, request_id=request_id, source="kinesis",
-                                           source_detail=detail)
+                                           source_detail=detail, invoked_arn=self.mapping.function_arn)
         if lane.closed:
             return  # the lanes were rebuilt or stopped meanwhile: the new lanes redo this batch
         now = self.clock.now()
@@ -450,7 +450,7 @@ class KinesisPoller:
             self.invoker.note(function.name, event_subject("kinesis", request_id), DUPLICATE)
             copy = await self.invoker.invoke(
                 function, payload, request_id=str(uuid.uuid4()), source="kinesis", duplicate=True,
-                source_detail=detail,
+                source_detail=detail, invoked_arn=self.mapping.function_arn,
             )
             attempts.append(copy.attempt)
             if lane.closed:

@@ -179,7 +179,7 @@ class SqsPoller:
     def _fill_and_dispatch(self) -> None:
         queue = self.queue
         while self.active and queue is not None and not queue.deleted and self.in_flight < self.concurrency:
-            function = self.functions.find(self.mapping.function_name)
+            function = self.functions.routed(self.mapping.function_arn)  # an alias picks its version
             if function is None:
                 return
             batch_size = self.mapping.batch_size
@@ -305,7 +305,8 @@ class SqsPoller:
                 # Runs once this attempt is under way (the invoke below starts before it yields).
                 self.clock.spawn(self._redeliver(batch), name=f"sqs-esm-redeliver:{self.mapping.uuid}")
             result = await self.invoker.invoke(function, payload, request_id=request_id, source="sqs",
-                                               source_detail=detail, context=context, fault=fault)
+                                               source_detail=detail, context=context, fault=fault,
+                                               invoked_arn=self.mapping.function_arn)
             if self.clock.generation != generation:
                 return  # a reset happened meanwhile: nothing of this batch may act after it
             keep = self._kept(batch, result)
@@ -314,7 +315,8 @@ class SqsPoller:
                 # At-least-once: the same records delivered once more before they are deleted.
                 self.invoker.note(function.name, event_subject("sqs", request_id), DUPLICATE)
                 copy = await self.invoker.invoke(function, payload, request_id=request_id, source="sqs",
-                                                 duplicate=True, source_detail=detail, context=context)
+                                                 duplicate=True, source_detail=detail, context=context,
+                                                 invoked_arn=self.mapping.function_arn)
                 attempts.append(copy.attempt)
             decision = self._decision(batch, result, keep, context)
             for attempt in attempts:

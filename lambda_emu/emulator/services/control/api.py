@@ -256,8 +256,18 @@ class ControlService:
                 "dependencies": function.dependencies.to_json(),
                 "layers": [layer.arn for layer in function.layers],
                 "codePath": str(function.code.directory),
+                **self._versions(function.name),
             })
         return {"functions": described}
+
+    def _versions(self, name: str) -> dict[str, Any]:
+        """A function's published versions and aliases, and the version its latest invocation ran."""
+        ran = self.journal.query(name)
+        return {
+            "versions": [version.version for version in self.functions.versions_of(name)],
+            "aliases": {alias.name: alias.configuration() for alias in self.functions.aliases_of(name)},
+            "lastExecutedVersion": ran[-1].executed_version if ran else None,
+        }
 
 
 # ---- routes the composition root adds (they use rooms the control service itself doesn't hold) ----

@@ -27,6 +27,7 @@ from lambda_emu.emulator.invocation.functions import (
 from lambda_emu.emulator.invocation.invoker import AsyncInvoke, Invoker
 from lambda_emu.emulator.invocation.layers import LayerStore
 from lambda_emu.emulator.invocation.pool import Environments
+from lambda_emu.emulator.invocation.versions import Target
 from lambda_emu.emulator.platform.clock import Clock
 from lambda_emu.emulator.platform.errors import (
     AwsError,
@@ -39,6 +40,7 @@ from lambda_emu.emulator.protocol import context
 from lambda_emu.emulator.protocol.service import Service
 from lambda_emu.emulator.services import pagination
 from lambda_emu.emulator.services.control.api import ControlError
+from lambda_emu.emulator.services.lambda_.aliases_api import AliasesApi
 from lambda_emu.emulator.services.lambda_.destination_checks import DestinationChecks
 from lambda_emu.emulator.services.lambda_.event_invoke_config import EventInvokeConfigApi
 from lambda_emu.emulator.services.lambda_.layers_api import LayersApi
@@ -46,6 +48,7 @@ from lambda_emu.emulator.services.lambda_.mappings import MappingRegistry
 from lambda_emu.emulator.services.lambda_.mappings_api import EventSourceMappingApi
 from lambda_emu.emulator.services.lambda_.permissions_api import PermissionsApi
 from lambda_emu.emulator.services.lambda_.tags_api import TagsApi
+from lambda_emu.emulator.services.lambda_.versions_api import VersionsApi
 from lambda_emu.emulator.services.sqs.queue import Queue
 
 #: Called after a function changed in a way others react to (deleted; its concurrency changed).
@@ -71,7 +74,8 @@ def validation(message: str) -> AwsError:
     return AwsError("ValidationException", f"1 validation error detected: {message}", 400)
 
 
-class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, LayersApi, TagsApi, PermissionsApi, Service):
+class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, LayersApi, TagsApi, PermissionsApi, VersionsApi,
+                    AliasesApi, Service):
     service_name = "lambda"
 
     def __init__(
@@ -121,7 +125,8 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, LayersApi, Tags
 
     async def download_code(self, request: web.Request) -> web.Response:
         """Code.Location: the deployment package as uploaded (AWS's is a presigned S3 URL)."""
-        function = self.functions.find(request.query.get("functionName", ""))
+        function = self.functions.version(request.query.get("functionName", ""),
+                                          request.query.get("qualifier", "$LATEST"))
         if function is None:
             raise ControlError(404, "NotFound", "No such function")
         if function.code.package is not None:
@@ -191,7 +196,11 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, LayersApi, Tags
         self.functions.add(function)
         for hook in self.on_function_created:
             hook(function)
-        return function.configuration("created")
+        configuration = function.configuration("created")
+        if params.get("Publish"):
+            # AWS's answer names the version published but keeps the unqualified ARN (recorded).
+            configuration["Version"] = self.publish_version(function).version
+        return configuration
 
     def register(self, function: Function) -> None:
         """Add a function built elsewhere (the template loader)."""
@@ -203,7 +212,8 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, LayersApi, Tags
             hook(function)
 
     def GetFunction(self, params: dict[str, Any]) -> dict[str, Any]:
-        function = self.functions.get(params["FunctionName"], params.get("Qualifier"))
+        target = self.functions.resolve(params["FunctionName"], params.get("Qualifier"))
+        function = target.function
         code: dict[str, Any]
         if function.package_type == "Image":
             code = {"RepositoryType": "ECR", "ImageUri": function.image_uri}
@@ -211,16 +221,18 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, LayersApi, Tags
                 code["ResolvedImageUri"] = function.resolved_image_uri
         else:
             code = {"RepositoryType": "S3",
-                    "Location": f"{self.endpoint()}/_emu/code?functionName={quote(function.name)}"}
-        result: dict[str, Any] = {"Configuration": function.configuration(), "Code": code}
-        if function.tags:
-            result["Tags"] = dict(function.tags)
-        if function.reserved_concurrency is not None:
-            result["Concurrency"] = {"ReservedConcurrentExecutions": function.reserved_concurrency}
+                    "Location": f"{self.endpoint()}/_emu/code?functionName={quote(function.name)}"
+                                + (f"&qualifier={function.version}" if function.version != "$LATEST" else "")}
+        base = self.functions.get(function.name)  # tags and concurrency are the function's, not a version's
+        result: dict[str, Any] = {"Configuration": qualified_configuration(target), "Code": code}
+        if base.tags:
+            result["Tags"] = dict(base.tags)
+        if base.reserved_concurrency is not None:
+            result["Concurrency"] = {"ReservedConcurrentExecutions": base.reserved_concurrency}
         return result
 
     def GetFunctionConfiguration(self, params: dict[str, Any]) -> dict[str, Any]:
-        return self.functions.get(params["FunctionName"], params.get("Qualifier")).configuration()
+        return qualified_configuration(self.functions.resolve(params["FunctionName"], params.get("Qualifier")))
 
     def ListFunctions(self, params: dict[str, Any]) -> dict[str, Any]:
         functions, following = pagination.page(list(self.functions), params, 50)
@@ -251,7 +263,10 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, LayersApi, Tags
         function.code = code
         old.discard()
         self._changed(function)
-        return function.configuration("updated")
+        configuration = function.configuration("updated")
+        if params.get("Publish"):
+            configuration["Version"] = self.publish_version(function).version
+        return configuration
 
     def UpdateFunctionConfiguration(self, params: dict[str, Any]) -> dict[str, Any]:
         function = self.functions.get(params["FunctionName"])
@@ -285,9 +300,18 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, LayersApi, Tags
         return function.configuration("updated")
 
     def DeleteFunction(self, params: dict[str, Any]) -> dict[str, Any]:
-        function = self.functions.get(params["FunctionName"], params.get("Qualifier"))
+        name, embedded = self.functions.parse_name(params["FunctionName"])
+        if embedded and params.get("Qualifier") and embedded != params["Qualifier"]:
+            raise invalid_parameter(
+                "The derived qualifier from the function name does not match the specified qualifier.")
+        qualifier = params.get("Qualifier") or embedded
+        function = self.functions.get(name)
+        if qualifier:
+            self.delete_version(function, qualifier)
+            return {"StatusCode": 204}
         self.environments.remove_function(function)
-        self.functions.remove(function)
+        for version in self.functions.remove(function):
+            self.environments.remove_function(version)
         for hook in self.on_function_deleted:
             hook(function)
         # Lambda answers a delete with 204 No Content (the model's StatusCode member carries it).
@@ -296,7 +320,7 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, LayersApi, Tags
     # ---- concurrency ----
 
     def PutFunctionConcurrency(self, params: dict[str, Any]) -> dict[str, Any]:
-        function = self.functions.get(params["FunctionName"])
+        function = self._unqualified(params["FunctionName"])
         wanted = params["ReservedConcurrentExecutions"]
         others = sum(f.reserved_concurrency or 0 for f in self.functions if f is not function)
         if self.account_concurrency - others - wanted < MIN_UNRESERVED:
@@ -311,13 +335,13 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, LayersApi, Tags
         return {"ReservedConcurrentExecutions": wanted}
 
     def GetFunctionConcurrency(self, params: dict[str, Any]) -> dict[str, Any]:
-        function = self.functions.get(params["FunctionName"])
+        function = self._unqualified(params["FunctionName"])
         if function.reserved_concurrency is None:
             return {}
         return {"ReservedConcurrentExecutions": function.reserved_concurrency}
 
     def DeleteFunctionConcurrency(self, params: dict[str, Any]) -> dict[str, Any]:
-        function = self.functions.get(params["FunctionName"])
+        function = self._unqualified(params["FunctionName"])
         function.reserved_concurrency = None
         self.functions.saved(function)
         for hook in self.on_concurrency_changed:
@@ -354,7 +378,8 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, LayersApi, Tags
     # ---- invoke ----
 
     async def Invoke(self, params: dict[str, Any]) -> dict[str, Any]:
-        function = self.functions.get(params["FunctionName"], params.get("Qualifier"))
+        target = self.functions.resolve(params["FunctionName"], params.get("Qualifier"))
+        function = self.functions.pick(target)  # a weighted alias draws its version here
         if function.state != "Active":
             # A template's image function whose image is still building (or failed to build).
             raise lambda_error("ResourceConflictException", "The operation cannot be performed at this time. "
@@ -369,7 +394,7 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, LayersApi, Tags
         if invocation_type == "DryRun":
             return {"StatusCode": 204}
         request_id = context.request_id.get()
-        invoked_arn = function.arn + (f":{params['Qualifier']}" if params.get("Qualifier") else "")
+        invoked_arn = target.arn
         if invocation_type == "Event":
             await self.async_invoke(function, payload, request_id=request_id, invoked_arn=invoked_arn)
             return {"StatusCode": 202, "Payload": b""}
@@ -383,7 +408,7 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, LayersApi, Tags
         if result.kind == "throttled":
             raise lambda_error("TooManyRequestsException", "Rate Exceeded.", 429, Reason=result.throttle_reason)
         assert result.outcome is not None
-        output: dict[str, Any] = {"StatusCode": 200, "Payload": result.payload, "ExecutedVersion": "$LATEST"}
+        output: dict[str, Any] = {"StatusCode": 200, "Payload": result.payload, "ExecutedVersion": function.version}
         if result.function_error:
             output["FunctionError"] = result.function_error
         if params.get("LogType") == "Tail":
@@ -403,6 +428,16 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, LayersApi, Tags
         return {"Status": 202}
 
     # ---- helpers ----
+
+    def _unqualified(self, reference: str) -> Function:
+        """Reserved concurrency is the function's as a whole (all its versions): a version or alias is
+        refused (docs/aws-behaviour.md §Versions and aliases)."""
+        target = self.functions.resolve(reference)
+        if target.alias is not None or target.function.version != "$LATEST":
+            raise invalid_parameter("Reserved concurrency applies to the function as a whole, every version "
+                                    "included: give the function's name or unqualified ARN.")
+        function: Function = target.function
+        return function
 
     @staticmethod
     def _check_invocable(function: Function) -> None:
@@ -518,6 +553,14 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, LayersApi, Tags
 #: FunctionConfiguration fields. To get the additional fields ... use GetFunction").
 NOT_LISTED = ("State", "StateReasonCode", "StateReason", "LastUpdateStatus", "LastUpdateStatusReason",
               "LastUpdateStatusReasonCode", "RuntimeVersionConfig")
+
+
+def qualified_configuration(target: Target) -> dict[str, Any]:
+    """A version's configuration as addressed: through an alias, FunctionArn is the alias's ARN (recorded)."""
+    configuration: dict[str, Any] = target.function.configuration()
+    if target.alias is not None:
+        configuration["FunctionArn"] = target.alias.arn
+    return configuration
 
 
 def listed(configuration: dict[str, Any]) -> dict[str, Any]:

@@ -7,8 +7,9 @@ qualified.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
+from lambda_emu.emulator.invocation.versions import Alias
 from lambda_emu.emulator.platform.errors import AwsError, invalid_parameter, resource_not_found
 
 if TYPE_CHECKING:
@@ -17,6 +18,15 @@ if TYPE_CHECKING:
     from lambda_emu.emulator.services.lambda_.destination_checks import DestinationChecks
 
 SETTINGS = ("MaximumRetryAttempts", "MaximumEventAgeInSeconds", "DestinationConfig")
+
+
+class Holder(NamedTuple):
+    """Whose EventInvokeConfig an operation addresses: $LATEST or a version (a Function), or an alias."""
+
+    owner: Function | Alias
+    function: Function
+    arn: str
+    qualifier: str
 
 
 def _has_settings(params: dict[str, Any]) -> bool:
@@ -36,24 +46,40 @@ class EventInvokeConfigApi:
     clock: Clock
     checks: DestinationChecks
 
-    def _event_invoke_target(self, params: dict[str, Any], *, missing: str = "exists") -> Function:
+    def _event_invoke_target(self, params: dict[str, Any], *, missing: str = "exists") -> Holder:
+        """Whose settings these are: AWS keeps them per qualifier ($LATEST, a version, an alias)."""
         reference = params["FunctionName"]
-        name, _qualifier = self.functions.parse_name(reference)
-        if self.functions.find(name) is None:
+        name, embedded = self.functions.parse_name(reference)
+        qualifier = params.get("Qualifier") or embedded or "$LATEST"
+        try:
+            target = self.functions.resolve(reference, params.get("Qualifier"))
+        except AwsError as exc:
+            if exc.code != "ResourceNotFoundException":
+                raise
             if missing == "config":
-                raise self._no_config(name)
-            raise resource_not_found("The function doesn't exist.")
-        return self.functions.get(reference, params.get("Qualifier"))
+                raise self._no_config(name, qualifier) from None
+            raise resource_not_found("The function doesn't exist.") from None
+        if target.alias is not None:
+            return Holder(target.alias, target.function, target.alias.arn, qualifier)
+        return Holder(target.function, target.function, f"{target.function.arn}:{qualifier}", qualifier)
 
-    def _no_config(self, name: str) -> AwsError:
-        return resource_not_found(f"The function {self.functions.arn(name)}:$LATEST doesn't have an EventInvokeConfig")
+    def _no_config(self, name: str, qualifier: str = "$LATEST") -> AwsError:
+        return resource_not_found(
+            f"The function {self.functions.arn(name)}:{qualifier} doesn't have an EventInvokeConfig")
 
-    def _event_invoke_config(self, function: Function) -> dict[str, Any]:
-        if function.event_invoke_config is None:
-            raise self._no_config(function.name)
-        return function.event_invoke_config
+    def _event_invoke_config(self, holder: Holder) -> dict[str, Any]:
+        if holder.owner.event_invoke_config is None:
+            raise self._no_config(holder.function.name, holder.qualifier)
+        return holder.owner.event_invoke_config
 
-    def _store_event_invoke_config(self, function: Function, settings: dict[str, Any]) -> dict[str, Any]:
+    def _saved_event_invoke_config(self, holder: Holder) -> None:
+        if isinstance(holder.owner, Alias):
+            self.functions.saved_alias(holder.owner)
+        else:
+            self.functions.saved(holder.owner)
+
+    def _store_event_invoke_config(self, holder: Holder, settings: dict[str, Any]) -> dict[str, Any]:
+        function = holder.function
         if not _has_settings(settings):
             raise invalid_parameter("You must specify at least one of error handling or destination setting.")
         destinations = settings.get("DestinationConfig") or {}
@@ -64,7 +90,7 @@ class EventInvokeConfigApi:
                                                         config=destinations)
         config: dict[str, Any] = {
             "LastModified": self.clock.now(),
-            "FunctionArn": function.arn + ":$LATEST",
+            "FunctionArn": holder.arn,
         }
         for key in ("MaximumRetryAttempts", "MaximumEventAgeInSeconds"):
             if settings.get(key) is not None:
@@ -74,23 +100,23 @@ class EventInvokeConfigApi:
                    if (destinations.get(slot) or {}).get("Destination") else {})
             for slot in ("OnSuccess", "OnFailure")
         }
-        function.event_invoke_config = config
-        self.functions.saved(function)
+        holder.owner.event_invoke_config = config
+        self._saved_event_invoke_config(holder)
         return dict(config)
 
     def PutFunctionEventInvokeConfig(self, params: dict[str, Any]) -> dict[str, Any]:
         # Put replaces the whole configuration: settings left out are removed.
         if not _has_settings(params):
             raise invalid_parameter("You must specify at least one of error handling or destination setting.")
-        function = self._event_invoke_target(params)
-        return self._store_event_invoke_config(function, {k: params.get(k) for k in SETTINGS})
+        holder = self._event_invoke_target(params)
+        return self._store_event_invoke_config(holder, {k: params.get(k) for k in SETTINGS})
 
     def UpdateFunctionEventInvokeConfig(self, params: dict[str, Any]) -> dict[str, Any]:
         # Update changes only what is given; given nothing, it is refused like Put (not a no-op).
         if not _has_settings(params):
             raise invalid_parameter("You must specify at least one of error handling or destination setting.")
-        function = self._event_invoke_target(params)
-        current = self._event_invoke_config(function)
+        holder = self._event_invoke_target(params)
+        current = self._event_invoke_config(holder)
         merged: dict[str, Any] = {k: current.get(k) for k in SETTINGS}
         if merged.get("DestinationConfig"):
             merged["DestinationConfig"] = {slot: dict(value) for slot, value in merged["DestinationConfig"].items()}
@@ -103,19 +129,22 @@ class EventInvokeConfigApi:
                 if slot in params["DestinationConfig"]:
                     destinations[slot] = params["DestinationConfig"][slot] or {}
             merged["DestinationConfig"] = destinations
-        return self._store_event_invoke_config(function, merged)
+        return self._store_event_invoke_config(holder, merged)
 
     def GetFunctionEventInvokeConfig(self, params: dict[str, Any]) -> dict[str, Any]:
         return dict(self._event_invoke_config(self._event_invoke_target(params, missing="config")))
 
     def DeleteFunctionEventInvokeConfig(self, params: dict[str, Any]) -> dict[str, Any]:
-        function = self._event_invoke_target(params, missing="config")
-        self._event_invoke_config(function)
-        function.event_invoke_config = None
-        self.functions.saved(function)
+        holder = self._event_invoke_target(params, missing="config")
+        self._event_invoke_config(holder)
+        holder.owner.event_invoke_config = None
+        self._saved_event_invoke_config(holder)
         return {}
 
     def ListFunctionEventInvokeConfigs(self, params: dict[str, Any]) -> dict[str, Any]:
-        function = self._event_invoke_target({"FunctionName": params["FunctionName"]})
-        configs = [dict(function.event_invoke_config)] if function.event_invoke_config else []
+        function = self._event_invoke_target({"FunctionName": params["FunctionName"]}).function
+        # Every qualifier's settings: $LATEST's, then each version's and alias's.
+        owners: list[Function | Alias] = [function, *self.functions.versions_of(function.name),
+                                          *self.functions.aliases_of(function.name)]
+        configs = [dict(owner.event_invoke_config) for owner in owners if owner.event_invoke_config]
         return {"FunctionEventInvokeConfigs": configs}

@@ -64,7 +64,9 @@ class EventSourceMappingApi:
     # ---- operations ----
 
     def CreateEventSourceMapping(self, params: dict[str, Any]) -> dict[str, Any]:
-        function = self._mapping_function(params["FunctionName"])
+        # A version or alias may be named (fn:3, fn:live, its ARN): the mapping invokes it as named.
+        target = self.functions.resolve(params["FunctionName"])
+        function = target.function
         source = params.get("EventSourceArn")
         kind = self._source_kind(source)
         assert source is not None
@@ -73,7 +75,7 @@ class EventSourceMappingApi:
             kind=kind,
             event_source_arn=source,
             function_name=function.name,
-            function_arn=function.arn,
+            function_arn=target.arn,
             batch_size=params.get("BatchSize") or DEFAULT_BATCH[kind],
             maximum_batching_window=params.get("MaximumBatchingWindowInSeconds") or 0,
             enabled=params.get("Enabled", True),
@@ -84,7 +86,7 @@ class EventSourceMappingApi:
         self._apply(mapping, params, function, creating=True)
         # AWS validates the request first, then compares it with the existing mappings.
         for existing in self.mappings:
-            if existing.event_source_arn == source and existing.function_name == function.name:
+            if existing.event_source_arn == source and existing.function_arn == mapping.function_arn:
                 raise lambda_error("ResourceConflictException", _conflict(kind, source, function.name, existing.uuid),
                                    409)
         self.mappings.add(mapping)
@@ -92,7 +94,8 @@ class EventSourceMappingApi:
 
     def UpdateEventSourceMapping(self, params: dict[str, Any]) -> dict[str, Any]:
         mapping = self._mapping(params["UUID"])
-        function = self._mapping_function(params.get("FunctionName") or mapping.function_name)
+        target = self.functions.resolve(params.get("FunctionName") or mapping.function_arn)
+        function = target.function
         # Validate on a copy: a refused update changes nothing.
         candidate = dataclasses.replace(mapping, batch_size=params.get("BatchSize") or mapping.batch_size)
         if "MaximumBatchingWindowInSeconds" in params:
@@ -101,7 +104,7 @@ class EventSourceMappingApi:
             candidate.enabled = params["Enabled"]
         self._apply(candidate, params, function, creating=False)
         candidate.function_name = function.name
-        candidate.function_arn = function.arn
+        candidate.function_arn = target.arn
         candidate.last_modified = self.clock.now()
         mapping.__dict__.update(candidate.__dict__)
         self.mappings.updated(mapping)
@@ -135,9 +138,6 @@ class EventSourceMappingApi:
         if mapping is None:
             raise not_found()
         return mapping
-
-    def _mapping_function(self, reference: str) -> Function:
-        return self.functions.get(reference)
 
     def _source_kind(self, source: str | None) -> SourceKind:
         if not source:

@@ -1,0 +1,392 @@
+"""Versions and aliases (issue 14): PublishVersion, ListVersionsByFunction, DeleteFunction of a version,
+the alias operations with RoutingConfig, qualified names everywhere, and which version ran — through boto3
+against the real server, with AWS's shapes and messages (spec aws-wave2.md §4)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections import Counter
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.support import ROLE, RunningServer, error_of, function_arn, make_zip, payload_of, unique
+
+#: Reports what the function was and how it was invoked; the code's VERSION tells which snapshot ran.
+SOURCE = """
+import os
+VERSION = {tag!r}
+
+def handler(event, context):
+    return {{"code": VERSION, "function_version": context.function_version,
+             "invoked_function_arn": context.invoked_function_arn,
+             "env_version": os.environ["AWS_LAMBDA_FUNCTION_VERSION"],
+             "log_stream": context.log_stream_name, "greeting": os.environ.get("GREETING")}}
+"""
+
+
+def code(tag: str) -> bytes:
+    return make_zip({"app.py": SOURCE.format(tag=tag)})
+
+
+def create(lam: Any, tag: str = "one", **extra: Any) -> str:
+    name = unique("ver")
+    lam.create_function(FunctionName=name, Runtime="python3.12", Role=ROLE, Handler="app.handler",
+                        Code={"ZipFile": code(tag)}, **extra)
+    return name
+
+
+def update_code(lam: Any, name: str, tag: str, **extra: Any) -> dict[str, Any]:
+    return lam.update_function_code(FunctionName=name, ZipFile=code(tag), **extra)
+
+
+def failure(call: Any, **params: Any) -> tuple[int, str, str]:
+    with pytest.raises(ClientError) as excinfo:
+        call(**params)
+    status, error_code, message, _ = error_of(excinfo.value)
+    return status, error_code, message
+
+
+# ---- PublishVersion, ListVersionsByFunction ----
+
+
+def test_publish_version_snapshots_code_and_configuration(lam: Any) -> None:
+    name = create(lam, "one", Environment={"Variables": {"GREETING": "hello"}}, Description="first")
+    published = lam.publish_version(FunctionName=name)
+    assert published["ResponseMetadata"]["HTTPStatusCode"] == 201
+    assert published["Version"] == "1"
+    assert published["FunctionArn"] == function_arn(name) + ":1"
+    assert published["Description"] == "first"
+    assert published["State"] == "Active" and published["LastUpdateStatus"] == "Successful"
+    latest = lam.get_function_configuration(FunctionName=name)
+    assert published["CodeSha256"] == latest["CodeSha256"]
+    assert published["RevisionId"] != latest["RevisionId"]
+
+    update_code(lam, name, "two")
+    lam.update_function_configuration(FunctionName=name, Environment={"Variables": {"GREETING": "changed"}})
+    one = payload_of(lam.invoke(FunctionName=name, Qualifier="1"))
+    assert one["code"] == "one" and one["greeting"] == "hello"
+    latest_run = payload_of(lam.invoke(FunctionName=name))
+    assert latest_run["code"] == "two" and latest_run["greeting"] == "changed"
+
+    config = lam.get_function_configuration(FunctionName=name, Qualifier="1")
+    assert config["Version"] == "1" and config["FunctionArn"] == function_arn(name) + ":1"
+    assert config["Environment"] == {"Variables": {"GREETING": "hello"}}
+    got = lam.get_function(FunctionName=f"{name}:1")
+    assert got["Configuration"]["Version"] == "1" and got["Configuration"]["CodeSha256"] == published["CodeSha256"]
+
+
+def test_publish_without_change_returns_the_latest_version(lam: Any) -> None:
+    name = create(lam, Description="original")
+    first = lam.publish_version(FunctionName=name, Description="v1 text")
+    again = lam.publish_version(FunctionName=name, Description="another text")
+    assert again["ResponseMetadata"]["HTTPStatusCode"] == 201
+    assert (again["Version"], again["RevisionId"], again["Description"]) == ("1", first["RevisionId"], "v1 text")
+    # A configuration change alone is a change.
+    lam.update_function_configuration(FunctionName=name, Description="changed")
+    second = lam.publish_version(FunctionName=name)
+    assert second["Version"] == "2" and second["Description"] == "changed"
+
+
+def test_publish_checks_code_sha256_and_revision_id(lam: Any) -> None:
+    name = create(lam)
+    latest = lam.get_function_configuration(FunctionName=name)
+    status, error_code, message = failure(lam.publish_version, FunctionName=name, CodeSha256="bogus")
+    assert (status, error_code) == (400, "InvalidParameterValueException")
+    assert message == (f"CodeSHA256 (bogus) is different from current CodeSHA256 in $LATEST "
+                       f"({latest['CodeSha256']}). Please try again with the CodeSHA256 in $LATEST.")
+    status, error_code, message = failure(lam.publish_version, FunctionName=name, RevisionId="nope")
+    assert (status, error_code) == (412, "PreconditionFailedException")
+    assert message == ("The Revision Id provided does not match the latest Revision Id. "
+                       "Call the GetFunction/GetAlias API to retrieve the latest Revision Id")
+    ok = lam.publish_version(FunctionName=name, CodeSha256=latest["CodeSha256"], RevisionId=latest["RevisionId"])
+    assert ok["Version"] == "1"
+
+
+def test_list_versions_and_delete_a_version(lam: Any) -> None:
+    name = create(lam, "one")
+    lam.publish_version(FunctionName=name)
+    update_code(lam, name, "two")
+    lam.publish_version(FunctionName=name)
+    listed = lam.list_versions_by_function(FunctionName=name)["Versions"]
+    assert [v["Version"] for v in listed] == ["$LATEST", "1", "2"]
+    assert [v["FunctionArn"] for v in listed] == [function_arn(name), function_arn(name) + ":1",
+                                                  function_arn(name) + ":2"]
+    assert "State" not in listed[0]
+
+    page = lam.list_versions_by_function(FunctionName=name, MaxItems=2)
+    assert [v["Version"] for v in page["Versions"]] == ["$LATEST", "1"] and page["NextMarker"]
+
+    assert lam.delete_function(FunctionName=name, Qualifier="1")["ResponseMetadata"]["HTTPStatusCode"] == 204
+    assert [v["Version"] for v in lam.list_versions_by_function(FunctionName=name)["Versions"]] == ["$LATEST", "2"]
+    # A version that isn't there: 204 all the same; numbers are never reused.
+    lam.delete_function(FunctionName=name, Qualifier="9")
+    update_code(lam, name, "three")
+    assert lam.publish_version(FunctionName=name)["Version"] == "3"
+
+    status, error_code, message = failure(lam.delete_function, FunctionName=name, Qualifier="$LATEST")
+    assert (status, error_code, message) == (
+        400, "InvalidParameterValueException", "$LATEST version cannot be deleted without deleting the function.")
+    status, error_code, message = failure(lam.get_function, FunctionName=name, Qualifier="1")
+    assert (status, error_code, message) == (404, "ResourceNotFoundException",
+                                             f"Function not found: {function_arn(name)}:1")
+
+    lam.delete_function(FunctionName=name)
+    status, error_code, _ = failure(lam.list_versions_by_function, FunctionName=name)
+    assert (status, error_code) == (404, "ResourceNotFoundException")
+
+
+def test_create_function_and_update_code_with_publish(lam: Any) -> None:
+    name = unique("ver")
+    created = lam.create_function(FunctionName=name, Runtime="python3.12", Role=ROLE, Handler="app.handler",
+                                  Code={"ZipFile": code("one")}, Publish=True)
+    assert created["Version"] == "1" and created["FunctionArn"] == function_arn(name)
+    assert created["State"] == "Pending"
+    updated = update_code(lam, name, "two", Publish=True)
+    assert updated["Version"] == "2" and updated["FunctionArn"] == function_arn(name)
+    assert [v["Version"] for v in lam.list_versions_by_function(FunctionName=name)["Versions"]] == [
+        "$LATEST", "1", "2"]
+    assert payload_of(lam.invoke(FunctionName=name, Qualifier="1"))["code"] == "one"
+    assert payload_of(lam.invoke(FunctionName=name, Qualifier="2"))["code"] == "two"
+
+
+# ---- which version ran ----
+
+
+def test_invoke_a_version_says_which_version_ran(server: RunningServer, lam: Any) -> None:
+    name = create(lam, "one")
+    lam.publish_version(FunctionName=name)
+    update_code(lam, name, "two")
+
+    reply = lam.invoke(FunctionName=f"{name}:1", LogType="Tail")
+    assert reply["ExecutedVersion"] == "1"
+    assert reply["ResponseMetadata"]["HTTPHeaders"]["x-amz-executed-version"] == "1"
+    body = json.loads(reply["Payload"].read())
+    assert body["code"] == "one" and body["function_version"] == "1" and body["env_version"] == "1"
+    assert body["invoked_function_arn"] == function_arn(name) + ":1"
+    assert "/[1]" in body["log_stream"]
+    log = base64.b64decode(reply["LogResult"]).decode()
+    assert f"START RequestId: {reply['ResponseMetadata']['RequestId']} Version: 1" in log
+
+    latest = lam.invoke(FunctionName=name)
+    assert latest["ExecutedVersion"] == "$LATEST"
+    body = payload_of(latest)
+    assert body["function_version"] == "$LATEST" and body["invoked_function_arn"] == function_arn(name)
+
+    [attempt] = server.invocations(name, reply["ResponseMetadata"]["RequestId"])
+    assert attempt["executedVersion"] == "1"
+    described = {f["functionName"]: f for f in server.emu_get("/_emu/functions")["functions"]}[name]
+    assert described["versions"] == ["1"] and described["lastExecutedVersion"] == "$LATEST"
+
+
+def test_unknown_qualifiers_are_not_found(lam: Any) -> None:
+    name = create(lam)
+    for qualifier in ("7", "nosuch"):
+        status, error_code, message = failure(lam.invoke, FunctionName=name, Qualifier=qualifier)
+        assert (status, error_code, message) == (404, "ResourceNotFoundException",
+                                                 f"Function not found: {function_arn(name)}:{qualifier}")
+        status, error_code, message = failure(lam.get_function_configuration, FunctionName=f"{name}:{qualifier}")
+        assert (status, error_code, message) == (404, "ResourceNotFoundException",
+                                                 f"Function not found: {function_arn(name)}:{qualifier}")
+    status, error_code, message = failure(lam.invoke, FunctionName=f"{name}:1", Qualifier="2")
+    assert (status, error_code, message) == (
+        400, "InvalidParameterValueException",
+        "The derived qualifier from the function name does not match the specified qualifier.")
+
+
+def test_each_version_keeps_its_own_environments(server: RunningServer, lam: Any) -> None:
+    name = create(lam, "one")
+    lam.publish_version(FunctionName=name)
+    lam.invoke(FunctionName=name, Qualifier="1")
+    lam.invoke(FunctionName=name)
+    first_of_1 = lam.invoke(FunctionName=name, Qualifier="1")
+    # Both warm: each version has its own environment, neither one's start retired the other.
+    cold = [a["coldStart"] for a in server.invocations(name)]
+    assert cold == [True, True, False]
+    assert first_of_1["ExecutedVersion"] == "1"
+
+
+# ---- aliases ----
+
+
+def alias_arn(name: str, alias: str) -> str:
+    return f"{function_arn(name)}:{alias}"
+
+
+def two_versions(lam: Any) -> str:
+    name = create(lam, "one")
+    lam.publish_version(FunctionName=name)
+    update_code(lam, name, "two")
+    lam.publish_version(FunctionName=name)
+    return name
+
+
+def test_alias_lifecycle(lam: Any) -> None:
+    name = two_versions(lam)
+    created = lam.create_alias(FunctionName=name, Name="live", FunctionVersion="1")
+    assert created["ResponseMetadata"]["HTTPStatusCode"] == 201
+    created.pop("ResponseMetadata")
+    assert created == {"AliasArn": alias_arn(name, "live"), "Name": "live", "FunctionVersion": "1",
+                       "Description": "", "RevisionId": created["RevisionId"]}
+    got = lam.get_alias(FunctionName=name, Name="live")
+    got.pop("ResponseMetadata")
+    assert got == created
+
+    updated = lam.update_alias(FunctionName=name, Name="live", FunctionVersion="2", Description="moved",
+                               RoutingConfig={"AdditionalVersionWeights": {"1": 0.25}})
+    assert updated["FunctionVersion"] == "2" and updated["Description"] == "moved"
+    assert updated["RoutingConfig"] == {"AdditionalVersionWeights": {"1": 0.25}}
+    assert updated["RevisionId"] != created["RevisionId"]
+    status, error_code, _ = failure(lam.update_alias, FunctionName=name, Name="live", RevisionId="stale")
+    assert (status, error_code) == (412, "PreconditionFailedException")
+    cleared = lam.update_alias(FunctionName=name, Name="live", RoutingConfig={"AdditionalVersionWeights": {}})
+    assert "RoutingConfig" not in cleared
+
+    lam.create_alias(FunctionName=name, Name="edge", FunctionVersion="$LATEST")
+    listed = lam.list_aliases(FunctionName=name)["Aliases"]
+    assert [a["Name"] for a in listed] == ["edge", "live"]
+    assert [a["Name"] for a in lam.list_aliases(FunctionName=name, FunctionVersion="2")["Aliases"]] == ["live"]
+
+    status, error_code, message = failure(lam.delete_function, FunctionName=name, Qualifier="2")
+    assert (status, error_code, message) == (
+        409, "ResourceConflictException", "Unable to delete version because the following aliases reference it: [live]")
+
+    assert lam.delete_alias(FunctionName=name, Name="live")["ResponseMetadata"]["HTTPStatusCode"] == 204
+    assert lam.delete_alias(FunctionName=name, Name="live")["ResponseMetadata"]["HTTPStatusCode"] == 204
+    status, error_code, message = failure(lam.get_alias, FunctionName=name, Name="live")
+    assert (status, error_code, message) == (404, "ResourceNotFoundException",
+                                             f"Cannot find alias arn: {alias_arn(name, 'live')}")
+    status, error_code, message = failure(lam.update_alias, FunctionName=name, Name="live", FunctionVersion="1")
+    assert (status, error_code, message) == (404, "ResourceNotFoundException",
+                                             f"Alias not found: {alias_arn(name, 'live')}")
+
+
+def test_alias_errors_as_aws_words_them(lam: Any) -> None:
+    name = two_versions(lam)
+    lam.create_alias(FunctionName=name, Name="live", FunctionVersion="1")
+    cases: list[tuple[dict[str, Any], tuple[int, str, str]]] = [
+        ({"Name": "live", "FunctionVersion": "1"},
+         (409, "ResourceConflictException", f"Alias already exists: {alias_arn(name, 'live')}")),
+        ({"Name": "other", "FunctionVersion": "10"},
+         (404, "ResourceNotFoundException", f"Function not found: {function_arn(name)}:10")),
+        ({"Name": "other", "FunctionVersion": "1", "RoutingConfig": {"AdditionalVersionWeights": {"2": 0.5, "3": 0.1}}},
+         (400, "InvalidParameterValueException",
+          "Number of items in AdditionalVersionWeights cannot be greater than 1")),
+        ({"Name": "other", "FunctionVersion": "1", "RoutingConfig": {"AdditionalVersionWeights": {"2": 2.0}}},
+         (400, "ValidationException",
+          "1 validation error detected: Value '{2=2.0}' at 'routingConfig.additionalVersionWeights' failed to satisfy "
+          "constraint: Map value must satisfy constraint: [Member must have value less than or equal to 1.0, Member "
+          "must have value greater than or equal to 0.0, Member must not be null]")),
+        ({"Name": "other", "FunctionVersion": "1", "RoutingConfig": {"AdditionalVersionWeights": {"1": 0.5}}},
+         (400, "InvalidParameterValueException",
+          "Invalid function version 1. Function version 1 is already included in routing configuration.")),
+        ({"Name": "other", "FunctionVersion": "$LATEST", "RoutingConfig": {"AdditionalVersionWeights": {"1": 0.5}}},
+         (400, "InvalidParameterValueException",
+          "$LATEST is not supported for an alias pointing to more than 1 version")),
+        ({"Name": "other", "FunctionVersion": "1", "RoutingConfig": {"AdditionalVersionWeights": {"10": 0.5}}},
+         (404, "ResourceNotFoundException", f"Function not found: {function_arn(name)}:10")),
+    ]
+    for params, expected in cases:
+        assert failure(lam.create_alias, FunctionName=name, **params) == expected, params
+    status, error_code, message = failure(lam.create_alias, FunctionName=name, Name="other", FunctionVersion="1",
+                                          RoutingConfig={"AdditionalVersionWeights": {"$LATEST": 0.5}})
+    assert (status, error_code, message) == (
+        400, "ValidationException",
+        "1 validation error detected: Value '{$LATEST=0.5}' at 'routingConfig.additionalVersionWeights' failed to "
+        "satisfy constraint: Map keys must satisfy constraint: [Member must have length less than or equal to 1024, "
+        "Member must have length greater than or equal to 1, Member must satisfy regular expression pattern: [0-9]+]")
+    status, error_code, _ = failure(lam.create_alias, FunctionName=name, Name="123", FunctionVersion="1")
+    assert (status, error_code) == (400, "ValidationException")
+    assert lam.create_alias(FunctionName=name, Name="2024-01-02", FunctionVersion="1")["Name"] == "2024-01-02"
+
+
+def test_invoke_through_an_alias(server: RunningServer, lam: Any) -> None:
+    name = two_versions(lam)
+    lam.create_alias(FunctionName=name, Name="live", FunctionVersion="1")
+    reply = lam.invoke(FunctionName=alias_arn(name, "live"))
+    assert reply["ExecutedVersion"] == "1"
+    body = payload_of(reply)
+    assert body["code"] == "one" and body["function_version"] == "1"
+    assert body["invoked_function_arn"] == alias_arn(name, "live")
+
+    config = lam.get_function(FunctionName=name, Qualifier="live")["Configuration"]
+    assert config["FunctionArn"] == alias_arn(name, "live") and config["Version"] == "1"
+    lam.update_alias(FunctionName=name, Name="live", FunctionVersion="2")
+    assert payload_of(lam.invoke(FunctionName=f"{name}:live"))["code"] == "two"
+
+    status, error_code, message = failure(lam.invoke, FunctionName=f"{name}:nolive")
+    assert (status, error_code, message) == (404, "ResourceNotFoundException",
+                                             f"Function not found: {alias_arn(name, 'nolive')}")
+
+
+def test_weighted_alias_draws_with_the_seeded_rng(server: RunningServer, lam: Any) -> None:
+    name = two_versions(lam)
+    lam.create_alias(FunctionName=name, Name="canary", FunctionVersion="1",
+                     RoutingConfig={"AdditionalVersionWeights": {"2": 0.5}})
+
+    def run() -> list[str]:
+        return [lam.invoke(FunctionName=name, Qualifier="canary")["ExecutedVersion"] for _ in range(16)]
+
+    assert server.emu is not None  # the run's RNG, seeded again as POST /_emu/reset would (without its wipe)
+    server.emu.rng.seed(1234)
+    first = run()
+    server.emu.rng.seed(1234)
+    assert run() == first
+    counts = Counter(first)
+    assert set(counts) == {"1", "2"}, counts
+    lam.update_alias(FunctionName=name, Name="canary", RoutingConfig={"AdditionalVersionWeights": {"2": 0.0}})
+    assert set(run()) == {"1"}
+    lam.update_alias(FunctionName=name, Name="canary", RoutingConfig={"AdditionalVersionWeights": {"2": 1.0}})
+    assert set(run()) == {"2"}
+
+
+# ---- the state directory, reset ----
+
+
+def test_state_dir_keeps_versions_and_aliases(tmp_path: Any) -> None:
+    first = RunningServer(state_dir=str(tmp_path / "state")).start()
+    try:
+        lam = first.client("lambda")
+        name = two_versions(lam)
+        lam.create_alias(FunctionName=name, Name="live", FunctionVersion="1",
+                         RoutingConfig={"AdditionalVersionWeights": {"2": 0.5}}, Description="kept")
+        lam.put_function_event_invoke_config(FunctionName=name, Qualifier="live", MaximumRetryAttempts=0)
+        alias = lam.get_alias(FunctionName=name, Name="live")
+    finally:
+        first.stop()
+    second = RunningServer(state_dir=str(tmp_path / "state")).start()
+    try:
+        lam = second.client("lambda")
+        assert [v["Version"] for v in lam.list_versions_by_function(FunctionName=name)["Versions"]] == [
+            "$LATEST", "1", "2"]
+        again = lam.get_alias(FunctionName=name, Name="live")
+        assert {k: again[k] for k in ("AliasArn", "FunctionVersion", "RoutingConfig", "Description", "RevisionId")} \
+            == {k: alias[k] for k in ("AliasArn", "FunctionVersion", "RoutingConfig", "Description", "RevisionId")}
+        assert lam.get_function_event_invoke_config(FunctionName=name, Qualifier="live")["MaximumRetryAttempts"] == 0
+        assert payload_of(lam.invoke(FunctionName=name, Qualifier="1"))["code"] == "one"
+        update_code(lam, name, "three")
+        assert lam.publish_version(FunctionName=name)["Version"] == "3"  # the counter came back too
+    finally:
+        second.stop()
+
+
+def test_reset_clears_versions_and_aliases(tmp_path: Any) -> None:
+    own = RunningServer(state_dir=str(tmp_path / "state")).start()  # a reset of its own, not the shared server's
+    try:
+        lam = own.client("lambda")
+        name = two_versions(lam)
+        lam.create_alias(FunctionName=name, Name="live", FunctionVersion="1")
+        own.emu_post("/_emu/reset", {})
+        lam.create_function(FunctionName=name, Runtime="python3.12", Role=ROLE, Handler="app.handler",
+                            Code={"ZipFile": code("fresh")})
+        assert [v["Version"] for v in lam.list_versions_by_function(FunctionName=name)["Versions"]] == ["$LATEST"]
+        assert lam.list_aliases(FunctionName=name)["Aliases"] == []
+        assert lam.publish_version(FunctionName=name)["Version"] == "1"
+        assert own.emu is not None and own.emu.state is not None
+        own.emu.state.commit()
+        assert [key for key, _ in own.emu.state.load("function-alias")] == []
+        assert [key for key, _ in own.emu.state.load("function-version")] == [f"{name}:1"]
+    finally:
+        own.stop()
