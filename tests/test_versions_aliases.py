@@ -390,3 +390,94 @@ def test_reset_clears_versions_and_aliases(tmp_path: Any) -> None:
         assert [key for key, _ in own.emu.state.load("function-version")] == [f"{name}:1"]
     finally:
         own.stop()
+
+
+# ---- qualifiers on the other operations ----
+
+
+def test_event_invoke_config_is_kept_per_qualifier_and_the_async_record_names_the_version(
+        manual_server: RunningServer, manual_lam: Any) -> None:
+    lam = manual_lam
+    name = two_versions(lam)
+    lam.create_alias(FunctionName=name, Name="live", FunctionVersion="1")
+    bus = "arn:aws:events:us-east-1:000000000000:event-bus/" + unique("bus")
+    put = lam.put_function_event_invoke_config(FunctionName=name, Qualifier="live", MaximumRetryAttempts=1,
+                                               DestinationConfig={"OnSuccess": {"Destination": bus}})
+    assert put["FunctionArn"] == alias_arn(name, "live")
+    by_arn = lam.get_function_event_invoke_config(FunctionName=alias_arn(name, "live"))
+    assert by_arn["MaximumRetryAttempts"] == 1 and by_arn["FunctionArn"] == alias_arn(name, "live")
+    assert lam.put_function_event_invoke_config(FunctionName=f"{name}:2", MaximumRetryAttempts=0)["FunctionArn"] \
+        == function_arn(name) + ":2"
+    status, error_code, message = failure(lam.get_function_event_invoke_config, FunctionName=name)
+    assert (status, error_code, message) == (
+        404, "ResourceNotFoundException",
+        f"The function {function_arn(name)}:$LATEST doesn't have an EventInvokeConfig")
+    status, error_code, message = failure(lam.put_function_event_invoke_config, FunctionName=name,
+                                          Qualifier="nolive", MaximumRetryAttempts=0)
+    assert (status, error_code, message) == (404, "ResourceNotFoundException", "The function doesn't exist.")
+    listed = lam.list_function_event_invoke_configs(FunctionName=name)["FunctionEventInvokeConfigs"]
+    assert sorted(c["FunctionArn"] for c in listed) == sorted([function_arn(name) + ":2", alias_arn(name, "live")])
+
+    reply = lam.invoke(FunctionName=name, Qualifier="live", InvocationType="Event", Payload=b"{}")
+    manual_server.advance(0)
+    [delivery] = manual_server.emu_get(f"/_emu/deliveries?target={bus}")["deliveries"]
+    record = delivery["body"]["detail"]
+    assert record["requestContext"]["requestId"] == reply["ResponseMetadata"]["RequestId"]
+    assert record["requestContext"]["functionArn"] == alias_arn(name, "live")
+    assert record["responseContext"]["executedVersion"] == "1"
+    assert record["responsePayload"]["code"] == "one"
+    assert record["responsePayload"]["invoked_function_arn"] == alias_arn(name, "live")
+
+    lam.delete_function_event_invoke_config(FunctionName=name, Qualifier="live")
+    status, error_code, message = failure(lam.get_function_event_invoke_config, FunctionName=name,
+                                          Qualifier="live")
+    assert (status, error_code, message) == (
+        404, "ResourceNotFoundException", f"The function {alias_arn(name, 'live')} doesn't have an EventInvokeConfig")
+
+
+def test_reserved_concurrency_is_the_whole_function(lam: Any) -> None:
+    name = create(lam)
+    lam.publish_version(FunctionName=name)
+    lam.create_alias(FunctionName=name, Name="live", FunctionVersion="1")
+    for qualified in (f"{name}:1", f"{name}:live", alias_arn(name, "live")):
+        status, error_code, _ = failure(lam.put_function_concurrency, FunctionName=qualified,
+                                        ReservedConcurrentExecutions=1)
+        assert (status, error_code) == (400, "InvalidParameterValueException")
+    status, error_code, message = failure(lam.get_function_concurrency, FunctionName=f"{name}:nolive")
+    assert (status, error_code, message) == (404, "ResourceNotFoundException",
+                                             f"Function not found: {alias_arn(name, 'nolive')}")
+    lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=1)
+    assert lam.get_function_concurrency(FunctionName=function_arn(name))["ReservedConcurrentExecutions"] == 1
+    assert lam.get_function(FunctionName=name, Qualifier="live")["Concurrency"] == {"ReservedConcurrentExecutions": 1}
+    # The version runs within the function's reservation.
+    assert lam.invoke(FunctionName=name, Qualifier="live")["ExecutedVersion"] == "1"
+
+
+def test_an_event_source_mapping_on_an_alias_invokes_the_alias(manual_server: RunningServer, manual_lam: Any,
+                                                                manual_sqs: Any, manual_mappings: list[str]) -> None:
+    lam = manual_lam
+    name = two_versions(lam)
+    lam.create_alias(FunctionName=name, Name="live", FunctionVersion="1")
+    url = manual_sqs.create_queue(QueueName=unique("q"))["QueueUrl"]
+    arn = manual_sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    mapping = lam.create_event_source_mapping(FunctionName=alias_arn(name, "live"), EventSourceArn=arn, BatchSize=1)
+    manual_mappings.append(mapping["UUID"])
+    assert mapping["FunctionArn"] == alias_arn(name, "live")
+    # Another qualifier of the same function on the same queue is another mapping.
+    other = lam.create_event_source_mapping(FunctionName=name, EventSourceArn=arn, BatchSize=1, Enabled=False)
+    manual_mappings.append(other["UUID"])
+    assert other["FunctionArn"] == function_arn(name)
+    status, error_code, _ = failure(lam.create_event_source_mapping, FunctionName=f"{name}:live",
+                                    EventSourceArn=arn)
+    assert (status, error_code) == (409, "ResourceConflictException")
+    status, error_code, message = failure(lam.create_event_source_mapping, FunctionName=f"{name}:nolive",
+                                          EventSourceArn=arn)
+    assert (status, error_code, message) == (404, "ResourceNotFoundException",
+                                             f"Function not found: {alias_arn(name, 'nolive')}")
+
+    manual_sqs.send_message(QueueUrl=url, MessageBody="hello")
+    manual_server.advance(1)
+    [attempt] = manual_server.invocations(name)
+    assert attempt["source"] == "sqs" and attempt["executedVersion"] == "1"
+    assert attempt["response"]["code"] == "one"
+    assert attempt["response"]["invoked_function_arn"] == alias_arn(name, "live")
