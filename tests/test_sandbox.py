@@ -137,6 +137,7 @@ def test_python_312_runs_on_312_and_says_so(server: RunningServer, lam: Any) -> 
         "interpreter": {"path": view["interpreter"]["path"], "version": version, "exact": True},
         "dependencies": {"status": "none", "requirements": None, "path": None, "error": None},
         "layers": [], "codePath": view["codePath"],
+        "versions": [], "aliases": {}, "lastExecutedVersion": "$LATEST",
     }
     assert "3.12" in Path(view["interpreter"]["path"]).name
 
