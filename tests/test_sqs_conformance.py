@@ -286,11 +286,20 @@ def test_queues_are_per_region(server: RunningServer, lam: Any) -> None:
             {"deadLetterTargetArn": f"arn:aws:sqs:eu-north-1:{ACCOUNT}:{unique('absent')}", "maxReceiveCount": 1})})
     assert exc.value.response["Error"]["Code"] == "InvalidParameterValue"
 
-    # An event source mapping finds the queue by its ARN.
+    # An event source mapping finds the queue by its ARN and receives from it (not from us-west-1's).
     function = create_python_function(lam, "def handler(event, context):\n    return None\n")
-    mapping = lam.create_event_source_mapping(EventSourceArn=north_arn, FunctionName=function, Enabled=False)
-    assert mapping["EventSourceArn"] == north_arn
-    lam.delete_event_source_mapping(UUID=mapping["UUID"])
+    north.send_message(QueueUrl=north_url, MessageBody="to the function")
+    mapping = lam.create_event_source_mapping(EventSourceArn=north_arn, FunctionName=function, BatchSize=1)
+    try:
+        assert mapping["EventSourceArn"] == north_arn
+        deadline = time.monotonic() + 60
+        while not server.invocations(function) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        [attempt] = server.invocations(function)
+        assert [r["body"] for r in attempt["event"]["Records"]] == ["to the function"]
+        assert attempt["event"]["Records"][0]["eventSourceARN"] == north_arn
+    finally:
+        lam.delete_event_source_mapping(UUID=mapping["UUID"])
 
 
 def test_query_protocol_at_a_queue_url(sqs: Any, server: RunningServer) -> None:
