@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from lambda_emu.emulator.services.iam.api import IamService
     from lambda_emu.emulator.services.kinesis.api import KinesisService
     from lambda_emu.emulator.services.lambda_.mappings import EventSourceMapping
+    from lambda_emu.emulator.services.logs.api import LogsService
     from lambda_emu.emulator.services.sqs.api import SqsService
     from lambda_emu.emulator.services.sts.api import StsService
     from lambda_emu.emulator.template.loader import Stack
@@ -129,7 +130,9 @@ class Emulator:
         self.layers = LayerStore(self.region, self.account_id, self.state_dir)
         host = SandboxHost(self.runner, self.runtime_api, self.region, lambda: self.endpoint, self.function_output,
                            container_runner=lambda: self.docker_runner,
-                           opt_dir=lambda function: self.layers.opt_dir(function.layers) if function.layers else None)
+                           opt_dir=lambda function: self.layers.opt_dir(function.layers) if function.layers else None,
+                           write_log=lambda group, stream, chunk: self.logs.store.write(group, stream, chunk),
+                           now=self.clock.now)
         self.environments = Environments(host, self.functions, self.clock,
                                          account_concurrency=config.account_concurrency,
                                          idle_timeout=config.idle_timeout, tmp_root=self.state_dir / "tmp")
@@ -173,7 +176,8 @@ class Emulator:
                      self.clock).register(self.control)
         self.control.add_route("GET", "/_emu/layer-content", self.lambda_.download_layer)
         # the front door
-        self.frontend = Frontend(self.lambda_, self.control, {"sqs": lambda: self.sqs, "kinesis": lambda: self.kinesis},
+        self.frontend = Frontend(self.lambda_, self.control, {"sqs": lambda: self.sqs, "kinesis": lambda: self.kinesis,
+                                                              "logs": lambda: self.logs},
                                  {"sqs": lambda: self.sqs, "iam": lambda: self.iam, "sts": lambda: self.sts})
 
     @cached_property
@@ -182,6 +186,13 @@ class Emulator:
 
         return SqsService(self.clock, self.rng, region=self.region, account_id=self.account_id,
                           endpoint=lambda: self.endpoint, state=self.state)
+
+    @cached_property
+    def logs(self) -> LogsService:
+        """CloudWatch Logs: built when a function first writes or a client first calls it."""
+        from lambda_emu.emulator.services.logs.api import LogsService
+
+        return LogsService(self.clock.now_ms, region=self.region, account_id=self.account_id, state=self.state)
 
     @cached_property
     def iam(self) -> IamService:
@@ -278,6 +289,8 @@ class Emulator:
             self.sqs.restore()
         if next(self.state.load("kinesis-stream"), None) is not None:
             self.kinesis.restore()
+        if next(self.state.load("log-group"), None) is not None:
+            self.logs.restore()
         from lambda_emu.emulator.platform.journal import attempt_from_record
 
         self.journal.restore([attempt_from_record(record) for _key, record in self.state.load("attempt")])
@@ -386,7 +399,7 @@ class Emulator:
         await self.environments.shutdown_all()
         for function in list(self.functions):
             self.functions.remove(function)
-        for name in ("sqs", "kinesis", "iam", "sts"):
+        for name in ("sqs", "kinesis", "iam", "sts", "logs"):
             service = self.__dict__.get(name)  # a store never used has nothing to reset (and isn't built now)
             if service is not None:
                 service.reset()

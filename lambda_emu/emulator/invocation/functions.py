@@ -174,6 +174,14 @@ class Function:
     def key(self) -> str:
         """One name per version: environments are pooled by it."""
         return self.name if self.version == LATEST else f"{self.name}:{self.version}"
+    #: LoggingConfig as given (LogFormat, ApplicationLogLevel, SystemLogLevel, LogGroup); AWS's defaults
+    #: are filled in where it is shown.
+    logging_config: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def log_group(self) -> str:
+        """The CloudWatch Logs group the function writes to (LoggingConfig.LogGroup, else Lambda's default)."""
+        return self.logging_config.get("LogGroup") or f"/aws/lambda/{self.name}"
 
     def touch(self, now: float) -> None:
         self.last_modified = now
@@ -209,7 +217,7 @@ class Function:
             "EphemeralStorage": {"Size": self.ephemeral_storage},
             "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
             "RuntimeVersionConfig": {"RuntimeVersionArn": runtime_version_arn(self.arn, self.runtime)},
-            "LoggingConfig": {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{self.name}"},
+            "LoggingConfig": {"LogFormat": "Text", "LogGroup": self.log_group},
         }
         dependencies = self.dependencies
         if change == "created":

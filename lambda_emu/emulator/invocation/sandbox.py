@@ -83,6 +83,8 @@ def trace_id() -> str:
 
 #: Function output as it happens: (function name, chunk). The terminal view listens here.
 OutputListener = Callable[[str, bytes], None]
+#: The same output as CloudWatch Logs receives it: (log group, log stream, chunk).
+LogWriter = Callable[[str, str, bytes], None]
 
 
 def _no_container_runner() -> Runner:
@@ -103,6 +105,10 @@ class SandboxHost:
     container_runner: Callable[[], Runner] = field(default=_no_container_runner)
     #: The function's layers merged as Lambda fills /opt (None without layers).
     opt_dir: Callable[[Function], Path | None] = lambda _function: None
+    #: Where the log lines go as CloudWatch Logs keeps them (one stream per environment).
+    write_log: LogWriter = lambda _group, _stream, _chunk: None
+    #: The platform clock (log stream names carry its date).
+    now: Callable[[], float] = time.time
 
 
 class ExecutionEnvironment:
@@ -124,7 +130,9 @@ class ExecutionEnvironment:
         self._peak_fresh = False
         self._watcher: asyncio.Task[None] | None = None
         self.idle_timer: asyncio.TimerHandle | None = None
-        self.log_stream = datetime.now(tz=UTC).strftime("%Y/%m/%d") + f"/[{function.version}]{secrets.token_hex(16)}"
+        self.log_stream = (datetime.fromtimestamp(host.now(), tz=UTC).strftime("%Y/%m/%d")
+                           + f"/[{function.version}]{secrets.token_hex(16)}")
+        self.log_group = function.log_group
 
     @property
     def runtime_api(self) -> RuntimeApiServer:
@@ -135,7 +143,12 @@ class ExecutionEnvironment:
     def _on_output(self, chunk: bytes) -> None:
         if self._log is not None:
             self._log.add(chunk)
+        self._emit(chunk)
+
+    def _emit(self, chunk: bytes) -> None:
+        """Output to the terminal and to the environment's log stream."""
         self.host.on_output(self.function.name, chunk)
+        self.host.write_log(self.log_group, self.log_stream, chunk)
 
     # ---- lifecycle ----
 
@@ -163,7 +176,7 @@ class ExecutionEnvironment:
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(f.memory_size),
             "AWS_LAMBDA_FUNCTION_VERSION": f.version,
             "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
-            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{f.name}",
+            "AWS_LAMBDA_LOG_GROUP_NAME": self.log_group,
             "AWS_LAMBDA_LOG_STREAM_NAME": self.log_stream,
             "AWS_ACCESS_KEY_ID": "lambda-emu",
             "AWS_ACCESS_KEY": "lambda-emu",
@@ -249,7 +262,7 @@ class ExecutionEnvironment:
                 if cold:
                     # To the function's log stream (the terminal), not to the invocation's tail: AWS's
                     # LogType=Tail of a cold start begins at START (docs/aws-behaviour.md §Logs).
-                    self.host.on_output(self.function.name, logs.init_start_line(
+                    self._emit(logs.init_start_line(
                         self.function.runtime, runtime_version_arn(self.function.arn, self.function.runtime)))
                     started = time.monotonic()
                     if fail_init:
@@ -373,7 +386,7 @@ class ExecutionEnvironment:
     def _platform(self, invocation_log: logs.InvocationLog, line: bytes) -> None:
         """A line Lambda itself writes (START, END, REPORT, timeouts): into the log and to the terminal."""
         invocation_log.add(line)
-        self.host.on_output(self.function.name, line)
+        self._emit(line)
 
     def _from_reply(self, reply: RuntimeReply) -> Outcome:
         if reply.kind == "response":

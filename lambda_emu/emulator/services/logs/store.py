@@ -1,0 +1,227 @@
+"""CloudWatch Logs' log groups, streams and events, on the platform clock.
+
+Lambda writes every line a function produces (its own output and the platform's START / END / REPORT,
+INIT_START...) into the function's log group, one stream per execution environment. Events carry
+the platform clock's time. A group keeps at most ``max_events`` events (the oldest dropped first)
+unless the run has a state directory, which keeps them all; a group's retention (PutRetentionPolicy)
+drops events older than that many days on the platform clock.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lambda_emu.emulator.platform.state import StateStore
+
+#: Events a log group keeps without a state directory (the oldest go first).
+DEFAULT_MAX_EVENTS = 10_000
+DAY_MS = 86_400_000
+
+
+@dataclass
+class LogEvent:
+    #: Ingestion order over the whole run (eventId and tokens are made from it).
+    sequence: int
+    stream: str
+    timestamp: int
+    ingestion_time: int
+    message: str
+
+    @property
+    def event_id(self) -> str:
+        # AWS's event IDs are 56-digit decimal strings.
+        return f"{self.sequence:056d}"
+
+
+@dataclass
+class LogStream:
+    name: str
+    creation_time: int
+    first_event: int | None = None
+    last_event: int | None = None
+    last_ingestion: int | None = None
+    #: The stream's events, oldest first (also in the group's deque, which bounds them).
+    events: deque[LogEvent] = field(default_factory=deque)
+
+
+@dataclass
+class LogGroup:
+    name: str
+    creation_time: int
+    retention_days: int | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    log_group_class: str = "STANDARD"
+    kms_key_id: str | None = None
+    streams: dict[str, LogStream] = field(default_factory=dict)
+    #: Every event of the group in ingestion order, for the bound.
+    events: deque[LogEvent] = field(default_factory=deque)
+
+    def record(self) -> dict[str, Any]:
+        return {"name": self.name, "creationTime": self.creation_time, "retentionInDays": self.retention_days,
+                "tags": self.tags, "logGroupClass": self.log_group_class, "kmsKeyId": self.kms_key_id,
+                "streams": {name: s.creation_time for name, s in self.streams.items()}}
+
+
+class LogStore:
+    def __init__(self, now_ms: Callable[[], int], *, state: StateStore | None = None,
+                 max_events: int = DEFAULT_MAX_EVENTS) -> None:
+        self.now_ms = now_ms
+        self.state = state
+        #: None with a state directory: everything is kept.
+        self.max_events: int | None = None if state is not None else max_events
+        self.groups: dict[str, LogGroup] = {}
+        self._sequence = itertools.count(1)
+        #: Partial lines per (group, stream): a line is an event once its newline arrives.
+        self._partial: dict[tuple[str, str], bytes] = {}
+
+    # ---- groups and streams ----
+
+    def create_group(self, name: str, **settings: Any) -> LogGroup:
+        group = LogGroup(name, self.now_ms(), **settings)
+        self.groups[name] = group
+        self._save_group(group)
+        return group
+
+    def delete_group(self, name: str) -> None:
+        group = self.groups.pop(name)
+        for key in [k for k in self._partial if k[0] == name]:
+            del self._partial[key]
+        if self.state is not None:
+            self.state.delete("log-group", name)
+            self.state.delete_owned("log-event", name)
+        group.events.clear()
+
+    def create_stream(self, group: LogGroup, name: str) -> LogStream:
+        stream = LogStream(name, self.now_ms())
+        group.streams[name] = stream
+        self._save_group(group)
+        return stream
+
+    def delete_stream(self, group: LogGroup, name: str) -> None:
+        stream = group.streams.pop(name)
+        gone = {id(e) for e in stream.events}
+        group.events = deque(e for e in group.events if id(e) not in gone)
+        if self.state is not None:
+            for event in stream.events:
+                self.state.delete("log-event", _event_key(group.name, event.sequence))
+        self._save_group(group)
+
+    def set_retention(self, group: LogGroup, days: int | None) -> None:
+        group.retention_days = days
+        self._save_group(group)
+        self.expire(group)
+
+    # ---- events ----
+
+    def write(self, group_name: str, stream_name: str, chunk: bytes) -> None:
+        """Output as it is written: each complete line becomes one event (the group and stream are made
+        when missing, as Lambda makes them)."""
+        key = (group_name, stream_name)
+        data = self._partial.pop(key, b"") + chunk
+        *lines, rest = data.split(b"\n")
+        if rest:
+            self._partial[key] = rest
+        if lines:
+            now = self.now_ms()
+            self.put(group_name, stream_name, [(now, line.decode(errors="replace").rstrip("\r")) for line in lines],
+                     create=True)
+
+    def put(self, group_name: str, stream_name: str, events: Iterable[tuple[int, str]], *,
+            create: bool = False) -> None:
+        group = self.groups.get(group_name)
+        if group is None:
+            if not create:
+                raise KeyError(group_name)
+            group = self.create_group(group_name)
+        stream = group.streams.get(stream_name)
+        if stream is None:
+            if not create:
+                raise LookupError(stream_name)
+            stream = self.create_stream(group, stream_name)
+        now = self.now_ms()
+        for timestamp, message in events:
+            event = LogEvent(next(self._sequence), stream_name, timestamp, now, message)
+            stream.events.append(event)
+            group.events.append(event)
+            stream.first_event = timestamp if stream.first_event is None else min(stream.first_event, timestamp)
+            stream.last_event = timestamp if stream.last_event is None else max(stream.last_event, timestamp)
+            stream.last_ingestion = now
+            if self.state is not None:
+                self.state.put("log-event", _event_key(group_name, event.sequence),
+                               _event_record(group_name, event), owner=group_name)
+        if self.max_events is not None:
+            while len(group.events) > self.max_events:
+                oldest = group.events.popleft()
+                group.streams[oldest.stream].events.popleft()
+
+    def expire(self, group: LogGroup) -> None:
+        """Retention on the platform clock: events older than the group's retention are gone."""
+        if group.retention_days is None:
+            return
+        cutoff = self.now_ms() - group.retention_days * DAY_MS
+        if not group.events or min(e.timestamp for e in group.events) >= cutoff:
+            return
+        for stream in group.streams.values():
+            kept = deque(e for e in stream.events if e.timestamp >= cutoff)
+            if self.state is not None:
+                for event in stream.events:
+                    if event.timestamp < cutoff:
+                        self.state.delete("log-event", _event_key(group.name, event.sequence))
+            stream.events = kept
+        group.events = deque(e for e in group.events if e.timestamp >= cutoff)
+
+    def events_of(self, group: LogGroup, streams: Iterable[LogStream]) -> Iterator[LogEvent]:
+        self.expire(group)
+        for stream in streams:
+            yield from stream.events
+
+    # ---- reset and the state directory ----
+
+    def clear(self) -> None:
+        self.groups.clear()
+        self._partial.clear()
+        if self.state is not None:
+            self.state.delete_all("log-group")
+            self.state.delete_all("log-event")
+
+    def _save_group(self, group: LogGroup) -> None:
+        if self.state is not None:
+            self.state.put("log-group", group.name, group.record)
+
+    def restore(self) -> None:
+        assert self.state is not None
+        for name, record in self.state.load("log-group"):
+            group = LogGroup(name, record["creationTime"], record.get("retentionInDays"),
+                             dict(record.get("tags") or {}), record.get("logGroupClass") or "STANDARD",
+                             record.get("kmsKeyId"))
+            group.streams = {s: LogStream(s, created) for s, created in (record.get("streams") or {}).items()}
+            self.groups[name] = group
+        last = 0
+        for _key, record in self.state.load("log-event"):
+            owner = self.groups.get(record["group"])
+            if owner is None:
+                continue
+            stream = owner.streams.get(record["stream"]) or self.create_stream(owner, record["stream"])
+            event = LogEvent(record["sequence"], record["stream"], record["timestamp"], record["ingestionTime"],
+                             record["message"])
+            stream.events.append(event)
+            owner.events.append(event)
+            stream.first_event = min(stream.first_event or event.timestamp, event.timestamp)
+            stream.last_event = max(stream.last_event or event.timestamp, event.timestamp)
+            stream.last_ingestion = event.ingestion_time
+            last = max(last, event.sequence)
+        self._sequence = itertools.count(last + 1)
+
+
+def _event_key(group: str, sequence: int) -> str:
+    return f"{group}\x00{sequence:020d}"
+
+
+def _event_record(group: str, event: LogEvent) -> Callable[[], dict[str, Any]]:
+    return lambda: {"group": group, "stream": event.stream, "sequence": event.sequence, "timestamp": event.timestamp,
+                    "ingestionTime": event.ingestion_time, "message": event.message}
