@@ -217,7 +217,10 @@ class Function:
             "EphemeralStorage": {"Size": self.ephemeral_storage},
             "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
             "RuntimeVersionConfig": {"RuntimeVersionArn": runtime_version_arn(self.arn, self.runtime)},
-            "LoggingConfig": {"LogFormat": "Text", "LogGroup": self.log_group},
+            "LoggingConfig": {"LogFormat": self.logging_config.get("LogFormat") or "Text",
+                              **{k: self.logging_config[k] for k in ("ApplicationLogLevel", "SystemLogLevel")
+                                 if self.logging_config.get(k)},
+                              "LogGroup": self.log_group},
         }
         dependencies = self.dependencies
         if change == "created":

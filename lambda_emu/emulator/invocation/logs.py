@@ -132,3 +132,64 @@ class FunctionLogs:
             out.append({"time": iso8601(when), "message": text})
             last = position
         return out, str(max(last, after))
+
+
+#: System log levels, most detailed first, and the level of each platform record Lambda writes
+#: (docs/aws-behaviour.md §LoggingConfig).
+SYSTEM_LEVELS = ("DEBUG", "INFO", "WARN")
+_RECORD_LEVELS = {"platform.initStart": "INFO", "platform.start": "INFO", "platform.runtimeDone": "DEBUG",
+                  "platform.report": "INFO"}
+
+
+class PlatformLines:
+    """The lines Lambda itself writes, in the function's log format: plain text (``START RequestId: ...``)
+    or, with ``LoggingConfig.LogFormat`` JSON, one JSON record per line (``platform.start``...) kept or
+    dropped by the system log level."""
+
+    def __init__(self, logging_config: dict[str, str], now: Callable[[], float]) -> None:
+        self.json = logging_config.get("LogFormat") == "JSON"
+        self.level = SYSTEM_LEVELS.index(logging_config.get("SystemLogLevel") or "INFO")
+        self.now = now
+
+    def _record(self, kind: str, record: dict[str, object]) -> bytes:
+        if SYSTEM_LEVELS.index(_RECORD_LEVELS[kind]) < self.level:
+            return b""
+        import json
+
+        return (json.dumps({"time": iso8601(self.now()), "type": kind, "record": record},
+                           separators=(",", ":")) + "\n").encode()
+
+    def init_start(self, runtime: str, runtime_version_arn: str, function_name: str,
+                   version: str = "$LATEST") -> bytes:
+        if not self.json:
+            return init_start_line(runtime, runtime_version_arn)
+        name = init_start_line(runtime, runtime_version_arn).decode().split("\t")[0].removeprefix(
+            "INIT_START Runtime Version: ")
+        return self._record("platform.initStart", {
+            "initializationType": "on-demand", "phase": "init", "runtimeVersion": name,
+            "runtimeVersionArn": runtime_version_arn, "functionName": function_name, "functionVersion": version})
+
+    def start(self, request_id: str, version: str = "$LATEST") -> bytes:
+        if not self.json:
+            return start_line(request_id, version)
+        return self._record("platform.start", {"requestId": request_id, "version": version})
+
+    def end(self, request_id: str, duration_ms: float, status: str | None) -> bytes:
+        if not self.json:
+            return end_line(request_id)
+        return self._record("platform.runtimeDone", {"requestId": request_id, "status": status or "success",
+                                                     "metrics": {"durationMs": round(duration_ms, 3)}})
+
+    def report(self, request_id: str, duration_ms: float, memory_mb: int, max_memory_mb: int,
+               init_ms: float | None = None, status: str | None = None, error_type: str | None = None) -> bytes:
+        if not self.json:
+            return report_line(request_id, duration_ms, memory_mb, max_memory_mb, init_ms, status, error_type)
+        metrics: dict[str, object] = {"durationMs": round(duration_ms, 3),
+                                      "billedDurationMs": max(1, math.ceil(duration_ms)),
+                                      "memorySizeMB": memory_mb, "maxMemoryUsedMB": max_memory_mb}
+        if init_ms is not None:
+            metrics["initDurationMs"] = round(init_ms, 3)
+        record: dict[str, object] = {"requestId": request_id, "metrics": metrics, "status": status or "success"}
+        if error_type:
+            record["errorType"] = error_type
+        return self._record("platform.report", record)

@@ -133,6 +133,8 @@ class ExecutionEnvironment:
         self.log_stream = (datetime.fromtimestamp(host.now(), tz=UTC).strftime("%Y/%m/%d")
                            + f"/[{function.version}]{secrets.token_hex(16)}")
         self.log_group = function.log_group
+        #: START / END / REPORT in the function's log format (an update retires the environment).
+        self.platform_lines = logs.PlatformLines(function.logging_config, host.now)
 
     @property
     def runtime_api(self) -> RuntimeApiServer:
@@ -147,6 +149,8 @@ class ExecutionEnvironment:
 
     def _emit(self, chunk: bytes) -> None:
         """Output to the terminal and to the environment's log stream."""
+        if not chunk:
+            return
         self.host.on_output(self.function.name, chunk)
         self.host.write_log(self.log_group, self.log_stream, chunk)
 
@@ -188,6 +192,10 @@ class ExecutionEnvironment:
         })
         if f.runtime not in OS_ONLY_RUNTIMES:
             env["AWS_EXECUTION_ENV"] = f"AWS_Lambda_{f.runtime}"
+        if f.logging_config.get("LogFormat") == "JSON":
+            # As Lambda sets them for a JSON function: the runtime formats and filters its own records.
+            env["AWS_LAMBDA_LOG_FORMAT"] = "JSON"
+            env["AWS_LAMBDA_LOG_LEVEL"] = f.logging_config.get("ApplicationLogLevel") or "INFO"
         return env
 
     async def _start(self) -> None:
@@ -262,8 +270,9 @@ class ExecutionEnvironment:
                 if cold:
                     # To the function's log stream (the terminal), not to the invocation's tail: AWS's
                     # LogType=Tail of a cold start begins at START (docs/aws-behaviour.md §Logs).
-                    self._emit(logs.init_start_line(
-                        self.function.runtime, runtime_version_arn(self.function.arn, self.function.runtime)))
+                    self._emit(self.platform_lines.init_start(
+                        self.function.runtime, runtime_version_arn(self.function.arn, self.function.runtime),
+                        self.function.name, self.function.version))
                     started = time.monotonic()
                     if fail_init:
                         self.dead = True
@@ -381,12 +390,14 @@ class ExecutionEnvironment:
         """START, once per invocation: before the event is handed over, or (when it never was) at the end."""
         if not invocation_log.started:
             invocation_log.started = True
-            self._platform(invocation_log, logs.start_line(request_id, self.function.version))
+            self._platform(invocation_log, self.platform_lines.start(request_id, self.function.version))
 
     def _platform(self, invocation_log: logs.InvocationLog, line: bytes) -> None:
-        """A line Lambda itself writes (START, END, REPORT, timeouts): into the log and to the terminal."""
-        invocation_log.add(line)
-        self._emit(line)
+        """A line Lambda itself writes (START, END, REPORT, timeouts): into the log and to the terminal
+        (none when the system log level leaves it out)."""
+        if line:
+            invocation_log.add(line)
+            self._emit(line)
 
     def _from_reply(self, reply: RuntimeReply) -> Outcome:
         if reply.kind == "response":
@@ -409,11 +420,11 @@ class ExecutionEnvironment:
         error_type: str | None = None,
     ) -> Outcome:
         self._start_line(invocation_log, request_id)
-        self._platform(invocation_log, logs.end_line(request_id))
+        self._platform(invocation_log, self.platform_lines.end(request_id, duration_ms, status))
         if not self._peak_fresh and self.process is not None:
             self.peak_bytes = max(self.peak_bytes, self.process.peak_memory_bytes())
         peak = self.peak_bytes
-        self._platform(invocation_log, logs.report_line(
+        self._platform(invocation_log, self.platform_lines.report(
             request_id, duration_ms, self.function.memory_size, max(1, peak // (1024 * 1024)),
             init_ms if cold else None, status, error_type,
         ))

@@ -44,6 +44,7 @@ from lambda_emu.emulator.services.lambda_.aliases_api import AliasesApi
 from lambda_emu.emulator.services.lambda_.destination_checks import DestinationChecks
 from lambda_emu.emulator.services.lambda_.event_invoke_config import EventInvokeConfigApi
 from lambda_emu.emulator.services.lambda_.layers_api import LayersApi
+from lambda_emu.emulator.services.lambda_.logging_config import merged as merged_logging_config
 from lambda_emu.emulator.services.lambda_.mappings import MappingRegistry
 from lambda_emu.emulator.services.lambda_.mappings_api import EventSourceMappingApi
 from lambda_emu.emulator.services.lambda_.permissions_api import PermissionsApi
@@ -156,6 +157,7 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, LayersApi, Tags
                 raise invalid_parameter("Handler must be set for the runtime " + str(runtime))
         self._check_limits(params)
         self._check_environment(params.get("Environment"))
+        logging_config = merged_logging_config({}, params.get("LoggingConfig"))
         if self.functions.find(name) is not None:
             raise lambda_error("ResourceConflictException", f"Function already exist: {name}", 409)
         layers = self.layers.resolve(params.get("Layers") or [])
@@ -188,6 +190,7 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, LayersApi, Tags
             resolved_image_uri=resolved,
             image_config=dict(params["ImageConfig"]) if params.get("ImageConfig") else None,
             layers=layers,
+            logging_config=logging_config,
         )
         if function.image_config is not None and package_type != "Image":
             raise invalid_parameter("ImageConfig is only for functions of PackageType Image")
@@ -275,6 +278,8 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, LayersApi, Tags
             self._check_runtime(params["Runtime"])
         self._check_limits(params)
         self._check_environment(params.get("Environment"))
+        logging_config = (merged_logging_config(function.logging_config, params["LoggingConfig"])
+                          if "LoggingConfig" in params else None)
         if "Layers" in params:
             function.layers = self.layers.resolve(params["Layers"] or [])
         if "DeadLetterConfig" in params:
@@ -292,6 +297,8 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, LayersApi, Tags
             function.ephemeral_storage = params["EphemeralStorage"].get("Size", 512)
         if "TracingConfig" in params:
             function.tracing_mode = (params["TracingConfig"] or {}).get("Mode") or "PassThrough"
+        if logging_config is not None:
+            function.logging_config = logging_config
         if "ImageConfig" in params:
             if function.package_type != "Image":
                 raise invalid_parameter("ImageConfig is only for functions of PackageType Image")
