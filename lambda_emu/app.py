@@ -224,7 +224,8 @@ class Emulator:
     def kinesis(self) -> KinesisService:
         from lambda_emu.emulator.services.kinesis.api import KinesisService
 
-        return KinesisService(self.clock, self.rng, region=self.region, account_id=self.account_id, state=self.state)
+        return KinesisService(self.clock, self.rng, region=self.region, account_id=self.account_id, state=self.state,
+                              creation_delays=self.config.creation_delays)
 
     def _mapping_driver(self, mapping: EventSourceMapping) -> EventSourceDriver:
         """The driver of an enabled mapping: each poller gets its source's store and nothing else of it."""

@@ -269,8 +269,8 @@ def test_bad_iterators_and_arguments(kinesis: Any) -> None:
         )  # fmt: skip
     assert error_of(excinfo) == (
         "InvalidArgumentException",
-        "Invalid StartingSequenceNumber. It encodes shardId-000000000001, while it was used in a call to "
-        "shardId-000000000000",
+        "Invalid StartingSequenceNumber. It encodes shardId-000000000001, while it was used in a call to a shard "
+        "with shardId-000000000000",
     )
 
 

@@ -227,7 +227,7 @@ def test_bad_iterators_and_sequence_numbers(store: KinesisStore) -> None:
         store.shard_iterator(a, "shardId-000000000000", "AT_SEQUENCE_NUMBER", seq_a1)
     assert excinfo.value.message == (
         "Invalid StartingSequenceNumber. It encodes shardId-000000000001, "
-        "while it was used in a call to shardId-000000000000"
+        "while it was used in a call to a shard with shardId-000000000000"
     )
     with pytest.raises(AwsError) as excinfo:
         store.shard_iterator(b, "shardId-000000000000", "AFTER_SEQUENCE_NUMBER", seq_a1)

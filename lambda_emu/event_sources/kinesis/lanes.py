@@ -93,6 +93,10 @@ class ShardReader:
         self.cursor = cursor
         self.dirty = True  # records may be waiting after the cursor
         self.lanes: list[Lane] = []
+        #: The readers of this shard's parents; its lanes wait until each is ``done``.
+        self.parents: list[ShardReader] = []
+        #: The shard is closed and every record of it is done.
+        self.done = False
 
     def lane_for(self, record: StreamRecord) -> Lane:
         lanes = self.lanes

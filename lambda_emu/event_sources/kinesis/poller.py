@@ -152,30 +152,57 @@ class KinesisPoller:
     def _build_lanes(self) -> None:
         assert self.stream is not None
         self._layout = self._lane_layout()
-        lanes_per_shard = self._layout[0]
-        checkpoints: dict[str, Any] = self.mapping.checkpoints
         self.shards = []
         for shard in self.stream.list_shards():
-            saved = checkpoints.get(shard.shard_id)
-            if saved is None:
-                start = self.stream.starting_sequence_number(
-                    shard.shard_id,
-                    self.mapping.starting_position or "LATEST",
-                    self.mapping.starting_position_timestamp,
-                )
-                marks = [start] * lanes_per_shard
-            elif len(saved) == lanes_per_shard:
-                marks = list(saved)
-            else:
-                # A new ParallelizationFactor regroups keys: resume every lane from the lowest mark.
-                marks = [min(saved, key=sequence_counter)] * lanes_per_shard
-            reader = ShardReader(self.stream, shard.shard_id, min(marks, key=sequence_counter))
-            reader.lanes = [Lane(reader, i, (sequence_counter(mark), mark)) for i, mark in enumerate(marks)]
-            checkpoints[shard.shard_id] = marks
-            self.shards.append(reader)
+            self._add_reader(shard.shard_id, self.mapping.starting_position or "LATEST")
         # A LATEST start is a position now: a restart goes on from it, not from a later LATEST.
         if self._on_checkpoint is not None:
             self._on_checkpoint(self.mapping)
+        for reader in list(self.shards):
+            self._check_finished(reader)
+
+    def _add_reader(self, shard_id: str, position: str) -> ShardReader:
+        """Follow a shard from its checkpoint, or from ``position`` the first time. A child shard waits
+        until every parent is read to its end (AWS: "processes the parent shard before its children"),
+        so each partition key stays in order across a resharding."""
+        assert self.stream is not None and self._layout is not None
+        lanes_per_shard = self._layout[0]
+        checkpoints: dict[str, Any] = self.mapping.checkpoints
+        saved = checkpoints.get(shard_id)
+        if saved is None:
+            start = self.stream.starting_sequence_number(
+                shard_id, position, self.mapping.starting_position_timestamp,  # type: ignore[arg-type]
+            )
+            marks = [start] * lanes_per_shard
+        elif len(saved) == lanes_per_shard:
+            marks = list(saved)
+        else:
+            # A new ParallelizationFactor regroups keys: resume every lane from the lowest mark.
+            marks = [min(saved, key=sequence_counter)] * lanes_per_shard
+        reader = ShardReader(self.stream, shard_id, min(marks, key=sequence_counter))
+        reader.lanes = [Lane(reader, i, (sequence_counter(mark), mark)) for i, mark in enumerate(marks)]
+        shard = self.stream.shard(shard_id)
+        by_id = {r.shard_id: r for r in self.shards}
+        reader.parents = [by_id[p] for p in (shard.parents if shard else ()) if p in by_id]
+        checkpoints[shard_id] = marks
+        self.shards.append(reader)
+        return reader
+
+    def _check_finished(self, reader: ShardReader) -> None:
+        """A closed shard whose every record is done: its children may start."""
+        if reader.done or self.stream is None or reader.dirty:
+            return
+        for lane in reader.lanes:
+            if (lane.running or lane.buffer or lane.work or lane.filtered or lane.retry_timer is not None
+                    or lane.batching_timer is not None or lane.window is not None):
+                return
+        if not self.stream.finished(reader.shard_id, reader.cursor):
+            return
+        reader.done = True
+        for other in self.shards:
+            if reader in other.parents:
+                for lane in other.lanes:
+                    self._kick(lane)
 
     def _close_lanes(self) -> None:
         for reader in self.shards:
@@ -185,17 +212,23 @@ class KinesisPoller:
         self.shards = []
 
     def _on_records(self, shard_id: str) -> None:
-        """The stream's listener: runs inside PutRecord(s), so only mark and wake."""
+        """The stream's listener: runs inside PutRecord(s) and resharding, so only mark and wake."""
         if self._stopped or self.stream is None:
             return
         if self.stream.deleted:
             self._close_lanes()
             return
-        for reader in self.shards:
-            if reader.shard_id == shard_id:
-                reader.dirty = True
-                for lane in reader.lanes:
-                    self._kick(lane)
+        reader = next((r for r in self.shards if r.shard_id == shard_id), None)
+        if reader is None:
+            if self._layout is None:
+                return
+            # A child of a resharding: read from its first record once its parents are done.
+            reader = self._add_reader(shard_id, "TRIM_HORIZON")
+            if self._on_checkpoint is not None:
+                self._on_checkpoint(self.mapping)
+        reader.dirty = True
+        for lane in reader.lanes:
+            self._kick(lane)
 
     def _kick_all(self) -> None:
         for reader in self.shards:
@@ -205,6 +238,8 @@ class KinesisPoller:
     def _kick(self, lane: Lane) -> None:
         if self._stopped or lane.closed or lane.running or lane.retry_timer is not None:
             return
+        if any(not parent.done for parent in lane.shard.parents):
+            return  # a parent shard is still being read
         if not self.mapping.enabled:
             return
         lane.running = True
@@ -232,6 +267,8 @@ class KinesisPoller:
                     return
         finally:
             lane.running = False
+            if not lane.closed:
+                self._check_finished(lane.shard)
 
     # ---- cutting batches -----------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from lambda_emu.emulator.platform.clock import Clock
+from lambda_emu.emulator.platform.errors import AwsError
 from lambda_emu.emulator.protocol.service import Service
 from lambda_emu.emulator.services.kinesis.store import KinesisStore
 from lambda_emu.emulator.services.kinesis.streams import Shard, Stream, StreamRecord, invalid_argument
@@ -53,8 +54,9 @@ class KinesisService(Service):
     service_name = "kinesis"
 
     def __init__(self, clock: Clock, rng: random.Random, *, region: str, account_id: str,
-                 state: StateStore | None = None) -> None:
-        self.store = KinesisStore(clock, region=region, account_id=account_id, rng=rng, state=state)
+                 state: StateStore | None = None, creation_delays: bool = False) -> None:
+        self.store = KinesisStore(clock, region=region, account_id=account_id, rng=rng, state=state,
+                                  creation_delays=creation_delays)
 
     def restore(self) -> None:
         """--state-dir: the streams and records an earlier run accepted."""
@@ -69,7 +71,9 @@ class KinesisService(Service):
     # ---- streams ------------------------------------------------------------------------------
 
     def CreateStream(self, params: Params) -> Result:
-        mode = (params.get("StreamModeDetails") or {}).get("StreamMode", "PROVISIONED")
+        # Without a mode or a ShardCount AWS makes an on-demand stream (with its default four shards).
+        default_mode = "PROVISIONED" if params.get("ShardCount") is not None else "ON_DEMAND"
+        mode = (params.get("StreamModeDetails") or {}).get("StreamMode", default_mode)
         self.store.create_stream(
             params["StreamName"],
             shard_count=params.get("ShardCount"),
@@ -87,7 +91,7 @@ class KinesisService(Service):
         stream = self._stream(params)
         limit = min(params.get("Limit") or DESCRIBE_STREAM_MAX_SHARDS, DESCRIBE_STREAM_MAX_SHARDS)
         start = params.get("ExclusiveStartShardId") or ""
-        remaining = [shard for shard in stream.shards if shard.shard_id > start]
+        remaining = [shard for shard in self.store.visible_shards(stream) if shard.shard_id > start]
         description = {
             "StreamName": stream.name,
             "StreamARN": stream.arn,
@@ -113,7 +117,7 @@ class KinesisService(Service):
             "StreamCreationTimestamp": stream.created_at,
             "EnhancedMonitoring": [{"ShardLevelMetrics": []}],
             "EncryptionType": "NONE",
-            "OpenShardCount": len(stream.shards),
+            "OpenShardCount": 0 if stream.status == "CREATING" else len(stream.open_shards),
             "ConsumerCount": 0,
             "MaxRecordSizeInKiB": stream.max_record_size_kib,
         }
@@ -172,7 +176,8 @@ class KinesisService(Service):
         else:
             stream = self._stream(params)
             start = self._list_shards_start(params)
-            page = self.store.list_shards(stream, exclusive_start_shard_id=start, max_results=params.get("MaxResults"))
+            page = self.store.list_shards(stream, exclusive_start_shard_id=start, max_results=params.get("MaxResults"),
+                                          shard_filter=params.get("ShardFilter"))
         result: Result = {"Shards": _shards(page.shards)}
         if page.next_token:
             result["NextToken"] = page.next_token
@@ -180,8 +185,7 @@ class KinesisService(Service):
 
     @staticmethod
     def _list_shards_start(params: Params) -> str | None:
-        """Where ListShards starts. lambda-emu never reshards, so every shard is open at every time
-        and from the trim horizon on: only AFTER_SHARD_ID changes what a ShardFilter returns."""
+        """Where ListShards starts, and the checks of its ShardFilter (the store applies the filter)."""
         shard_filter = params.get("ShardFilter")
         start = params.get("ExclusiveStartShardId")
         if not shard_filter:
@@ -192,23 +196,29 @@ class KinesisService(Service):
         if kind == "AFTER_SHARD_ID":
             if not shard_filter.get("ShardId"):
                 raise invalid_argument("ShardFilter of type AFTER_SHARD_ID requires a ShardId.")
-            shard_id: str = shard_filter["ShardId"]
-            return shard_id
+            return None
         if kind in ("AT_TIMESTAMP", "FROM_TIMESTAMP") and shard_filter.get("Timestamp") is None:
             raise invalid_argument(f"ShardFilter of type {kind} requires a Timestamp.")
         return None
 
     # ---- producing ----------------------------------------------------------------------------
 
-    def PutRecord(self, params: Params) -> Result:
+    def _writable(self, params: Params) -> Stream:
         stream = self._stream(params)
+        if stream.status == "CREATING":
+            raise self.store.not_found(stream.name)
+        return stream
+
+    def PutRecord(self, params: Params) -> Result:
+        stream = self._writable(params)
         record = self.store.put_record(
-            stream, params.get("PartitionKey"), params.get("Data", b""), params.get("ExplicitHashKey")
+            stream, params.get("PartitionKey"), params.get("Data", b""), params.get("ExplicitHashKey"),
+            params.get("SequenceNumberForOrdering"),
         )
         return {"ShardId": record.shard_id, "SequenceNumber": record.sequence_number, "EncryptionType": "NONE"}
 
     def PutRecords(self, params: Params) -> Result:
-        stream = self._stream(params)
+        stream = self._writable(params)
         records = self.store.put_records(stream, list(params.get("Records") or []))
         # lambda-emu never throttles a record, so no entry carries ErrorCode/ErrorMessage.
         return {
@@ -219,11 +229,27 @@ class KinesisService(Service):
 
     # ---- consuming ----------------------------------------------------------------------------
 
+    def _named(self, params: Params) -> tuple[str, Stream | None]:
+        """The stream a shard-level call names, or None if there is none (its name is still in AWS's
+        messages about the shard)."""
+        try:
+            stream = self._stream(params)
+        except AwsError as exc:
+            if exc.code != "ResourceNotFoundException":
+                raise
+            stream = None
+        arn = params.get("StreamARN")
+        name = params.get("StreamName") or (arn.rsplit("/", 1)[-1] if arn else "")
+        return (stream.name if stream else name), stream
+
     def GetShardIterator(self, params: Params) -> Result:
-        stream = self._stream(params)
+        name, found = self._named(params)
+        shard_id = self.store.shard_id_or_raise(params["ShardId"], name)
+        shard = self.store.shard_for_iterator(found, shard_id, name)
+        assert found is not None
         iterator = self.store.shard_iterator(
-            stream,
-            params["ShardId"],
+            found,
+            shard,
             params["ShardIteratorType"],
             params.get("StartingSequenceNumber"),
             _epoch(params.get("Timestamp")),
@@ -232,12 +258,45 @@ class KinesisService(Service):
 
     def GetRecords(self, params: Params) -> Result:
         page = self.store.get_records(params["ShardIterator"], params.get("Limit"), params.get("StreamARN"))
-        # Every shard is open (no resharding), so NextShardIterator is always set and ChildShards absent.
-        return {
-            "Records": [_record(r) for r in page.records],
-            "NextShardIterator": page.next_shard_iterator,
-            "MillisBehindLatest": page.millis_behind_latest,
-        }
+        result: Result = {"Records": [_record(r) for r in page.records]}
+        if page.next_shard_iterator is not None:
+            result["NextShardIterator"] = page.next_shard_iterator
+        result["MillisBehindLatest"] = page.millis_behind_latest
+        if page.child_shards is not None:
+            # A closed shard read to its end: no NextShardIterator, and where its keys went.
+            result["ChildShards"] = [
+                {"ShardId": child.shard_id, "ParentShards": list(child.parents), "HashKeyRange": child.hash_range()}
+                for child in page.child_shards
+            ]
+        return result
+
+    # ---- resharding ---------------------------------------------------------------------------
+
+    def _resharded_stream(self, params: Params, *given: str) -> tuple[Stream, list[str]]:
+        """The stream and shard ids of SplitShard / MergeShards (a shard id AWS cannot read is refused
+        before the stream is looked up)."""
+        arn = params.get("StreamARN")
+        name = params.get("StreamName") or (arn.rsplit("/", 1)[-1] if arn else "")
+        shard_ids = [self.store.shard_id_or_raise(text, name) for text in given]
+        return self._stream(params), shard_ids
+
+    def SplitShard(self, params: Params) -> Result:
+        stream, (shard_id,) = self._resharded_stream(params, params["ShardToSplit"])
+        self.store.split_shard(stream, shard_id, params["NewStartingHashKey"])
+        return {}
+
+    def MergeShards(self, params: Params) -> Result:
+        stream, (shard_id, adjacent_id) = self._resharded_stream(
+            params, params["ShardToMerge"], params["AdjacentShardToMerge"])
+        self.store.merge_shards(stream, shard_id, adjacent_id)
+        return {}
+
+    def UpdateShardCount(self, params: Params) -> Result:
+        stream = self._stream(params)
+        target = params["TargetShardCount"]
+        current = self.store.update_shard_count(stream, target)
+        return {"StreamName": stream.name, "CurrentShardCount": current, "TargetShardCount": target,
+                "StreamARN": stream.arn}
 
     # ---- retention and tags -------------------------------------------------------------------
 
@@ -250,6 +309,7 @@ class KinesisService(Service):
         return {}
 
     def AddTagsToStream(self, params: Params) -> Result:
+        self.store.check_tag_keys(params["Tags"])
         self.store.add_tags(self._stream(params), params["Tags"])
         return {}
 
@@ -264,6 +324,7 @@ class KinesisService(Service):
     # The resource-tagging operations, for stream ARNs (consumer ARNs are not modelled by lambda-emu).
 
     def TagResource(self, params: Params) -> Result:
+        self.store.check_tag_keys(params["Tags"])
         self.store.add_tags(self.store.stream_by_arn(params["ResourceARN"]), params["Tags"])
         return {}
 

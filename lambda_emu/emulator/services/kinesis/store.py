@@ -24,8 +24,10 @@ import base64
 import hashlib
 import hmac
 import random
+import re
 import secrets
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
@@ -40,6 +42,7 @@ from lambda_emu.emulator.services.kinesis.streams import (
     Stream,
     StreamMode,
     StreamRecord,
+    canonical_shard_id,
     invalid_argument,
     parse_sequence_number,
     partition_key_hash,
@@ -63,6 +66,15 @@ PUT_RECORDS_MAX_BYTES = 5 * 1024 * 1024  # streams with the default 1 MiB record
 PUT_RECORDS_MAX_BYTES_LARGE = 10 * 1024 * 1024  # streams whose MaxRecordSizeInKiB is raised
 DEFAULT_SHARD_LIMIT = 500  # AWS's default open-shard quota per account and Region (us-east-1 and others)
 MAX_TAGS_PER_STREAM = 50
+MAX_TAG_KEY_CHARS = 128
+# --creation-delays: how long a stream stays CREATING, and UPDATING after a resharding (AWS: "typically"
+# well under a minute to create; a split or merge took some 30-60 s when kinesalite's suite ran on AWS).
+CREATING_SECONDS = 10.0
+UPDATING_SECONDS = 30.0
+
+# AWS's tag alphabet: Unicode letters, digits, a plain space and _ . / = + - % @ (anything else, a tab
+# or a newline included, is refused; "%" passes the first check and is refused by a second, older one).
+_TAG_CHARACTERS = re.compile(r"[\w .\/=+\-%@]*")
 
 IteratorType = Literal["AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER", "TRIM_HORIZON", "LATEST", "AT_TIMESTAMP"]
 
@@ -91,8 +103,10 @@ class RecordsPage:
     """One GetRecords answer."""
 
     records: list[StreamRecord]
-    next_shard_iterator: str
+    #: None once a closed shard is read to its end; then ``child_shards`` name where to go on.
+    next_shard_iterator: str | None
     millis_behind_latest: int
+    child_shards: list[Shard] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,8 +131,10 @@ class KinesisStore:
     """Every stream of one emulator (one account, one Region)."""
 
     def __init__(self, clock: Clock, *, region: str, account_id: str, rng: random.Random,
-                 state: StateStore | None = None) -> None:
+                 state: StateStore | None = None, creation_delays: bool = False) -> None:
         self.clock = clock
+        #: --creation-delays: CREATING and UPDATING last CREATING_SECONDS / UPDATING_SECONDS on the clock.
+        self.creation_delays = creation_delays
         self.region = region
         self.account_id = account_id
         self._rng = rng
@@ -163,6 +179,9 @@ class KinesisStore:
         self._check_max_record_size(kib)
         if tags and len(tags) > MAX_TAGS_PER_STREAM:
             raise self._too_many_tags(name)
+        if tags:
+            self.check_tag_keys(tags)
+            self.check_tags(name, tags)
         stream = Stream(
             self.clock,
             name=name,
@@ -176,8 +195,16 @@ class KinesisStore:
         )
         self._streams[name] = stream
         stream.state = self.state
+        if self.creation_delays:
+            stream.status = "CREATING"
+            self.clock.call_later(CREATING_SECONDS, lambda: self._activate(stream))
         stream.saved()
         return stream
+
+    def _activate(self, stream: Stream) -> None:
+        if not stream.deleted:
+            stream.status = "ACTIVE"
+            stream.saved()
 
     @staticmethod
     def _check_max_record_size(kib: int) -> None:
@@ -201,6 +228,10 @@ class KinesisStore:
             return ON_DEMAND_SHARD_COUNT
         if shard_count is None:
             raise AwsError("ValidationException", "ShardCount is required for a PROVISIONED stream.")
+        return self._check_shard_count(shard_count)
+
+    @staticmethod
+    def _check_shard_count(shard_count: int) -> int:
         if shard_count < 1:
             raise AwsError(
                 "ValidationException",
@@ -210,7 +241,7 @@ class KinesisStore:
         return shard_count
 
     def _check_shard_limit(self, adding: int) -> None:
-        current = sum(len(s.shards) for s in self._streams.values())
+        current = sum(len(s.open_shards) for s in self._streams.values())
         if current + adding > min(self.shard_limit, _MAX_SHARDS_ENCODABLE):
             raise AwsError(
                 "LimitExceededException",
@@ -248,6 +279,10 @@ class KinesisStore:
                             mode=record["mode"], max_record_size_kib=record["max_record_size_kib"],
                             tags=record["tags"])
             stream.restore(record)
+            if stream.status in ("CREATING", "UPDATING"):
+                # The phase's timer did not survive the restart: the stream is ready now (an UPDATING
+                # phase's resharding is not applied; docs/aws-behaviour.md).
+                stream.status = "ACTIVE"
             self._streams[name] = stream
         for key, record in state.load("kinesis-record"):
             name, index, counter = key.rsplit("/", 2)
@@ -308,12 +343,119 @@ class KinesisStore:
         """All streams, by name (the order ListStreams pages in)."""
         return [self._streams[name] for name in sorted(self._streams)]
 
+    # ---- shard ids and resharding -------------------------------------------------------------
+
+    def shard_id_or_raise(self, given: str, stream_name: str) -> str:
+        """``given`` as the shard id AWS reads it as; AWS checks this before it looks for the stream."""
+        shard_id = canonical_shard_id(given)
+        if shard_id is None:
+            raise AwsError("ResourceNotFoundException",
+                           f"Could not find shard {given} in stream {stream_name} under account {self.account_id}.")
+        return shard_id
+
+    def shard_for_iterator(self, stream: Stream | None, shard_id: str, stream_name: str) -> Shard:
+        """GetShardIterator's lookup: an unknown stream reads as an unknown shard there; a CREATING stream
+        has no shards yet."""
+        shard = None if stream is None or stream.status == "CREATING" else stream.shard(shard_id)
+        if shard is None:
+            raise AwsError("ResourceNotFoundException",
+                           f"Shard {shard_id} in stream {stream_name} under account {self.account_id} does not exist")
+        return shard
+
+    def _check_active(self, stream: Stream) -> None:
+        if stream.status != "ACTIVE":
+            raise AwsError("ResourceInUseException",
+                           f"Stream {stream.name} under account {self.account_id} not ACTIVE, "
+                           f"instead in state {stream.status}")
+
+    def _shard_to_reshard(self, stream: Stream, shard_id: str) -> Shard:
+        shard = stream.shard(shard_id)
+        if shard is None:
+            raise AwsError("ResourceNotFoundException",
+                           f"Could not find shard {shard_id} in stream {stream.name} under account {self.account_id}.")
+        if not shard.is_open:
+            raise AwsError("ResourceInUseException",
+                           f"Shard {shard_id} in stream {stream.name} under account {self.account_id} has already "
+                           "been merged or split, and thus is not eligible for merging or splitting.")
+        return shard
+
+    def _reshard(self, stream: Stream, apply: Callable[[], object]) -> None:
+        """Apply a resharding now, or (--creation-delays) after an UPDATING phase on the clock, during
+        which the parents keep taking records as on AWS."""
+        if not self.creation_delays:
+            apply()
+            return
+        stream.status = "UPDATING"
+        stream.saved()
+
+        def done() -> None:
+            if stream.deleted:
+                return
+            stream.status = "ACTIVE"
+            apply()
+
+        self.clock.call_later(UPDATING_SECONDS, done)
+
+    def split_shard(self, stream: Stream, shard_id: str, new_starting_hash_key: str) -> None:
+        self._check_active(stream)
+        shard = self._shard_to_reshard(stream, shard_id)
+        self._check_shard_limit(1)
+        key = int(new_starting_hash_key) if new_starting_hash_key.isascii() and new_starting_hash_key.isdigit() else -1
+        if not shard.starting_hash_key + 1 < key < shard.ending_hash_key:
+            raise invalid_argument(
+                f"NewStartingHashKey {new_starting_hash_key} used in SplitShard() on shard {shard_id} in stream "
+                f"{stream.name} under account {self.account_id} is not both greater than one plus the shard's "
+                f"StartingHashKey {shard.starting_hash_key} and less than the shard's EndingHashKey "
+                f"{shard.ending_hash_key}."
+            )
+        self._reshard(stream, lambda: stream.split(shard, key))
+
+    def merge_shards(self, stream: Stream, shard_id: str, adjacent_id: str) -> None:
+        self._check_active(stream)
+        shard = self._shard_to_reshard(stream, shard_id)
+        adjacent = self._shard_to_reshard(stream, adjacent_id)
+        if shard.ending_hash_key + 1 != adjacent.starting_hash_key:
+            raise invalid_argument(
+                f"Shards {shard_id} and {adjacent_id} in stream {stream.name} under account {self.account_id} "
+                "are not an adjacent pair of shards eligible for merging"
+            )
+        self._reshard(stream, lambda: stream.merge(shard, adjacent))
+
+    def update_shard_count(self, stream: Stream, target: int) -> int:
+        """UNIFORM_SCALING to ``target`` shards; the open shard count before it."""
+        self._check_active(stream)
+        if stream.mode == "ON_DEMAND":
+            raise AwsError("ValidationException",
+                           f"UpdateShardCount is not supported for stream {stream.name} under account "
+                           f"{self.account_id} because it is in ON_DEMAND capacity mode.")
+        current = len(stream.open_shards)
+        if target > 2 * current or 2 * target < current:
+            raise AwsError(
+                "LimitExceededException",
+                f"UpdateShardCount on stream {stream.name} under account {self.account_id} failed: "
+                f"TargetShardCount {target} must be between half and double the current shard count {current}.",
+            )
+        if target > current:
+            self._check_shard_limit(target - current)
+        self._reshard(stream, lambda: stream.rescale(target))
+        return current
+
     # ---- producing ----------------------------------------------------------------------------
 
     def put_record(
-        self, stream: Stream, partition_key: str | None, data: bytes, explicit_hash_key: str | None = None
+        self, stream: Stream, partition_key: str | None, data: bytes, explicit_hash_key: str | None = None,
+        sequence_number_for_ordering: str | None = None,
     ) -> StreamRecord:
         shard = self._target_shard(stream, partition_key, data, explicit_hash_key, "")
+        if sequence_number_for_ordering is not None:
+            # Any sequence number this stream handed out orders the put; every number lambda-emu hands
+            # out already grows within a shard, so a valid one changes nothing.
+            parsed = parse_sequence_number(sequence_number_for_ordering)
+            if parsed is None or parsed[0] != stream.key:
+                raise invalid_argument(
+                    f"ExclusiveMinimumSequenceNumber {sequence_number_for_ordering} used in PutRecord on stream "
+                    f"{stream.name} under account {self.account_id} is invalid."
+                )
         record = stream.append(shard, partition_key or "", data)
         stream.notify([shard.shard_id])
         return record
@@ -380,12 +522,13 @@ class KinesisStore:
     def shard_iterator(
         self,
         stream: Stream,
-        shard_id: str,
+        shard: Shard | str,
         iterator_type: IteratorType,
         starting_sequence_number: str | None = None,
         timestamp: float | None = None,
     ) -> str:
-        shard = stream._shard_or_raise(shard_id)
+        if isinstance(shard, str):
+            shard = stream._shard_or_raise(shard)
         stream.trim()
         self._check_iterator_arguments(iterator_type, starting_sequence_number, timestamp)
         if iterator_type in ("AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER"):
@@ -450,7 +593,7 @@ class KinesisStore:
         if index != shard.index:
             raise invalid_argument(
                 f"Invalid StartingSequenceNumber. It encodes shardId-{index:012d}, "
-                f"while it was used in a call to {shard.shard_id}"
+                f"while it was used in a call to a shard with {shard.shard_id}"
             )
         return counter
 
@@ -481,6 +624,9 @@ class KinesisStore:
         records = shard.records_after(it.counter, limit or GET_RECORDS_MAX_LIMIT, GET_RECORDS_MAX_BYTES)
         position = records[-1].counter if records else it.counter
         behind = self._millis_behind(shard, position, self.clock.now_ms())
+        if not shard.is_open and shard.next_after(position) is None:
+            children = [child for child in (stream.shard(i) for i in shard.children) if child is not None]
+            return RecordsPage(records, None, behind, children)
         return RecordsPage(records, self._encode_iterator(stream, shard, position), behind)
 
     @staticmethod
@@ -513,6 +659,10 @@ class KinesisStore:
         return self._seal(b"it", head + counter.to_bytes(16, "big") + stream.name.encode("utf-8"))
 
     def _decode_iterator(self, token: str) -> _Iterator:
+        # AWS reads an iterator pasted with its JSON quotes around it (`aws kinesis get-records
+        # --shard-iterator "\"AAAA...\""`) as the iterator itself.
+        if len(token) > 1 and token.startswith('"') and token.endswith('"'):
+            token = token[1:-1]
         payload = self._open(b"it", token)
         size = self._ITERATOR_HEAD.size
         if payload is None or len(payload) < size + 16:
@@ -530,6 +680,7 @@ class KinesisStore:
         next_token: str | None = None,
         exclusive_start_shard_id: str | None = None,
         max_results: int | None = None,
+        shard_filter: dict[str, object] | None = None,
     ) -> ShardPage:
         """One ListShards page. Either ``stream`` (with an optional start) or ``next_token``."""
         page_size = min(max_results or 1000, 1000)
@@ -539,10 +690,47 @@ class KinesisStore:
         assert stream is not None
         # Shard ids are zero-padded, so id order is index order; a start id need not exist.
         start = exclusive_start_shard_id or ""
-        remaining = [s for s in stream.shards if s.shard_id > start]
+        if shard_filter and shard_filter.get("Type") == "AFTER_SHARD_ID":
+            start = max(start, str(shard_filter["ShardId"]))
+        keep = self._shard_filter(stream, shard_filter)
+        remaining = [s for s in self.visible_shards(stream) if s.shard_id > start and keep(s)]
         page = remaining[:page_size]
         token = self._encode_shard_token(stream, page[-1].index) if len(remaining) > page_size else None
         return ShardPage(page, token)
+
+    @staticmethod
+    def visible_shards(stream: Stream) -> list[Shard]:
+        """The shards DescribeStream and ListShards show: none while CREATING; a closed shard until it
+        is older than the retention period."""
+        if stream.status == "CREATING":
+            return []
+        horizon = stream.retention_horizon()
+        return [s for s in stream.shards if s.closed_at is None or s.closed_at >= horizon]
+
+    @staticmethod
+    def _shard_filter(stream: Stream, shard_filter: dict[str, object] | None) -> Callable[[Shard], bool]:
+        """ListShards' ShardFilter as AWS documents each type (times clamped to the stream's creation)."""
+        kind = (shard_filter or {}).get("Type")
+
+        def open_at(when: float) -> Callable[[Shard], bool]:
+            when = max(when, stream.created_at)
+            return lambda s: s.created_at <= when and (s.closed_at is None or s.closed_at > when)
+
+        def open_since(when: float) -> Callable[[Shard], bool]:
+            return lambda s: s.closed_at is None or s.closed_at >= when
+
+        if kind == "AT_LATEST":
+            return lambda s: s.is_open
+        if kind == "AT_TRIM_HORIZON":
+            return open_at(stream.retention_horizon())
+        if kind == "FROM_TRIM_HORIZON":
+            return open_since(stream.retention_horizon())
+        if kind in ("AT_TIMESTAMP", "FROM_TIMESTAMP"):
+            assert shard_filter is not None
+            when = shard_filter["Timestamp"]
+            epoch = when.timestamp() if isinstance(when, datetime) else float(when)  # type: ignore[arg-type]
+            return open_at(epoch) if kind == "AT_TIMESTAMP" else open_since(epoch)
+        return lambda s: True
 
     def _encode_shard_token(self, stream: Stream, last_index: int) -> str:
         head = struct.pack(">QQI", self.clock.now_ms(), stream.key, last_index)
@@ -599,7 +787,33 @@ class KinesisStore:
                 f"Requested retention period ({hours} hours) is too long."
             )
 
+    @staticmethod
+    def check_tag_keys(tags: dict[str, str]) -> None:
+        """AWS's tag key lengths: a validation error, answered before the stream is looked up."""
+        if any(not 1 <= len(key) <= MAX_TAG_KEY_CHARS for key in tags):
+            rendered = ", ".join(f"{key}={value}" for key, value in tags.items())
+            raise AwsError(
+                "ValidationException",
+                f"1 validation error detected: Value '{{{rendered}}}' at 'tags' failed to satisfy constraint: "
+                "Map keys must satisfy constraint: [Member must have length less than or equal to 128, "
+                "Member must have length greater than or equal to 1]",
+            )
+
+    def check_tags(self, stream_name: str, tags: dict[str, str]) -> None:
+        """AWS's tag alphabet."""
+        texts = [*tags, *tags.values()]
+        if not all(_TAG_CHARACTERS.fullmatch(text) for text in texts):
+            raise invalid_argument("Some tags contain invalid characters. Valid characters: "
+                                   "Unicode letters, digits, white space, _ . / = + - % @.")
+        if any("%" in text for text in texts):
+            raise invalid_argument(
+                f"Failed to add tags to stream {stream_name} under account {self.account_id} because some tags "
+                "contained illegal characters. The allowed characters are Unicode letters, white-spaces, "
+                "'_',',','/','=','+','-','@'."
+            )
+
     def add_tags(self, stream: Stream, tags: dict[str, str]) -> None:
+        self.check_tags(stream.name, tags)
         merged = {**stream.tags, **tags}
         if len(merged) > MAX_TAGS_PER_STREAM:
             raise self._too_many_tags(stream.name)

@@ -53,6 +53,22 @@ def invalid_argument(message: str) -> AwsError:
     return AwsError("InvalidArgumentException", message)
 
 
+MAX_SHARD_INDEX = 2**31 - 1
+
+
+def canonical_shard_id(given: str) -> str | None:
+    """The shard id AWS reads ``given`` as, or None if it reads none.
+
+    AWS takes what follows the first ``-`` (the whole string without one) as a decimal index up to
+    2^31-1: ``shardId-0``, ``shard-0``, ``0`` and ``anything-0`` all name ``shardId-000000000000``.
+    """
+    _, dash, tail = given.partition("-")
+    digits = tail if dash else given
+    if not digits or not digits.isascii() or not digits.isdigit() or int(digits) > MAX_SHARD_INDEX:
+        return None
+    return f"shardId-{int(digits):012d}"
+
+
 def format_sequence_number(stream_key: int, shard_index: int, counter: int) -> str:
     return f"{_SEQ_PREFIX}{stream_key:015d}{shard_index:06d}{counter:033d}"
 
@@ -95,13 +111,22 @@ class StreamRecord:
 
 
 class Shard:
-    """An open shard: a hash-key range and an append-only, retention-trimmed log of records."""
+    """A shard: a hash-key range and an append-only, retention-trimmed log of records. A resharding
+    closes it (``ending_counter`` set); its children name it as their parent."""
 
-    def __init__(self, stream_key: int, index: int, hash_range: tuple[int, int], created_at: float) -> None:
+    def __init__(self, stream_key: int, index: int, hash_range: tuple[int, int], created_at: float,
+                 parents: tuple[str, ...] = ()) -> None:
         self.index = index
         self.shard_id = f"shardId-{index:012d}"
         self.starting_hash_key, self.ending_hash_key = hash_range
         self._stream_key = stream_key
+        self.created_at = created_at
+        #: Every shard whose hash range this one took over (a split: one; a merge: two; UpdateShardCount
+        #: may give more, see docs/aws-behaviour.md). A reader finishes them all before this one.
+        self.parents = parents
+        self.closed_at: float | None = None
+        self.ending_counter: int | None = None
+        self.children: list[str] = []
         self.start_counter = round(created_at * 1000) * _COUNTER_PER_MS
         self.starting_sequence_number = self.sequence_number(self.start_counter)
         self._records: list[StreamRecord] = []
@@ -112,15 +137,46 @@ class Shard:
     def sequence_number(self, counter: int) -> str:
         return format_sequence_number(self._stream_key, self.index, counter)
 
+    @property
+    def is_open(self) -> bool:
+        return self.ending_counter is None
+
+    def close(self, at: float) -> None:
+        """No record is added from now on; the last one's sequence number ends the shard's range."""
+        self.closed_at = at
+        self.ending_counter = self.last_counter
+
+    def hash_range(self) -> dict[str, str]:
+        return {"StartingHashKey": str(self.starting_hash_key), "EndingHashKey": str(self.ending_hash_key)}
+
     def describe(self) -> dict[str, object]:
-        return {
-            "ShardId": self.shard_id,
-            "HashKeyRange": {
-                "StartingHashKey": str(self.starting_hash_key),
-                "EndingHashKey": str(self.ending_hash_key),
-            },
-            "SequenceNumberRange": {"StartingSequenceNumber": self.starting_sequence_number},
-        }
+        shard: dict[str, object] = {"ShardId": self.shard_id}
+        if self.parents:
+            shard["ParentShardId"] = self.parents[0]
+        if len(self.parents) > 1:
+            shard["AdjacentParentShardId"] = self.parents[1]
+        shard["HashKeyRange"] = self.hash_range()
+        numbers = {"StartingSequenceNumber": self.starting_sequence_number}
+        if self.ending_counter is not None:
+            numbers["EndingSequenceNumber"] = self.sequence_number(self.ending_counter)
+        shard["SequenceNumberRange"] = numbers
+        return shard
+
+    def lineage(self) -> dict[str, Any]:
+        """What --state-dir keeps of the shard besides its records."""
+        return {"index": self.index, "start": str(self.starting_hash_key), "end": str(self.ending_hash_key),
+                "created_at": self.created_at, "parents": list(self.parents), "closed_at": self.closed_at,
+                "ending_counter": None if self.ending_counter is None else str(self.ending_counter),
+                "children": self.children}
+
+    @classmethod
+    def from_lineage(cls, stream_key: int, saved: dict[str, Any]) -> Shard:
+        shard = cls(stream_key, saved["index"], (int(saved["start"]), int(saved["end"])), saved["created_at"],
+                    tuple(saved["parents"]))
+        shard.closed_at = saved["closed_at"]
+        shard.ending_counter = None if saved["ending_counter"] is None else int(saved["ending_counter"])
+        shard.children = list(saved["children"])
+        return shard
 
     def append(self, partition_key: str, data: bytes, arrival: float) -> StreamRecord:
         # Strictly increasing even if two records arrive in the same millisecond.
@@ -199,36 +255,51 @@ class Stream:
         self.key = key
         self.created_at = clock.now_ms() / 1000
         self.mode: StreamMode = mode
-        self.status = "ACTIVE"  # ACTIVE at once: boto3's stream_exists waiter passes on its first poll
+        # ACTIVE at once (boto3's stream_exists waiter passes on its first poll) unless --creation-delays.
+        self.status = "ACTIVE"
         self.retention_hours = DEFAULT_RETENTION_HOURS
         self.max_record_size_kib = max_record_size_kib
         self.tags = dict(tags)
+        #: PutResourcePolicy's document (kept and answered, not enforced).
+        self.policy: str | None = None
         self.deleted = False
         self.shards = [
             Shard(key, index, hash_range, self.created_at)
             for index, hash_range in enumerate(even_hash_ranges(shard_count))
         ]
-        self._by_id = {shard.shard_id: shard for shard in self.shards}
-        self._starting_keys = [shard.starting_hash_key for shard in self.shards]
+        self._reindex()
         self._listeners: list[ShardListener] = []
         #: --state-dir: records are written through to it; None without it.
         self.state: StateStore | None = None
+
+    def _reindex(self) -> None:
+        self._by_id = {shard.shard_id: shard for shard in self.shards}
+        self._open = sorted((shard for shard in self.shards if shard.is_open), key=lambda s: s.starting_hash_key)
+        self._starting_keys = [shard.starting_hash_key for shard in self._open]
 
     # ---- lookups ------------------------------------------------------------------------------
 
     def shard(self, shard_id: str) -> Shard | None:
         return self._by_id.get(shard_id)
 
+    @property
+    def open_shards(self) -> list[Shard]:
+        """The shards records go to, in hash-key order."""
+        return list(self._open)
+
     def shard_for_hash_key(self, hash_key: int) -> Shard:
-        return self.shards[bisect.bisect_right(self._starting_keys, hash_key) - 1]
+        return self._open[bisect.bisect_right(self._starting_keys, hash_key) - 1]
 
     @property
     def max_record_bytes(self) -> int:
         return self.max_record_size_kib * 1024
 
+    def retention_horizon(self) -> float:
+        return self._clock.now() - self.retention_hours * 3600
+
     def trim(self) -> None:
         """Apply retention now (lazily: called whenever the stream is read)."""
-        horizon = self._clock.now() - self.retention_hours * 3600
+        horizon = self.retention_horizon()
         for shard in self.shards:
             shard.trim(horizon)
 
@@ -240,6 +311,56 @@ class Stream:
                            owner=self.name)
         return record
 
+    # ---- resharding -----------------------------------------------------------------------------
+    # Each closes shards and opens their children at once; the store checks the request first (and,
+    # with --creation-delays, applies it when the UPDATING phase ends).
+
+    def _child(self, hash_range: tuple[int, int], parents: tuple[Shard, ...], at: float) -> Shard:
+        child = Shard(self.key, len(self.shards), hash_range, at, tuple(parent.shard_id for parent in parents))
+        for parent in parents:
+            parent.children.append(child.shard_id)
+        self.shards.append(child)
+        return child
+
+    def _resharded(self, closed: list[Shard], opened: list[Shard]) -> None:
+        self._reindex()
+        self.saved()
+        # Readers of the parents learn they are closed; the children are new shards to follow.
+        self.notify([shard.shard_id for shard in closed] + [shard.shard_id for shard in opened])
+
+    def split(self, parent: Shard, new_starting_hash_key: int) -> list[Shard]:
+        at = self._clock.now_ms() / 1000
+        parent.close(at)
+        children = [
+            self._child((parent.starting_hash_key, new_starting_hash_key - 1), (parent,), at),
+            self._child((new_starting_hash_key, parent.ending_hash_key), (parent,), at),
+        ]
+        self._resharded([parent], children)
+        return children
+
+    def merge(self, shard: Shard, adjacent: Shard) -> Shard:
+        at = self._clock.now_ms() / 1000
+        shard.close(at)
+        adjacent.close(at)
+        low, high = sorted((shard, adjacent), key=lambda s: s.starting_hash_key)
+        child = self._child((low.starting_hash_key, high.ending_hash_key), (shard, adjacent), at)
+        self._resharded([shard, adjacent], [child])
+        return child
+
+    def rescale(self, target: int) -> list[Shard]:
+        """UpdateShardCount's UNIFORM_SCALING: ``target`` even shards; each new shard's parents are the
+        old shards its hash range overlaps."""
+        at = self._clock.now_ms() / 1000
+        old = self.open_shards
+        for shard in old:
+            shard.close(at)
+        children = []
+        for start, end in even_hash_ranges(target):
+            parents = tuple(s for s in old if s.starting_hash_key <= end and s.ending_hash_key >= start)
+            children.append(self._child((start, end), parents, at))
+        self._resharded(old, children)
+        return children
+
     # ---- the state directory (--state-dir) ------------------------------------------------------
 
     def saved(self) -> None:
@@ -249,18 +370,22 @@ class Stream:
     def record(self) -> dict[str, Any]:
         return {"name": self.name, "key": self.key, "created_at": self.created_at, "mode": self.mode,
                 "status": self.status, "retention_hours": self.retention_hours,
-                "max_record_size_kib": self.max_record_size_kib, "tags": self.tags, "shard_count": len(self.shards)}
+                "max_record_size_kib": self.max_record_size_kib, "tags": self.tags, "shard_count": len(self.shards),
+                "shards": [shard.lineage() for shard in self.shards], "policy": self.policy}
 
     def restore(self, record: dict[str, Any]) -> None:
         self.created_at = record["created_at"]
         self.status = record["status"]
         self.retention_hours = record["retention_hours"]
-        self.shards = [
-            Shard(self.key, index, hash_range, self.created_at)
-            for index, hash_range in enumerate(even_hash_ranges(record["shard_count"]))
-        ]
-        self._by_id = {shard.shard_id: shard for shard in self.shards}
-        self._starting_keys = [shard.starting_hash_key for shard in self.shards]
+        self.policy = record.get("policy")
+        if "shards" in record:
+            self.shards = [Shard.from_lineage(self.key, saved) for saved in record["shards"]]
+        else:  # written before resharding existed: even, open shards
+            self.shards = [
+                Shard(self.key, index, hash_range, self.created_at)
+                for index, hash_range in enumerate(even_hash_ranges(record["shard_count"]))
+            ]
+        self._reindex()
 
     def notify(self, shard_ids: Iterable[str]) -> None:
         for shard_id in shard_ids:
@@ -273,7 +398,7 @@ class Stream:
     # ---- internal API (the stream event source mapping) ---------------------------------------
 
     def list_shards(self) -> list[Shard]:
-        """The stream's shards, in shard-id order (all open: lambda-emu does not reshard)."""
+        """Every shard, open and closed, in shard-id order (parents before their children)."""
         return list(self.shards)
 
     def starting_sequence_number(
@@ -317,6 +442,16 @@ class Stream:
         self.trim()
         return shard.records_after(counter, limit, max_bytes)
 
+    def finished(self, shard_id: str, after_sequence_number: str) -> bool:
+        """Is the shard closed with nothing left after ``after_sequence_number``? (Its children may start.)"""
+        shard = self._by_id.get(shard_id)
+        if shard is None:
+            return True
+        if shard.is_open:
+            return False
+        self.trim()
+        return shard.next_after(self._counter_of(shard, after_sequence_number)) is None
+
     def latest_sequence_number(self, shard_id: str) -> str | None:
         """The sequence number of the newest record kept in the shard, or None if it holds none."""
         shard = self._shard_or_raise(shard_id)
@@ -326,8 +461,9 @@ class Stream:
 
     def add_listener(self, callback: ShardListener) -> None:
         """``callback(shard_id)`` runs synchronously after records are appended to that shard (once
-        per shard per PutRecord/PutRecords call), and once per shard when the stream is deleted
-        (then ``stream.deleted`` is True). Keep it cheap: wake a poller, don't read here."""
+        per shard per PutRecord/PutRecords call), once per shard when the stream is deleted (then
+        ``stream.deleted`` is True), and for each closed and each new shard of a resharding. Keep it
+        cheap: wake a poller, don't read here."""
         self._listeners.append(callback)
 
     def remove_listener(self, callback: ShardListener) -> None:
