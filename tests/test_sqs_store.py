@@ -10,6 +10,7 @@ import pytest
 from lambda_emu.emulator.platform.clock import Clock
 from lambda_emu.emulator.platform.errors import AwsError
 from lambda_emu.emulator.services.sqs.checksums import md5_of_attributes, md5_of_body
+from lambda_emu.emulator.services.sqs.long_polling import receive_wait
 from lambda_emu.emulator.services.sqs.store import SqsStore
 
 ACCOUNT = "123456789012"
@@ -277,19 +278,19 @@ async def test_message_move_task_back_to_source(store: SqsStore, clock: Clock) -
     assert store.receive(source, 10) == []
     assert len(dlq.messages) == 3
     with pytest.raises(AwsError) as exc:
-        store.start_move_task(source.arn, None, None)
+        store.move_tasks.start(source.arn, None, None)
     assert exc.value.message == "Source queue must be configured as a Dead Letter Queue."
-    task = store.start_move_task(dlq.arn, None, 2)
+    task = store.move_tasks.start(dlq.arn, None, 2)
     assert (task.status, task.moved, task.to_move) == ("RUNNING", 2, 3)
     with pytest.raises(AwsError):
-        store.start_move_task(dlq.arn, None, None)
+        store.move_tasks.start(dlq.arn, None, None)
     await clock.advance(1)
     assert (task.status, task.moved) == ("COMPLETED", 3)
     assert sorted(m.body for m in store.receive(source, 10)) == ["m0", "m1", "m2"]
-    listed = store.list_move_tasks(dlq.arn, 10)
+    listed = store.move_tasks.list(dlq.arn, 10)
     assert listed == [task]
     with pytest.raises(AwsError) as exc:
-        store.cancel_move_task(task.handle)
+        store.move_tasks.cancel(task.handle)
     assert exc.value.code == "UnsupportedOperation"
 
 
@@ -368,13 +369,13 @@ async def test_fifo_redrive_keeps_group(store: SqsStore, clock: Clock) -> None:
 
 async def test_long_poll_wakes_on_send_and_on_deadline(store: SqsStore, clock: Clock) -> None:
     queue = store.create_queue("q")
-    poll = asyncio.ensure_future(store.receive_wait(queue, 10, None, 20))
+    poll = asyncio.ensure_future(receive_wait(clock, queue, 10, None, 20))
     await asyncio.sleep(0)
     assert not poll.done()
     queue.send("wake")
     assert [m.body for m in await poll] == ["wake"]
 
-    empty = asyncio.ensure_future(store.receive_wait(queue, 10, None, 20))
+    empty = asyncio.ensure_future(receive_wait(clock, queue, 10, None, 20))
     await asyncio.sleep(0)
     await clock.advance(19)
     assert not empty.done()
@@ -388,7 +389,7 @@ async def test_long_poll_wakes_on_visibility_expiry(store: SqsStore, clock: Cloc
     queue.send("m")
     store.receive(queue, 1)
     assert clock.next_timer_at() is None  # nobody waits: no timer
-    poll = asyncio.ensure_future(store.receive_wait(queue, 1, None, 20))
+    poll = asyncio.ensure_future(receive_wait(clock, queue, 1, None, 20))
     await asyncio.sleep(0)
     await clock.advance(5)
     [msg] = await poll

@@ -33,10 +33,12 @@ from lambda_emu.emulator.services.sqs.errors import (
     queue_does_not_exist,
     sqs_error,
 )
+from lambda_emu.emulator.services.sqs.long_polling import receive_wait
 from lambda_emu.emulator.services.sqs.messages import ReceivedMessage
+from lambda_emu.emulator.services.sqs.move_tasks import MoveTask
 from lambda_emu.emulator.services.sqs.query_traits import QUERY_TRAITS
 from lambda_emu.emulator.services.sqs.queue import Queue
-from lambda_emu.emulator.services.sqs.store import MoveTask, SqsStore
+from lambda_emu.emulator.services.sqs.store import SqsStore
 
 if TYPE_CHECKING:
     from lambda_emu.emulator.platform.state import StateStore
@@ -253,7 +255,7 @@ class SqsService(Service):
         if timeout is not None and not 0 <= timeout <= 43_200:
             raise invalid_parameter_value("VisibilityTimeout", timeout, "Must be >= 0 and <= 43200, if provided.")
         if wait > 0:
-            received = await self.store.receive_wait(queue, max_messages, timeout, wait)
+            received = await receive_wait(self.store.clock, queue, max_messages, timeout, wait)
         else:
             received = self.store.receive(queue, max_messages, timeout)
         if not received:
@@ -290,17 +292,17 @@ class SqsService(Service):
     # ---- message move tasks ------------------------------------------------------------------------
 
     def StartMessageMoveTask(self, params: dict[str, Any]) -> dict[str, Any]:
-        task = self.store.start_move_task(params["SourceArn"], params.get("DestinationArn"),
-                                          params.get("MaxNumberOfMessagesPerSecond"))
+        task = self.store.move_tasks.start(params["SourceArn"], params.get("DestinationArn"),
+                                           params.get("MaxNumberOfMessagesPerSecond"))
         return {"TaskHandle": task.handle}
 
     def CancelMessageMoveTask(self, params: dict[str, Any]) -> dict[str, Any]:
-        task = self.store.cancel_move_task(params["TaskHandle"])
+        task = self.store.move_tasks.cancel(params["TaskHandle"])
         return {"ApproximateNumberOfMessagesMoved": task.moved}
 
     def ListMessageMoveTasks(self, params: dict[str, Any]) -> dict[str, Any]:
         max_results = _bounded(params, "MaxResults", 1, 10, 1, "Must be between 1 and 10, if provided.")
-        tasks = self.store.list_move_tasks(params["SourceArn"], max_results)
+        tasks = self.store.move_tasks.list(params["SourceArn"], max_results)
         return {"Results": [_task_output(t) for t in tasks]}
 
 

@@ -10,7 +10,6 @@ right next to the mechanics they hook into.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import heapq
 import itertools
@@ -101,7 +100,6 @@ class Queue:
         self._pending: list[tuple[float, int, SqsMessage]] = []  # hidden messages by when they show
         self._push_seq = itertools.count()
         self._listeners: list[Listener] = []
-        self._waiters: set[asyncio.Future[None]] = set()
         self._wake_timer: Timer | None = None
 
     # ---- attributes ------------------------------------------------------------------------
@@ -177,7 +175,7 @@ class Queue:
         values.update(self.attributes)
         return {name: values[name] for name in attrs.ALL_ORDER if values.get(name) not in (None, "")}
 
-    # ---- listeners and long polls ------------------------------------------------------------
+    # ---- listeners (the mapping poller; a long poll, long_polling.py) ---------------------------
 
     def add_listener(self, callback: Listener) -> None:
         """Call ``callback()`` whenever messages may have become receivable (see module doc)."""
@@ -190,9 +188,6 @@ class Queue:
         self._arm_wake()
 
     def _notify(self) -> None:
-        for waiter in list(self._waiters):
-            if not waiter.done():
-                waiter.set_result(None)
         for callback in list(self._listeners):
             try:
                 callback()
@@ -200,7 +195,7 @@ class Queue:
                 log.exception("sqs listener failed", queue=self.name)
 
     def _observed(self) -> bool:
-        return bool(self._listeners or self._waiters)
+        return bool(self._listeners)
 
     def _arm_wake(self) -> None:
         """Keep one clock timer at the next moment a hidden message shows, only while observed."""
@@ -552,15 +547,6 @@ class Queue:
         """The queue was deleted: no more timers, and long polls on it return."""
         self._cancel_wake()
         self._notify()
-
-    def add_waiter(self, waiter: asyncio.Future[None]) -> None:
-        """A long poll waiting on this queue (woken like a listener)."""
-        self._waiters.add(waiter)
-        self._arm_wake()
-
-    def remove_waiter(self, waiter: asyncio.Future[None]) -> None:
-        self._waiters.discard(waiter)
-        self._arm_wake()
 
     def take(self, msg: SqsMessage) -> None:
         """Remove a message that moves to another queue."""

@@ -2,16 +2,17 @@
 
 Time is read from :class:`~lambda_emu.emulator.platform.clock.Clock` and evaluated lazily: visibility and
 delay expiry, retention and deduplication windows are computed from timestamps whenever a queue is
-read. The only timers are those that cause observable work: waking a long poll (its deadline, or
-the moment a hidden message becomes receivable) and waking queue listeners (the event source mapping
-poller). A queue nobody waits on schedules nothing, so a manual clock can always settle.
+read. The only timers are those that cause observable work: waking queue listeners (the event source
+mapping poller; a long poll, long_polling.py) when a hidden message becomes receivable, a long poll's
+deadline, a message move task's next second (move_tasks.py). A queue nobody waits on schedules
+nothing, so a manual clock can always settle.
 
 Internal API (used by the SQS service, Lambda destinations and the event source mapping poller)::
 
     store.queue_by_arn(arn) -> Queue | None
     store.deliver(queue_arn, body, message_attributes=None) -> message_id
     store.receive(queue, max_messages, visibility_timeout=None) -> list[ReceivedMessage]
-    await store.receive_wait(queue, max_messages, visibility_timeout, wait_seconds)
+    await long_polling.receive_wait(clock, queue, max_messages, visibility_timeout, wait_seconds)
     store.delete(queue, receipt_handle)
     queue.add_listener(callback) / queue.remove_listener(callback)
 
@@ -21,30 +22,28 @@ receivable: a send, a delay or visibility timeout running out, a message moved i
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
-import functools
 import json
 import os
 import random
 import re
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
-from lambda_emu.emulator.platform.clock import Clock, Timer
+from lambda_emu.emulator.platform.clock import Clock
 from lambda_emu.emulator.platform.logging import get_logger
 from lambda_emu.emulator.services.sqs import attributes as attrs
 from lambda_emu.emulator.services.sqs.errors import (
     invalid_parameter,
-    invalid_parameter_value,
     queue_does_not_exist,
     receipt_handle_invalid,
     sqs_error,
 )
 from lambda_emu.emulator.services.sqs.messages import ReceivedMessage, SqsMessage
+from lambda_emu.emulator.services.sqs.move_tasks import MoveTasks
 from lambda_emu.emulator.services.sqs.queue import FifoQueue, Queue, StandardQueue
 
 if TYPE_CHECKING:
@@ -60,23 +59,6 @@ _HANDLE_PREFIX = "AQEB"
 #: The region an AWS queue URL's host names: sqs.<region>.amazonaws.com or <region>.queue.amazonaws.com.
 _AWS_HOST = re.compile(r"(?:^|\.)([a-z]{2}(?:-[a-z]+)+-\d+)\.(?:queue\.)?amazonaws\.com(?:\.cn)?$")
 
-
-
-@dataclass
-class MoveTask:
-    """A StartMessageMoveTask redrive from a dead-letter queue."""
-
-    task_id: str
-    handle: str
-    source_arn: str
-    destination_arn: str | None
-    rate: int | None
-    to_move: int
-    started_at: float
-    status: str = "RUNNING"
-    moved: int = 0
-    failure_reason: str | None = None
-    timer: Timer | None = None
 
 
 class SqsStore:
@@ -105,7 +87,8 @@ class SqsStore:
         #: Every queue by (region, name): queues are per region.
         self.queues: dict[tuple[str, str], Queue] = {}
         self._deleted_at: dict[tuple[str, str], float] = {}
-        self._tasks: dict[str, list[MoveTask]] = {}  # by source ARN, newest last
+        #: StartMessageMoveTask's redrives (move_tasks.py).
+        self.move_tasks = MoveTasks(self)
 
     # ---- ids ----------------------------------------------------------------------------------
 
@@ -261,8 +244,7 @@ class SqsStore:
         queue.deleted = True
         self.queues.pop((queue.region, queue.name), None)
         self._deleted_at[(queue.region, queue.name)] = self.clock.now()
-        for task in self._tasks.get(queue.arn, []):
-            self._finish_task(task, "CANCELLED")
+        self.move_tasks.source_deleted(queue.arn)
         queue.closed()  # no more timers; long polls on it return
 
     def reset(self) -> None:
@@ -272,7 +254,7 @@ class SqsStore:
             self.delete_queue(queue)
         self.queues = {}
         self._deleted_at = {}
-        self._tasks = {}
+        self.move_tasks.clear()
 
     def list_queues(self, prefix: str | None = None, region: str | None = None) -> list[Queue]:
         """The queues of ``region`` (the emulator's own by default), by name."""
@@ -319,24 +301,6 @@ class SqsStore:
         """One immediate receive with ReceiveMessage's receive-count and redrive semantics."""
         return queue.receive(max_messages, visibility_timeout)
 
-    async def receive_wait(self, queue: Queue, max_messages: int, visibility_timeout: int | None,
-                           wait_seconds: float) -> list[ReceivedMessage]:
-        """ReceiveMessage with long polling: wait on the clock until a message shows or time is up."""
-        deadline = self.clock.now() + wait_seconds
-        loop = asyncio.get_running_loop()
-        while True:
-            messages = queue.receive(max_messages, visibility_timeout)
-            if messages or queue.deleted or self.clock.now() >= deadline:
-                return messages
-            waiter: asyncio.Future[None] = loop.create_future()
-            timer = self.clock.call_at(deadline, functools.partial(_wake, waiter))
-            queue.add_waiter(waiter)
-            try:
-                await waiter
-            finally:
-                timer.cancel()
-                queue.remove_waiter(waiter)
-
     def delete(self, queue: Queue, receipt_handle: str) -> None:
         """DeleteMessage."""
         queue.delete(receipt_handle)
@@ -373,86 +337,6 @@ class SqsStore:
         )
         target.put(moved)
 
-    # ---- message move tasks --------------------------------------------------------------------
-
-    def start_move_task(self, source_arn: str, destination_arn: str | None, rate: int | None) -> MoveTask:
-        source = self.queue_by_arn(source_arn)
-        if source is None:
-            raise sqs_error("ResourceNotFoundException", "The resource that you specified for the SourceArn "
-                            "parameter doesn't exist.")
-        if not self.dead_letter_sources(source):
-            raise invalid_parameter("Source queue must be configured as a Dead Letter Queue.")
-        if destination_arn is not None and self.queue_by_arn(destination_arn) is None:
-            raise sqs_error("ResourceNotFoundException", "The resource that you specified for the DestinationArn "
-                            "parameter doesn't exist.")
-        if rate is not None and not 1 <= rate <= 500:
-            raise invalid_parameter_value("MaxNumberOfMessagesPerSecond", rate, "Must be between 1 and 500.")
-        if any(t.status == "RUNNING" for t in self._tasks.get(source_arn, [])):
-            raise invalid_parameter("There is already a task running. Only one active task is allowed for a "
-                                    "source queue arn at a given time.")
-        task_id = self.new_id()
-        handle = base64.b64encode(json.dumps({"taskId": task_id, "sourceArn": source_arn},
-                                             separators=(",", ":")).encode()).decode()
-        task = MoveTask(task_id=task_id, handle=handle, source_arn=source_arn, destination_arn=destination_arn,
-                        rate=rate, to_move=len(source.messages), started_at=self.clock.now())
-        self._tasks.setdefault(source_arn, []).append(task)
-        self._move_step(task)
-        return task
-
-    def _move_step(self, task: MoveTask) -> None:
-        task.timer = None
-        if task.status != "RUNNING":
-            return
-        source = self.queue_by_arn(task.source_arn)
-        if source is None:
-            self._finish_task(task, "FAILED", "AWS.SimpleQueueService.NonExistentQueue")
-            return
-        budget = task.rate if task.rate is not None else task.to_move
-        while budget > 0 and task.moved < task.to_move:
-            msg = self._next_movable(source)
-            if msg is None:
-                break
-            target_arn = task.destination_arn or msg.dead_letter_source_arn
-            target = self.queue_by_arn(target_arn) if target_arn else None
-            if target is None:
-                self._finish_task(task, "FAILED", "AWS.SimpleQueueService.NonExistentQueue")
-                return
-            self.move_message(source, msg, target, dead_letter=False)
-            task.moved += 1
-            budget -= 1
-        if task.moved >= task.to_move or self._next_movable(source) is None:
-            self._finish_task(task, "COMPLETED")
-            return
-        task.timer = self.clock.call_later(1.0, lambda: self._move_step(task))
-
-    def _next_movable(self, source: Queue) -> SqsMessage | None:
-        return source.movable()
-
-    def _finish_task(self, task: MoveTask, status: str, reason: str | None = None) -> None:
-        task.status = status
-        task.failure_reason = reason
-        if task.timer is not None:
-            task.timer.cancel()
-            task.timer = None
-
-    def cancel_move_task(self, handle: str) -> MoveTask:
-        try:
-            decoded = json.loads(base64.b64decode(handle, validate=True))
-            tasks = self._tasks.get(decoded["sourceArn"], [])
-            task = next(t for t in tasks if t.task_id == decoded["taskId"])
-        except (binascii.Error, ValueError, KeyError, TypeError, StopIteration, RecursionError):
-            raise sqs_error("ResourceNotFoundException", "Task does not exist.") from None
-        if task.status != "RUNNING":
-            raise sqs_error("UnsupportedOperation", "Only active tasks can be cancelled.")
-        self._finish_task(task, "CANCELLED")
-        return task
-
-    def list_move_tasks(self, source_arn: str, max_results: int) -> list[MoveTask]:
-        if self.queue_by_arn(source_arn) is None:
-            raise sqs_error("ResourceNotFoundException", "The resource that you specified for the SourceArn "
-                            "parameter doesn't exist.")
-        return list(reversed(self._tasks.get(source_arn, [])))[:max_results]
-
 
 def _redrive_allowed(policy: dict[str, Any] | None, source_arn: str) -> bool:
     if policy is None:
@@ -463,9 +347,3 @@ def _redrive_allowed(policy: dict[str, Any] | None, source_arn: str) -> bool:
     if permission == "byQueue":
         return source_arn in (policy.get("sourceQueueArns") or [])
     return True
-
-
-def _wake(waiter: asyncio.Future[None]) -> None:
-    """A long poll's deadline: wake its receive, unless a message already did."""
-    if not waiter.done():
-        waiter.set_result(None)
