@@ -127,7 +127,7 @@ class Emulator:
         # invocation: Lambda's data plane
         self.functions = FunctionRegistry(self.region, self.account_id, self.state_dir / "code", self.state,
                                           rng=self.rng)
-        self.layers = LayerStore(self.region, self.account_id, self.state_dir)
+        self.layers = LayerStore(self.region, self.account_id, self.state_dir, self.state)
         host = SandboxHost(self.runner, self.runtime_api, self.region, lambda: self.endpoint, self.function_output,
                            container_runner=lambda: self.docker_runner,
                            opt_dir=lambda function: self.layers.opt_dir(function.layers) if function.layers else None,
@@ -198,7 +198,7 @@ class Emulator:
     def iam(self) -> IamService:
         from lambda_emu.emulator.services.iam.api import IamService
 
-        return IamService(account_id=self.account_id, now=self.clock.now)
+        return IamService(account_id=self.account_id, now=self.clock.now, state=self.state)
 
     @cached_property
     def sts(self) -> StsService:
@@ -208,7 +208,7 @@ class Emulator:
             role = self.iam.store.role_by_arn(arn)
             return None if role is None else (role.role_id, role.max_session_duration)
 
-        return StsService(account_id=self.account_id, now=self.clock.now, find_role=find_role)
+        return StsService(account_id=self.account_id, now=self.clock.now, find_role=find_role, state=self.state)
 
     @property
     def docker_runner(self) -> DockerRunner:
@@ -280,12 +280,17 @@ class Emulator:
 
     def _restore_state(self) -> None:
         """What the state directory holds, rebuilt before any request is served, in dependency order:
-        layers (once they exist: restore them here, first), functions, queues and their messages, streams
-        and their records, the journal. Async events and event source mappings start work, so they come
-        back in ``_resume``, once the rooms they drive are up."""
+        layers, functions (with their layer versions), IAM's roles and policies and STS's issued keys,
+        queues and their messages, streams and their records, the journal. Async events and event source
+        mappings start work, so they come back in ``_resume``, once the rooms they drive are up."""
         if self.state is None or not self.restored:
             return
-        self.functions.restore()
+        self.layers.restore()
+        self.functions.restore(self.layers.restored_layers)
+        if any(next(self.state.load(kind), None) is not None for kind in ("iam-role", "iam-policy")):
+            self.iam.store.restore()
+        if next(self.state.load("sts-session"), None) is not None:
+            self.sts.restore()
         if next(self.state.load("sqs-queue"), None) is not None:
             self.sqs.restore()
         if next(self.state.load("kinesis-stream"), None) is not None:

@@ -466,7 +466,9 @@ def test_a_function_with_layers_survives_a_restart_with_state_dir(tmp_path: Path
     second = RunningServer(state_dir=state).start()
     try:
         lam = second.client("lambda")
-        # The layer store isn't kept by --state-dir: the function comes back, and runs, without it.
+        # The layer version comes back first, and the function with it (tests/test_state_dir.py has /opt).
+        assert lam.get_function_configuration(FunctionName=name)["Layers"] == [
+            {"Arn": arn["LayerVersionArn"], "CodeSize": arn["Content"]["CodeSize"]}]
         assert payload_of(lam.invoke(FunctionName=name)) == "ran"
         assert functions_view(second)[name]["dependencies"]["status"] == "none"
     finally:

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -444,6 +445,105 @@ def test_tags_policy_and_recursion_config_come_back(up: Callable[..., Emu], tmp_
     assert lam.get_policy(FunctionName=name) | {"ResponseMetadata": None} == policy | {"ResponseMetadata": None}
     assert lam.get_function_recursion_config(FunctionName=name)["RecursiveLoop"] == "Allow"
     assert lam.list_tags(Resource=mapping["EventSourceMappingArn"])["Tags"] == {"owner": "me"}
+
+
+#: Imports from its layers' /opt/python (the process runner puts the merged /opt's python folders on
+#: the path, as Lambda's python runtime does).
+LAYER_READER = """
+import greeting, only
+
+def handler(event, context):
+    return {"greeting": greeting.WHO, "only": only.WHO}
+"""
+
+
+def test_layer_versions_come_back_and_a_function_using_them_still_sees_opt(up: Callable[..., Emu],
+                                                                          tmp_path: Path) -> None:
+    state_dir = tmp_path / "state"
+    first = up(state_dir).ready()
+    lam = first.client("lambda")
+    base = lam.publish_layer_version(LayerName="base", Description="first", CompatibleRuntimes=["python3.12"],
+                                     Content={"ZipFile": make_zip({"python/greeting.py": "WHO = 'from base'\n",
+                                                                   "python/only.py": "WHO = 'base only'\n"})})
+    top_zip = make_zip({"python/greeting.py": "WHO = 'from top'\n"})
+    top = lam.publish_layer_version(LayerName="top", Content={"ZipFile": top_zip})
+    gone = lam.publish_layer_version(LayerName="top", Content={"ZipFile": make_zip({"python/x.py": ""})})
+    name = f"layered-{uuid.uuid4().hex[:8]}"
+    lam.create_function(FunctionName=name, Runtime="python3.12", Role=ROLE, Handler="app.handler",
+                        Code={"ZipFile": make_zip({"app.py": LAYER_READER})},
+                        Layers=[base["LayerVersionArn"], top["LayerVersionArn"]])
+    before = lam.invoke(FunctionName=name)
+    assert json.loads(before["Payload"].read()) == {"greeting": "from top", "only": "base only"}
+    # A deleted version is unlisted, and its number is never handed out again.
+    lam.delete_layer_version(LayerName="top", VersionNumber=gone["Version"])
+    # A function using a version deleted later keeps it, as on Lambda.
+    lam.delete_layer_version(LayerName="base", VersionNumber=base["Version"])
+    configuration = lam.get_function_configuration(FunctionName=name)
+    listed = lam.list_layer_versions(LayerName="top")["LayerVersions"]
+    fetched = lam.get_layer_version(LayerName="top", VersionNumber=top["Version"])
+    first.kill9()
+
+    second = up(state_dir).ready()
+    lam = second.client("lambda")
+    assert lam.list_layer_versions(LayerName="top")["LayerVersions"] == listed
+    assert lam.list_layer_versions(LayerName="base")["LayerVersions"] == []
+    again = lam.get_layer_version(LayerName="top", VersionNumber=top["Version"])
+    # The same in all but the port in Content.Location (the new run's endpoint).
+    assert again["Content"].pop("Location").startswith(second.endpoint + "/_emu/layer-content?arn=")
+    location = fetched["Content"].pop("Location")
+    assert again | {"ResponseMetadata": None} == fetched | {"ResponseMetadata": None}
+    assert [layer["LayerName"] for layer in lam.list_layers()["Layers"]] == ["top"]
+    assert lam.get_function_configuration(FunctionName=name)["Layers"] == configuration["Layers"]
+    # The function's /opt is its two layers again (a fresh environment: the first run's died with it).
+    after = lam.invoke(FunctionName=name)
+    assert "FunctionError" not in after
+    assert json.loads(after["Payload"].read()) == {"greeting": "from top", "only": "base only"}
+    republished = lam.publish_layer_version(LayerName="top", Content={"ZipFile": make_zip({"python/y.py": ""})})
+    assert republished["Version"] == 3
+    # Its content is still served from the state directory.
+    with urllib.request.urlopen(second.endpoint + location[len(first.endpoint):], timeout=30) as answer:
+        assert answer.read() == top_zip
+
+
+def test_iam_roles_and_policies_and_sts_keys_come_back(up: Callable[..., Emu], tmp_path: Path) -> None:
+    state_dir = tmp_path / "state"
+    first = up(state_dir).ready()
+    iam, sts = first.client("iam"), first.client("sts")
+    trust = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+    document = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "sqs:*", "Resource": "*"}]})
+    role = iam.create_role(RoleName="worker", Path="/app/", AssumeRolePolicyDocument=trust, Description="d",
+                           MaxSessionDuration=7200, Tags=[{"Key": "team", "Value": "a"}])["Role"]
+    policy = iam.create_policy(PolicyName="queues", PolicyDocument=document, Description="queues")["Policy"]
+    iam.attach_role_policy(RoleName="worker", PolicyArn=policy["Arn"])
+    iam.put_role_policy(RoleName="worker", PolicyName="inline", PolicyDocument=document)
+    iam.create_role(RoleName="deleted", AssumeRolePolicyDocument=trust)
+    iam.delete_role(RoleName="deleted")
+    got_role = iam.get_role(RoleName="worker")["Role"]
+    got_policy = iam.get_policy(PolicyArn=policy["Arn"])["Policy"]
+    credentials = sts.assume_role(RoleArn=role["Arn"], RoleSessionName="s1")["Credentials"]
+    first.kill9()
+
+    second = up(state_dir).ready()
+    iam = second.client("iam")
+    assert iam.get_role(RoleName="worker")["Role"] == got_role
+    assert iam.get_policy(PolicyArn=policy["Arn"])["Policy"] == got_policy
+    assert [r["RoleName"] for r in iam.list_roles()["Roles"]] == ["worker"]
+    assert iam.list_attached_role_policies(RoleName="worker")["AttachedPolicies"] == [
+        {"PolicyName": "queues", "PolicyArn": policy["Arn"]}]
+    assert iam.get_role_policy(RoleName="worker", PolicyName="inline")["PolicyDocument"] == json.loads(document)
+    # The attachment is known from both sides: the policy can't be deleted while attached.
+    with pytest.raises(iam.exceptions.DeleteConflictException):
+        iam.delete_policy(PolicyArn=policy["Arn"])
+    # A key AssumeRole issued before the kill still stands for the assumed role.
+    assumed = boto3.client("sts", endpoint_url=second.endpoint, region_name="us-east-1",
+                           aws_access_key_id=credentials["AccessKeyId"],
+                           aws_secret_access_key=credentials["SecretAccessKey"],
+                           aws_session_token=credentials["SessionToken"])
+    identity = assumed.get_caller_identity()
+    assert identity["Arn"] == "arn:aws:sts::000000000000:assumed-role/worker/s1"
+    assert identity["UserId"] == f"{role['RoleId']}:s1"
 
 
 def _version() -> str:

@@ -12,7 +12,7 @@ import stat
 import uuid
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -275,6 +275,8 @@ class FunctionRegistry(VersionsMixin):
         self.code_root = code_root
         self._functions: dict[str, Function] = {}
         self._state = state
+        #: At restore: a function's layer versions by ARN (the layer store, restored first).
+        self._restored_layers: Callable[[list[str]], list[Any]] | None = None
         self._versions_init(rng)
 
     # ---- the state directory ----
@@ -286,14 +288,16 @@ class FunctionRegistry(VersionsMixin):
         elif self._state is not None and self._functions.get(function.name) is function:
             self._state.put("function", function.name, lambda: function_record(function))
 
-    def restore(self) -> None:
-        """The functions of the state directory (their code is already in it, under ``code_root``)."""
+    def restore(self, layers: Callable[[list[str]], list[Any]] | None = None) -> None:
+        """The functions of the state directory (their code is already in it, under ``code_root``);
+        ``layers`` finds their layer versions by ARN (the layer store, restored first)."""
         if self._state is None:
             return
+        self._restored_layers = layers
         for _name, record in self._state.load("function"):
-            function = function_from_record(record)
+            function = self._from_record(record)
             self._functions[function.name] = function
-        self._restore_versions()
+        self._restore_versions()  # published versions name their layer versions too
 
     def _save_base(self, function: Function) -> None:
         self.saved(function)
@@ -302,7 +306,7 @@ class FunctionRegistry(VersionsMixin):
         return function_record(function)
 
     def _from_record(self, record: dict[str, Any]) -> Function:
-        return function_from_record(record)
+        return function_from_record(record, self._restored_layers)
 
     def arn(self, name: str) -> str:
         return f"arn:aws:lambda:{self.region}:{self.account_id}:function:{name}"
@@ -399,20 +403,19 @@ def function_record(function: Function) -> dict[str, Any]:
     record["code"] = {"directory": str(code.directory), "size": code.size, "sha256": code.sha256,
                       "owned": code.owned, "package": str(code.package) if code.package else None}
     record["dependencies"] = {**function.dependencies.to_json(), "creating": function.dependencies.creating}
-    # Layer versions live in the layer store, which --state-dir doesn't keep: their ARNs are kept for
-    # the record, and a restored function runs without them.
+    # Layer versions live in the layer store (its own records): a function keeps their ARNs.
     record["layers"] = [layer.arn for layer in function.layers]
     return record
 
 
-def function_from_record(record: dict[str, Any]) -> Function:
+def function_from_record(record: dict[str, Any], layers: Callable[[list[str]], list[Any]] | None = None) -> Function:
     code = record["code"]
     known = {f.name for f in fields(Function)}
     values = {k: v for k, v in record.items() if k in known}
     values["code"] = Code(Path(code["directory"]), code["size"], code["sha256"], code["owned"],
                           Path(code["package"]) if code.get("package") else None)
     values["dependencies"] = _dependencies_from_record(record.get("dependencies") or {})
-    values["layers"] = []
+    values["layers"] = layers(list(record.get("layers") or [])) if layers is not None else []
     return Function(**values)
 
 

@@ -5,6 +5,9 @@ A layer version is a zip extracted once under the state directory. A function's 
 extracted over each other in the order listed (a file in several layers comes from the last), built
 once per list of layer versions. Deleting a layer version only unlists it: functions that use it keep
 their copy, as on Lambda.
+
+With ``--state-dir`` each layer is one record (kind ``layer``: its versions, deleted ones included, and
+the last version number, which is never reused); the files are already under the state directory.
 """
 
 from __future__ import annotations
@@ -13,12 +16,18 @@ import base64
 import hashlib
 import re
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lambda_emu.emulator.invocation.functions import MAX_ZIPPED_BYTES, extract_zip, timestamp_text
 from lambda_emu.emulator.platform.errors import AwsError, invalid_parameter, resource_not_found
+from lambda_emu.emulator.platform.logging import get_logger
+
+if TYPE_CHECKING:
+    from lambda_emu.emulator.platform.state import StateStore
+
+log = get_logger("layers")
 
 MAX_LAYERS = 5
 LAYER_ARN_RE = re.compile(r"^arn:[a-zA-Z0-9-]+:lambda:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):layer:"
@@ -68,20 +77,83 @@ class Layer:
     name: str
     versions: dict[int, LayerVersion] = field(default_factory=dict)
     last_version: int = 0  # version numbers are never reused, even after a delete
+    #: Deleted versions: unlisted, but a function that uses one keeps it (a restart must find it again).
+    deleted: dict[int, LayerVersion] = field(default_factory=dict)
+
+    def record(self) -> dict[str, Any]:
+        """The layer as the state directory keeps it."""
+        return {"name": self.name, "last_version": self.last_version,
+                "versions": [_version_record(v) for v in self.versions.values()],
+                "deleted": [_version_record(v) for v in self.deleted.values()]}
+
+
+def _version_record(version: LayerVersion) -> dict[str, Any]:
+    record = asdict(version)
+    record["directory"], record["package"] = str(version.directory), str(version.package)
+    return record
+
+
+def _version_from_record(record: dict[str, Any]) -> LayerVersion:
+    known = {f.name for f in fields(LayerVersion)}
+    values = {k: v for k, v in record.items() if k in known}
+    values["directory"], values["package"] = Path(record["directory"]), Path(record["package"])
+    return LayerVersion(**values)
 
 
 class LayerStore:
-    def __init__(self, region: str, account_id: str, root: Path) -> None:
+    def __init__(self, region: str, account_id: str, root: Path, state: StateStore | None = None) -> None:
         self.region = region
         self.account_id = account_id
         self.root = root
         self._layers: dict[str, Layer] = {}
+        #: --state-dir: each layer is written through as it changes; None without it.
+        self._state = state
+
+    # ---- the state directory ----
+
+    def _saved(self, layer: Layer) -> None:
+        if self._state is not None:
+            self._state.put("layer", layer.name, layer.record)
+
+    def restore(self) -> None:
+        """The layers of the state directory (restored before functions, which name their versions)."""
+        if self._state is None:
+            return
+        for name, record in self._state.load("layer"):
+            layer = Layer(name, last_version=record["last_version"])
+            for kept, listed in ((record["deleted"], layer.deleted), (record["versions"], layer.versions)):
+                for version_record in kept:
+                    version = _version_from_record(version_record)
+                    if version.directory.is_dir():
+                        listed[version.version] = version
+                    else:
+                        log.warning("layer version's files are gone from the state directory; not restored",
+                                    layer=version.arn, directory=str(version.directory))
+            self._layers[name] = layer
+
+    def restored_layers(self, arns: list[str]) -> list[LayerVersion]:
+        """A restored function's layers: its versions by ARN, deleted ones included (the function kept
+        them, as on Lambda); one whose files are gone is left out, and said so."""
+        result = []
+        for arn in arns:
+            found = LAYER_ARN_RE.match(arn)
+            layer = self._layers.get(found["name"]) if found and found["version"] else None
+            number = int(found["version"]) if found and found["version"] else 0
+            version = (layer.versions.get(number) or layer.deleted.get(number)) if layer else None
+            if version is None:
+                log.warning("a restored function's layer version is not in the state directory; it runs without it",
+                            layer=arn)
+                continue
+            result.append(version)
+        return result
 
     def clear(self) -> None:
         """Forget every layer (POST /_emu/reset); version numbers start over, as in a fresh run, so their
         files go too (a version published after the reset is extracted where its namesake was). Every
         function, and so every /opt built from these layers, is gone by then."""
         self._layers.clear()
+        if self._state is not None:
+            self._state.delete_all("layer")
         shutil.rmtree(self.root / "layers", ignore_errors=True)
         shutil.rmtree(self.root / "opt", ignore_errors=True)
 
@@ -113,6 +185,7 @@ class LayerStore:
             license_info=params.get("LicenseInfo"),
         )
         layer.versions[version] = layer_version
+        self._saved(layer)
         return layer_version
 
     def get(self, name: str, version: int | str) -> LayerVersion:
@@ -130,8 +203,11 @@ class LayerStore:
         if version < 1:
             raise invalid_parameter("Layer Version Cannot be less than 1")
         layer = self._layers.get(name)
-        if layer is not None:
-            layer.versions.pop(version, None)  # its files stay: functions using it keep their copy
+        removed = layer.versions.pop(version, None) if layer is not None else None
+        if layer is not None and removed is not None:
+            # Its files stay: functions using it keep their copy.
+            layer.deleted[version] = removed
+            self._saved(layer)
 
     def versions(self, name: str) -> list[LayerVersion]:
         layer = self._layers.get(name)

@@ -4,11 +4,14 @@ and customer managed policies. Stored with AWS's shapes and errors; permissions 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lambda_emu.emulator.platform.errors import AwsError
 from lambda_emu.emulator.protocol.service import QueryTraits, Service
 from lambda_emu.emulator.services.iam.store import IamStore, Role, check_document, encode_document
+
+if TYPE_CHECKING:
+    from lambda_emu.emulator.platform.state import StateStore
 
 #: IAM's botocore model is the query one already: only the namespace is handed over.
 QUERY_TRAITS = QueryTraits(namespace="https://iam.amazonaws.com/doc/2010-05-08/", member_names={}, map_names={},
@@ -22,8 +25,8 @@ class IamService(Service):
     service_name = "iam"
     query_traits = QUERY_TRAITS
 
-    def __init__(self, *, account_id: str, now: Callable[[], float]) -> None:
-        self.store = IamStore(account_id, now)
+    def __init__(self, *, account_id: str, now: Callable[[], float], state: StateStore | None = None) -> None:
+        self.store = IamStore(account_id, now, state)
 
     def reset(self) -> None:
         self.store.reset()
@@ -66,6 +69,7 @@ class IamService(Service):
         role: Role = self.store.role(params["RoleName"])
         check_document(params["PolicyDocument"])
         role.assume_role_policy = params["PolicyDocument"]
+        self.store.saved_role(role)
         return {}
 
     # ---- inline policies ----

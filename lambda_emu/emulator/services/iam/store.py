@@ -10,12 +10,15 @@ import json
 import secrets
 import string
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from lambda_emu.emulator.platform.errors import AwsError
+
+if TYPE_CHECKING:
+    from lambda_emu.emulator.platform.state import StateStore
 
 #: The account AWS's own managed policies live in (arn:aws:iam::aws:policy/...).
 AWS_MANAGED_ACCOUNT = "aws"
@@ -119,15 +122,40 @@ class Policy:
 class IamStore:
     """Every role and customer managed policy of the account."""
 
-    def __init__(self, account_id: str, now: Callable[[], float]) -> None:
+    def __init__(self, account_id: str, now: Callable[[], float], state: StateStore | None = None) -> None:
         self.account_id = account_id
         self.now = now
         self.roles: dict[str, Role] = {}
         self.policies: dict[str, Policy] = {}
+        #: --state-dir: every role and policy is written through (kinds iam-role, iam-policy); None without it.
+        self.state = state
 
     def reset(self) -> None:
         self.roles.clear()
         self.policies.clear()
+        if self.state is not None:
+            self.state.delete_all("iam-role")
+            self.state.delete_all("iam-policy")
+
+    # ---- the state directory ----
+
+    def saved_role(self, role: Role) -> None:
+        """Write a role (its inline policies and attachments with it) through, after any change."""
+        if self.state is not None:
+            self.state.put("iam-role", role.name.lower(), lambda: asdict(role))
+
+    def saved_policy(self, policy: Policy) -> None:
+        if self.state is not None:
+            self.state.put("iam-policy", policy.arn, lambda: asdict(policy))
+
+    def restore(self) -> None:
+        """The roles and managed policies of the state directory, as they were (IDs, dates, attachments)."""
+        if self.state is None:
+            return
+        for key, record in self.state.load("iam-role"):
+            self.roles[key] = Role(**record)
+        for key, record in self.state.load("iam-policy"):
+            self.policies[key] = Policy(**record)
 
     # ---- roles ----
 
@@ -149,6 +177,7 @@ class IamStore:
         role = Role(name, path, unique_id("AROA"), f"arn:aws:iam::{self.account_id}:role{path}{name}", self.now(),
                     document, description, max_session, boundary, tags)
         self.roles[name.lower()] = role
+        self.saved_role(role)
         return role
 
     def delete_role(self, name: str) -> None:
@@ -158,11 +187,14 @@ class IamStore:
         if role.inline:
             raise delete_conflict("Cannot delete entity, must delete policies first.")
         del self.roles[name.lower()]
+        if self.state is not None:
+            self.state.delete("iam-role", name.lower())
 
     def put_role_policy(self, role_name: str, policy_name: str, document: str) -> None:
         role = self.role(role_name)
         check_document(document)
         role.inline[policy_name] = document
+        self.saved_role(role)
 
     def role_policy(self, role_name: str, policy_name: str) -> tuple[Role, str]:
         role = self.role(role_name)
@@ -174,6 +206,7 @@ class IamStore:
     def delete_role_policy(self, role_name: str, policy_name: str) -> None:
         role, _ = self.role_policy(role_name, policy_name)
         del role.inline[policy_name]
+        self.saved_role(role)
 
     def attach(self, role_name: str, policy_arn: str) -> None:
         role = self.role(role_name)
@@ -183,17 +216,21 @@ class IamStore:
         if policy_arn in role.attached:
             return  # attaching twice changes nothing, as in IAM
         role.attached.append(policy_arn)
+        self.saved_role(role)
         if policy is not None:
             policy.attached_to.append(role.name)
+            self.saved_policy(policy)
 
     def detach(self, role_name: str, policy_arn: str) -> None:
         role = self.role(role_name)
         if policy_arn not in role.attached:
             raise no_such_entity(f"Policy {policy_arn} was not found.")
         role.attached.remove(policy_arn)
+        self.saved_role(role)
         policy = self.policies.get(policy_arn)
         if policy is not None and role.name in policy.attached_to:
             policy.attached_to.remove(role.name)
+            self.saved_policy(policy)
 
     def policy_name(self, arn: str) -> str:
         policy = self.policies.get(arn)
@@ -209,6 +246,7 @@ class IamStore:
         check_document(document)
         policy = Policy(name, path, unique_id("ANPA"), arn, self.now(), document, description, tags)
         self.policies[arn] = policy
+        self.saved_policy(policy)
         return policy
 
     def policy(self, arn: str) -> Policy:
@@ -222,6 +260,8 @@ class IamStore:
         if policy.attached_to:
             raise delete_conflict("Cannot delete a policy attached to entities.")
         del self.policies[arn]
+        if self.state is not None:
+            self.state.delete("iam-policy", arn)
 
 
 def _aws_managed(arn: str) -> bool:

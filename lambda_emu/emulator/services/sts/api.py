@@ -15,13 +15,16 @@ import re
 import secrets
 import string
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lambda_emu.emulator.platform.errors import AwsError
 from lambda_emu.emulator.protocol import context
 from lambda_emu.emulator.protocol.service import QueryTraits, Service
+
+if TYPE_CHECKING:
+    from lambda_emu.emulator.platform.state import StateStore
 
 QUERY_TRAITS = QueryTraits(namespace="https://sts.amazonaws.com/doc/2011-06-15/", member_names={}, map_names={},
                            errors={})
@@ -46,15 +49,27 @@ class StsService(Service):
     service_name = "sts"
     query_traits = QUERY_TRAITS
 
-    def __init__(self, *, account_id: str, now: Callable[[], float], find_role: RoleLookup) -> None:
+    def __init__(self, *, account_id: str, now: Callable[[], float], find_role: RoleLookup,
+                 state: StateStore | None = None) -> None:
         self.account_id = account_id
         self.now = now
         self.find_role = find_role
         #: Access key ID → whom it was issued to (AssumeRole).
         self.sessions: dict[str, Session] = {}
+        #: --state-dir: each issued key is written through (kind sts-session), so it still names its
+        #: assumed role after a restart; None without it.
+        self.state = state
 
     def reset(self) -> None:
         self.sessions.clear()
+        if self.state is not None:
+            self.state.delete_all("sts-session")
+
+    def restore(self) -> None:
+        """The access keys AssumeRole issued in earlier runs of this state directory."""
+        if self.state is not None:
+            for key, record in self.state.load("sts-session"):
+                self.sessions[key] = Session(**record)
 
     def validation_error(self, problems: list[str]) -> Exception:
         count = len(problems)
@@ -88,7 +103,9 @@ class StsService(Service):
         access_key = "ASIA" + "".join(secrets.choice(_KEY_ALPHABET) for _ in range(16))
         user_id = f"{role_id}:{session_name}"
         arn = f"arn:{partition}:sts::{account}:assumed-role/{role_name}/{session_name}"
-        self.sessions[access_key] = Session(account, user_id, arn)
+        session = self.sessions[access_key] = Session(account, user_id, arn)
+        if self.state is not None:
+            self.state.put("sts-session", access_key, lambda: asdict(session))
         expiration = datetime.fromtimestamp(self.now() + duration, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         out: dict[str, Any] = {
             "Credentials": {
