@@ -217,9 +217,9 @@ async def run_up(config: EmulatorConfig, log_level: str = "info", log_format: st
             # The one line scripts wait for: printed only once the endpoint answers.
             print(f"lambda-emu {__version__} ready at {emu.endpoint}", flush=True)
             if terminal is not None:
-                from lambda_emu.summary import print_summary
+                from lambda_emu.summary import print_summary, resolve_interpreters
 
-                print_summary(emu, terminal)
+                print_summary(emu, terminal, await resolve_interpreters(emu, stop))
             await stop.wait()
         print("lambda-emu stopping", flush=True)
         return 0

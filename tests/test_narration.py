@@ -189,3 +189,54 @@ def test_up_narrates_every_decision(up: EmuProcess, tmp_path: Path) -> None:
     assert f"[HelloFn] START RequestId: {hello_id} Version: $LATEST (async, attempt 2/3, duplicate)" in starts
     assert any(line.startswith("[QueueFn] START RequestId: ") and line.endswith("(sqs, attempt 1)")
                for line in up.stdout)
+
+
+INTERPRETERS_TEMPLATE = textwrap.dedent("""\
+    Globals:
+      Function:
+        CodeUri: app/
+        Handler: app.order
+    Resources:
+      Exact:
+        Type: AWS::Serverless::Function
+        Properties: {Runtime: python3.12}
+      Fallback:
+        Type: AWS::Serverless::Function
+        Properties: {Runtime: python3.14}
+      Custom:
+        Type: AWS::Serverless::Function
+        Properties: {Runtime: provided.al2023, Handler: bootstrap}
+      Node:
+        Type: AWS::Serverless::Function
+        Properties: {Runtime: nodejs20.x, Handler: index.handler}
+    """)
+
+
+def test_the_summary_names_the_interpreter_each_runtime_really_runs_on(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    (project / "app").mkdir(parents=True)
+    (project / "app" / "app.py").write_text(APP)
+    (project / "template.yaml").write_text(INTERPRETERS_TEMPLATE)
+    env = {k: v for k, v in os.environ.items() if k != "LAMBDA_EMU_ENDPOINT"}
+    env["XDG_RUNTIME_DIR"] = str(tmp_path / "run")
+    (tmp_path / "run").mkdir()
+    process = EmuProcess(["--port", "0"], project, env)
+    try:
+        endpoint = process.wait_ready()
+        wait_until(lambda: any(line.startswith("try: lambda-emu invoke ") for line in process.stdout), 10, "the hint")
+        summary = process.stdout[process.stdout.index("Functions:") + 2:]
+        rows = {row.split()[0]: row for row in summary[:4]}
+        with urllib.request.urlopen(endpoint + "/_emu/functions", timeout=60) as answer:
+            views = {view["functionName"]: view["interpreter"] for view in json.loads(answer.read())["functions"]}
+    finally:
+        process.cleanup()
+    # What the process runner will start, resolved as it resolves it (/_emu/functions reads the same
+    # resolution) — never lambda-emu's own interpreter with -m awslambdaric.
+    exact, fallback = views["Exact"], views["Fallback"]
+    assert exact["exact"] is True and exact["version"].startswith("3.12.")
+    assert rows["Exact"].split(None, 3)[3] == f"{exact['path']} ({exact['version']})"
+    assert fallback["exact"] is False
+    assert rows["Fallback"].split(None, 3)[3] == f"{fallback['path']} ({fallback['version']}; no 3.14 found)"
+    assert rows["Custom"].split(None, 3)[3] == "the code's bootstrap"
+    assert rows["Node"].split(None, 3)[3] == "none: needs --runner docker"
+    assert not any("awslambdaric" in row for row in rows.values())
