@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from lambda_emu.emulator.template.loader import TemplateError, load_template, parse
-from tests.support import RunningServer, payload_of
+from tests.support import RunningServer, make_zip, payload_of
 
 APP = """\
 import os
@@ -322,6 +322,17 @@ BAD_TEMPLATES = {
               Runtime: python3.12
               Environment: {Variables: {AWS_REGION: eu-west-1}}
         """, "resource ReservedEnv .*AWS_REGION"),
+    # CreateFunction's own refusal: the template creates functions through the API's path.
+    "image-layers": ("""
+        Resources:
+          Imaged:
+            Type: AWS::Serverless::Function
+            Properties:
+              PackageType: Image
+              ImageUri: lambda-emu/python:3.11
+              Layers: [arn:aws:lambda:us-east-1:000000000000:layer:shared:1]
+        """, "resource Imaged .*Please don't provide Handler or Runtime or Layer when the intended function "
+             "PackageType is Image"),
     "logical-id": ("""
         Resources:
           bad-id:
@@ -337,6 +348,35 @@ def test_bad_template_is_a_clear_error(server: RunningServer, code_dir: Path, tm
     with pytest.raises(TemplateError, match=message) as raised:
         load(server, path)
     assert str(path.resolve().parent) in str(raised.value) or str(path) in str(raised.value)
+
+
+def test_a_template_function_is_what_create_function_makes_of_the_same_input(
+        server: RunningServer, lam: Any, code_dir: Path, tmp_path: Path) -> None:
+    fn = logical()
+    path = write_template(tmp_path, f"""
+        Resources:
+          {fn}:
+            Type: AWS::Lambda::Function
+            Properties:
+              Code: src
+              Handler: app.handler
+              Runtime: python3.12
+              Role: arn:aws:iam::000000000000:role/same
+              Tags: [{{Key: team, Value: a}}]
+    """)
+    load(server, path)
+    twin = f"{fn}-api"
+    lam.create_function(FunctionName=twin, Runtime="python3.12", Handler="app.handler",
+                        Role="arn:aws:iam::000000000000:role/same", Tags={"team": "a"},
+                        Code={"ZipFile": make_zip({"app.py": APP})})
+    loaded, created = lam.get_function(FunctionName=fn), lam.get_function(FunctionName=twin)
+    differ = ("FunctionName", "FunctionArn", "CodeSize", "CodeSha256", "LastModified", "RevisionId", "LoggingConfig")
+    assert {k: v for k, v in loaded["Configuration"].items() if k not in differ} == \
+           {k: v for k, v in created["Configuration"].items() if k not in differ}
+    assert loaded["Tags"] == created["Tags"] == {"team": "a"}
+    # Its code folder is used in place (reload-on-edit), not copied into lambda-emu's code directory.
+    sandbox = {f["functionName"]: f for f in server.emu_get("/_emu/functions")["functions"]}
+    assert sandbox[fn]["codePath"] == str(code_dir.resolve())
 
 
 def test_duplicate_function_name_names_the_resource(server: RunningServer, code_dir: Path, tmp_path: Path) -> None:

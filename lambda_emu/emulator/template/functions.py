@@ -1,18 +1,22 @@
 """Template functions: AWS::Serverless::Function (with SAM's Globals) and AWS::Lambda::Function, their
 code (a local directory used in place, or inline code), the properties lambda-emu reads, and the IAM
-roles they name."""
+roles they name.
+
+A function is created through the Lambda API's own CreateFunction path (``LambdaService.create_function``:
+the same checks, defaults, state and hooks), with CloudFormation's properties as CreateFunction's
+input. Only its code differs: a CodeUri folder is used in place rather than unzipped into lambda-emu's
+code directory, so an edit reaches the next cold start (reload-on-edit, a deliberate local-dev feature)."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import shutil
 import uuid
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from lambda_emu.emulator.invocation.functions import Code, Function, FunctionRegistry
+from lambda_emu.emulator.invocation.functions import Code, FunctionRegistry
 from lambda_emu.emulator.platform.errors import AwsError
 from lambda_emu.emulator.template.images import ImageBuild, image_build, start_build
 from lambda_emu.emulator.template.loader import (
@@ -151,60 +155,61 @@ def _load_function(context: LoadContext, logical_id: str, raw_props: dict[str, A
         raise context.error(logical_id, "Runtime is required")
     elif model.handler is None and model.runtime.startswith("python"):
         raise context.error(logical_id, "Handler is required for the runtime " + model.runtime)
-    from lambda_emu.emulator.services.lambda_.api import LambdaService
-
-    LambdaService._check_environment({"Variables": model.environment})  # noqa: SLF001 - AWS's own rules
     name = model.function_name or logical_id
     build: ImageBuild | None = None
     resolved: str | None = None
     uri: str | None = None
+    # CreateFunction's own input, with CloudFormation's values: the function is created through the
+    # same path as the API's (its checks, defaults, --state-dir record and created-hooks).
+    params: dict[str, Any] = {
+        "FunctionName": name,
+        "Role": model.role or f"arn:aws:iam::{context.stack.account_id}:role/{logical_id}Role",
+        "Timeout": model.timeout,
+        "MemorySize": model.memory_size,
+        "Description": model.description,
+        "Tags": model.tags,
+        "Architectures": model.architectures,
+        "EphemeralStorage": {"Size": model.ephemeral_storage},
+        "PackageType": "Image" if image else "Zip",
+    }
+    if "Environment" in props:
+        params["Environment"] = {"Variables": model.environment}
+    if not image:
+        params["Runtime"] = model.runtime
+        if model.handler is not None:
+            params["Handler"] = model.handler
+    if "Layers" in props:
+        layers = context.value(logical_id, "Layers", props["Layers"])
+        if not isinstance(layers, list) or not all(isinstance(arn, str) for arn in layers):
+            raise context.error(logical_id, "Layers must be a list of layer version ARNs")
+        params["Layers"] = layers
+    lambda_ = context.stack.lambda_
+    # Checked before any code is made for it (inline code is written to a folder of its own).
+    lambda_.check_create(params)
     if image:
         build, uri = image_build(context, logical_id, props, model.image_uri)
+        params["Code"] = {"ImageUri": uri}
+        if model.image_config:
+            params["ImageConfig"] = model.image_config
         if build is None:
             try:
-                code, resolved = context.stack.lambda_.image_code(name, uri)
+                code, resolved = lambda_.image_code(name, uri)
             except AwsError as exc:
                 raise context.error(logical_id, f"ImageUri: {exc.message}") from None
         else:
             code = context.stack.functions.code_from_image(name, "")
     else:
+        params["Code"] = {}
         code = _code(context, logical_id, props, name)
-    function = Function(
-        name=name,
-        arn=context.stack.functions.arn(name),
-        runtime=model.runtime or "",
-        handler=model.handler or "",
-        role=model.role or f"arn:aws:iam::{context.stack.account_id}:role/{logical_id}Role",
-        code=code,
-        timeout=model.timeout,
-        memory_size=model.memory_size,
-        description=model.description,
-        environment=model.environment,
-        environment_set="Environment" in props,
-        reserved_concurrency=model.reserved_concurrency,
-        tags=model.tags,
-        architectures=model.architectures,
-        ephemeral_storage=model.ephemeral_storage,
-        package_type="Image" if image else "Zip",
-        image_uri=uri,
-        resolved_image_uri=resolved,
-        image_config=model.image_config or None,
-    )
+    function = lambda_.create_function(params, code, resolved)
     if build is not None:
         # Like `sam build`: the function exists at once, Pending until its image is built.
         function.state, function.state_reason_code = "Pending", "Creating"
         function.state_reason = "The function is being created."
-    if "Layers" in props:
-        layers = context.value(logical_id, "Layers", props["Layers"])
-        if not isinstance(layers, list) or not all(isinstance(arn, str) for arn in layers):
-            raise context.error(logical_id, "Layers must be a list of layer version ARNs")
-        function.layers = context.stack.lambda_.layers.resolve(layers)
-    try:
-        context.stack.lambda_.register(function)
-    except AwsError:
-        if function.code.owned:  # inline code written for a function that never came to be
-            shutil.rmtree(function.code.directory, ignore_errors=True)
-        raise
+        context.stack.functions.saved(function)
+    if model.reserved_concurrency is not None:
+        lambda_.PutFunctionConcurrency({"FunctionName": name, "ReservedConcurrentExecutions":
+                                        model.reserved_concurrency})
     if build is not None:
         start_build(context.stack, function, build)
     if context.stack.refusal(function.runtime) is not None:

@@ -139,6 +139,66 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, LayersApi, Tags
     # ---- functions ----
 
     async def CreateFunction(self, params: dict[str, Any]) -> dict[str, Any]:
+        # Everything is checked before the package is read (an unzip can be large), and again by
+        # create_function once it is (another request may have created the name meanwhile).
+        name, _layers = self.check_create(params)
+        if params.get("PackageType", "Zip") == "Image":
+            code, resolved = self._image_code(name, params["Code"])
+        else:
+            code, resolved = await self._code(name, params["Code"]), None
+        function = self.create_function(params, code, resolved)
+        configuration = function.configuration("created")
+        if params.get("Publish"):
+            # AWS's answer names the version published but keeps the unqualified ARN (recorded).
+            configuration["Version"] = self.publish_version(function).version
+        return configuration
+
+    def create_function(self, params: dict[str, Any], code: Code, resolved_image_uri: str | None = None) -> Function:
+        """The one way a function comes to be, once its code is in hand: CreateFunction's checks, its
+        defaults, the function added (and written to --state-dir), the created-hooks run. The API calls
+        it with the package it unzipped; the template loader with its CodeUri folder, used in place.
+        On a refusal, code lambda-emu made for it is discarded (never a folder used in place)."""
+        try:
+            name, layers = self.check_create(params)
+            package_type = params.get("PackageType", "Zip")
+            function = Function(
+                name=name,
+                arn=self.functions.arn(name),
+                runtime=params.get("Runtime") or "",
+                handler=params.get("Handler") or "",
+                role=params["Role"],
+                code=code,
+                timeout=params.get("Timeout", 3),
+                memory_size=params.get("MemorySize", 128),
+                description=params.get("Description", ""),
+                environment=dict((params.get("Environment") or {}).get("Variables") or {}),
+                environment_set="Environment" in params,
+                dead_letter_target=(params.get("DeadLetterConfig") or {}).get("TargetArn") or None,
+                tags=dict(params.get("Tags") or {}),
+                architectures=list(params.get("Architectures") or ["x86_64"]),
+                ephemeral_storage=(params.get("EphemeralStorage") or {}).get("Size", 512),
+                tracing_mode=(params.get("TracingConfig") or {}).get("Mode") or "PassThrough",
+                package_type=package_type,
+                image_uri=params["Code"].get("ImageUri") if package_type == "Image" else None,
+                resolved_image_uri=resolved_image_uri,
+                image_config=dict(params["ImageConfig"]) if params.get("ImageConfig") else None,
+                layers=layers,
+                logging_config=merged_logging_config({}, params.get("LoggingConfig")),
+            )
+            if function.image_config is not None and package_type != "Image":
+                raise invalid_parameter("ImageConfig is only for functions of PackageType Image")
+            self.checks.check_dead_letter_target(function, function.dead_letter_target)
+        except AwsError:
+            code.discard()
+            raise
+        function.touch(self.clock.now())
+        self.functions.add(function)
+        for hook in self.on_function_created:
+            hook(function)
+        return function
+
+    def check_create(self, params: dict[str, Any]) -> tuple[str, list[Any]]:
+        """CreateFunction's own checks (beyond the model's): the name, and its layer versions."""
         name = params["FunctionName"]
         if not NAME_RE.match(name):
             name, qualifier = self.functions.parse_name(name)
@@ -157,62 +217,10 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, LayersApi, Tags
                 raise invalid_parameter("Handler must be set for the runtime " + str(runtime))
         self._check_limits(params)
         self._check_environment(params.get("Environment"))
-        logging_config = merged_logging_config({}, params.get("LoggingConfig"))
+        merged_logging_config({}, params.get("LoggingConfig"))  # refuses a level with Text
         if self.functions.find(name) is not None:
             raise lambda_error("ResourceConflictException", f"Function already exist: {name}", 409)
-        layers = self.layers.resolve(params.get("Layers") or [])
-        if package_type == "Image":
-            code, resolved = self._image_code(name, params["Code"])
-        else:
-            code, resolved = await self._code(name, params["Code"]), None
-        if self.functions.find(name) is not None:  # created by another request while this one unzipped
-            code.discard()
-            raise lambda_error("ResourceConflictException", f"Function already exist: {name}", 409)
-        function = Function(
-            name=name,
-            arn=self.functions.arn(name),
-            runtime=runtime or "",
-            handler=handler or "",
-            role=params["Role"],
-            code=code,
-            timeout=params.get("Timeout", 3),
-            memory_size=params.get("MemorySize", 128),
-            description=params.get("Description", ""),
-            environment=dict((params.get("Environment") or {}).get("Variables") or {}),
-            environment_set="Environment" in params,
-            dead_letter_target=(params.get("DeadLetterConfig") or {}).get("TargetArn") or None,
-            tags=dict(params.get("Tags") or {}),
-            architectures=list(params.get("Architectures") or ["x86_64"]),
-            ephemeral_storage=(params.get("EphemeralStorage") or {}).get("Size", 512),
-            tracing_mode=(params.get("TracingConfig") or {}).get("Mode") or "PassThrough",
-            package_type=package_type,
-            image_uri=params["Code"].get("ImageUri") if package_type == "Image" else None,
-            resolved_image_uri=resolved,
-            image_config=dict(params["ImageConfig"]) if params.get("ImageConfig") else None,
-            layers=layers,
-            logging_config=logging_config,
-        )
-        if function.image_config is not None and package_type != "Image":
-            raise invalid_parameter("ImageConfig is only for functions of PackageType Image")
-        self.checks.check_dead_letter_target(function, function.dead_letter_target)
-        function.touch(self.clock.now())
-        self.functions.add(function)
-        for hook in self.on_function_created:
-            hook(function)
-        configuration = function.configuration("created")
-        if params.get("Publish"):
-            # AWS's answer names the version published but keeps the unqualified ARN (recorded).
-            configuration["Version"] = self.publish_version(function).version
-        return configuration
-
-    def register(self, function: Function) -> None:
-        """Add a function built elsewhere (the template loader)."""
-        if function.package_type != "Image":
-            self._check_runtime(function.runtime)
-        function.touch(self.clock.now())
-        self.functions.add(function)
-        for hook in self.on_function_created:
-            hook(function)
+        return name, self.layers.resolve(params.get("Layers") or [])
 
     def GetFunction(self, params: dict[str, Any]) -> dict[str, Any]:
         target = self.functions.resolve(params["FunctionName"], params.get("Qualifier"))
