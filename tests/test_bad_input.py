@@ -176,17 +176,23 @@ def test_oversized_environment(lam: Any) -> None:
                        "you have provided exceeded the 4KB limit. String measured: "
                        + json.dumps(variables, separators=(",", ":")))
     # Exactly 4 KB (as measured: the JSON of the map) is accepted.
-    fits = {"A": "x" * (4096 - len('{"A":""}'))}
+    fits = {"AB": "x" * (4096 - len('{"AB":""}'))}
     assert create(lam, Environment={"Variables": fits})["Environment"] == {"Variables": fits}
 
 
 def test_reserved_environment_keys(lam: Any) -> None:
     status, code, message = refused(lam, Environment={"Variables": {"AWS_REGION": "eu-west-1", "OK": "1",
-                                                                     "_HANDLER": "x"}})
+                                                                     "LAMBDA_TASK_ROOT": "x"}})
     assert (status, code) == (400, "InvalidParameterValueException")
     assert message == ("Lambda was unable to configure your environment variables because the environment variables "
                        "you have provided contains reserved keys that are currently not supported for modification. "
-                       "Reserved keys used in this request: AWS_REGION, _HANDLER")
+                       "Reserved keys used in this request: AWS_REGION, LAMBDA_TASK_ROOT")
+    # A reserved key that breaks the model's key pattern (_HANDLER) never gets that far: Coral's
+    # validation refuses it first, without echoing the (sensitive) variables.
+    assert refused(lam, Environment={"Variables": {"_HANDLER": "x"}}) == (
+        400, "ValidationException",
+        "1 validation error detected: Value at 'environment.variables' failed to satisfy constraint: Map keys must "
+        "satisfy constraint: [Member must satisfy regular expression pattern: [a-zA-Z]([a-zA-Z0-9_])+]")
     name = create(lam)["FunctionName"]
     with pytest.raises(lam.exceptions.InvalidParameterValueException):
         lam.update_function_configuration(FunctionName=name, Environment={"Variables": {"AWS_LAMBDA_RUNTIME_API": "x"}})

@@ -85,10 +85,11 @@ def test_null_in_a_list_or_a_map_is_a_validation_error(server: RunningServer) ->
     assert message.endswith(", Member must not be null]")
 
     status, _, data = call(server, "POST", "/2015-03-31/functions",
-                           json.dumps({**body, "Environment": {"Variables": {"A": None}}}).encode(), LAMBDA_JSON)
+                           json.dumps({**body, "Environment": {"Variables": {"AB": None}}}).encode(), LAMBDA_JSON)
     assert status == 400
+    # The variables are sensitive in Lambda's model: Coral names the member but never echoes its value.
     assert as_json(data)["message"] == (
-        "1 validation error detected: Value '{A=null}' at 'environment.variables' failed to satisfy constraint: "
+        "1 validation error detected: Value at 'environment.variables' failed to satisfy constraint: "
         "Map value must satisfy constraint: [Member must not be null]")
 
     status, _, data = call(server, "POST", "/", json.dumps({"QueueName": unique("q"), "tags": {"a": None}}).encode(),

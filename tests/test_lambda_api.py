@@ -121,10 +121,10 @@ def test_code_location_serves_the_deployment_package(lam: Any) -> None:
 
 
 def test_environment_and_tags_appear_when_set(lam: Any) -> None:
-    name = create_python_function(lam, SOURCE, Environment={"Variables": {"A": "1", "B": "two"}},
+    name = create_python_function(lam, SOURCE, Environment={"Variables": {"AA": "1", "BB": "two"}},
                                   Tags={"team": "core"})
     config = lam.get_function_configuration(FunctionName=name)
-    assert config["Environment"] == {"Variables": {"A": "1", "B": "two"}}
+    assert config["Environment"] == {"Variables": {"AA": "1", "BB": "two"}}
     got = lam.get_function(FunctionName=name)
     assert got["Tags"] == {"team": "core"}
 
@@ -292,10 +292,10 @@ def test_update_function_configuration(lam: Any) -> None:
     before = lam.get_function_configuration(FunctionName=name)
     updated = lam.update_function_configuration(
         FunctionName=name, Timeout=10, MemorySize=512, Description="new", Handler="app.handler",
-        Environment={"Variables": {"X": "y"}},
+        Environment={"Variables": {"XX": "y"}},
     )
     assert (updated["Timeout"], updated["MemorySize"], updated["Description"]) == (10, 512, "new")
-    assert updated["Environment"] == {"Variables": {"X": "y"}}
+    assert updated["Environment"] == {"Variables": {"XX": "y"}}
     assert updated["CodeSha256"] == before["CodeSha256"]
     assert updated["RevisionId"] != before["RevisionId"]
     assert updated["LastUpdateStatus"] == "InProgress"
@@ -454,7 +454,7 @@ NOT_LISTED = {"State", "StateReasonCode", "StateReason", "LastUpdateStatus", "La
 
 
 def test_list_functions_returns_the_documented_subset(lam: Any) -> None:
-    name = create_python_function(lam, OK_SOURCE, Environment={"Variables": {"A": "1"}})
+    name = create_python_function(lam, OK_SOURCE, Environment={"Variables": {"AA": "1"}})
     listed = next(f for p in lam.get_paginator("list_functions").paginate() for f in p["Functions"]
                   if f["FunctionName"] == name)
     full = {k: v for k, v in lam.get_function_configuration(FunctionName=name).items() if k != "ResponseMetadata"}

@@ -39,7 +39,8 @@ class JsonRpcProtocol:
             if not isinstance(document, dict):
                 raise serialization_error("Start of structure or map found where not expected.")
             params = parse_json_value(op.input_shape, document)
-            problems = validate(op.input_shape, params, enums=self.service.validate_enums)
+            problems = validate(op.input_shape, params, enums=self.service.validate_enums, model=self.model,
+                            nullable_elements=self.service.nullable_elements)
             if problems:
                 raise self.service.validation_error(problems)
         method = self.service.operation(name)

@@ -341,8 +341,8 @@ async def handle_query_request(request: web.Request, service: Service, body: byt
                            "changes state must be sent with POST.")
         # Query-era services check names themselves (SQS: InvalidAttributeName) and take legacy values
         # (ReceiveMessage's SentTimestamp...) that the model's enums don't list: enums are not enforced.
-        problems = [p for p in (validate(op.input_shape, params) if op.input_shape is not None else [])
-                    if "enum value set" not in p]
+        problems = validate(op.input_shape, params, enums=False, model=op.service_model,
+                            nullable_elements=service.nullable_elements)
         if problems:
             raise _as_aws_error(service.validation_error(problems))
         method = service.operation(op.name)

@@ -107,7 +107,8 @@ class RestJsonRouter:
     async def handle(self, request: web.Request, route: Route, labels: dict[str, str], body: bytes) -> web.Response:
         op = route.op
         params = self._parse(op, request, labels, body)
-        problems = validate(op.input_shape, params, enums=self.service.validate_enums)
+        problems = validate(op.input_shape, params, enums=self.service.validate_enums, model=self.model,
+                            nullable_elements=self.service.nullable_elements)
         if problems:
             raise self.service.validation_error(problems)
         method = self.service.operation(op.name)

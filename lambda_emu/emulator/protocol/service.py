@@ -42,6 +42,9 @@ class Service:
     service_name: str = ""
     #: Whether the protocol layer enforces the model's enums (see protocol.shapes.validate).
     validate_enums: bool = True
+    #: Element shapes whose list/map constraint problem AWS words without "Member must not be null"
+    #: (``*``: every one of the service's; see protocol.shapes.validate).
+    nullable_elements: frozenset[str] = frozenset()
 
     async def start(self) -> None:
         """Called once the server is listening."""

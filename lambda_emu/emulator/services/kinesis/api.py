@@ -52,6 +52,9 @@ def _shards(shards: list[Shard]) -> list[Result]:
 
 class KinesisService(Service):
     service_name = "kinesis"
+    #: Kinesis words a bad list or map element's constraints without "Member must not be null"
+    #: (kinesalite's AWS-checked suite: "Map value must satisfy constraint: [... equal to 0]").
+    nullable_elements = frozenset({"*"})
 
     def __init__(self, clock: Clock, rng: random.Random, *, region: str, account_id: str,
                  state: StateStore | None = None, creation_delays: bool = False) -> None:

@@ -78,6 +78,9 @@ def validation(message: str) -> AwsError:
 class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, LayersApi, TagsApi, PermissionsApi, VersionsApi,
                     AliasesApi, Service):
     service_name = "lambda"
+    #: VpcConfig's ids are the elements AWS words without "Member must not be null" (recorded for
+    #: vpcConfig.subnetIds / securityGroupIds; Layers and Architectures have it).
+    nullable_elements = frozenset({"SubnetId", "SecurityGroupId"})
 
     def __init__(
         self,
