@@ -481,3 +481,199 @@ def test_an_event_source_mapping_on_an_alias_invokes_the_alias(manual_server: Ru
     assert attempt["source"] == "sqs" and attempt["executedVersion"] == "1"
     assert attempt["response"]["code"] == "one"
     assert attempt["response"]["invoked_function_arn"] == alias_arn(name, "live")
+
+
+# ---- templates ----
+
+
+ECHO_VERSION = ("import os\\ndef handler(event, context):\\n    return {'version': context.function_version, "
+                "'arn': context.invoked_function_arn}\\n")
+
+
+def test_sam_auto_publish_alias(manual_server: RunningServer, manual_sqs: Any, tmp_path: Any) -> None:
+    from tests.test_template import load, logical, write_template
+
+    fn, source, target = logical("Fn"), logical("Source"), logical("Target")
+    bus = "arn:aws:events:us-east-1:000000000000:event-bus/" + unique("bus")
+    path = write_template(tmp_path, f"""
+        Transform: AWS::Serverless-2016-10-31
+        Globals:
+          Function:
+            AutoPublishAlias: live
+        Resources:
+          {source}:
+            Type: AWS::SQS::Queue
+          {fn}:
+            Type: AWS::Serverless::Function
+            Properties:
+              Runtime: python3.12
+              Handler: index.handler
+              InlineCode: "{ECHO_VERSION}"
+              EventInvokeConfig:
+                MaximumRetryAttempts: 0
+                DestinationConfig:
+                  OnSuccess:
+                    Type: EventBridge
+                    Destination: {bus}
+              Events:
+                FromQueue:
+                  Type: SQS
+                  Properties:
+                    Queue: !GetAtt {source}.Arn
+                    BatchSize: 1
+          {target}:
+            Type: AWS::Lambda::EventInvokeConfig
+            Properties:
+              FunctionName: !Ref {fn}.Version
+              Qualifier: "1"
+              MaximumRetryAttempts: 2
+        """)
+    load(manual_server, path)
+    lam = manual_server.client("lambda")
+    alias = lam.get_alias(FunctionName=fn, Name="live")
+    assert alias["FunctionVersion"] == "1" and alias["AliasArn"] == alias_arn(fn, "live")
+    assert [v["Version"] for v in lam.list_versions_by_function(FunctionName=fn)["Versions"]] == ["$LATEST", "1"]
+    [mapping] = lam.list_event_source_mappings(FunctionName=fn)["EventSourceMappings"]
+    assert mapping["FunctionArn"] == alias_arn(fn, "live")
+    config = lam.get_function_event_invoke_config(FunctionName=fn, Qualifier="live")
+    assert config["MaximumRetryAttempts"] == 0 and config["FunctionArn"] == alias_arn(fn, "live")
+    by_version = lam.get_function_event_invoke_config(FunctionName=fn, Qualifier="1")  # !Ref Fn.Version
+    assert by_version["MaximumRetryAttempts"] == 2 and by_version["FunctionArn"] == function_arn(fn) + ":1"
+
+    url = manual_sqs.get_queue_url(QueueName=source)["QueueUrl"]
+    manual_sqs.send_message(QueueUrl=url, MessageBody="hi")
+    manual_server.advance(1)
+    [attempt] = manual_server.invocations(fn)
+    assert attempt["executedVersion"] == "1" and attempt["response"] == {"version": "1",
+                                                                        "arn": alias_arn(fn, "live")}
+    lam.delete_event_source_mapping(UUID=mapping["UUID"])
+    manual_server.advance(0)
+
+
+def test_lambda_version_and_alias_resources(manual_server: RunningServer, tmp_path: Any) -> None:
+    from tests.test_template import load, logical, write_template
+
+    fn, first, alias, mapping_queue, mapping = (logical("Fn"), logical("Ver"), logical("Alias"), logical("Q"),
+                                                logical("Map"))
+    path = write_template(tmp_path, f"""
+        Resources:
+          {fn}:
+            Type: AWS::Lambda::Function
+            Properties:
+              Runtime: python3.12
+              Handler: index.handler
+              Role: arn:aws:iam::000000000000:role/r
+              Code:
+                ZipFile: "{ECHO_VERSION}"
+          {first}:
+            Type: AWS::Lambda::Version
+            Properties:
+              FunctionName: !Ref {fn}
+              Description: first cut
+          {alias}:
+            Type: AWS::Lambda::Alias
+            Properties:
+              FunctionName: !GetAtt {fn}.Arn
+              FunctionVersion: !GetAtt {first}.Version
+              Name: prod
+              Description: production
+          {mapping_queue}:
+            Type: AWS::SQS::Queue
+          {mapping}:
+            Type: AWS::Lambda::EventSourceMapping
+            Properties:
+              FunctionName: !Ref {alias}
+              EventSourceArn: !GetAtt {mapping_queue}.Arn
+              Enabled: false
+        """)
+    load(manual_server, path)
+    lam = manual_server.client("lambda")
+    [latest, one] = lam.list_versions_by_function(FunctionName=fn)["Versions"]
+    assert one["Version"] == "1" and one["Description"] == "first cut"
+    got = lam.get_alias(FunctionName=fn, Name="prod")
+    assert (got["FunctionVersion"], got["Description"]) == ("1", "production")
+    [made] = lam.list_event_source_mappings(FunctionName=fn)["EventSourceMappings"]
+    assert made["FunctionArn"] == alias_arn(fn, "prod")
+    lam.delete_event_source_mapping(UUID=made["UUID"])
+    reply = lam.invoke(FunctionName=fn, Qualifier="prod")
+    assert reply["ExecutedVersion"] == "1"
+
+
+def test_alias_routing_config_in_a_template(manual_server: RunningServer, tmp_path: Any) -> None:
+    from tests.test_template import load, logical, write_template
+
+    lam = manual_server.client("lambda")
+    name = two_versions(lam)
+    weighted = logical("Alias")
+    load(manual_server, write_template(tmp_path, f"""
+        Resources:
+          {weighted}:
+            Type: AWS::Lambda::Alias
+            Properties:
+              FunctionName: {name}
+              FunctionVersion: "2"
+              Name: canary
+              RoutingConfig:
+                AdditionalVersionWeights:
+                  - FunctionVersion: "1"
+                    FunctionWeight: 0.25
+        """))
+    assert lam.get_alias(FunctionName=name, Name="canary")["RoutingConfig"] == {
+        "AdditionalVersionWeights": {"1": 0.25}}
+
+    fn, one, alias = logical("Fn"), logical("One"), logical("Alias")
+    path = write_template(tmp_path, f"""
+        Resources:
+          {fn}:
+            Type: AWS::Serverless::Function
+            Properties:
+              Runtime: python3.12
+              Handler: index.handler
+              InlineCode: "{ECHO_VERSION}"
+          {one}:
+            Type: AWS::Lambda::Version
+            Properties:
+              FunctionName: !Ref {fn}
+          {alias}:
+            Type: AWS::Lambda::Alias
+            Properties:
+              FunctionName: !Ref {fn}
+              FunctionVersion: !GetAtt {one}.Version
+              Name: canary
+              RoutingConfig:
+                AdditionalVersionWeights:
+                  - FunctionVersion: "1"
+                    FunctionWeight: 0.5
+        """)
+    with pytest.raises(Exception) as excinfo:
+        load(manual_server, path)
+    assert "Function version 1 is already included in routing configuration" in str(excinfo.value)
+
+
+def test_an_edit_publishes_again_and_moves_the_auto_publish_alias(tmp_path: Any) -> None:
+    import time
+
+    from tests.test_template import load
+
+    code_dir = tmp_path / "fn"
+    code_dir.mkdir()
+    (code_dir / "app.py").write_text("def handler(event, context):\n    return 'v1'\n")
+    template = tmp_path / "template.yaml"
+    template.write_text("Resources:\n  Edited:\n    Type: AWS::Serverless::Function\n    Properties:\n"
+                        "      CodeUri: fn/\n      Handler: app.handler\n      Runtime: python3.12\n"
+                        "      AutoPublishAlias: live\n")
+    own = RunningServer().start()
+    try:
+        lam = own.client("lambda")
+        load(own, template)
+        assert payload_of(lam.invoke(FunctionName="Edited", Qualifier="live")) == "v1"
+        (code_dir / "app.py").write_text("def handler(event, context):\n    return 'v2'\n")
+        edited = time.monotonic()
+        while payload_of(lam.invoke(FunctionName="Edited:live")) != "v2":
+            assert time.monotonic() - edited < 5, "the edit was not published within 5 s"
+            time.sleep(0.05)
+        assert lam.get_alias(FunctionName="Edited", Name="live")["FunctionVersion"] == "2"
+        # Version 1 keeps the code it was published with.
+        assert payload_of(lam.invoke(FunctionName="Edited", Qualifier="1")) == "v1"
+    finally:
+        own.stop()

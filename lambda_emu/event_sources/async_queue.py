@@ -292,7 +292,10 @@ class AsyncQueue:
         record = invocation_record(self.clock.now(), event, function, condition)
         if target:
             await self.destinations.send_record(target, record, condition == "Success")
-        dead_letter = function.dead_letter_target if condition != "Success" else None
+        # The function's dead-letter queue, whichever version ran (AWS: "Function versions use the same
+        # DLQ settings as the unpublished version").
+        dead_letter = (self.functions.find(function.name) or function).dead_letter_target \
+            if condition != "Success" else None
         if dead_letter:
             error_code, message = dead_letter_error(event)
             await self.destinations.send_dead_letter(function, event.payload, event.request_id, error_code,

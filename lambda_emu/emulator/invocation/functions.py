@@ -164,6 +164,8 @@ class Function:
     last_version: int = 0
     #: A version: $LATEST's RevisionId when it was published (unchanged since: PublishVersion adds none).
     source_revision: str = ""
+    #: A template function's SAM AutoPublishAlias: a code change publishes a version and moves this alias.
+    auto_publish_alias: str | None = None
 
     @property
     def qualified_arn(self) -> str:

@@ -195,6 +195,18 @@ class VersionsMixin:
         self._save_base(function)
         return version
 
+    def republish(self, function: Function, now: float) -> Function | None:
+        """After a template function's code changed: with AutoPublishAlias, a new version and its alias
+        moved to it (what `sam sync` / `sam deploy` do); None without."""
+        alias = self.alias(function.name, function.auto_publish_alias) if function.auto_publish_alias else None
+        if alias is None:
+            return None
+        version = self.publish(function, None, now)
+        alias.function_version = version.version
+        alias.revision_id = str(uuid.uuid4())
+        self.saved_alias(alias)
+        return version
+
     def remove_version(self, version: Function) -> None:
         self._versions.get(version.name, {}).pop(version.version, None)
         version.code.discard()
@@ -259,13 +271,20 @@ class VersionsMixin:
                 self._aliases.setdefault(alias.function_name, {})[alias.name] = alias
 
 
+#: Left out of a template folder's snapshot.
+NOT_CODE = (".git", ".aws-sam", "__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache")
+
+
 def snapshot_code(code: Code, target: Path) -> Code:
     """The code of a new version: its own copy, so an update of $LATEST (which discards the old code) or an
     edit of a template's folder never changes what the version runs. lambda-emu's own extracted files are
     never written again, so they are hard-linked where the file system allows; a template's folder is
     copied."""
     copy = shutil.copy2 if not code.owned else _link_or_copy
-    shutil.copytree(code.directory, target, symlinks=True, copy_function=copy)
+    # A template's folder (CodeUri defaults to the template's own) may hold a repository and caches no
+    # function reads.
+    ignore = None if code.owned else shutil.ignore_patterns(*NOT_CODE)
+    shutil.copytree(code.directory, target, symlinks=True, copy_function=copy, ignore=ignore)
     package = None
     if code.package is not None and code.package.exists():
         package = target.with_name(target.name + ".zip")

@@ -8,3 +8,4 @@ whole registry (and the loader needs no import of its own registrants: no cycle)
 
 from lambda_emu.emulator.template import functions as _functions  # noqa: F401
 from lambda_emu.emulator.template import resources as _resources  # noqa: F401
+from lambda_emu.emulator.template import versions as _versions  # noqa: F401

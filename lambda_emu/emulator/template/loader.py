@@ -253,6 +253,9 @@ class LoadContext:
             raise Unresolvable(f"parameter {name} has no Default and no value was given")
         if name in self.resources:
             return self.attributes(name)["Ref"]
+        base, _, suffix = name.rpartition(".")
+        if suffix in _DOTTED_REFS and base in self.resources:
+            return _DOTTED_REFS[suffix](self, base, suffix)  # SAM's `!Ref Fn.Alias` and friends
         raise Unresolvable(f"Ref to {name}, which is neither a parameter nor a resource")
 
     def get_att(self, logical_id: str, attribute: str) -> Any:
@@ -470,6 +473,32 @@ FUNCTION_PROPERTIES: dict[str, FunctionPropertyHandler] = {}
 def function_property(name: str, handler: FunctionPropertyHandler) -> None:
     """Register a handler for a function property (e.g. SAM ``Events``) that configures more than the function."""
     FUNCTION_PROPERTIES[name] = handler
+
+
+def call_api(context: LoadContext, service: str, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+    """An API operation with the protocol layer's validation, as a boto3 call would get it."""
+    from lambda_emu.emulator.protocol.shapes import service_model, validate
+
+    target = context.stack.api(service)
+    shape = service_model(service).operation_model(operation).input_shape
+    problems = validate(shape, params, enums=target.validate_enums)
+    if problems:
+        error = target.validation_error(problems)
+        raise error if isinstance(error, AwsError) else AwsError("ValidationException", str(error))
+    result: dict[str, Any] = getattr(target, operation)(params)
+    if hasattr(result, "__await__"):
+        raise TypeError(f"{service}:{operation} is asynchronous; the template loader runs synchronously")
+    return result
+
+
+#: SAM's references to resources it generates (``!Ref MyFunction.Alias``): suffix → (context, the
+#: resource's logical id, suffix) → the value.
+DottedRef = Callable[["LoadContext", str, str], Any]
+_DOTTED_REFS: dict[str, DottedRef] = {}
+
+
+def dotted_ref(suffix: str, handler: DottedRef) -> None:
+    _DOTTED_REFS[suffix] = handler
 
 
 # ---- resources referred to but not run -------------------------------------------------------

@@ -20,6 +20,7 @@ from lambda_emu.emulator.template.loader import (
     LoadContext,
     TemplateError,
     as_text,
+    call_api,
     function_property,
     log,
     resource_type,
@@ -56,19 +57,7 @@ def _typed(context: LoadContext, logical_id: str, name: str, value: Any) -> Any:
 
 def _call(context: LoadContext, service: str, operation: str, params: dict[str, Any]) -> dict[str, Any]:
     """An API operation with the protocol layer's validation, as a boto3 call would get it."""
-    from lambda_emu.emulator.platform.errors import AwsError
-    from lambda_emu.emulator.protocol.shapes import service_model, validate
-
-    target = context.stack.api(service)
-    shape = service_model(service).operation_model(operation).input_shape
-    problems = validate(shape, params, enums=target.validate_enums)
-    if problems:
-        error = target.validation_error(problems)
-        raise error if isinstance(error, AwsError) else AwsError("ValidationException", str(error))
-    result: dict[str, Any] = getattr(target, operation)(params)
-    if hasattr(result, "__await__"):
-        raise TypeError(f"{service}:{operation} is asynchronous; the template loader runs synchronously")
-    return result
+    return call_api(context, service, operation, params)
 
 
 # ---- SQS queues -------------------------------------------------------------------------------
@@ -183,10 +172,17 @@ def _event_invoke_params(context: LoadContext, logical_id: str, function_name: s
 
 
 def _sam_event_invoke_config(context: LoadContext, logical_id: str, function: Function, raw: Any) -> None:
+    from lambda_emu.emulator.template.versions import auto_publish_alias
+
+    def apply() -> None:
+        params = _event_invoke_params(context, logical_id, function.name, raw, sam=True)
+        alias = auto_publish_alias(context, logical_id)
+        if alias is not None:
+            params["Qualifier"] = alias  # SAM puts it on the AutoPublishAlias alias
+        _call(context, "lambda", "PutFunctionEventInvokeConfig", params)
+
     # Destinations may be functions loaded after this one: wait for the settings phase.
-    context.defer(PHASE_FUNCTION_SETTINGS, logical_id, lambda: _call(
-        context, "lambda", "PutFunctionEventInvokeConfig",
-        _event_invoke_params(context, logical_id, function.name, raw, sam=True)))
+    context.defer(PHASE_FUNCTION_SETTINGS, logical_id, apply)
 
 
 def _sam_dead_letter_queue(context: LoadContext, logical_id: str, function: Function, raw: Any) -> None:
@@ -254,8 +250,11 @@ def _sam_events(context: LoadContext, logical_id: str, function: Function, raw: 
             raise context.error(logical_id, f"Events.{event_name}: {source_key} is required")
 
         def create(props: dict[str, Any] = props, source_key: str = source_key) -> None:
+            from lambda_emu.emulator.template.versions import alias_arn
+
             params = _mapping_params(context, logical_id, props)
-            params["FunctionName"] = function.name
+            # SAM wires a function's event sources to its AutoPublishAlias alias when it has one.
+            params["FunctionName"] = alias_arn(context, logical_id, function.name) or function.name
             params["EventSourceArn"] = as_text(context.value(logical_id, source_key, props[source_key]))
             _call(context, "lambda", "CreateEventSourceMapping", params)
 

@@ -105,3 +105,6 @@ class CodeWatcher:
             function.touch(self.clock.now())
             self.environments.retire_function(function)
             self.announce(name, "code changed: warm environments retired, the next invocation starts cold")
+            published = self.functions.republish(function, self.clock.now())
+            if published is not None:
+                self.announce(name, f"AutoPublishAlias {function.auto_publish_alias} → version {published.version}")
