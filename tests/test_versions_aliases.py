@@ -677,3 +677,17 @@ def test_an_edit_publishes_again_and_moves_the_auto_publish_alias(tmp_path: Any)
         assert payload_of(lam.invoke(FunctionName="Edited", Qualifier="1")) == "v1"
     finally:
         own.stop()
+
+
+def test_a_lambda_destination_on_an_alias_invokes_the_alias(manual_server: RunningServer, manual_lam: Any) -> None:
+    lam = manual_lam
+    target = two_versions(lam)
+    lam.create_alias(FunctionName=target, Name="live", FunctionVersion="1")
+    name = create(lam)
+    lam.put_function_event_invoke_config(FunctionName=name,
+                                         DestinationConfig={"OnSuccess": {"Destination": alias_arn(target, "live")}})
+    lam.invoke(FunctionName=name, InvocationType="Event", Payload=b"{}")
+    manual_server.advance(0)
+    [attempt] = manual_server.invocations(target)
+    assert attempt["executedVersion"] == "1"
+    assert attempt["response"]["invoked_function_arn"] == alias_arn(target, "live")

@@ -134,7 +134,8 @@ class Destinations:
         if function is None:
             delivery.error = f"ResourceNotFoundException: Function not found: {target}"
         else:
-            await self.async_invoke(function, payload, request_id=str(uuid.uuid4()), invoked_arn=function.arn)
+            # As named: a version's or an alias's ARN invokes that version or alias.
+            await self.async_invoke(function, payload, request_id=str(uuid.uuid4()), invoked_arn=target)
         self._keep(delivery)
 
     def _keep(self, delivery: Delivery) -> None:
