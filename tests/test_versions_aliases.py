@@ -691,3 +691,15 @@ def test_a_lambda_destination_on_an_alias_invokes_the_alias(manual_server: Runni
     [attempt] = manual_server.invocations(target)
     assert attempt["executedVersion"] == "1"
     assert attempt["response"]["invoked_function_arn"] == alias_arn(target, "live")
+
+
+def test_list_functions_with_all_versions(lam: Any) -> None:
+    name = two_versions(lam)
+    every: list[dict[str, Any]] = []
+    for page in lam.get_paginator("list_functions").paginate(FunctionVersion="ALL"):
+        every.extend(f for f in page["Functions"] if f["FunctionName"] == name)
+    assert [f["Version"] for f in every] == ["$LATEST", "1", "2"]
+    assert every[1]["FunctionArn"] == function_arn(name) + ":1"
+    only_latest = [f for page in lam.get_paginator("list_functions").paginate() for f in page["Functions"]
+                   if f["FunctionName"] == name]
+    assert [f["Version"] for f in only_latest] == ["$LATEST"]

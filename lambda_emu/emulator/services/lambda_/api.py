@@ -249,7 +249,11 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, LayersApi, Tags
         return qualified_configuration(self.functions.resolve(params["FunctionName"], params.get("Qualifier")))
 
     def ListFunctions(self, params: dict[str, Any]) -> dict[str, Any]:
-        functions, following = pagination.page(list(self.functions), params, 50)
+        every: list[Function] = list(self.functions)
+        if params.get("FunctionVersion") == "ALL":
+            # Each function's published versions follow its $LATEST.
+            every = [f for latest in every for f in (latest, *self.functions.versions_of(latest.name))]
+        functions, following = pagination.page(every, params, 50)
         result: dict[str, Any] = {"Functions": [listed(f.configuration()) for f in functions]}
         if following:
             result["NextMarker"] = following
