@@ -703,3 +703,26 @@ def test_list_functions_with_all_versions(lam: Any) -> None:
     only_latest = [f for page in lam.get_paginator("list_functions").paginate() for f in page["Functions"]
                    if f["FunctionName"] == name]
     assert [f["Version"] for f in only_latest] == ["$LATEST"]
+
+
+def test_permissions_are_kept_per_qualifier(lam: Any) -> None:
+    name = two_versions(lam)
+    lam.create_alias(FunctionName=name, Name="live", FunctionVersion="1")
+    added = lam.add_permission(FunctionName=name, Qualifier="live", StatementId="s3", Action="lambda:InvokeFunction",
+                               Principal="s3.amazonaws.com")
+    assert json.loads(added["Statement"])["Resource"] == alias_arn(name, "live")
+    by_arn = json.loads(lam.get_policy(FunctionName=alias_arn(name, "live"))["Policy"])
+    assert [s["Sid"] for s in by_arn["Statement"]] == ["s3"]
+    status, error_code, message = failure(lam.get_policy, FunctionName=name)
+    assert (status, error_code, message) == (404, "ResourceNotFoundException",
+                                             "The resource you requested does not exist.")
+    lam.add_permission(FunctionName=f"{name}:2", StatementId="v2", Action="lambda:InvokeFunction", Principal="*")
+    assert json.loads(lam.get_policy(FunctionName=name, Qualifier="2")["Policy"])["Statement"][0]["Resource"] \
+        == function_arn(name) + ":2"
+    lam.remove_permission(FunctionName=name, Qualifier="live", StatementId="s3")
+    status, error_code, _ = failure(lam.get_policy, FunctionName=name, Qualifier="live")
+    assert (status, error_code) == (404, "ResourceNotFoundException")
+    status, error_code, message = failure(lam.add_permission, FunctionName=name, Qualifier="nolive", StatementId="x",
+                                          Action="lambda:InvokeFunction", Principal="*")
+    assert (status, error_code, message) == (404, "ResourceNotFoundException",
+                                             f"Function not found: {alias_arn(name, 'nolive')}")

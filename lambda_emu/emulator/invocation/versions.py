@@ -43,6 +43,8 @@ class Alias:
     routing: dict[str, float] = field(default_factory=dict)
     #: The alias's own async settings (PutFunctionEventInvokeConfig with Qualifier=alias).
     event_invoke_config: dict[str, Any] | None = None
+    #: The alias's own resource-based policy statements (AddPermission with Qualifier=alias).
+    policy: list[dict[str, Any]] = field(default_factory=list)
 
     def configuration(self) -> dict[str, Any]:
         """AliasConfiguration as AWS returns it: RoutingConfig only when it routes somewhere."""

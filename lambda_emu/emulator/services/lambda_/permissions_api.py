@@ -12,6 +12,7 @@ import re
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from lambda_emu.emulator.invocation.versions import Alias
 from lambda_emu.emulator.platform.documents import compact
 from lambda_emu.emulator.platform.errors import lambda_error, resource_not_found
 
@@ -61,22 +62,27 @@ class PermissionsApi:
 
     functions: FunctionRegistry
 
+    def _policy_holder(self, params: dict[str, Any]) -> tuple[Function | Alias, str]:
+        """Whose policy: AWS keeps one per qualifier ($LATEST, a version, an alias); with its ARN."""
+        target = self.functions.resolve(params["FunctionName"], params.get("Qualifier"))
+        holder: Function | Alias = target.alias if target.alias is not None else target.function
+        return holder, target.arn
+
     def AddPermission(self, params: dict[str, Any]) -> dict[str, Any]:
-        function = self.functions.get(params["FunctionName"], params.get("Qualifier"))
+        function, resource = self._policy_holder(params)
         self._check_policy_revision(function, params.get("RevisionId"))
         sid = params["StatementId"]
         if any(s["Sid"] == sid for s in function.policy):
             raise lambda_error("ResourceConflictException",
                                f"The statement id ({sid}) provided already exists. Please provide a new statement "
                                "id, or remove the existing statement.", 409)
-        resource = function.arn + (f":{params['Qualifier']}" if params.get("Qualifier") else "")
         statement = render_statement(params, resource)
         function.policy.append(statement)
         self._policy_changed(function)
         return {"Statement": compact(statement)}
 
     def RemovePermission(self, params: dict[str, Any]) -> dict[str, Any]:
-        function = self.functions.get(params["FunctionName"], params.get("Qualifier"))
+        function, _arn = self._policy_holder(params)
         if not function.policy:
             raise resource_not_found("No policy is associated with the given resource.")
         self._check_policy_revision(function, params.get("RevisionId"))
@@ -89,21 +95,24 @@ class PermissionsApi:
         return {}
 
     def GetPolicy(self, params: dict[str, Any]) -> dict[str, Any]:
-        function = self.functions.get(params["FunctionName"], params.get("Qualifier"))
+        function, _arn = self._policy_holder(params)
         if not function.policy:
             raise resource_not_found("The resource you requested does not exist.")
         document = {"Version": "2012-10-17", "Id": "default", "Statement": function.policy}
         return {"Policy": compact(document), "RevisionId": function.revision_id}
 
     @staticmethod
-    def _check_policy_revision(function: Function, wanted: str | None) -> None:
+    def _check_policy_revision(function: Function | Alias, wanted: str | None) -> None:
         if wanted and wanted != function.revision_id:
             raise lambda_error("PreconditionFailedException",
                                "The Revision Id provided does not match the latest Revision Id. "
                                "Call the GetPolicy API to retrieve the latest Revision Id", 412)
 
-    def _policy_changed(self, function: Function) -> None:
+    def _policy_changed(self, function: Function | Alias) -> None:
         # A new revision, but not a new generation: the code and configuration environments run are unchanged.
         function.revision_id = str(uuid.uuid4())
-        self.functions.saved(function)
+        if isinstance(function, Alias):
+            self.functions.saved_alias(function)
+        else:
+            self.functions.saved(function)
 
