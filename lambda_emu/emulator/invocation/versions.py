@@ -182,7 +182,9 @@ class VersionsMixin:
             architectures=list(function.architectures),
             event_invoke_config=None,
             image_config=dict(function.image_config) if function.image_config else None,
-            dependencies=dataclasses.replace(function.dependencies),
+            # Shared, not copied: a template function's requirements may still be installing when
+            # AutoPublishAlias publishes, and the version becomes invocable when they are in.
+            dependencies=function.dependencies,
             layers=list(function.layers),
             policy=[],
             description=function.description if description is None else description,
