@@ -726,3 +726,18 @@ def test_permissions_are_kept_per_qualifier(lam: Any) -> None:
                                           Action="lambda:InvokeFunction", Principal="*")
     assert (status, error_code, message) == (404, "ResourceNotFoundException",
                                              f"Function not found: {alias_arn(name, 'nolive')}")
+
+
+def test_get_function_code_location_serves_the_versions_package(lam: Any) -> None:
+    import io
+    import urllib.request
+    import zipfile
+
+    name = create(lam, "one")
+    lam.publish_version(FunctionName=name)
+    update_code(lam, name, "two")
+    for qualifier, tag in (("1", "one"), ("$LATEST", "two")):
+        location = lam.get_function(FunctionName=name, Qualifier=qualifier)["Code"]["Location"]
+        with urllib.request.urlopen(location, timeout=60) as response:
+            source = zipfile.ZipFile(io.BytesIO(response.read())).read("app.py").decode()
+        assert f"VERSION = {tag!r}" in source
