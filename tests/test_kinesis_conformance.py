@@ -175,3 +175,17 @@ def test_a_quoted_shard_iterator_is_read_as_the_iterator(kinesis: Any) -> None:
     with pytest.raises(ClientError) as excinfo:
         kinesis.get_records(ShardIterator=f'"{iterator}')
     assert error_of(excinfo) == ("InvalidArgumentException", "Invalid ShardIterator.")
+
+
+def test_remove_tags_checks_the_keys_alphabet(kinesis: Any) -> None:
+    name = new_stream(kinesis)
+    with pytest.raises(ClientError) as excinfo:
+        kinesis.remove_tags_from_stream(StreamName=name, TagKeys=["abc;def"])
+    assert error_of(excinfo) == ("InvalidArgumentException", INVALID_TAG_CHARACTERS)
+    with pytest.raises(ClientError) as excinfo:
+        kinesis.remove_tags_from_stream(StreamName=name, TagKeys=["abc%def"])
+    assert error_of(excinfo) == (
+        "InvalidArgumentException",
+        f"Failed to remove tags from stream {name} under account {ACCOUNT} because some tags contained illegal "
+        "characters. The allowed characters are Unicode letters, white-spaces, '_',',','/','=','+','-','@'.",
+    )

@@ -47,6 +47,11 @@ class JsonRpcProtocol:
         if method is None:
             raise AwsError("UnknownOperationException", f"lambda-emu does not implement {target}", 400)
         result = await context.call_operation(method, params)
+        if op.output_shape is not None and op.output_shape.event_stream_name:
+            from lambda_emu.emulator.protocol.eventstream import event_stream_response
+
+            return event_stream_response(op.output_shape, result, op.output_shape.event_stream_name,
+                                         {"x-amzn-RequestId": context.request_id.get()})
         document = to_json_value(op.output_shape, result) if op.output_shape is not None else {}
         return web.Response(
             body=json.dumps(document).encode(),

@@ -142,6 +142,11 @@ class KinesisPoller:
             self._build_lanes()
         self._kick_all()
 
+    @property
+    def _stream_arn(self) -> str:
+        """The stream's ARN in events and failure records, also for a mapping on a consumer's ARN."""
+        return self.stream.arn if self.stream is not None else self.mapping.event_source_arn
+
     # ---- lanes ---------------------------------------------------------------------------------
 
     def _lane_layout(self) -> tuple[int, int]:
@@ -288,7 +293,7 @@ class KinesisPoller:
             "eventID": f"{record.shard_id}:{record.sequence_number}",
             "eventName": "aws:kinesis:record",
             "awsRegion": self.region,
-            "eventSourceARN": self.mapping.event_source_arn,
+            "eventSourceARN": self._stream_arn,
         }
         return filters.matches(fields, record.data)
 
@@ -390,7 +395,7 @@ class KinesisPoller:
         """The fields every record of the mapping shares, JSON-encoded once per batch."""
         return (
             f'"invokeIdentityArn":{json.dumps(role)},"awsRegion":{json.dumps(self.region)},'
-            f'"eventSourceARN":{json.dumps(self.mapping.event_source_arn)}'
+            f'"eventSourceARN":{json.dumps(self._stream_arn)}'
         )
 
     def _drop_past_retention(self, lane: Lane, now: float) -> None:
@@ -430,7 +435,7 @@ class KinesisPoller:
         return (
             f',"window":{{"start":"{window_time(window.start)}","end":"{window_time(window.end)}"}},'
             f'"state":{json.dumps(window.state, separators=(",", ":"))},'
-            f'"shardId":"{lane.shard.shard_id}","eventSourceARN":{json.dumps(self.mapping.event_source_arn)},'
+            f'"shardId":"{lane.shard.shard_id}","eventSourceARN":{json.dumps(self._stream_arn)},'
             f'"isFinalInvokeForWindow":{json_bool(batch.final)},"isWindowTerminatedEarly":{json_bool(batch.terminated_early)}'
         )
 
@@ -678,7 +683,7 @@ class KinesisPoller:
             "approximateArrivalOfFirstRecord": iso8601(records[0].approximate_arrival),
             "approximateArrivalOfLastRecord": iso8601(records[-1].approximate_arrival),
             "batchSize": len(records),
-            "streamArn": self.mapping.event_source_arn,
+            "streamArn": self._stream_arn,
         }
         return document
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from lambda_emu.emulator.platform.clock import Clock
 from lambda_emu.emulator.platform.errors import AwsError
 from lambda_emu.emulator.protocol.service import Service
+from lambda_emu.emulator.services.kinesis.consumers import subscription_events
 from lambda_emu.emulator.services.kinesis.store import KinesisStore
 from lambda_emu.emulator.services.kinesis.streams import Shard, Stream, StreamRecord, invalid_argument
 
@@ -87,7 +88,12 @@ class KinesisService(Service):
         return {}
 
     def DeleteStream(self, params: Params) -> Result:
-        self.store.delete_stream(self._stream(params))
+        stream = self._stream(params)
+        if stream.consumers and not params.get("EnforceConsumerDeletion"):
+            raise AwsError("ResourceInUseException",
+                           f"Stream {stream.name} under account {self.store.account_id} has registered consumers; "
+                           "set EnforceConsumerDeletion to delete it with them.")
+        self.store.delete_stream(stream)
         return {}
 
     def DescribeStream(self, params: Params) -> Result:
@@ -121,7 +127,7 @@ class KinesisService(Service):
             "EnhancedMonitoring": [{"ShardLevelMetrics": []}],
             "EncryptionType": "NONE",
             "OpenShardCount": 0 if stream.status == "CREATING" else len(stream.open_shards),
-            "ConsumerCount": 0,
+            "ConsumerCount": len(stream.consumers),
             "MaxRecordSizeInKiB": stream.max_record_size_kib,
         }
         return {"StreamDescriptionSummary": summary}
@@ -324,20 +330,113 @@ class KinesisService(Service):
         self.store.update_max_record_size(self._stream(params), params["MaxRecordSizeInKiB"])
         return {}
 
-    # The resource-tagging operations, for stream ARNs (consumer ARNs are not modelled by lambda-emu).
+    # The resource-tagging operations, for stream and consumer ARNs.
 
     def TagResource(self, params: Params) -> Result:
         self.store.check_tag_keys(params["Tags"])
-        self.store.add_tags(self.store.stream_by_arn(params["ResourceARN"]), params["Tags"])
+        holder = self.store.policy_holder(params["ResourceARN"])
+        if isinstance(holder, Stream):
+            self.store.add_tags(holder, params["Tags"])
+        else:
+            self.store.check_tags(holder.name, params["Tags"])
+            holder.tags.update(params["Tags"])
+            self.store._saved(holder.arn)
         return {}
 
     def UntagResource(self, params: Params) -> Result:
-        self.store.remove_tags(self.store.stream_by_arn(params["ResourceARN"]), params["TagKeys"])
+        holder = self.store.policy_holder(params["ResourceARN"])
+        if isinstance(holder, Stream):
+            self.store.remove_tags(holder, params["TagKeys"])
+        else:
+            for key in params["TagKeys"]:
+                holder.tags.pop(key, None)
+            self.store._saved(holder.arn)
         return {}
 
     def ListTagsForResource(self, params: Params) -> Result:
-        stream = self.store.stream_by_arn(params["ResourceARN"])
-        return {"Tags": [{"Key": key, "Value": value} for key, value in sorted(stream.tags.items())]}
+        holder = self.store.policy_holder(params["ResourceARN"])
+        return {"Tags": [{"Key": key, "Value": value} for key, value in sorted(holder.tags.items())]}
+
+    # ---- resource policies (kept and answered; not enforced) ----------------------------------
+
+    def PutResourcePolicy(self, params: Params) -> Result:
+        self.store.put_policy(params["ResourceARN"], params["Policy"])
+        return {}
+
+    def GetResourcePolicy(self, params: Params) -> Result:
+        policy = self.store.policy_holder(params["ResourceARN"]).policy
+        return {"Policy": policy if policy is not None else "{}"}
+
+    def DeleteResourcePolicy(self, params: Params) -> Result:
+        self.store.delete_policy(params["ResourceARN"])
+        return {}
+
+    # ---- enhanced fan-out ---------------------------------------------------------------------
+
+    def RegisterStreamConsumer(self, params: Params) -> Result:
+        stream = self.store.stream_by_arn(params["StreamARN"])
+        consumer = self.store.register_consumer(stream, params["ConsumerName"], params.get("Tags"))
+        return {"Consumer": consumer.describe()}
+
+    def DescribeStreamConsumer(self, params: Params) -> Result:
+        _, consumer = self.store.consumer(params.get("StreamARN"), params.get("ConsumerName"),
+                                          params.get("ConsumerARN"))
+        return {"ConsumerDescription": consumer.describe(with_stream=True)}
+
+    def DeregisterStreamConsumer(self, params: Params) -> Result:
+        stream, consumer = self.store.consumer(params.get("StreamARN"), params.get("ConsumerName"),
+                                               params.get("ConsumerARN"))
+        self.store.deregister_consumer(stream, consumer)
+        return {}
+
+    def ListStreamConsumers(self, params: Params) -> Result:
+        token = params.get("NextToken")
+        stream = self.store.stream_by_arn(params["StreamARN"])
+        consumers = sorted(stream.consumers.values(), key=lambda c: (c.created_at, c.name))
+        since = _epoch(params.get("StreamCreationTimestamp"))
+        if since is not None and since > stream.created_at:
+            consumers = []  # the timestamp names another (older or newer) stream of that name
+        start = 0
+        if token is not None:
+            try:
+                start = int(base64.urlsafe_b64decode(token.encode("ascii")).decode("ascii").removeprefix("lc1:"))
+            except (ValueError, UnicodeError) as exc:
+                raise invalid_argument("Invalid NextToken.") from exc
+        size = params.get("MaxResults") or 100
+        page = consumers[start : start + size]
+        result: Result = {"Consumers": [consumer.describe() for consumer in page]}
+        if start + size < len(consumers):
+            result["NextToken"] = base64.urlsafe_b64encode(f"lc1:{start + size}".encode()).decode("ascii")
+        return result
+
+    def SubscribeToShard(self, params: Params) -> Result:
+        arn = params["ConsumerARN"]
+        found = self.store.find_consumer(arn)
+        if found is None:
+            raise self.store.consumer_not_found(arn)
+        stream, consumer = found
+        shard_id = self.store.shard_id_or_raise(params["ShardId"], stream.name)
+        shard = self.store.shard_for_iterator(stream, shard_id, stream.name)
+        position = params["StartingPosition"]
+        counter = self.store.starting_counter(stream, shard, position["Type"], position.get("SequenceNumber"),
+                                              _epoch(position.get("Timestamp")))
+        self.store.subscribe(consumer, shard)
+        store = self.store
+
+        def event_of(records: list[StreamRecord], at: int, finished: bool) -> Result:
+            event: Result = {
+                "Records": [_record(r) for r in records],
+                "ContinuationSequenceNumber": shard.sequence_number(at),
+                "MillisBehindLatest": store._millis_behind(shard, at, store.clock.now_ms()),
+            }
+            if finished:
+                event["ChildShards"] = [
+                    {"ShardId": c.shard_id, "ParentShards": list(c.parents), "HashKeyRange": c.hash_range()}
+                    for c in (stream.shard(i) for i in shard.children) if c is not None
+                ]
+            return event
+
+        return {"EventStream": subscription_events(store.clock, stream, shard, consumer, counter, event_of=event_of)}
 
     def ListTagsForStream(self, params: Params) -> Result:
         tags, more = self.store.list_tags(self._stream(params), params.get("ExclusiveStartTagKey"), params.get("Limit"))

@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import random
 import re
 import secrets
@@ -34,6 +35,14 @@ from typing import TYPE_CHECKING, Literal
 
 from lambda_emu.emulator.platform.clock import Clock
 from lambda_emu.emulator.platform.errors import AwsError
+from lambda_emu.emulator.services.kinesis.consumers import (
+    CONSUMER_PHASE_SECONDS,
+    MAX_CONSUMERS_PER_STREAM,
+    RESUBSCRIBE_SECONDS,
+    Consumer,
+    consumer_arn,
+    parse_consumer_arn,
+)
 from lambda_emu.emulator.services.kinesis.streams import (
     GET_RECORDS_MAX_BYTES,
     GET_RECORDS_MAX_LIMIT,
@@ -279,6 +288,8 @@ class KinesisStore:
                             mode=record["mode"], max_record_size_kib=record["max_record_size_kib"],
                             tags=record["tags"])
             stream.restore(record)
+            stream.consumers = {saved["name"]: Consumer.from_record(stream.arn, saved)
+                                for saved in record.get("consumers", [])}
             if stream.status in ("CREATING", "UPDATING"):
                 # The phase's timer did not survive the restart: the stream is ready now (an UPDATING
                 # phase's resharding is not applied; docs/aws-behaviour.md).
@@ -300,7 +311,13 @@ class KinesisStore:
         return stream
 
     def find_stream_by_arn(self, arn: str) -> Stream | None:
-        """The live stream with this ARN, or None (unknown, deleted, or another account/Region)."""
+        """The live stream with this ARN, or None (unknown, deleted, or another account/Region). A
+        consumer's ARN names its stream while the consumer is registered (mappings on a consumer)."""
+        consumer = parse_consumer_arn(arn)
+        if consumer is not None:
+            stream = self.find_stream_by_arn(consumer[0])
+            registered = stream.consumers.get(consumer[1]) if stream is not None else None
+            return stream if registered is not None and registered.arn == arn else None
         parsed = self._parse_arn(arn)
         if parsed is None:
             return None
@@ -439,6 +456,135 @@ class KinesisStore:
             self._check_shard_limit(target - current)
         self._reshard(stream, lambda: stream.rescale(target))
         return current
+
+    # ---- enhanced fan-out consumers -----------------------------------------------------------
+
+    def register_consumer(self, stream: Stream, name: str, tags: dict[str, str] | None) -> Consumer:
+        if name in stream.consumers:
+            raise AwsError("ResourceInUseException",
+                           f"Consumer {name} under stream {stream.name} under account {self.account_id} "
+                           "already exists.")
+        if len(stream.consumers) >= MAX_CONSUMERS_PER_STREAM:
+            raise AwsError("LimitExceededException",
+                           f"Consumer limit of {MAX_CONSUMERS_PER_STREAM} reached for stream {stream.name} "
+                           f"under account {self.account_id}.")
+        if tags:
+            self.check_tag_keys(tags)
+            self.check_tags(stream.name, tags)
+        created = self.clock.now_ms() / 1000
+        consumer = Consumer(name, consumer_arn(stream.arn, name, created), stream.arn, created, tags=dict(tags or {}))
+        stream.consumers[name] = consumer
+        if self.creation_delays:
+            consumer.status = "CREATING"
+
+            def active() -> None:
+                if consumer.status == "CREATING":
+                    consumer.status = "ACTIVE"
+                    stream.saved()
+
+            self.clock.call_later(CONSUMER_PHASE_SECONDS, active)
+        stream.saved()
+        return consumer
+
+    def consumer_not_found(self, what: str) -> AwsError:
+        return AwsError("ResourceNotFoundException", f"Consumer {what} under account {self.account_id} not found.")
+
+    def find_consumer(self, arn: str) -> tuple[Stream, Consumer] | None:
+        parsed = parse_consumer_arn(arn)
+        if parsed is None:
+            return None
+        stream = self.find_stream_by_arn(parsed[0])
+        consumer = stream.consumers.get(parsed[1]) if stream is not None else None
+        if stream is None or consumer is None or consumer.arn != arn:
+            return None
+        return stream, consumer
+
+    def consumer(self, stream_arn: str | None, name: str | None, arn: str | None) -> tuple[Stream, Consumer]:
+        """The consumer DescribeStreamConsumer / DeregisterStreamConsumer name: by ARN, or by stream and name."""
+        if arn:
+            if parse_consumer_arn(arn) is None:
+                raise invalid_argument(f"Invalid ConsumerARN {arn}.")
+            found = self.find_consumer(arn)
+            if found is None:
+                raise self.consumer_not_found(arn)
+            return found
+        if not stream_arn or not name:
+            raise invalid_argument("Either ConsumerARN or both ConsumerName and StreamARN must be provided.")
+        stream = self.stream_by_arn(stream_arn)
+        consumer = stream.consumers.get(name)
+        if consumer is None:
+            raise self.consumer_not_found(f"{name} under stream {stream.name}")
+        return stream, consumer
+
+    def deregister_consumer(self, stream: Stream, consumer: Consumer) -> None:
+        def gone() -> None:
+            if stream.consumers.get(consumer.name) is consumer:
+                del stream.consumers[consumer.name]
+                stream.saved()
+
+        consumer.status = "DELETING"
+        # Its subscriptions end now.
+        stream.notify(list(consumer.generations))
+        if self.creation_delays:
+            stream.saved()
+            self.clock.call_later(CONSUMER_PHASE_SECONDS, gone)
+        else:
+            gone()
+
+    def subscribe(self, consumer: Consumer, shard: Shard) -> None:
+        """Start a subscription of ``consumer`` to ``shard`` (a newer one ends the older)."""
+        if consumer.status != "ACTIVE":
+            raise AwsError("ResourceInUseException",
+                           f"Consumer {consumer.arn} is not in ACTIVE state (it is {consumer.status}).")
+        now = self.clock.now()
+        last = consumer.subscribed_at.get(shard.shard_id)
+        if last is not None and now - last < RESUBSCRIBE_SECONDS:
+            raise AwsError("ResourceInUseException",
+                           f"Another active subscription exists for this consumer: {consumer.arn} "
+                           f"and shard {shard.shard_id}.")
+        consumer.subscribed_at[shard.shard_id] = now
+        consumer.generations[shard.shard_id] = consumer.generations.get(shard.shard_id, 0) + 1
+
+    def starting_counter(self, stream: Stream, shard: Shard, kind: IteratorType, sequence_number: str | None,
+                         timestamp: float | None) -> int:
+        """Where a SubscribeToShard StartingPosition puts the reader (records after the counter)."""
+        token = self.shard_iterator(stream, shard, kind, sequence_number, timestamp)
+        return self._decode_iterator(token).counter
+
+    # ---- resource policies ------------------------------------------------------------------------
+
+    def policy_holder(self, arn: str) -> Stream | Consumer:
+        """The stream or consumer a resource-policy or tagging call names."""
+        if "/consumer/" in arn:
+            found = self.find_consumer(arn)
+            if found is None:
+                raise self.consumer_not_found(arn)
+            return found[1]
+        return self.stream_by_arn(arn)
+
+    def put_policy(self, arn: str, policy: str) -> None:
+        holder = self.policy_holder(arn)
+        try:
+            document = json.loads(policy)
+        except ValueError:
+            document = None
+        if not isinstance(document, dict):
+            raise invalid_argument("Policy document is not valid JSON.")
+        holder.policy = policy
+        self._saved(arn)
+
+    def delete_policy(self, arn: str) -> None:
+        holder = self.policy_holder(arn)
+        if holder.policy is None:
+            raise AwsError("ResourceNotFoundException", f"No resource policy found for resource ARN {arn}.")
+        holder.policy = None
+        self._saved(arn)
+
+    def _saved(self, arn: str) -> None:
+        parsed = parse_consumer_arn(arn)
+        stream = self.find_stream_by_arn(parsed[0] if parsed else arn)
+        if stream is not None:
+            stream.saved()
 
     # ---- producing ----------------------------------------------------------------------------
 
@@ -799,15 +945,15 @@ class KinesisStore:
                 "Member must have length greater than or equal to 1]",
             )
 
-    def check_tags(self, stream_name: str, tags: dict[str, str]) -> None:
-        """AWS's tag alphabet."""
-        texts = [*tags, *tags.values()]
+    def check_tags(self, stream_name: str, tags: dict[str, str] | list[str], verb: str = "add tags to") -> None:
+        """AWS's tag alphabet (``verb``: "remove tags from" for RemoveTagsFromStream's keys)."""
+        texts = [*tags, *tags.values()] if isinstance(tags, dict) else list(tags)
         if not all(_TAG_CHARACTERS.fullmatch(text) for text in texts):
             raise invalid_argument("Some tags contain invalid characters. Valid characters: "
                                    "Unicode letters, digits, white space, _ . / = + - % @.")
         if any("%" in text for text in texts):
             raise invalid_argument(
-                f"Failed to add tags to stream {stream_name} under account {self.account_id} because some tags "
+                f"Failed to {verb} stream {stream_name} under account {self.account_id} because some tags "
                 "contained illegal characters. The allowed characters are Unicode letters, white-spaces, "
                 "'_',',','/','=','+','-','@'."
             )
@@ -826,8 +972,8 @@ class KinesisStore:
             f"cannot have more than {MAX_TAGS_PER_STREAM} tags associated with it."
         )
 
-    @staticmethod
-    def remove_tags(stream: Stream, keys: list[str]) -> None:
+    def remove_tags(self, stream: Stream, keys: list[str]) -> None:
+        self.check_tags(stream.name, keys, "remove tags from")
         for key in keys:
             stream.tags.pop(key, None)
         stream.saved()

@@ -1,0 +1,72 @@
+"""AWS's event stream encoding (``application/vnd.amazon.eventstream``), for operations whose output has
+an event stream member (Kinesis SubscribeToShard).
+
+A message is: total length and headers length (4 bytes each, big-endian), the CRC-32 of those 8
+bytes, the headers (name length: 1 byte, name, value type 7 = string, value length: 2 bytes, value),
+the payload, and the CRC-32 of everything before it. Over the JSON protocols the first message is an
+``initial-response`` event carrying the output's other members (botocore refuses a stream without it);
+then one ``event`` message per event, and an ``exception`` message if the stream ends in an error.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import zlib
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+from aiohttp.payload import AsyncIterablePayload
+
+from lambda_emu.emulator.platform.errors import AwsError
+from lambda_emu.emulator.protocol.shapes import to_json_value
+
+if TYPE_CHECKING:
+    from botocore.model import StructureShape
+
+#: What a service returns as the event stream member: (event type, that event's members) pairs.
+Events = AsyncIterator[tuple[str, dict[str, Any]]]
+
+CONTENT_TYPE = "application/vnd.amazon.eventstream"
+_STRING = 7
+
+
+def encode_message(headers: dict[str, str], payload: bytes) -> bytes:
+    encoded = b""
+    for name, value in headers.items():
+        raw_name, raw_value = name.encode("utf-8"), value.encode("utf-8")
+        encoded += struct.pack(">B", len(raw_name)) + raw_name + struct.pack(">BH", _STRING, len(raw_value)) + raw_value
+    prelude = struct.pack(">II", 12 + len(encoded) + len(payload) + 4, len(encoded))
+    message = prelude + struct.pack(">I", zlib.crc32(prelude)) + encoded + payload
+    return message + struct.pack(">I", zlib.crc32(message))
+
+
+def _event(event_type: str, document: Any) -> bytes:
+    headers = {":message-type": "event", ":event-type": event_type, ":content-type": "application/json"}
+    return encode_message(headers, json.dumps(document).encode())
+
+
+def event_stream_response(output_shape: StructureShape, result: dict[str, Any], member: str,
+                          headers: dict[str, str]) -> web.Response:
+    """The HTTP answer of an operation with an event stream output: the messages are written as the
+    service's events come (chunked), and the service's generator is closed if the client goes away."""
+    stream_shape = output_shape.members[member]
+    events: Events = result[member]
+    initial = {key: value for key, value in result.items() if key != member}
+
+    async def messages() -> AsyncIterator[bytes]:
+        yield _event("initial-response", to_json_value(output_shape, initial) if initial else {})
+        try:
+            async for event_type, payload in events:
+                shape = stream_shape.members[event_type]  # type: ignore[attr-defined]
+                yield _event(event_type, to_json_value(shape, payload))
+        except AwsError as exc:
+            yield encode_message(
+                {":message-type": "exception", ":exception-type": exc.code, ":content-type": "application/json"},
+                json.dumps({"message": exc.message}).encode(),
+            )
+        finally:
+            await events.aclose()  # type: ignore[attr-defined]
+
+    return web.Response(body=AsyncIterablePayload(messages()), headers={"Content-Type": CONTENT_TYPE, **headers})
