@@ -5,10 +5,9 @@ boto3 against real lambda-emu servers."""
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -188,7 +187,7 @@ def test_list_shards_filters(manual_server: RunningServer, manual_kinesis: Any) 
     assert shard_ids(manual_kinesis, name, ShardFilter={"Type": "AT_TRIM_HORIZON"}) == everything[:1]
     assert shard_ids(manual_kinesis, name, ShardFilter={"Type": "FROM_TRIM_HORIZON"}) == everything
     assert shard_ids(manual_kinesis, name, ShardFilter={"Type": "AFTER_SHARD_ID",
-                                                        "ShardId": "shardId-000000000001"}) == everything[2:]
+                                                        "ShardId": "shard-1"}) == everything[2:]
     assert shard_ids(manual_kinesis, name, ShardFilter={"Type": "AT_TIMESTAMP", "Timestamp": before_split}) == (
         everything[:1]
     )
@@ -202,7 +201,6 @@ def test_list_shards_filters(manual_server: RunningServer, manual_kinesis: Any) 
     # A closed shard is listed until it is older than the retention period.
     manual_server.advance(24 * 3600 + 1)
     assert shard_ids(manual_kinesis, name) == children
-    assert datetime.now(UTC) is not None
 
 
 # ---- the stream event source mapping ------------------------------------------------------------
@@ -267,7 +265,6 @@ def test_mapping_reads_a_parent_to_its_end_before_its_children(
     ]
     checkpoints = manual_server.emu.event_source_mappings.get(mapping["UUID"]).checkpoints  # type: ignore[union-attr]
     assert set(checkpoints) == {"shardId-000000000000", "shardId-000000000001", "shardId-000000000002"}
-    assert base64 is not None
 
 
 # ---- --creation-delays --------------------------------------------------------------------------

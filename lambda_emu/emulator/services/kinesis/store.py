@@ -837,7 +837,8 @@ class KinesisStore:
         # Shard ids are zero-padded, so id order is index order; a start id need not exist.
         start = exclusive_start_shard_id or ""
         if shard_filter and shard_filter.get("Type") == "AFTER_SHARD_ID":
-            start = max(start, str(shard_filter["ShardId"]))
+            given = str(shard_filter["ShardId"])
+            start = max(start, canonical_shard_id(given) or given)
         keep = self._shard_filter(stream, shard_filter)
         remaining = [s for s in self.visible_shards(stream) if s.shard_id > start and keep(s)]
         page = remaining[:page_size]
