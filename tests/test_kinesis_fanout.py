@@ -99,8 +99,16 @@ def test_consumer_limit_and_pages(kinesis: Any) -> None:
 # ---- SubscribeToShard -----------------------------------------------------------------------------
 
 
-def test_subscribe_to_shard_streams_records_as_boto3_reads_them(manual_server: RunningServer,
-                                                                manual_kinesis: Any) -> None:
+@pytest.fixture(scope="module")
+def subscriptions() -> Iterator[RunningServer]:
+    """A manual clock of its own: a subscription's heartbeat timers stay off the shared manual clock."""
+    running = RunningServer(clock="manual").start()
+    yield running
+    running.stop()
+
+
+def test_subscribe_to_shard_streams_records_as_boto3_reads_them(subscriptions: RunningServer) -> None:
+    manual_server, manual_kinesis = subscriptions, subscriptions.client("kinesis")
     name, stream_arn = new_stream(manual_kinesis)
     first = manual_kinesis.put_record(StreamName=name, PartitionKey="k", Data=b"one")
     consumer = manual_kinesis.register_stream_consumer(StreamARN=stream_arn, ConsumerName="efo")["Consumer"]
