@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from lambda_emu.emulator.invocation.sandbox import OutputListener
     from lambda_emu.emulator.platform.journal import Attempt, JournalEvent
     from lambda_emu.emulator.platform.state import StateStore
+    from lambda_emu.emulator.services.dynamodb.api import DynamoDBService
+    from lambda_emu.emulator.services.dynamodb.streams_api import DynamoDBStreamsService
     from lambda_emu.emulator.services.iam.api import IamService
     from lambda_emu.emulator.services.kinesis.api import KinesisService
     from lambda_emu.emulator.services.lambda_.mappings import EventSourceMapping
@@ -153,7 +155,7 @@ class Emulator:
             self.functions, self.clock, self.invoker, self.environments, self._async_invoke, checks,
             self.event_source_mappings,
             queue_by_arn=lambda arn: self.sqs.store.queue_by_arn(arn),
-            stream_exists=lambda arn: self.kinesis.store.find_stream_by_arn(arn) is not None,
+            stream_exists=self._stream_exists,
             region=self.region, account_id=self.account_id, account_concurrency=config.account_concurrency,
             endpoint=lambda: self.endpoint, layers=self.layers,
             resolve_image=lambda uri: self.docker_runner.resolve_image(uri),
@@ -177,7 +179,9 @@ class Emulator:
         self.control.add_route("GET", "/_emu/layer-content", self.lambda_.download_layer)
         # the front door
         self.frontend = Frontend(self.lambda_, self.control, {"sqs": lambda: self.sqs, "kinesis": lambda: self.kinesis,
-                                                              "logs": lambda: self.logs},
+                                                              "logs": lambda: self.logs,
+                                                              "dynamodb": lambda: self.dynamodb,
+                                                              "dynamodbstreams": lambda: self.dynamodbstreams},
                                  {"sqs": lambda: self.sqs, "iam": lambda: self.iam, "sts": lambda: self.sts})
 
     @cached_property
@@ -227,6 +231,24 @@ class Emulator:
         return KinesisService(self.clock, self.rng, region=self.region, account_id=self.account_id, state=self.state,
                               creation_delays=self.config.creation_delays)
 
+    @cached_property
+    def dynamodb(self) -> DynamoDBService:
+        from lambda_emu.emulator.services.dynamodb.api import DynamoDBService
+
+        return DynamoDBService(self.clock, region=self.region, account_id=self.account_id)
+
+    @cached_property
+    def dynamodbstreams(self) -> DynamoDBStreamsService:
+        from lambda_emu.emulator.services.dynamodb.streams_api import DynamoDBStreamsService
+
+        return DynamoDBStreamsService(self.dynamodb.streams, region=self.region)
+
+    def _stream_exists(self, arn: str) -> bool:
+        """Whether lambda-emu serves the stream (Kinesis, or a DynamoDB table's) a mapping names."""
+        if arn.startswith("arn:aws:dynamodb:"):
+            return self.dynamodb.streams.get(arn) is not None
+        return self.kinesis.store.find_stream_by_arn(arn) is not None
+
     def _mapping_driver(self, mapping: EventSourceMapping) -> EventSourceDriver:
         """The driver of an enabled mapping: each poller gets its source's store and nothing else of it."""
         if mapping.kind == "sqs":
@@ -236,6 +258,14 @@ class Emulator:
                              region=self.region)
         from lambda_emu.event_sources.kinesis.poller import KinesisPoller
 
+        if mapping.kind == "dynamodb":
+            from lambda_emu.event_sources.dynamodb.records import DynamoDBRecordFormat
+
+            # DynamoDB Streams through the same stream driver as Kinesis, with DynamoDB's records.
+            streams = self.dynamodb.streams
+            return KinesisPoller(mapping, streams, self.functions, self.invoker, self.destinations, self.clock,
+                                 self.faults, region=self.region, on_checkpoint=self.event_source_mappings.saved,
+                                 record_format=DynamoDBRecordFormat(streams, mapping.event_source_arn, self.region))
         return KinesisPoller(mapping, self.kinesis.store, self.functions, self.invoker, self.destinations,
                              self.clock, self.faults, region=self.region,
                              on_checkpoint=self.event_source_mappings.saved)
@@ -405,7 +435,7 @@ class Emulator:
         await self.environments.shutdown_all()
         for function in list(self.functions):
             self.functions.remove(function)
-        for name in ("sqs", "kinesis", "iam", "sts", "logs"):
+        for name in ("sqs", "kinesis", "iam", "sts", "logs", "dynamodb"):
             service = self.__dict__.get(name)  # a store never used has nothing to reset (and isn't built now)
             if service is not None:
                 service.reset()
@@ -466,7 +496,7 @@ class Emulator:
         await self.orphans.wait_sweeps()
         # Off the event loop: the last sweep reads every process's environment.
         await asyncio.to_thread(self.orphans.close)
-        for name in ("kinesis", "sqs"):
+        for name in ("kinesis", "sqs", "dynamodb"):
             service = self.__dict__.get(name)  # only what was built
             if service is None:
                 continue

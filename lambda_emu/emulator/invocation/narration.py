@@ -157,7 +157,7 @@ def _batch_subject(attempt: Attempt) -> str:
     detail = attempt.source_detail
     if attempt.source == "sqs":
         return f"sqs {str(detail.get('eventSourceArn', '')).rsplit(':', 1)[-1]}:"
-    return f"kinesis {detail.get('shardId', '')}:"
+    return f"{attempt.source} {detail.get('shardId', '')}:"
 
 
 def _in(at: str | None, now: float) -> str:

@@ -21,7 +21,7 @@ from typing import Any, Literal
 from lambda_emu.emulator.platform.clock import Clock, iso8601
 from lambda_emu.emulator.platform.documents import json_or_text
 
-Source = Literal["sync", "async", "sqs", "kinesis"]
+Source = Literal["sync", "async", "sqs", "kinesis", "dynamodb"]
 Outcome = Literal["success", "error", "throttled", "partialFailure"]
 #: What a journal listener hears: an attempt began, finished, or got its decision.
 JournalEvent = Literal["begin", "finish", "decision"]

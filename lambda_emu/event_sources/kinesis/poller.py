@@ -51,8 +51,9 @@ from lambda_emu.event_sources.kinesis.lanes import (
 )
 from lambda_emu.event_sources.kinesis.records import (
     ENVELOPE_BYTES,
+    KINESIS,
     MAX_BATCH_BYTES,
-    event_record,
+    RecordFormat,
     fills_payload,
     json_bool,
     window_time,
@@ -77,9 +78,9 @@ if TYPE_CHECKING:
     from lambda_emu.emulator.invocation.invoker import Invoker
     from lambda_emu.emulator.platform.clock import Clock
     from lambda_emu.emulator.platform.faults import Faults
-    from lambda_emu.emulator.services.kinesis.store import KinesisStore
     from lambda_emu.emulator.services.kinesis.streams import Stream
     from lambda_emu.emulator.services.lambda_.mappings import EventSourceMapping
+    from lambda_emu.event_sources.kinesis.records import StreamSource
 
 log = get_logger("kinesis-esm")
 
@@ -96,10 +97,13 @@ OK = "OK"
 class KinesisPoller:
     """The event source driver for one Kinesis stream mapping (see the module docstring)."""
 
-    def __init__(self, mapping: EventSourceMapping, streams: KinesisStore, functions: FunctionRegistry,
+    def __init__(self, mapping: EventSourceMapping, streams: StreamSource, functions: FunctionRegistry,
                  invoker: Invoker, destinations: Destinations, clock: Clock, faults: Faults, *, region: str,
-                 on_checkpoint: Callable[[EventSourceMapping], None] | None = None) -> None:
+                 on_checkpoint: Callable[[EventSourceMapping], None] | None = None,
+                 record_format: RecordFormat = KINESIS) -> None:
         self.mapping = mapping
+        #: Kinesis, or DynamoDB Streams: one driver, the source's own record JSON and names.
+        self.format = record_format
         #: Told whenever the mapping's checkpoints move (--state-dir writes them through).
         self._on_checkpoint = on_checkpoint
         self.streams = streams
@@ -263,7 +267,7 @@ class KinesisPoller:
                 if batch is None:
                     if lane.filtered_count and not lane.work:
                         # Nothing to deliver carries the count: the terminal says it now.
-                        self.invoker.note(function.name, f"kinesis {lane.shard.shard_id}:",
+                        self.invoker.note(function.name, f"{self.format.source} {self._shard_name(lane)}:",
                                           f"{lane.filtered_count} filtered out (FilterCriteria) → skipped")
                         lane.filtered_count = 0
                     return
@@ -283,19 +287,8 @@ class KinesisPoller:
         filters = self.mapping.filters
         if filters is None:
             return True
-        fields = {
-            "kinesisSchemaVersion": "1.0",
-            "partitionKey": record.partition_key,
-            "sequenceNumber": record.sequence_number,
-            "approximateArrivalTimestamp": record.approximate_arrival,
-            "eventSource": "aws:kinesis",
-            "eventVersion": "1.0",
-            "eventID": f"{record.shard_id}:{record.sequence_number}",
-            "eventName": "aws:kinesis:record",
-            "awsRegion": self.region,
-            "eventSourceARN": self._stream_arn,
-        }
-        return filters.matches(fields, record.data)
+        fields, data = self.format.filter_input(record, self.region, self._stream_arn)
+        return filters.matches(fields, data)
 
     def _skip_filtered(self, lane: Lane) -> None:
         """Move the checkpoint past filtered-out records that nothing undelivered precedes (the lane has
@@ -376,7 +369,8 @@ class KinesisPoller:
         buffer = lane.buffer
         # Whole-batch list operations: this runs for every record the mapping delivers.
         records = [buffer.popleft() for _ in range(count)]
-        fragments = [event_record(record, shard_id, suffix) for record in records]
+        to_json = self.format.event_record
+        fragments = [to_json(record, shard_id, suffix) for record in records]
         total = ENVELOPE_BYTES + sum(map(len, fragments)) + len(fragments)
         if total > MAX_BATCH_BYTES:
             # Keep the longest prefix within 6 MB (at least one record); the rest goes back, in order.
@@ -435,7 +429,7 @@ class KinesisPoller:
         return (
             f',"window":{{"start":"{window_time(window.start)}","end":"{window_time(window.end)}"}},'
             f'"state":{json.dumps(window.state, separators=(",", ":"))},'
-            f'"shardId":"{lane.shard.shard_id}","eventSourceARN":{json.dumps(self._stream_arn)},'
+            f'"shardId":"{self._shard_name(lane)}","eventSourceARN":{json.dumps(self._stream_arn)},'
             f'"isFinalInvokeForWindow":{json_bool(batch.final)},"isWindowTerminatedEarly":{json_bool(batch.terminated_early)}'
         )
 
@@ -464,7 +458,7 @@ class KinesisPoller:
         if self.mapping.filters is not None:
             # Records FilterCriteria skipped since the lane's previous batch.
             detail["filteredOut"], lane.filtered_count = lane.filtered_count, 0
-        result = await self.invoker.invoke(function, payload, request_id=request_id, source="kinesis",
+        result = await self.invoker.invoke(function, payload, request_id=request_id, source=self.format.source,
                                            source_detail=detail, invoked_arn=self.mapping.function_arn)
         if lane.closed:
             return  # the lanes were rebuilt or stopped meanwhile: the new lanes redo this batch
@@ -489,15 +483,16 @@ class KinesisPoller:
         attempts = [result.attempt]
         if batch.invocations == 1 and self.faults.roll_duplicate(function.name):
             # At-least-once delivery: the same batch once more, straight after (its result is ignored).
-            self.invoker.note(function.name, event_subject("kinesis", request_id), DUPLICATE)
+            self.invoker.note(function.name, event_subject(self.format.source, request_id), DUPLICATE)
             copy = await self.invoker.invoke(
-                function, payload, request_id=str(uuid.uuid4()), source="kinesis", duplicate=True,
+                function, payload, request_id=str(uuid.uuid4()), source=self.format.source, duplicate=True,
                 source_detail=detail, invoked_arn=self.mapping.function_arn,
             )
             attempts.append(copy.attempt)
             if lane.closed:
                 return
-        sequences = [r.sequence_number for r in batch.records] if config.report_batch_item_failures else []
+        number = self.format.sequence_number
+        sequences = [number(r) for r in batch.records] if config.report_batch_item_failures else []
         response = classify(not result.succeeded, result.payload, sequences, config)
         batch.function_error = response.function_error
         self.mapping.last_processing_result = OK if response.succeeded else PROBLEM
@@ -505,7 +500,7 @@ class KinesisPoller:
         decision = decide(len(batch.records), batch.invocations, response, config, now)
         if result.succeeded and response.failed_from is not None and result.attempt is not None:
             self.invoker.partial_failure(
-                result.attempt, [r.sequence_number for r in batch.records[response.failed_from:]])
+                result.attempt, [number(r) for r in batch.records[response.failed_from:]])
         journal_decision = self._journal_decision(lane, batch, decision, response, result.succeeded)
         for attempt in attempts:
             self.invoker.decide(attempt, journal_decision)
@@ -538,9 +533,9 @@ class KinesisPoller:
         return {
             "eventSourceArn": self.mapping.event_source_arn,
             "mappingUuid": self.mapping.uuid,
-            "shardId": lane.shard.shard_id,
-            "firstSequenceNumber": records[0].sequence_number if records else None,
-            "lastSequenceNumber": records[-1].sequence_number if records else None,
+            "shardId": self._shard_name(lane),
+            "firstSequenceNumber": self.format.sequence_number(records[0]) if records else None,
+            "lastSequenceNumber": self.format.sequence_number(records[-1]) if records else None,
             "records": len(records),
             "bisectDepth": batch.depth,
         }
@@ -562,7 +557,8 @@ class KinesisPoller:
                 return {"action": "destination", "target": target, "condition": decision.condition}
             return {"action": "discard", "reason": decision.condition}
         if decision.done and records:
-            return {"action": "checkpoint", "sequenceNumber": records[decision.done - 1].sequence_number}
+            last = records[decision.done - 1]
+            return {"action": "checkpoint", "sequenceNumber": self.format.sequence_number(last)}
         return {"action": "checkpoint", "sequenceNumber": lane.checkpoint}
 
     def _expire(self, lane: Lane, batch: Batch, config: StreamRetryConfig, now: float) -> Batch:
@@ -577,12 +573,16 @@ class KinesisPoller:
         self._discard(lane, batch, batch.records[:expired], "RecordAgeExceeded")
         where = {"action": "destination", "target": self.mapping.on_failure, "condition": "RecordAgeExceeded"} \
             if self.mapping.on_failure else None
-        self.invoker.note(self.mapping.function_name, f"kinesis {lane.shard.shard_id}: {expired} records",
+        subject = f"{self.format.source} {self._shard_name(lane)}: {expired} records"
+        self.invoker.note(self.mapping.function_name, subject,
                           dropped_text("RecordAgeExceeded", where, self.clock.now()))
         rest = batch.tail(expired, keep_count=True)
         if rest.records:
             lane.work.appendleft(rest)
         return rest
+
+    def _shard_name(self, lane: Lane) -> str:
+        return self.format.shard_id(lane.shard.shard_id)
 
     def _block(self, lane: Lane, when: float) -> None:
         lane.retry_timer = self.clock.call_at(when, lambda: self._retry_due(lane))
@@ -651,7 +651,7 @@ class KinesisPoller:
             # source mapping: On-failure records).
             function = self.functions.find(self.mapping.function_name)
             suffix = self._record_suffix(function.role if function is not None else "")
-            failed = Batch(records, [event_record(r, lane.shard.shard_id, suffix) for r in records])
+            failed = Batch(records, [self.format.event_record(r, lane.shard.shard_id, suffix) for r in records])
             record["payload"] = json.loads(self._event(lane, failed))
         self.destinations.send_stream_failure(target, record)
 
@@ -676,12 +676,12 @@ class KinesisPoller:
             }
         document["version"] = "1.0"
         document["timestamp"] = iso8601(self.clock.now())
-        document["KinesisBatchInfo"] = {
-            "shardId": lane.shard.shard_id,
-            "startSequenceNumber": records[0].sequence_number,
-            "endSequenceNumber": records[-1].sequence_number,
-            "approximateArrivalOfFirstRecord": iso8601(records[0].approximate_arrival),
-            "approximateArrivalOfLastRecord": iso8601(records[-1].approximate_arrival),
+        document[self.format.batch_info_key] = {
+            "shardId": self._shard_name(lane),
+            "startSequenceNumber": self.format.sequence_number(records[0]),
+            "endSequenceNumber": self.format.sequence_number(records[-1]),
+            "approximateArrivalOfFirstRecord": self.format.arrival(records[0].approximate_arrival),
+            "approximateArrivalOfLastRecord": self.format.arrival(records[-1].approximate_arrival),
             "batchSize": len(records),
             "streamArn": self._stream_arn,
         }

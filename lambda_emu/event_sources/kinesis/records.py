@@ -7,8 +7,13 @@ from binascii import b2a_base64
 from collections import deque
 from datetime import UTC, datetime
 from json.encoder import encode_basestring_ascii
+from typing import TYPE_CHECKING, Protocol
 
 from lambda_emu.emulator.services.kinesis.streams import StreamRecord
+
+if TYPE_CHECKING:
+    from lambda_emu.emulator.platform.journal import Source
+    from lambda_emu.emulator.services.kinesis.streams import Stream
 
 #: Lambda's synchronous invocation payload limit, which caps a batch (docs/aws-behaviour.md §Kinesis event source
 #: mapping: Batching and ordering).
@@ -48,3 +53,57 @@ def window_time(epoch: float) -> str:
 
 def json_bool(value: bool) -> str:
     return "true" if value else "false"
+
+
+class StreamSource(Protocol):
+    """Where a stream mapping finds its stream's records: the Kinesis store, or DynamoDB's streams."""
+
+    def find_stream_by_arn(self, arn: str) -> Stream | None: ...
+
+
+class RecordFormat:
+    """What differs between the streams this driver reads: Kinesis (this class) and DynamoDB Streams
+    (:class:`lambda_emu.event_sources.dynamodb.records.DynamoDBRecordFormat`): the source's name in the
+    journal and the terminal, a record's event JSON and filter fields, the IDs Lambda shows, and the
+    on-failure record's batch info."""
+
+    #: The journal's and the narration's source name.
+    source: Source = "kinesis"
+    #: The on-failure record's batch info member.
+    batch_info_key = "KinesisBatchInfo"
+
+    def event_record(self, record: StreamRecord, shard_id: str, suffix: str) -> str:
+        return event_record(record, shard_id, suffix)
+
+    def filter_input(self, record: StreamRecord, region: str, source_arn: str) -> tuple[dict[str, object], bytes]:
+        """(the record's metadata as Lambda's event shows it, the data a pattern's data key matches)."""
+        fields: dict[str, object] = {
+            "kinesisSchemaVersion": "1.0",
+            "partitionKey": record.partition_key,
+            "sequenceNumber": record.sequence_number,
+            "approximateArrivalTimestamp": record.approximate_arrival,
+            "eventSource": "aws:kinesis",
+            "eventVersion": "1.0",
+            "eventID": f"{record.shard_id}:{record.sequence_number}",
+            "eventName": "aws:kinesis:record",
+            "awsRegion": region,
+            "eventSourceARN": source_arn,
+        }
+        return fields, record.data
+
+    def sequence_number(self, record: StreamRecord) -> str:
+        """The record's sequence number as the function sees it (ReportBatchItemFailures' itemIdentifier)."""
+        return record.sequence_number
+
+    def shard_id(self, shard_id: str) -> str:
+        """The shard's ID as Lambda shows it."""
+        return shard_id
+
+    def arrival(self, epoch: float) -> str:
+        """An on-failure record's approximateArrival* (Kinesis: milliseconds)."""
+        from lambda_emu.emulator.platform.clock import iso8601
+
+        return iso8601(epoch)
+
+
+KINESIS = RecordFormat()

@@ -14,7 +14,12 @@ from typing import Any, Literal, Protocol
 
 from lambda_emu.emulator.services.lambda_.event_filters import Criteria, compile_criteria
 
-SourceKind = Literal["sqs", "kinesis"]
+SourceKind = Literal["sqs", "kinesis", "dynamodb"]
+
+
+def data_key(kind: str) -> str:
+    """The record field FilterCriteria patterns match as data (SQS body, Kinesis data, DynamoDB dynamodb)."""
+    return {"sqs": "body", "kinesis": "data"}.get(kind, "dynamodb")
 #: The model's EventSourcePosition enum for streams.
 StartingPosition = Literal["TRIM_HORIZON", "LATEST", "AT_TIMESTAMP"]
 
@@ -62,7 +67,7 @@ class EventSourceMapping:
         criteria = self.filter_criteria
         cached = self.__dict__.get("_compiled_filters")
         if cached is None or cached[0] is not criteria:
-            compiled = compile_criteria(criteria, data_key="body" if self.kind == "sqs" else "data",
+            compiled = compile_criteria(criteria, data_key=data_key(self.kind),
                                         stream=self.kind != "sqs")
             self.__dict__["_compiled_filters"] = cached = (criteria, compiled)
         return cached[1]
@@ -74,26 +79,26 @@ class EventSourceMapping:
     def to_json(self) -> dict[str, Any]:
         """EventSourceMappingConfiguration as AWS returns it for this kind of source."""
         config: dict[str, Any] = {"UUID": self.uuid}
-        if self.kind == "kinesis":
+        if self.kind != "sqs":
             config["StartingPosition"] = self.starting_position
             if self.starting_position_timestamp is not None:
                 config["StartingPositionTimestamp"] = self.starting_position_timestamp
         config["BatchSize"] = self.batch_size
         config["MaximumBatchingWindowInSeconds"] = self.maximum_batching_window
-        if self.kind == "kinesis":
+        if self.kind != "sqs":
             config["ParallelizationFactor"] = self.parallelization_factor
         config["EventSourceArn"] = self.event_source_arn
         if self.filter_criteria:
             config["FilterCriteria"] = self.filter_criteria
         config["FunctionArn"] = self.function_arn
         config["LastModified"] = self.last_modified
-        if self.kind == "kinesis":
+        if self.kind != "sqs":
             config["LastProcessingResult"] = self.last_processing_result
         config["State"] = self.state
         # AWS words a user's change "USER_INITIATED" on SQS mappings and "User action" on streams.
         reason = self.state_transition_reason
         config["StateTransitionReason"] = "USER_INITIATED" if self.kind == "sqs" and reason == "User action" else reason
-        if self.kind == "kinesis":
+        if self.kind != "sqs":
             config["DestinationConfig"] = {"OnFailure": {"Destination": self.on_failure} if self.on_failure else {}}
             config["MaximumRecordAgeInSeconds"] = self.maximum_record_age
             config["BisectBatchOnFunctionError"] = self.bisect_batch_on_function_error

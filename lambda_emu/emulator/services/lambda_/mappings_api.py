@@ -13,7 +13,13 @@ from lambda_emu.emulator.platform.errors import AwsError, invalid_parameter, lam
 from lambda_emu.emulator.services import pagination
 from lambda_emu.emulator.services.lambda_.event_filters import INVALID as INVALID_FILTER
 from lambda_emu.emulator.services.lambda_.event_filters import FilterPatternError, compile_criteria
-from lambda_emu.emulator.services.lambda_.mappings import EventSourceMapping, MappingRegistry, SourceKind, new_uuid
+from lambda_emu.emulator.services.lambda_.mappings import (
+    EventSourceMapping,
+    MappingRegistry,
+    SourceKind,
+    data_key,
+    new_uuid,
+)
 
 if TYPE_CHECKING:
     from lambda_emu.emulator.invocation.functions import Function, FunctionRegistry
@@ -24,7 +30,7 @@ if TYPE_CHECKING:
 STREAM_ONLY = ("ParallelizationFactor", "BisectBatchOnFunctionError", "MaximumRetryAttempts",
                "MaximumRecordAgeInSeconds", "TumblingWindowInSeconds", "DestinationConfig", "StartingPosition",
                "StartingPositionTimestamp")
-DEFAULT_BATCH = {"sqs": 10, "kinesis": 100}
+DEFAULT_BATCH = {"sqs": 10, "kinesis": 100, "dynamodb": 100}
 FIFO_MAX_BATCH = 10
 MIN_RECORD_AGE = 60
 UNRECOGNIZED_SOURCE = "Unrecognized event source, must be kinesis, dynamodb stream or sqs."
@@ -153,6 +159,10 @@ class EventSourceMappingApi:
             if not self.stream_exists(source):
                 raise invalid_parameter(f"Stream not found: {source}")
             return "kinesis"
+        if service == "dynamodb" and "/stream/" in source:
+            if not self.stream_exists(source):
+                raise invalid_parameter(f"Stream not found: {source}")
+            return "dynamodb"
         raise invalid_parameter(UNRECOGNIZED_SOURCE)
 
     def _apply(self, mapping: EventSourceMapping, params: dict[str, Any], function: Function, creating: bool) -> None:
@@ -162,7 +172,7 @@ class EventSourceMappingApi:
         if "FilterCriteria" in params:
             criteria = params["FilterCriteria"] or None
             try:
-                compiled = compile_criteria(criteria, data_key="body" if mapping.kind == "sqs" else "data",
+                compiled = compile_criteria(criteria, data_key=data_key(mapping.kind),
                                             stream=mapping.kind != "sqs")
             except FilterPatternError as exc:
                 raise invalid_parameter(INVALID_FILTER) from exc
@@ -202,6 +212,8 @@ class EventSourceMappingApi:
                 # Lambda's own check (not the model's), so InvalidParameterValueException with Coral's words.
                 raise invalid_parameter("1 validation error detected: Value null at 'startingPosition' failed to "
                                         "satisfy constraint: Member must not be null.")
+            if position == "AT_TIMESTAMP" and mapping.kind == "dynamodb":
+                raise invalid_parameter(f"Unsupported starting position for arn type: {mapping.event_source_arn}")
             mapping.starting_position = position
             stamp = params.get("StartingPositionTimestamp")
             if position == "AT_TIMESTAMP":

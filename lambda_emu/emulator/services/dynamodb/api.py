@@ -1,0 +1,228 @@
+"""Amazon DynamoDB (JSON 1.0, ``DynamoDB_20120810.*``) on lambda-emu's endpoint and clock.
+
+Input arrives validated against botocore's model; the tables, items and the expression language are
+moto's DynamoDB backend used in-process (:mod:`.engine`, imported on the first request). What is
+lambda-emu's own is around it: the platform clock (creation times, stream labels, TTL), the streams
+(every write's old and new item, coalesced per item per request, so a write that changes nothing
+leaves no record and a failed transaction none at all) and TTL deletions (:mod:`.ttl`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from lambda_emu.emulator.platform.clock import Clock
+from lambda_emu.emulator.platform.errors import AwsError
+from lambda_emu.emulator.protocol.service import Service
+from lambda_emu.emulator.services.dynamodb import engine as engine_module
+from lambda_emu.emulator.services.dynamodb.streams import StreamRegistry, TableStream
+from lambda_emu.emulator.services.dynamodb.ttl import TtlSweeper, expiry, ttl_attribute
+
+Params = dict[str, Any]
+Result = dict[str, Any]
+
+#: The operations served (moto's handler has one method for each).
+OPERATIONS = frozenset({
+    "CreateTable", "DescribeTable", "ListTables", "DeleteTable", "UpdateTable",
+    "UpdateTimeToLive", "DescribeTimeToLive", "TagResource", "UntagResource", "ListTagsOfResource",
+    "PutItem", "GetItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "BatchGetItem", "Query", "Scan",
+    "TransactWriteItems", "TransactGetItems", "DescribeLimits", "DescribeEndpoints",
+    "DescribeContinuousBackups", "UpdateContinuousBackups",
+})
+#: Operations that may change items (their changes become stream records and TTL schedules).
+WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"})
+
+Change = tuple[Any, dict[str, Any] | None, dict[str, Any] | None]
+
+
+class _ChangeHook:
+    """Sits where moto keeps a table's stream shard: moto calls ``add(old, new)`` on every write."""
+
+    def __init__(self, table: Any, sink: list[Change]) -> None:
+        self.table = table
+        self.sink = sink
+
+    def add(self, old: Any, new: Any) -> None:
+        self.sink.append((self.table,
+                          None if old is None else old.to_json()["Attributes"],
+                          None if new is None else new.to_json()["Attributes"]))
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _ChangeHook:
+        # A transaction copies its tables to roll back; the copies report to the same place.
+        return self
+
+
+def item_key(table: Any, item: dict[str, Any]) -> dict[str, Any]:
+    keys = {table.hash_key_attr: item[table.hash_key_attr]}
+    if table.range_key_attr is not None:
+        keys[table.range_key_attr] = item[table.range_key_attr]
+    return keys
+
+
+def _key_reader(table: Any) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    return lambda item: item_key(table, item)
+
+
+class DynamoDBService(Service):
+    service_name = "dynamodb"
+
+    def __init__(self, clock: Clock, *, region: str, account_id: str) -> None:
+        self.clock = clock
+        self.region = region
+        self.account_id = account_id
+        self.streams = StreamRegistry()
+        #: The enabled stream of each table, by table name.
+        self.active: dict[str, TableStream] = {}
+        self._engine: engine_module.TableEngine | None = None
+        self._changes: list[Change] = []
+        self.ttl = TtlSweeper(clock, self._expire)
+
+    # ---- the protocol layer's contract ---------------------------------------------------------
+
+    def operation(self, name: str) -> Callable[[Params], Awaitable[Result]] | None:
+        if name not in OPERATIONS:
+            return None
+
+        async def call(params: Params) -> Result:
+            return await self.call(name, params)
+
+        call.__name__ = name
+        return call
+
+    def json_error_type(self, error: AwsError) -> tuple[str, str]:
+        # DynamoDB's __type names the shape with its namespace; SDKs read the part after '#'.
+        return f"com.amazonaws.dynamodb.v20120810#{error.code}", error.query_code
+
+    # ---- lifecycle -------------------------------------------------------------------------------
+
+    async def engine(self) -> engine_module.TableEngine:
+        if self._engine is None:
+            await engine_module.load()
+            if self._engine is None:
+                self._engine = engine_module.TableEngine(self.region, self.account_id)
+        return self._engine
+
+    def reset(self) -> None:
+        self._engine = None
+        self.streams.clear()
+        self.active.clear()
+        self.ttl.clear()
+        self._changes.clear()
+
+    async def stop(self) -> None:
+        self.ttl.clear()
+
+    # ---- operations ------------------------------------------------------------------------------
+
+    async def call(self, name: str, params: Params) -> Result:
+        engine = await self.engine()
+        return self.call_now(engine, name, params)
+
+    def call_now(self, engine: engine_module.TableEngine, name: str, params: Params) -> Result:
+        self._changes.clear()
+        try:
+            result = engine.call(name, params)
+        except Exception:
+            self._changes.clear()
+            raise
+        if name == "CreateTable":
+            result = self._created(engine, params["TableName"], params.get("StreamSpecification"))
+        elif name == "UpdateTable":
+            result = self._updated(engine, params["TableName"], params.get("StreamSpecification"), result)
+        elif name == "DeleteTable":
+            self._deleted(params["TableName"])
+        elif name == "UpdateTimeToLive":
+            table = engine.table(params["TableName"])
+            if table is not None:
+                self.ttl.configure(table, _key_reader(table))
+        if self._changes:
+            self._publish()
+        return result
+
+    # ---- tables: the clock, the hook, the stream -------------------------------------------------
+
+    def _install(self, table: Any) -> None:
+        table.stream_shard = _ChangeHook(table, self._changes)
+
+    def _describe(self, engine: engine_module.TableEngine, name: str) -> Result:
+        return {"TableDescription": engine.call("DescribeTable", {"TableName": name})["Table"]}
+
+    def _created(self, engine: engine_module.TableEngine, name: str, spec: dict[str, Any] | None) -> Result:
+        table = engine.table(name)
+        assert table is not None
+        table.created_at = datetime.fromtimestamp(self.clock.now_ms() / 1000, tz=UTC)
+        self._install(table)
+        if spec and spec.get("StreamEnabled"):
+            self._new_stream(table, spec)
+        return self._describe(engine, name)
+
+    def _new_stream(self, table: Any, spec: dict[str, Any]) -> None:
+        stream = TableStream(self.clock, table_name=table.name, table_arn=table.table_arn,
+                             view_type=spec.get("StreamViewType") or "NEW_AND_OLD_IMAGES", region=self.region,
+                             key_schema=list(table.schema))
+        self.streams.add(stream)
+        self.active[table.name] = stream
+        table.latest_stream_label = stream.label
+
+    def _updated(self, engine: engine_module.TableEngine, name: str, spec: dict[str, Any] | None,
+                 result: Result) -> Result:
+        table = engine.table(name)
+        if table is None:
+            return result
+        if spec is not None:
+            current = self.active.pop(name, None)
+            if current is not None:
+                current.enabled = False
+            if spec.get("StreamEnabled"):
+                self._new_stream(table, spec)
+            elif current is not None:
+                table.latest_stream_label = current.label
+        self._install(table)
+        return self._describe(engine, name)
+
+    def _deleted(self, name: str) -> None:
+        stream = self.active.pop(name, None)
+        if stream is not None:
+            stream.enabled = False
+        self.ttl.forget(name)
+
+    # ---- stream records and TTL schedules ------------------------------------------------------
+
+    def _publish(self) -> None:
+        """The request's writes, one per item: the item before the request, the item after it."""
+        merged: dict[tuple[str, str], list[Any]] = {}
+        for table, old, new in self._changes:
+            item = new if new is not None else old
+            assert item is not None
+            keys = item_key(table, item)
+            slot = (table.name, json.dumps(keys, sort_keys=True))
+            entry = merged.get(slot)
+            if entry is None:
+                merged[slot] = [table, keys, old, new]
+            else:
+                entry[3] = new
+        self._changes.clear()
+        for table, keys, old, new in merged.values():
+            if old == new:
+                continue  # a write that changes nothing: no stream record, as on AWS
+            self.ttl.item_written(table, keys, new)
+            stream = self.active.get(table.name)
+            if stream is not None:
+                stream.append(keys, old, new, ttl=self.ttl.expiring)
+
+    def _expire(self, table_name: str, keys: dict[str, Any], due: float) -> None:
+        """The TTL sweeper's deletion: the item is removed if its TTL attribute still says it expired."""
+        if self._engine is None:
+            return
+        table = self._engine.table(table_name)
+        if table is None:
+            return
+        item = self._engine.call("GetItem", {"TableName": table_name, "Key": keys, "ConsistentRead": True}).get("Item")
+        attribute = ttl_attribute(table)
+        if item is None or attribute is None or expiry(item.get(attribute)) != due:
+            return
+        self.call_now(self._engine, "DeleteItem", {"TableName": table_name, "Key": keys})
+

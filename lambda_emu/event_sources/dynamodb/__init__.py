@@ -1,0 +1,1 @@
+"""DynamoDB Streams event source mappings (driven by the Kinesis stream driver)."""
