@@ -407,7 +407,8 @@ class Emulator:
         from lambda_emu.emulator.template.loader import Stack
 
         return Stack(self.region, self.account_id, lambda: self.endpoint, self.functions, self.lambda_,
-                     {"lambda": lambda: self.lambda_, "sqs": lambda: self.sqs, "kinesis": lambda: self.kinesis},
+                     {"lambda": lambda: self.lambda_, "sqs": lambda: self.sqs, "kinesis": lambda: self.kinesis,
+                      "dynamodb": lambda: self.dynamodb},
                      build_image=lambda *build: self.docker_runner.build_image(*build),
                      refusal=self.process_runner.refusal if self.runner is self.process_runner else _any_runtime,
                      on_function_loaded=self._function_loaded)

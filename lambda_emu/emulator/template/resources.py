@@ -142,6 +142,84 @@ def _load_stream(context: LoadContext, logical_id: str, props: dict[str, Any]) -
 resource_type("AWS::Kinesis::Stream", phase=PHASE_STORES, attributes=_stream_attributes, load=_load_stream)
 
 
+# ---- DynamoDB tables --------------------------------------------------------------------------
+
+TABLE_PROPERTIES = ("KeySchema", "AttributeDefinitions", "BillingMode", "ProvisionedThroughput",
+                    "GlobalSecondaryIndexes", "LocalSecondaryIndexes", "Tags", "TableClass",
+                    "DeletionProtectionEnabled", "SSESpecification")
+SIMPLE_TABLE_TYPES = {"String": "S", "Number": "N", "Binary": "B"}
+
+
+def _table_attributes(context: LoadContext, logical_id: str, props: dict[str, Any]) -> dict[str, Any]:
+    """Ref is the table's name; Arn and StreamArn are known once it exists, so the first !Ref, !GetAtt (or
+    the load) creates it (the context computes attributes once)."""
+    kind = context.resources[logical_id].get("Type")
+    params = _simple_table_params(context, logical_id, props) if kind == "AWS::Serverless::SimpleTable" \
+        else _table_params(context, logical_id, props)
+    table = _call(context, "dynamodb", "CreateTable", params)["TableDescription"]
+    ttl = props.get("TimeToLiveSpecification")
+    if ttl is not None:
+        ttl = context.value(logical_id, "TimeToLiveSpecification", ttl) or {}
+        _call(context, "dynamodb", "UpdateTimeToLive", {"TableName": table["TableName"], "TimeToLiveSpecification": {
+            "AttributeName": as_text(ttl.get("AttributeName", "")),
+            "Enabled": _typed(context, logical_id, "Enabled", ttl.get("Enabled", True))}})
+    attributes = {"Ref": table["TableName"], "Arn": table["TableArn"]}
+    if "LatestStreamArn" in table:
+        attributes["StreamArn"] = table["LatestStreamArn"]
+    return attributes
+
+
+def _table_params(context: LoadContext, logical_id: str, props: dict[str, Any]) -> dict[str, Any]:
+    name = as_text(context.value(logical_id, "TableName", props["TableName"])) if "TableName" in props else logical_id
+    params: dict[str, Any] = {"TableName": name}
+    for key in TABLE_PROPERTIES:
+        if key in props:
+            params[key] = context.value(logical_id, key, props[key])
+    for index in params.get("GlobalSecondaryIndexes") or ():
+        if params.get("BillingMode") == "PAY_PER_REQUEST":
+            index.pop("ProvisionedThroughput", None)
+    if "ProvisionedThroughput" in params:
+        params["ProvisionedThroughput"] = {k: int(v) for k, v in params["ProvisionedThroughput"].items()}
+    params.setdefault("BillingMode", "PROVISIONED" if "ProvisionedThroughput" in params else "PAY_PER_REQUEST")
+    stream = props.get("StreamSpecification")
+    if stream is not None:
+        # CloudFormation's StreamSpecification has the view type only: present means enabled.
+        stream = context.value(logical_id, "StreamSpecification", stream) or {}
+        params["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": stream.get("StreamViewType")}
+    return params
+
+
+def _simple_table_params(context: LoadContext, logical_id: str, props: dict[str, Any]) -> dict[str, Any]:
+    """SAM's SimpleTable: a hash key (``PrimaryKey``, default ``id`` String), on demand unless it gives
+    ProvisionedThroughput."""
+    name = as_text(context.value(logical_id, "TableName", props["TableName"])) if "TableName" in props else logical_id
+    key = context.value(logical_id, "PrimaryKey", props.get("PrimaryKey")) or {}
+    key_name = as_text(key.get("Name", "id"))
+    key_type = SIMPLE_TABLE_TYPES.get(as_text(key.get("Type", "String")))
+    if key_type is None:
+        raise context.error(logical_id, "PrimaryKey.Type must be String, Number or Binary")
+    params: dict[str, Any] = {"TableName": name, "KeySchema": [{"AttributeName": key_name, "KeyType": "HASH"}],
+                              "AttributeDefinitions": [{"AttributeName": key_name, "AttributeType": key_type}]}
+    throughput = context.value(logical_id, "ProvisionedThroughput", props.get("ProvisionedThroughput"))
+    if throughput:
+        params["BillingMode"] = "PROVISIONED"
+        params["ProvisionedThroughput"] = {k: int(v) for k, v in throughput.items()}
+    else:
+        params["BillingMode"] = "PAY_PER_REQUEST"
+    if "Tags" in props:
+        tags = context.value(logical_id, "Tags", props["Tags"]) or {}
+        params["Tags"] = [{"Key": k, "Value": as_text(v)} for k, v in tags.items()]
+    return params
+
+
+def _load_table(context: LoadContext, logical_id: str, props: dict[str, Any]) -> None:
+    context.attributes(logical_id)
+
+
+for _table_type in ("AWS::DynamoDB::Table", "AWS::Serverless::SimpleTable"):
+    resource_type(_table_type, phase=PHASE_STORES, attributes=_table_attributes, load=_load_table)
+
+
 # ---- async invocation settings ----------------------------------------------------------------
 
 
@@ -240,7 +318,7 @@ def _sam_events(context: LoadContext, logical_id: str, function: Function, raw: 
         raise context.error(logical_id, "Events must be a mapping of event name to event")
     for event_name, event in events.items():
         kind = event.get("Type") if isinstance(event, dict) else None
-        if kind not in ("SQS", "Kinesis"):
+        if kind not in ("SQS", "Kinesis", "DynamoDB"):
             log.warning("event type not modeled by lambda-emu; skipped", resource=logical_id,
                         event_name=event_name, type=kind)
             continue

@@ -117,6 +117,19 @@ class DynamoDBService(Service):
 
     # ---- operations ------------------------------------------------------------------------------
 
+    def engine_now(self) -> engine_module.TableEngine:
+        """The engine, imported here and now if need be (the template loader runs synchronously)."""
+        if self._engine is None:
+            self._engine = engine_module.TableEngine(self.region, self.account_id)
+        return self._engine
+
+    # What the template loader calls (the protocol layer finds every operation through ``operation``).
+    def CreateTable(self, params: Params) -> Result:
+        return self.call_now(self.engine_now(), "CreateTable", params)
+
+    def UpdateTimeToLive(self, params: Params) -> Result:
+        return self.call_now(self.engine_now(), "UpdateTimeToLive", params)
+
     async def call(self, name: str, params: Params) -> Result:
         engine = await self.engine()
         return self.call_now(engine, name, params)
