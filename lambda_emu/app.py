@@ -235,7 +235,7 @@ class Emulator:
     def dynamodb(self) -> DynamoDBService:
         from lambda_emu.emulator.services.dynamodb.api import DynamoDBService
 
-        return DynamoDBService(self.clock, region=self.region, account_id=self.account_id)
+        return DynamoDBService(self.clock, region=self.region, account_id=self.account_id, state=self.state)
 
     @cached_property
     def dynamodbstreams(self) -> DynamoDBStreamsService:
@@ -327,6 +327,8 @@ class Emulator:
             self.kinesis.restore()
         if next(self.state.load("log-group"), None) is not None:
             self.logs.restore()
+        if next(self.state.load("ddb-table"), None) is not None:
+            self.dynamodb.restore()
         from lambda_emu.emulator.platform.journal import attempt_from_record
 
         self.journal.restore([attempt_from_record(record) for _key, record in self.state.load("attempt")])

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lambda_emu.emulator.platform.clock import Clock
 from lambda_emu.emulator.platform.errors import AwsError
@@ -20,6 +20,9 @@ from lambda_emu.emulator.protocol.service import Service
 from lambda_emu.emulator.services.dynamodb import engine as engine_module
 from lambda_emu.emulator.services.dynamodb.streams import StreamRegistry, TableStream
 from lambda_emu.emulator.services.dynamodb.ttl import TtlSweeper, expiry, ttl_attribute
+
+if TYPE_CHECKING:
+    from lambda_emu.emulator.platform.state import StateStore
 
 Params = dict[str, Any]
 Result = dict[str, Any]
@@ -62,6 +65,10 @@ def item_key(table: Any, item: dict[str, Any]) -> dict[str, Any]:
     return keys
 
 
+def _constant(record: dict[str, Any]) -> Callable[[], dict[str, Any]]:
+    return lambda: record
+
+
 def _key_reader(table: Any) -> Callable[[dict[str, Any]], dict[str, Any]]:
     return lambda item: item_key(table, item)
 
@@ -69,8 +76,11 @@ def _key_reader(table: Any) -> Callable[[dict[str, Any]], dict[str, Any]]:
 class DynamoDBService(Service):
     service_name = "dynamodb"
 
-    def __init__(self, clock: Clock, *, region: str, account_id: str) -> None:
+    def __init__(self, clock: Clock, *, region: str, account_id: str, state: StateStore | None = None) -> None:
         self.clock = clock
+        #: --state-dir: tables (as created, with their TTL setting) and items are written through;
+        #: streams and their records are not kept (a restored table's stream starts empty).
+        self.state = state
         self.region = region
         self.account_id = account_id
         self.streams = StreamRegistry()
@@ -106,6 +116,9 @@ class DynamoDBService(Service):
         return self._engine
 
     def reset(self) -> None:
+        if self.state is not None:
+            self.state.delete_all("ddb-table")
+            self.state.delete_all("ddb-item")
         self._engine = None
         self.streams.clear()
         self.active.clear()
@@ -143,14 +156,17 @@ class DynamoDBService(Service):
             raise
         if name == "CreateTable":
             result = self._created(engine, params["TableName"], params.get("StreamSpecification"))
+            self._save_table(engine, params["TableName"], params)
         elif name == "UpdateTable":
             result = self._updated(engine, params["TableName"], params.get("StreamSpecification"), result)
+            self._save_table(engine, params["TableName"])
         elif name == "DeleteTable":
             self._deleted(params["TableName"])
         elif name == "UpdateTimeToLive":
             table = engine.table(params["TableName"])
             if table is not None:
                 self.ttl.configure(table, _key_reader(table))
+                self._save_table(engine, params["TableName"])
         if self._changes:
             self._publish()
         return result
@@ -196,7 +212,59 @@ class DynamoDBService(Service):
         self._install(table)
         return self._describe(engine, name)
 
+    # ---- the state directory (--state-dir) ---------------------------------------------------------
+
+    def _save_table(self, engine: engine_module.TableEngine, name: str, created: Params | None = None) -> None:
+        if self.state is None:
+            return
+        saved = self.state.get("ddb-table", name) or {}
+        definition = dict(created) if created is not None else saved.get("definition", {})
+        definition.pop("StreamSpecification", None)
+        definition.pop("Tags", None)
+        table = engine.table(name)
+        if table is None:
+            return
+        stream = self.active.get(name)
+        record = {
+            "definition": definition,
+            "stream": {"StreamEnabled": True, "StreamViewType": stream.view_type} if stream is not None else None,
+            "ttl": dict(getattr(table, "ttl", None) or {}),
+        }
+        self.state.put("ddb-table", name, lambda: record)
+
+    def restore(self) -> None:
+        """--state-dir: the tables and items an earlier run accepted (moto is imported now, at start)."""
+        if self.state is None:
+            return
+        engine = self.engine_now()
+        tables = list(self.state.load("ddb-table"))
+        for name, record in tables:
+            params = dict(record["definition"])
+            if record.get("stream"):
+                params["StreamSpecification"] = record["stream"]
+            self.call_now(engine, "CreateTable", params)
+            ttl = record.get("ttl") or {}
+            if ttl.get("AttributeName"):
+                table = engine.table(name)
+                if table is not None:
+                    table.ttl = ttl
+        for key, item in self.state.load("ddb-item"):
+            name = key.split("/", 1)[0]
+            table = engine.table(name)
+            if table is not None:
+                # Straight into moto's table: a restored item is no new write (no stream record).
+                table.stream_shard = None
+                table.put_item(item)
+                self._install(table)
+        for name, _record in tables:
+            table = engine.table(name)
+            if table is not None:
+                self.ttl.configure(table, _key_reader(table))
+
     def _deleted(self, name: str) -> None:
+        if self.state is not None:
+            self.state.delete("ddb-table", name)
+            self.state.delete_owned("ddb-item", name)
         stream = self.active.pop(name, None)
         if stream is not None:
             stream.enabled = False
@@ -222,6 +290,12 @@ class DynamoDBService(Service):
             if old == new:
                 continue  # a write that changes nothing: no stream record, as on AWS
             self.ttl.item_written(table, keys, new)
+            if self.state is not None:
+                item_key_text = f"{table.name}/{json.dumps(keys, sort_keys=True)}"
+                if new is None:
+                    self.state.delete("ddb-item", item_key_text)
+                else:
+                    self.state.put("ddb-item", item_key_text, _constant(new), owner=table.name)
             stream = self.active.get(table.name)
             if stream is not None:
                 stream.append(keys, old, new, ttl=self.ttl.expiring)
