@@ -352,3 +352,40 @@ def test_mapping_refuses_at_timestamp_and_unknown_streams(manual_lam: Any, ddb: 
         manual_lam.create_event_source_mapping(FunctionName=function, EventSourceArn=stream_arn + "0",
                                                StartingPosition="LATEST")
     assert excinfo.value.response["Error"]["Code"] == "InvalidParameterValueException"
+
+
+PARTIAL = PRELUDE + """
+def handler(event, context):
+    log(event, context)
+    failed = [r["dynamodb"]["SequenceNumber"] for r in event["Records"]
+              if r["dynamodb"]["Keys"]["pk"]["S"].startswith("fail")]
+    return {"batchItemFailures": [{"itemIdentifier": s} for s in failed]}
+"""
+
+
+def test_report_batch_item_failures_by_sequence_number(manual_server: RunningServer, manual_lam: Any,
+                                                       manual_sqs: Any, ddb: Any, streams: Any, tmp_path: Path,
+                                                       mapping: Any) -> None:
+    url, queue_arn = new_queue(manual_sqs)
+    function, out = new_function(manual_lam, tmp_path, PARTIAL)
+    name, stream_arn = new_table(ddb, "KEYS_ONLY")
+    assert stream_arn is not None
+    for key in ("ok-1", "ok-2", "fail-3", "ok-4"):
+        ddb.put_item(TableName=name, Item={"pk": {"S": key}})
+    mapping(function, stream_arn, BatchSize=10, MaximumRetryAttempts=1,
+            FunctionResponseTypes=["ReportBatchItemFailures"], DestinationConfig={"OnFailure": {"Destination": queue_arn}})
+    manual_server.settle()
+
+    def ids(event: dict[str, Any]) -> list[str]:
+        return [r["dynamodb"]["Keys"]["pk"]["S"] for r in event["Records"]]
+
+    # The batch, then the retry from the reported record on; then the record goes to the destination.
+    assert [ids(c["event"]) for c in delivered(out)] == [["ok-1", "ok-2", "fail-3", "ok-4"], ["fail-3", "ok-4"]]
+    messages = manual_sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+    [record] = [json.loads(m["Body"]) for m in messages]
+    failed = next(r for r in read_all(streams, stream_arn) if r["dynamodb"]["Keys"]["pk"]["S"] == "fail-3")
+    info = record["DDBStreamBatchInfo"]
+    assert info["startSequenceNumber"] == failed["dynamodb"]["SequenceNumber"]
+    assert info["batchSize"] == 2
+    assert record["responseContext"]["functionError"] is None
+    assert record["requestContext"]["condition"] == "RetryAttemptsExhausted"
