@@ -373,7 +373,8 @@ def test_report_batch_item_failures_by_sequence_number(manual_server: RunningSer
     for key in ("ok-1", "ok-2", "fail-3", "ok-4"):
         ddb.put_item(TableName=name, Item={"pk": {"S": key}})
     mapping(function, stream_arn, BatchSize=10, MaximumRetryAttempts=1,
-            FunctionResponseTypes=["ReportBatchItemFailures"], DestinationConfig={"OnFailure": {"Destination": queue_arn}})
+            FunctionResponseTypes=["ReportBatchItemFailures"],
+            DestinationConfig={"OnFailure": {"Destination": queue_arn}})
     manual_server.settle()
 
     def ids(event: dict[str, Any]) -> list[str]:
