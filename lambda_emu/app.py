@@ -233,9 +233,10 @@ class Emulator:
 
     @cached_property
     def dynamodb(self) -> DynamoDBService:
-        from lambda_emu.emulator.services.dynamodb.api import DynamoDBService
+        from lambda_emu.emulator.services.dynamodb.api import TABLE_CREATION_SECONDS, DynamoDBService
 
-        return DynamoDBService(self.clock, region=self.region, account_id=self.account_id, state=self.state)
+        return DynamoDBService(self.clock, region=self.region, account_id=self.account_id, state=self.state,
+                               creation_delay=TABLE_CREATION_SECONDS if self.config.creation_delays else 0.0)
 
     @cached_property
     def dynamodbstreams(self) -> DynamoDBStreamsService:

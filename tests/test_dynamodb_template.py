@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+from botocore.exceptions import ClientError
+
 from tests.support import RunningServer, raw_request
 from tests.test_template import load, logical, write_template
 
@@ -111,5 +114,27 @@ def test_reset_forgets_tables_and_streams() -> None:
                          AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
                          BillingMode="PAY_PER_REQUEST")
         assert ddb.scan(TableName="kept-until-reset")["Items"] == []
+    finally:
+        server.stop()
+
+
+def test_creation_delays_table_is_creating_then_active() -> None:
+    """--creation-delays: a new table is CREATING for a few seconds of platform time, refusing item
+    operations as AWS does, then ACTIVE."""
+    server = RunningServer(clock="manual", creation_delays=True).start()
+    try:
+        ddb = server.client("dynamodb")
+        created = ddb.create_table(TableName="slow", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                                   AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                                   BillingMode="PAY_PER_REQUEST")["TableDescription"]
+        assert created["TableStatus"] == "CREATING"
+        assert ddb.describe_table(TableName="slow")["Table"]["TableStatus"] == "CREATING"
+        with pytest.raises(ClientError) as excinfo:
+            ddb.put_item(TableName="slow", Item={"pk": {"S": "early"}})
+        assert excinfo.value.response["Error"] == {"Code": "ResourceNotFoundException",
+                                                   "Message": "Requested resource not found"}
+        server.advance(5)
+        assert ddb.describe_table(TableName="slow")["Table"]["TableStatus"] == "ACTIVE"
+        ddb.put_item(TableName="slow", Item={"pk": {"S": "now"}})
     finally:
         server.stop()

@@ -40,6 +40,15 @@ WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "Tr
 
 Change = tuple[Any, dict[str, Any] | None, dict[str, Any] | None]
 
+#: ``--creation-delays``: how long a new table stays CREATING on the platform clock (AWS: seconds for a
+#: small on-demand table).
+TABLE_CREATION_SECONDS = 5.0
+#: What a table still CREATING answers (AWS refuses item operations until it is ACTIVE).
+TABLE_OPERATIONS_WHILE_CREATING = frozenset({"DescribeTable", "CreateTable", "DeleteTable", "ListTables",
+                                             "TagResource", "UntagResource", "ListTagsOfResource",
+                                             "DescribeTimeToLive", "DescribeLimits", "DescribeEndpoints",
+                                             "DescribeContinuousBackups"})
+
 
 class _ChangeHook:
     """Sits where moto keeps a table's stream shard: moto calls ``add(old, new)`` on every write."""
@@ -76,8 +85,13 @@ def _key_reader(table: Any) -> Callable[[dict[str, Any]], dict[str, Any]]:
 class DynamoDBService(Service):
     service_name = "dynamodb"
 
-    def __init__(self, clock: Clock, *, region: str, account_id: str, state: StateStore | None = None) -> None:
+    def __init__(self, clock: Clock, *, region: str, account_id: str, state: StateStore | None = None,
+                 creation_delay: float = 0.0) -> None:
         self.clock = clock
+        #: --creation-delays: seconds a new table stays CREATING (0: ACTIVE at once).
+        self.creation_delay = creation_delay
+        #: Tables still CREATING: name → when they become ACTIVE (platform clock).
+        self.creating: dict[str, float] = {}
         #: --state-dir: tables (as created, with their TTL setting) and items are written through;
         #: streams and their records are not kept (a restored table's stream starts empty).
         self.state = state
@@ -116,6 +130,7 @@ class DynamoDBService(Service):
         return self._engine
 
     def reset(self) -> None:
+        self.creating.clear()
         if self.state is not None:
             self.state.delete_all("ddb-table")
             self.state.delete_all("ddb-item")
@@ -148,6 +163,8 @@ class DynamoDBService(Service):
         return self.call_now(engine, name, params)
 
     def call_now(self, engine: engine_module.TableEngine, name: str, params: Params) -> Result:
+        if self.creating and name not in TABLE_OPERATIONS_WHILE_CREATING:
+            self._refuse_while_creating(params)
         self._changes.clear()
         try:
             result = engine.call(name, params)
@@ -169,7 +186,40 @@ class DynamoDBService(Service):
                 self._save_table(engine, params["TableName"])
         if self._changes:
             self._publish()
+        if self.creating or (name == "CreateTable" and self.creation_delay > 0):
+            self._creating_status(name, params, result)
         return result
+
+    # ---- --creation-delays: CREATING, then ACTIVE ------------------------------------------------
+
+    def _is_creating(self, table: str) -> bool:
+        ready = self.creating.get(table)
+        if ready is None:
+            return False
+        if self.clock.now() >= ready:
+            del self.creating[table]
+            return False
+        return True
+
+    def _refuse_while_creating(self, params: Params) -> None:
+        names = {params.get("TableName")} | set(params.get("RequestItems") or ())
+        for entry in params.get("TransactItems") or ():
+            names |= {request.get("TableName") for request in entry.values()}
+        for table in names:
+            if isinstance(table, str) and self._is_creating(table):
+                raise AwsError("ResourceNotFoundException", "Requested resource not found")
+
+    def _creating_status(self, name: str, params: Params, result: Result) -> None:
+        table = params.get("TableName")
+        if not isinstance(table, str):
+            return
+        if name == "CreateTable" and self.creation_delay > 0:
+            self.creating[table] = self.clock.now() + self.creation_delay
+        elif name == "DeleteTable":
+            self.creating.pop(table, None)
+        described = result.get("TableDescription") or result.get("Table")
+        if described is not None and name in ("CreateTable", "DescribeTable") and self._is_creating(table):
+            described["TableStatus"] = "CREATING"
 
     # ---- tables: the clock, the hook, the stream -------------------------------------------------
 
@@ -243,6 +293,7 @@ class DynamoDBService(Service):
             if record.get("stream"):
                 params["StreamSpecification"] = record["stream"]
             self.call_now(engine, "CreateTable", params)
+            self.creating.pop(name, None)  # a restored table was ACTIVE before
             ttl = record.get("ttl") or {}
             if ttl.get("AttributeName"):
                 table = engine.table(name)
