@@ -355,13 +355,13 @@ Resources:
       Handler: index.handler
       Runtime: nodejs20.x
   Users:
-    Type: AWS::DynamoDB::Table
+    Type: AWS::S3::Bucket
   Orders:
-    Type: AWS::DynamoDB::Table
+    Type: AWS::S3::Bucket
   Api:
     Type: AWS::ApiGateway::RestApi
   Items:
-    Type: AWS::DynamoDB::Table
+    Type: AWS::S3::Bucket
   OtherApi:
     Type: AWS::ApiGateway::RestApi
 """
@@ -377,7 +377,7 @@ def test_template_yml_with_a_nodejs_function_and_unmodeled_types(start: Callable
     assert names == ["Greeter", "NodeGreeter"]
     invoke_marker(endpoint)  # the python function serves, the nodejs one doesn't block it
     summary = [line for line in emu.stderr if "skipped " in line]
-    assert len(summary) == 1 and "skipped 3 AWS::DynamoDB::Table, 2 AWS::ApiGateway::RestApi" in summary[0]
+    assert len(summary) == 1 and "skipped 3 AWS::S3::Bucket, 2 AWS::ApiGateway::RestApi" in summary[0]
     warnings = [line for line in emu.stderr if "--runner docker" in line]
     assert len(warnings) == 1 and "NodeGreeter (nodejs20.x)" in warnings[0]
 

@@ -194,7 +194,7 @@ def test_intrinsics_resolve(server: RunningServer, lam: Any, code_dir: Path, tmp
             Type: AWS::IAM::Role
             Properties: {{RoleName: !Sub "${{Prefix}}-role"}}
           {table}:
-            Type: AWS::DynamoDB::Table
+            Type: AWS::S3::Bucket
             Properties: {{}}
           {skipped}:
             Type: AWS::Serverless::Function

@@ -171,6 +171,9 @@ def _table_attributes(context: LoadContext, logical_id: str, props: dict[str, An
 
 def _table_params(context: LoadContext, logical_id: str, props: dict[str, Any]) -> dict[str, Any]:
     name = as_text(context.value(logical_id, "TableName", props["TableName"])) if "TableName" in props else logical_id
+    for required in ("KeySchema", "AttributeDefinitions"):
+        if required not in props:
+            raise context.error(logical_id, f"{required} is required")
     params: dict[str, Any] = {"TableName": name}
     for key in TABLE_PROPERTIES:
         if key in props:
