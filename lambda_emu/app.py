@@ -182,7 +182,8 @@ class Emulator:
                                                               "logs": lambda: self.logs,
                                                               "dynamodb": lambda: self.dynamodb,
                                                               "dynamodbstreams": lambda: self.dynamodbstreams},
-                                 {"sqs": lambda: self.sqs, "iam": lambda: self.iam, "sts": lambda: self.sts})
+                                 {"sqs": lambda: self.sqs, "iam": lambda: self.iam, "sts": lambda: self.sts},
+                                 function_urls=self.lambda_.serve_url)
 
     @cached_property
     def sqs(self) -> SqsService:

@@ -31,12 +31,20 @@ log = get_logger("server")
 MAX_BODY = 80 * 1024 * 1024
 
 
+#: A function URL's handler: the response, or None when the request is for no function URL.
+FunctionUrls = Callable[[web.Request], Awaitable[web.StreamResponse | None]]
+
+
 class Frontend:
     """The request router: lazily builds each service's protocol handler from botocore's model."""
 
     def __init__(self, lambda_: Service, control: ControlService, json_apis: Mapping[str, Callable[[], Service]],
-                 query_apis: Mapping[str, Callable[[], Service]]) -> None:
+                 query_apis: Mapping[str, Callable[[], Service]],
+                 function_urls: FunctionUrls | None = None) -> None:
         self.lambda_ = lambda_
+        #: Function URLs (services/lambda_/function_urls_api.py): (request) → response, or None when the
+        #: request is not for a function URL.
+        self.function_urls = function_urls
         self.control = control
         #: The JSON-protocol services by name (SQS, Kinesis), each built on first use.
         self.json_apis = json_apis
@@ -81,6 +89,10 @@ class Frontend:
                                                   request.query.get("X-Amz-Credential", "")))
         if request.path.startswith("/_emu/") or request.path == "/_emu":
             return await self.control.handle(request)
+        if self.function_urls is not None:
+            served = await self.function_urls(request)
+            if served is not None:
+                return served
         target = request.headers.get("X-Amz-Target", "")
         content_type = request.content_type
         renderer = render_rest_json_error

@@ -179,6 +179,8 @@ class Function:
     #: LoggingConfig as given (LogFormat, ApplicationLogLevel, SystemLogLevel, LogGroup); AWS's defaults
     #: are filled in where it is shown.
     logging_config: dict[str, str] = field(default_factory=dict)
+    #: Function URL configurations by qualifier ("" for the unqualified function), as the API keeps them.
+    url_configs: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def log_group(self) -> str:

@@ -38,7 +38,7 @@ LAMBDA_FUNCTION = "AWS::Lambda::Function"
 
 
 #: Function properties lambda-emu does not model: skipped, with a warning that names them.
-_NOT_MODELED = ("ProvisionedConcurrencyConfig", "DeploymentPreference", "FunctionUrlConfig", "VpcConfig")
+_NOT_MODELED = ("ProvisionedConcurrencyConfig", "DeploymentPreference", "VpcConfig")
 
 
 class FunctionProperties(BaseModel):

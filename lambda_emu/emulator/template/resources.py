@@ -294,7 +294,35 @@ def _lambda_function_dead_letter(context: LoadContext, logical_id: str, function
         _sam_dead_letter_queue(context, logical_id, function, {"TargetArn": props["TargetArn"]})
 
 
+def _sam_function_url(context: LoadContext, logical_id: str, function: Function, raw: Any) -> None:
+    """SAM's FunctionUrlConfig: {AuthType, Cors, InvokeMode}, created through CreateFunctionUrlConfig."""
+    props = context.value(logical_id, "FunctionUrlConfig", raw) or {}
+    if not isinstance(props, dict) or "AuthType" not in props:
+        raise context.error(logical_id, "FunctionUrlConfig needs AuthType (NONE or AWS_IAM)")
+    params: dict[str, Any] = {"FunctionName": function.name, "AuthType": as_text(props["AuthType"])}
+    if "InvokeMode" in props:
+        params["InvokeMode"] = as_text(props["InvokeMode"])
+    if props.get("Cors"):
+        params["Cors"] = props["Cors"]
+    _call(context, "lambda", "CreateFunctionUrlConfig", params)
+
+
+def _logging_config(context: LoadContext, logical_id: str, function: Function, raw: Any) -> None:
+    """LoggingConfig: kept as CreateFunction keeps it (AWS's defaults filled in, a level with Text refused)."""
+    from lambda_emu.emulator.platform.errors import AwsError
+    from lambda_emu.emulator.services.lambda_.logging_config import merged
+
+    props = context.value(logical_id, "LoggingConfig", raw) or {}
+    try:
+        function.logging_config = merged({}, {str(k): as_text(v) for k, v in props.items()})
+    except AwsError as exc:
+        raise context.error(logical_id, f"LoggingConfig: {exc.message}") from None
+    context.stack.functions.saved(function)
+
+
 function_property("EventInvokeConfig", _sam_event_invoke_config)
+function_property("FunctionUrlConfig", _sam_function_url)
+function_property("LoggingConfig", _logging_config)
 function_property("DeadLetterQueue", _sam_dead_letter_queue)
 function_property("DeadLetterConfig", _lambda_function_dead_letter)
 resource_type("AWS::Lambda::EventInvokeConfig", phase=PHASE_FUNCTION_SETTINGS,

@@ -43,6 +43,7 @@ from lambda_emu.emulator.services.control.api import ControlError
 from lambda_emu.emulator.services.lambda_.aliases_api import AliasesApi
 from lambda_emu.emulator.services.lambda_.destination_checks import DestinationChecks
 from lambda_emu.emulator.services.lambda_.event_invoke_config import EventInvokeConfigApi
+from lambda_emu.emulator.services.lambda_.function_urls_api import FunctionUrlsApi
 from lambda_emu.emulator.services.lambda_.layers_api import LayersApi
 from lambda_emu.emulator.services.lambda_.logging_config import merged as merged_logging_config
 from lambda_emu.emulator.services.lambda_.mappings import MappingRegistry
@@ -76,7 +77,7 @@ def validation(message: str) -> AwsError:
 
 
 class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, LayersApi, TagsApi, PermissionsApi, VersionsApi,
-                    AliasesApi, Service):
+                    AliasesApi, FunctionUrlsApi, Service):
     service_name = "lambda"
     #: VpcConfig's ids are the elements AWS words without "Member must not be null" (recorded for
     #: vpcConfig.subnetIds / securityGroupIds; Layers and Architectures have it).
