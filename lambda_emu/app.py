@@ -159,6 +159,7 @@ class Emulator:
             region=self.region, account_id=self.account_id, account_concurrency=config.account_concurrency,
             endpoint=lambda: self.endpoint, layers=self.layers,
             resolve_image=lambda uri: self.docker_runner.resolve_image(uri),
+            creation_delays=config.creation_delays,
         )
         self.requirements = RequirementsInstaller(
             config.cache_root, self.interpreters, enabled=config.install_requirements,

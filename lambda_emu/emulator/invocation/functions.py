@@ -179,6 +179,8 @@ class Function:
     #: LoggingConfig as given (LogFormat, ApplicationLogLevel, SystemLogLevel, LogGroup); AWS's defaults
     #: are filled in where it is shown.
     logging_config: dict[str, str] = field(default_factory=dict)
+    #: An update is in progress (--creation-delays): LastUpdateStatus InProgress until it is done.
+    update_in_progress: bool = False
     #: Function URL configurations by qualifier ("" for the unqualified function), as the API keeps them.
     url_configs: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -231,7 +233,8 @@ class Function:
             # AWS's CreateFunction response has no LastUpdateStatus at all (recorded, test_function_lifecycle).
             del config["LastUpdateStatus"]
             config.update(State="Pending", StateReason="The function is being created.", StateReasonCode="Creating")
-        elif change == "updated" or (dependencies.status == "installing" and not dependencies.creating):
+        elif (change == "updated" or self.update_in_progress
+              or (dependencies.status == "installing" and not dependencies.creating)):
             # Lambda's wording for any update in progress, code or configuration alike.
             config.update(LastUpdateStatus="InProgress", LastUpdateStatusReason="The function is being created.",
                           LastUpdateStatusReasonCode="Creating")
@@ -420,6 +423,11 @@ def function_from_record(record: dict[str, Any], layers: Callable[[list[str]], l
                           Path(code["package"]) if code.get("package") else None)
     values["dependencies"] = _dependencies_from_record(record.get("dependencies") or {})
     values["layers"] = layers(list(record.get("layers") or [])) if layers is not None else []
+    # An update in progress ended with the run that started it (its timer is gone): it is done.
+    values["update_in_progress"] = False
+    if values.get("state") == "Pending" and values.get("package_type", "Zip") == "Zip":
+        # Created with --creation-delays just before the stop: nothing is left to wait for.
+        values["state"], values["state_reason"], values["state_reason_code"] = "Active", None, None
     return Function(**values)
 
 

@@ -45,6 +45,7 @@ from lambda_emu.emulator.services.lambda_.destination_checks import DestinationC
 from lambda_emu.emulator.services.lambda_.event_invoke_config import EventInvokeConfigApi
 from lambda_emu.emulator.services.lambda_.function_urls_api import FunctionUrlsApi
 from lambda_emu.emulator.services.lambda_.layers_api import LayersApi
+from lambda_emu.emulator.services.lambda_.lifecycle import Lifecycle
 from lambda_emu.emulator.services.lambda_.logging_config import merged as merged_logging_config
 from lambda_emu.emulator.services.lambda_.mappings import MappingRegistry
 from lambda_emu.emulator.services.lambda_.mappings_api import EventSourceMappingApi
@@ -101,6 +102,7 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, LayersApi, Tags
         endpoint: Callable[[], str],
         resolve_image: Callable[[str], str] | None = None,
         layers: LayerStore,
+        creation_delays: bool = False,
     ) -> None:
         self.functions = functions
         self.clock = clock
@@ -118,6 +120,8 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, LayersApi, Tags
         #: An image function's local image to its id (LookupError: no such image; OSError: no engine).
         self.resolve_image = resolve_image or _no_images
         self.layers = layers
+        #: Pending → Active and InProgress → Successful, at once or (--creation-delays) on the clock.
+        self.lifecycle = Lifecycle(clock, functions, environments, delays=creation_delays)
         #: Hooks the composition root wires (the async queue and the faults forget a deleted function;
         #: the async queue wakes when a function's concurrency changes).
         self.on_function_deleted: list[FunctionHook] = []
@@ -155,6 +159,7 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, LayersApi, Tags
         if params.get("Publish"):
             # AWS's answer names the version published but keeps the unqualified ARN (recorded).
             configuration["Version"] = self.publish_version(function).version
+        self.lifecycle.created(function)
         return configuration
 
     def create_function(self, params: dict[str, Any], code: Code, resolved_image_uri: str | None = None) -> Function:
@@ -263,6 +268,7 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, LayersApi, Tags
     async def UpdateFunctionCode(self, params: dict[str, Any]) -> dict[str, Any]:
         function = self.functions.get(params["FunctionName"])
         self._check_revision(function, params)
+        previous = self.lifecycle.check_update(function)
         sources = ("ZipFile", "S3Bucket", "S3Key", "S3ObjectVersion", "ImageUri")
         given = {k: v for k, v in params.items() if k in sources}
         if function.package_type == "Image":
@@ -278,18 +284,22 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, LayersApi, Tags
             raise not_found(function.name)
         if function.package_type == "Image":
             function.image_uri, function.resolved_image_uri = given["ImageUri"], resolved
+        if function.update_in_progress:  # another update began while this one unzipped
+            code.discard()
+            self.lifecycle.check_update(function)
         old = function.code
         function.code = code
-        old.discard()
         self._changed(function)
         configuration = function.configuration("updated")
         if params.get("Publish"):
             configuration["Version"] = self.publish_version(function).version
+        self.lifecycle.updated(function, previous, old.discard)
         return configuration
 
     def UpdateFunctionConfiguration(self, params: dict[str, Any]) -> dict[str, Any]:
         function = self.functions.get(params["FunctionName"])
         self._check_revision(function, params)
+        previous = self.lifecycle.check_update(function)
         if "Runtime" in params:
             self._check_runtime(params["Runtime"])
         self._check_limits(params)
@@ -320,7 +330,9 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, LayersApi, Tags
                 raise invalid_parameter("ImageConfig is only for functions of PackageType Image")
             function.image_config = dict(params["ImageConfig"]) or None
         self._changed(function)
-        return function.configuration("updated")
+        updated = function.configuration("updated")
+        self.lifecycle.updated(function, previous, None)
+        return updated
 
     def DeleteFunction(self, params: dict[str, Any]) -> dict[str, Any]:
         name, embedded = self.functions.parse_name(params["FunctionName"])
@@ -333,6 +345,7 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, LayersApi, Tags
             self.delete_version(function, qualifier)
             return {"StatusCode": 204}
         self.environments.remove_function(function)
+        self.lifecycle.forget(function)
         for version in self.functions.remove(function):
             self.environments.remove_function(version)
         for hook in self.on_function_deleted:
@@ -422,8 +435,9 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, LayersApi, Tags
             await self.async_invoke(function, payload, request_id=request_id, invoked_arn=invoked_arn)
             return {"StatusCode": 202, "Payload": b""}
         client_context = self._client_context(params.get("ClientContext"))
-        result = await self.invoker.invoke(function, payload, request_id=request_id, source="sync",
-                                          invoked_arn=invoked_arn, client_context=client_context)
+        # During an update in progress (--creation-delays) the previous code and configuration run.
+        result = await self.invoker.invoke(self.lifecycle.running(function), payload, request_id=request_id,
+                                          source="sync", invoked_arn=invoked_arn, client_context=client_context)
         if result.fault == "serviceErrorRate":
             raise service_exception(result.system_error or "")
         if result.kind == "system_error":
@@ -567,9 +581,10 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, LayersApi, Tags
         return self.functions.code_from_image(name, image_id), f"{repository_of(uri)}@{image_id}"
 
     def _changed(self, function: Function) -> None:
+        # Environments retire when the update is done (self.lifecycle), not before: until then
+        # invocations run the previous code.
         function.touch(self.clock.now())
         self.functions.saved(function)
-        self.environments.retire_function(function)
 
 
 #: The fields ListFunctions leaves out (ListFunctions API reference: "returns a subset of the
