@@ -453,6 +453,7 @@ class Emulator:
         self.destinations.clear()
         self.function_logs.clear()
         self.layers.clear()
+        self.lambda_.code_signing_configs.clear()
         self.faults.clear()
         self.rng.seed(self.config.seed if seed is None else seed)
         # Environments' /tmp directories: a new function of the same name starts with an empty /tmp.

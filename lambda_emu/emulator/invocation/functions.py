@@ -181,6 +181,10 @@ class Function:
     logging_config: dict[str, str] = field(default_factory=dict)
     #: An update is in progress (--creation-delays): LastUpdateStatus InProgress until it is done.
     update_in_progress: bool = False
+    #: The code signing configuration associated (stored, not enforced).
+    code_signing_config_arn: str | None = None
+    #: Configuration kept and echoed as FunctionConfiguration shows it (SnapStart, VpcConfig, KMSKeyArn...).
+    kept_config: dict[str, Any] = field(default_factory=dict)
     #: Function URL configurations by qualifier ("" for the unqualified function), as the API keeps them.
     url_configs: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -267,6 +271,7 @@ class Function:
             else:
                 config.update(LastUpdateStatus="Failed", LastUpdateStatusReason=self.state_reason or "",
                               LastUpdateStatusReasonCode=self.state_reason_code or "")
+        config.update(self.kept_config)
         if self.environment or self.environment_set:
             config["Environment"] = {"Variables": dict(self.environment)}
         if self.dead_letter_target:

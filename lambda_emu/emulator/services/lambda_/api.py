@@ -41,9 +41,11 @@ from lambda_emu.emulator.protocol.service import Service
 from lambda_emu.emulator.services import pagination
 from lambda_emu.emulator.services.control.api import ControlError
 from lambda_emu.emulator.services.lambda_.aliases_api import AliasesApi
+from lambda_emu.emulator.services.lambda_.code_signing_api import CodeSigningApi
 from lambda_emu.emulator.services.lambda_.destination_checks import DestinationChecks
 from lambda_emu.emulator.services.lambda_.event_invoke_config import EventInvokeConfigApi
 from lambda_emu.emulator.services.lambda_.function_urls_api import FunctionUrlsApi
+from lambda_emu.emulator.services.lambda_.kept_config import kept
 from lambda_emu.emulator.services.lambda_.layers_api import LayersApi
 from lambda_emu.emulator.services.lambda_.lifecycle import Lifecycle
 from lambda_emu.emulator.services.lambda_.logging_config import merged as merged_logging_config
@@ -78,7 +80,7 @@ def validation(message: str) -> AwsError:
 
 
 class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, LayersApi, TagsApi, PermissionsApi, VersionsApi,
-                    AliasesApi, FunctionUrlsApi, Service):
+                    AliasesApi, FunctionUrlsApi, CodeSigningApi, Service):
     service_name = "lambda"
     #: VpcConfig's ids are the elements AWS words without "Member must not be null" (recorded for
     #: vpcConfig.subnetIds / securityGroupIds; Layers and Architectures have it).
@@ -122,6 +124,7 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, LayersApi, Tags
         self.layers = layers
         #: Pending → Active and InProgress → Successful, at once or (--creation-delays) on the clock.
         self.lifecycle = Lifecycle(clock, functions, environments, delays=creation_delays)
+        self.code_signing_configs: dict[str, dict[str, Any]] = {}
         #: Hooks the composition root wires (the async queue and the faults forget a deleted function;
         #: the async queue wakes when a function's concurrency changes).
         self.on_function_deleted: list[FunctionHook] = []
@@ -193,6 +196,8 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, LayersApi, Tags
                 image_config=dict(params["ImageConfig"]) if params.get("ImageConfig") else None,
                 layers=layers,
                 logging_config=merged_logging_config({}, params.get("LoggingConfig")),
+                code_signing_config_arn=params.get("CodeSigningConfigArn") or None,
+                kept_config=kept(params),
             )
             if function.image_config is not None and package_type != "Image":
                 raise invalid_parameter("ImageConfig is only for functions of PackageType Image")
@@ -227,6 +232,8 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, LayersApi, Tags
         self._check_limits(params)
         self._check_environment(params.get("Environment"))
         merged_logging_config({}, params.get("LoggingConfig"))  # refuses a level with Text
+        if params.get("CodeSigningConfigArn"):
+            self.check_code_signing_config(params["CodeSigningConfigArn"])
         if self.functions.find(name) is not None:
             raise lambda_error("ResourceConflictException", f"Function already exist: {name}", 409)
         return name, self.layers.resolve(params.get("Layers") or [])
@@ -325,6 +332,7 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, LayersApi, Tags
             function.tracing_mode = (params["TracingConfig"] or {}).get("Mode") or "PassThrough"
         if logging_config is not None:
             function.logging_config = logging_config
+        function.kept_config.update(kept(params))
         if "ImageConfig" in params:
             if function.package_type != "Image":
                 raise invalid_parameter("ImageConfig is only for functions of PackageType Image")
