@@ -80,7 +80,6 @@ class Emulator:
         from lambda_emu.emulator.invocation.functions import FunctionRegistry
         from lambda_emu.emulator.invocation.invoker import Invoker
         from lambda_emu.emulator.invocation.layers import LayerStore
-        from lambda_emu.emulator.invocation.logs import FunctionLogs
         from lambda_emu.emulator.invocation.narration import Narration
         from lambda_emu.emulator.invocation.pool import Environments
         from lambda_emu.emulator.invocation.recorder import Recorder
@@ -110,8 +109,6 @@ class Emulator:
         # and every function's log lines for /_emu/logs
         self.narration = Narration(self.journal, self.clock)
         self.recorder = Recorder(config.record) if config.record is not None else None
-        self.function_logs = FunctionLogs(self.clock.now)
-        self._log_listeners.append(self.function_logs.add)
         if self.state is not None:
             self.journal.add_listener(self._save_attempt)
         self.faults = Faults(self.rng, {"duplicateRate": config.duplicate_rate, **config.faults})
@@ -172,7 +169,7 @@ class Emulator:
         self.lambda_.on_concurrency_changed.append(self.async_queue.wake)
         self.lambda_.on_function_created.append(self._function_created)
         self.control.add_route("GET", "/_emu/code", self.lambda_.download_code)
-        self.control.add_route("GET", "/_emu/logs", logs_handler(self.function_logs))
+        self.control.add_route("GET", "/_emu/logs", logs_handler(self._function_log_lines))
         replayer = Replayer(self.functions, self.clock, self.lambda_.Invoke, lambda: self.sqs, lambda: self.kinesis)
         self.control.add_route("POST", "/_emu/replay", replay_handler(replayer))
         RunEndpoints(self.reset, self.load_template, self.functions, lambda: self.sqs.store,
@@ -345,6 +342,13 @@ class Emulator:
 
     # ---- function output ----
 
+    def _function_log_lines(self, function_name: str, since: str | None,
+                            limit: int | None) -> tuple[list[dict[str, str]], str]:
+        """``GET /_emu/logs``: the function's lines as CloudWatch Logs holds them (its log group)."""
+        function = self.functions.find(function_name)
+        group = function.log_group if function is not None else f"/aws/lambda/{function_name}"
+        return self.logs.store.read_lines(group, since, limit)
+
     def add_log_listener(self, listener: OutputListener) -> None:
         self._log_listeners.append(listener)
 
@@ -451,7 +455,6 @@ class Emulator:
             for kind in ("esm", "async-event", "attempt"):
                 self.state.delete_all(kind)
         self.destinations.clear()
-        self.function_logs.clear()
         self.layers.clear()
         self.lambda_.code_signing_configs.clear()
         self.faults.clear()

@@ -101,7 +101,8 @@ def test_accepted_configuration_is_kept_and_echoed(lam: Any) -> None:
     assert config["VpcConfig"] == {"SubnetIds": ["subnet-1"], "SecurityGroupIds": ["sg-1"],
                                    "Ipv6AllowedForDualStack": False, "VpcId": ""}
     assert config["KMSKeyArn"] == f"arn:aws:kms:{REGION}:{ACCOUNT}:key/k1"
-    fs = [{"Arn": f"arn:aws:elasticfilesystem:{REGION}:{ACCOUNT}:access-point/fsap-0123456789abcdef0", "LocalMountPath": "/mnt/x"}]
+    fs = [{"Arn": f"arn:aws:elasticfilesystem:{REGION}:{ACCOUNT}:access-point/fsap-0123456789abcdef0",
+           "LocalMountPath": "/mnt/x"}]
     updated = lam.update_function_configuration(FunctionName=name, SnapStart={"ApplyOn": "None"},
                                                 FileSystemConfigs=fs)
     assert updated["SnapStart"] == {"ApplyOn": "None", "OptimizationStatus": "Off"}

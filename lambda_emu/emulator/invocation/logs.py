@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import math
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -78,60 +77,6 @@ def report_line(
 def tail(log: bytes) -> str:
     """X-Amz-Log-Result: the last 4 KB of the invocation's log, base64."""
     return base64.b64encode(log[-TAIL_BYTES:]).decode("ascii")
-
-
-class FunctionLogs:
-    """Every function's log lines as the terminal saw them (START / END / REPORT included), kept per
-    function up to ``per_function`` lines, for ``GET /_emu/logs`` and ``lambda-emu logs``."""
-
-    def __init__(self, now: Callable[[], float], per_function: int = 10_000) -> None:
-        self._now = now
-        self.per_function = per_function
-        self._lines: dict[str, deque[tuple[int, float, str]]] = {}
-        self._partial: dict[str, bytes] = {}
-        self._position = 0
-
-    def add(self, function_name: str, chunk: bytes) -> None:
-        """Log listener: whole lines only (a partial line waits for its end)."""
-        data = self._partial.pop(function_name, b"") + chunk
-        *lines, rest = data.split(b"\n")
-        if rest:
-            self._partial[function_name] = rest
-        kept = self._lines.setdefault(function_name, deque(maxlen=self.per_function))
-        now = self._now()
-        for line in lines:
-            self._position += 1
-            kept.append((self._position, now, line.decode(errors="replace").rstrip("\r")))
-
-    def clear(self) -> None:
-        """Forget every captured line (``POST /_emu/reset``); positions go on, so a ``since`` from
-        before the reset shows nothing of what came before."""
-        self._lines = {}
-        self._partial = {}
-
-    def read(self, function_name: str, since: str | None, limit: int | None) -> tuple[list[dict[str, str]], str]:
-        """Lines after position ``since`` (or from the ISO-8601 time ``since``); the position to go on from."""
-        after, from_time = 0, None
-        if since:
-            if since.isdigit():
-                after = int(since)
-            else:
-                from datetime import datetime
-
-                try:
-                    from_time = datetime.fromisoformat(since.replace("Z", "+00:00")).timestamp()
-                except ValueError as exc:
-                    raise ValueError(f"since must be a position or an ISO-8601 time, not {since!r}") from exc
-        out: list[dict[str, str]] = []
-        last = after
-        for position, when, text in self._lines.get(function_name, ()):
-            if position <= after or (from_time is not None and when < from_time):
-                continue
-            if limit is not None and len(out) >= limit:
-                break
-            out.append({"time": iso8601(when), "message": text})
-            last = position
-        return out, str(max(last, after))
 
 
 #: System log levels, most detailed first, and the level of each platform record Lambda writes

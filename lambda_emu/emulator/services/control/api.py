@@ -20,7 +20,6 @@ from lambda_emu.emulator.platform.logging import get_logger
 if TYPE_CHECKING:
     from lambda_emu.emulator.invocation.destinations import Destinations
     from lambda_emu.emulator.invocation.functions import FunctionRegistry
-    from lambda_emu.emulator.invocation.logs import FunctionLogs
     from lambda_emu.emulator.platform.clock import Clock
     from lambda_emu.emulator.platform.faults import Faults
     from lambda_emu.emulator.platform.journal import Attempt, Journal
@@ -28,6 +27,8 @@ if TYPE_CHECKING:
     from lambda_emu.runtime_api.runners.interpreters import Interpreters
 
 Handler = Callable[[web.Request], Awaitable[Any]]
+#: A function's log lines: (function name, since, limit) → (lines, the position to go on from).
+LogLines = Callable[[str, str | None, int | None], tuple[list[dict[str, str]], str]]
 
 log = get_logger("control")
 
@@ -273,9 +274,10 @@ class ControlService:
 # ---- routes the composition root adds (they use rooms the control service itself doesn't hold) ----
 
 
-def logs_handler(function_logs: FunctionLogs) -> Handler:
+def logs_handler(function_logs: LogLines) -> Handler:
     """``GET /_emu/logs``: a function's log lines (START / END / REPORT included), oldest first, from
-    ``since`` on (a position returned as ``nextSince``, or an ISO-8601 platform time)."""
+    ``since`` on (a position returned as ``nextSince``, or an ISO-8601 platform time): what CloudWatch
+    Logs holds of the function's log group."""
 
     async def logs(request: web.Request) -> dict[str, Any]:
         function_name = request.query.get("functionName")
@@ -283,7 +285,7 @@ def logs_handler(function_logs: FunctionLogs) -> Handler:
             raise ControlError(400, "ValidationError", "functionName is required")
         limit = _int_query(request, "limit", 1, 100_000)
         try:
-            lines, next_since = function_logs.read(function_name, request.query.get("since"), limit)
+            lines, next_since = function_logs(function_name, request.query.get("since"), limit)
         except ValueError as exc:
             raise ControlError(400, "ValidationError", str(exc)) from exc
         return {"functionName": function_name, "lines": lines, "nextSince": next_since}

@@ -180,6 +180,36 @@ class LogStore:
         for stream in streams:
             yield from stream.events
 
+    def read_lines(self, group_name: str, since: str | None, limit: int | None) -> tuple[list[dict[str, str]], str]:
+        """``GET /_emu/logs``: a group's lines in the order they were written, after position ``since``
+        (an event's sequence) or from the ISO-8601 platform time ``since``; and the position to go on from."""
+        from lambda_emu.emulator.platform.clock import iso8601
+
+        after, from_ms = 0, None
+        if since:
+            if since.isdigit():
+                after = int(since)
+            else:
+                from datetime import datetime
+
+                try:
+                    from_ms = datetime.fromisoformat(since.replace("Z", "+00:00")).timestamp() * 1000
+                except ValueError as exc:
+                    raise ValueError(f"since must be a position or an ISO-8601 time, not {since!r}") from exc
+        group = self.groups.get(group_name)
+        out: list[dict[str, str]] = []
+        last = after
+        if group is not None:
+            self.expire(group)
+            for event in group.events:
+                if event.sequence <= after or (from_ms is not None and event.timestamp < from_ms):
+                    continue
+                if limit is not None and len(out) >= limit:
+                    break
+                out.append({"time": iso8601(event.timestamp / 1000), "message": event.message})
+                last = event.sequence
+        return out, str(max(last, after))
+
     # ---- reset and the state directory ----
 
     def clear(self) -> None:
