@@ -193,6 +193,7 @@ class VersionsMixin:
             last_modified=now,
             generation=0,
             reserved_concurrency=None,
+            update_in_progress=False,  # a version is finished: it never changes
         )
         self._versions.setdefault(function.name, {})[number] = version
         self._save_version(version)
