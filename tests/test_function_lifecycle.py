@@ -83,6 +83,6 @@ def test_creation_delays_make_pending_and_in_progress_last(delayed: RunningServe
     assert done["LastUpdateStatus"] == "Successful" and "LastUpdateStatusReason" not in done
     assert done["RevisionId"] != updated["RevisionId"]
     assert payload_of(lam.invoke(FunctionName=name)) == {"version": 2}
-    lam.update_function_configuration(FunctionName=name, Environment={"Variables": {"A": "b"}})
+    lam.update_function_configuration(FunctionName=name, Environment={"Variables": {"KEY": "b"}})
     delayed.advance(3)
     assert lam.get_function_configuration(FunctionName=name)["LastUpdateStatus"] == "Successful"
