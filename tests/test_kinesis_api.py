@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import re
 import time
-import urllib.error
-import urllib.request
 from datetime import UTC, datetime
 from typing import Any
 
@@ -397,19 +395,7 @@ def test_arrival_timestamp_and_millis_behind_follow_the_clock(
     assert gap.total_seconds() == pytest.approx(5, abs=0.002)
 
 
-# ---- CBOR -------------------------------------------------------------------------------------
-
-
-def test_cbor_refusal_names_the_sdk_switches() -> None:
-    refusal = cbor.cbor_refusal("Kinesis_20131202.PutRecord", "req-1")
-    assert refusal.status == 415
-    assert refusal.headers["Content-Type"] == "application/x-amz-cbor-1.1"
-    assert refusal.headers["x-amzn-ErrorType"] == "UnsupportedMediaTypeException"
-    body = cbor.loads(refusal.body)
-    assert body["__type"] == "UnsupportedMediaTypeException"
-    for switch in ("AWS_CBOR_DISABLE", "-Dcom.amazonaws.sdk.disableCbor", "CBOR_ENABLED=false", "aws.cborEnabled"):
-        assert switch in body["message"]
-    assert refusal.headers["x-amzn-error-message"] == body["message"]
+# ---- CBOR (served: tests/test_kinesis_cbor.py) ------------------------------------------------------
 
 
 def test_cbor_codec_round_trip() -> None:
@@ -418,15 +404,3 @@ def test_cbor_codec_round_trip() -> None:
     tagged = bytes([0xC1, 0x1B]) + (1_700_000_000_123).to_bytes(8, "big")  # tag 1 + epoch millis, as Java SDKs send
     assert cbor.loads(tagged) == cbor.Tagged(1, 1_700_000_000_123)
 
-
-def test_cbor_request_is_refused_over_http(server: RunningServer) -> None:
-    request = urllib.request.Request(
-        server.endpoint + "/",
-        data=cbor.dumps({"StreamName": "s", "PartitionKey": "k", "Data": b"x"}),
-        method="POST",
-        headers={"Content-Type": "application/x-amz-cbor-1.1", "X-Amz-Target": "Kinesis_20131202.PutRecord"},
-    )
-    with pytest.raises(urllib.error.HTTPError) as excinfo:
-        urllib.request.urlopen(request, timeout=30)
-    assert excinfo.value.code == 415
-    assert "AWS_CBOR_DISABLE" in cbor.loads(excinfo.value.read())["message"]

@@ -120,13 +120,10 @@ def test_lambda_serves_what_sdks_send(server: RunningServer, echo: str, content_
 
 
 def test_json_protocol_refuses_other_content_types(server: RunningServer) -> None:
+    # Coral's answer to a body in a content type it does not read (kinesalite's AWS-checked suite).
     status, _, body = raw_request(server.endpoint, "POST", "/", b"{}", {
         "Content-Type": "text/plain", "X-Amz-Target": "AmazonSQS.ListQueues"})
-    assert status == 400
-    assert json.loads(body) == {
-        "__type": "com.amazon.coral.service#UnknownOperationException",
-        "message": "lambda-emu does not accept Content-Type 'text/plain' here: AWS SDKs send "
-                   "application/x-amz-json-1.0, application/x-amz-json-1.1."}
+    assert (status, body) == (404, b"<UnknownOperationException/>\n")
 
 
 def test_state_changing_query_calls_are_refused_as_get(server: RunningServer, sqs: Any) -> None:

@@ -1,8 +1,8 @@
 """One aiohttp app on one port: every AWS API lambda-emu speaks, plus its own /_emu control endpoints.
 
 A request is routed by what the client sent, the way AWS's front doors tell them apart, in this
-order: ``/_emu/...`` → control; CBOR → a clear refusal (``protocol/cbor.py``; Java SDKs send
-``X-Amz-Target`` with CBOR too, so the content type decides first); ``X-Amz-Target`` → a
+order: ``/_emu/...`` → control; CBOR → the JSON-protocol service in CBOR (``protocol/cbor.py``; Java
+SDKs send ``X-Amz-Target`` with CBOR too, so the content type decides first); ``X-Amz-Target`` → a
 JSON-protocol service (SQS, Kinesis); a Lambda rest-json route; else a form-encoded ``Action`` → the
 query protocol, served by the service named in the SigV4 credential scope (``…/us-east-1/iam/aws4_request``),
 else by the one whose API ``Version`` the request names, else by the first query service (SQS).
@@ -17,7 +17,7 @@ from aiohttp.typedefs import Middleware
 
 from lambda_emu.emulator.platform.errors import AwsError
 from lambda_emu.emulator.platform.logging import get_logger
-from lambda_emu.emulator.protocol import context
+from lambda_emu.emulator.protocol import context, json_rpc
 from lambda_emu.emulator.protocol.json_rpc import JsonRpcProtocol
 from lambda_emu.emulator.protocol.rest_json import RestJsonRouter
 from lambda_emu.emulator.protocol.rest_json import render_error as render_rest_json_error
@@ -29,6 +29,10 @@ log = get_logger("server")
 
 # Lambda's largest request is a 50 MB zip, base64-encoded in JSON; bodies beyond this are refused early.
 MAX_BODY = 80 * 1024 * 1024
+#: Lambda's limit on a request that uploads code (recorded for CreateFunction: "Request must be smaller
+#: than 70167211 bytes for the CreateFunction operation"; UpdateFunctionCode takes the same zip).
+MAX_CODE_REQUEST = 70167211
+CODE_UPLOADS = frozenset({"CreateFunction", "UpdateFunctionCode"})
 
 
 #: A function URL's handler: the response, or None when the request is for no function URL.
@@ -98,18 +102,23 @@ class Frontend:
         renderer = render_rest_json_error
         try:
             body = await _read_body(request)
-            # Java SDKs send X-Amz-Target with CBOR too: the content type decides first.
-            if content_type.startswith("application/x-amz-cbor"):
-                from lambda_emu.emulator.protocol import cbor
-
-                return await cbor.handle_cbor_request(request)
+            media_type = _media_type(request)
+            # The Java SDKs' CBOR: the content type decides before X-Amz-Target (they send both).
+            if media_type == json_rpc.CBOR_CONTENT_TYPE:
+                protocol = self.json_protocol(target.split(".", 1)[0]) if target else None
+                if protocol is None or not protocol.knows(target):
+                    return json_rpc.cbor_bare_error("UnknownOperationException")
+                renderer = protocol.render_cbor_error
+                return await protocol.handle(target, body, binary=True)
             if target:
                 protocol = self.json_protocol(target.split(".", 1)[0])
+                if media_type not in JSON_PROTOCOL_TYPES or (protocol and media_type != protocol.content_type):
+                    # Not the service's own JSON: Coral's bare answers (an SDK never sends this).
+                    return json_rpc.unreadable_media(media_type, target, body,
+                                                     protocol is not None and protocol.knows(target))
                 if protocol is None:
-                    raise AwsError("UnknownOperationException", f"Unknown target {target}", 400)
+                    return json_rpc.bare_error(media_type, "UnknownOperationException")
                 renderer = protocol.render_error
-                if _media_type(request) not in JSON_PROTOCOL_TYPES:
-                    raise AwsError("UnknownOperationException", _wrong_media_type(request, JSON_PROTOCOL_TYPES), 400)
                 return await protocol.handle(target, body)
             # Lambda's routes first: a form post to one of them is refused as Lambda would (415), not
             # taken for an SQS query call.
@@ -129,6 +138,9 @@ class Frontend:
             if _media_type(request) not in REST_JSON_TYPES:
                 raise AwsError("UnsupportedMediaTypeException", _wrong_media_type(request, REST_JSON_TYPES), 415,
                                fields={"Type": "User"})
+            if route.op.name in CODE_UPLOADS and len(body) > MAX_CODE_REQUEST:
+                raise AwsError("RequestEntityTooLargeException", f"Request must be smaller than {MAX_CODE_REQUEST} "
+                               f"bytes for the {route.op.name} operation", 413)
             return await self.lambda_router.handle(request, route, labels, body)
         except AwsError as error:
             return renderer(error)

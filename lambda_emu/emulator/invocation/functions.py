@@ -19,7 +19,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from lambda_emu.emulator.invocation.versions import LATEST, VersionsMixin
-from lambda_emu.emulator.platform.errors import invalid_parameter, lambda_error, resource_conflict, resource_not_found
+from lambda_emu.emulator.platform.errors import (
+    access_denied,
+    invalid_parameter,
+    lambda_error,
+    resource_conflict,
+    resource_not_found,
+)
 
 if TYPE_CHECKING:
     import random
@@ -32,6 +38,13 @@ OS_ONLY_RUNTIMES = ("provided", "provided.al2", "provided.al2023")
 CONTAINER_ONLY_RUNTIMES = ("nodejs18.x", "nodejs20.x", "nodejs22.x", "nodejs24.x", "java8.al2", "java11", "java17",
                            "java21", "java25", "dotnet8", "dotnet10", "ruby3.2", "ruby3.3", "ruby3.4")
 SUPPORTED_RUNTIMES = PYTHON_RUNTIMES + OS_ONLY_RUNTIMES + CONTAINER_ONLY_RUNTIMES
+#: Runtimes of Lambda's model that AWS no longer creates or updates functions with (its deprecated-runtimes
+#: table; recorded for java8, go1.x, provided, ruby2.7, nodejs14.x, python3.7, dotnetcore3.1, nodejs12.x).
+DEPRECATED_RUNTIMES = frozenset({
+    "nodejs", "nodejs4.3", "nodejs4.3-edge", "nodejs6.10", "nodejs8.10", "nodejs10.x", "nodejs12.x", "nodejs14.x",
+    "nodejs16.x", "java8", "python2.7", "python3.6", "python3.7", "python3.8", "dotnetcore1.0", "dotnetcore2.0",
+    "dotnetcore2.1", "dotnetcore3.1", "dotnet6", "go1.x", "ruby2.5", "ruby2.7", "provided",
+})
 
 #: AWS quotas for deployment packages.
 MAX_ZIPPED_BYTES = 50 * 1024 * 1024
@@ -47,10 +60,11 @@ RESERVED_ENV_KEYS = frozenset({
     "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR",
 })
 
+MAX_NAME_LENGTH = 64
 NAME_RE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 ARN_RE = re.compile(
     r"^(?:arn:(?P<partition>aws[a-zA-Z-]*):lambda:(?P<region>[a-z0-9-]+):)?"
-    r"(?:(?P<account>\d{12}):function:)?(?P<name>[a-zA-Z0-9_-]{1,64})(?::(?P<qualifier>\$LATEST|[a-zA-Z0-9_-]+))?$"
+    r"(?:(?P<account>\d{12}):function:)?(?P<name>[a-zA-Z0-9_-]+)(?::(?P<qualifier>\$LATEST|[a-zA-Z0-9_-]+))?$"
 )
 
 
@@ -342,7 +356,13 @@ class FunctionRegistry(VersionsMixin):
                 f"Functions from '{found['region']}' are not reachable in this region ('{self.region}')"
             )
         if found["account"] and found["account"] != self.account_id:
-            raise resource_not_found(f"Function not found: {reference}")
+            raise access_denied()
+        if len(found["name"]) > MAX_NAME_LENGTH:
+            # Lambda's own check (the model admits 140 for ARNs), in Coral's words but as a 400
+            # InvalidParameterValueException (recorded).
+            raise invalid_parameter(f"1 validation error detected: Value '{reference}' at 'functionName' failed to "
+                                    f"satisfy constraint: Member must have length less than or equal to "
+                                    f"{MAX_NAME_LENGTH}")
         return found["name"], found["qualifier"]
 
     def get(self, reference: str, qualifier: str | None = None) -> Function:

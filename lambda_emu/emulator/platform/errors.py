@@ -38,10 +38,17 @@ class AwsError(Exception):
 # ---- Lambda's errors (rest-json body: {"Type": "User", "message": ...}) ------------------------
 
 
-def lambda_error(code: str, message: str, status: int = 400, **fields: Any) -> AwsError:
-    body: dict[str, Any] = {"Type": "User"}
+def lambda_error(code: str, message: str, status: int = 400, *, typed: bool = True, **fields: Any) -> AwsError:
+    """``typed=False`` for the errors AWS answers without ``"Type": "User"`` (recorded: an alias routing to
+    $LATEST, the concurrency limits); errors Lambda's model does not list never carry it (rest_json)."""
+    body: dict[str, Any] = {"Type": "User"} if typed else {}
     body.update(fields)
     return AwsError(code, message, status, fields=body)
+
+
+def access_denied() -> AwsError:
+    """Lambda's 403 for a function ARN of another account: AWS's body has a null message (recorded)."""
+    return AwsError("AccessDeniedException", "", 403, fields={"Message": None})
 
 
 def resource_not_found(message: str) -> AwsError:

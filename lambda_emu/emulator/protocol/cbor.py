@@ -1,82 +1,77 @@
-"""Kinesis over CBOR (``application/x-amz-cbor-1.1``): refused, clearly, in a form the client can read.
+"""AWS's CBOR dialect (``application/x-amz-cbor-1.1``), which the AWS SDKs for Java (v1 from 1.11.71, v2,
+and so the KCL) and Kotlin speak to Kinesis by default; botocore never does.
 
-AWS's Java SDKs (v1 from 1.11.71, v2, and so the KCL) send Kinesis requests as CBOR by default;
-botocore never does. lambda-emu speaks Kinesis as JSON 1.1 only, so a CBOR request is answered
-with an error naming the switch that turns CBOR off in the client:
+The document is the JSON protocol's, encoded as CBOR (RFC 8949), except that blobs are byte strings and
+timestamps are epoch *milliseconds* under tag 1 (``c1 1b <8 bytes>``), which RFC 8949 defines as
+seconds: AWS and its SDKs use milliseconds (aws-sdk-java-v2 ``SdkCborGenerator``, issue #4661;
+``AwsCborProtocolFactory``: ``UNIX_TIMESTAMP_MILLIS`` in payloads). That is why this small codec keeps
+tags as they are (``Tagged``) rather than using cbor2, whose decoder reads tag 1 as RFC seconds (years
+beyond 9999, an error) and whose encoder writes datetimes as seconds.
 
-- SDK for Java v1: environment ``AWS_CBOR_DISABLE=true`` or ``-Dcom.amazonaws.sdk.disableCbor=true``
-- SDK for Java v2: environment ``CBOR_ENABLED=false`` or ``-Daws.cborEnabled=false``
-
-Why refuse rather than serve: the CBOR dialect of those SDKs (timestamps as tagged epoch
-milliseconds, blobs as byte strings) cannot be verified here against a real Java client, and a
-half-right answer is worse than a clear "switch CBOR off".
-
-The error body is itself CBOR (``{"__type": ..., "message": ...}``) because those SDKs parse an
-error body with the protocol they sent; the code and message are also in the
-``x-amzn-ErrorType`` / ``x-amzn-error-message`` headers, which both SDKs read first.
-
-The server routes on Content-Type *before* X-Amz-Target (CBOR requests carry
-``X-Amz-Target: Kinesis_20131202.<Operation>`` too) and imports this module only when a CBOR
-request arrives, to keep it off the start-up path; it then calls ``handle_cbor_request``.
+Errors are CBOR too (``{"__type": ..., "message": ...}``), with the code also in ``x-amzn-ErrorType``.
+json_rpc.py serves the operations; the server imports this module only when a CBOR request arrives.
 """
 
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, cast
 
-from aiohttp import web
+from lambda_emu.emulator.protocol.shapes import Tagged, serialization_error
+
+if TYPE_CHECKING:
+    from botocore.model import ListShape, MapShape, Shape, StructureShape
+
+__all__ = ["CBOR_CONTENT_TYPE", "Tagged", "dumps", "loads", "read_document", "to_cbor_value"]
 
 CBOR_CONTENT_TYPE = "application/x-amz-cbor-1.1"
-REFUSAL_CODE = "UnsupportedMediaTypeException"
-REFUSAL_STATUS = 415
-
-REFUSAL_MESSAGE = (
-    "lambda-emu does not accept CBOR request bodies (Content-Type: application/x-amz-cbor-1.1); "
-    "it speaks Kinesis as JSON (application/x-amz-json-1.1). Turn CBOR off in your AWS SDK for Java client: "
-    "SDK v1 (and KCL 1.x): set the environment variable AWS_CBOR_DISABLE=true or the system property "
-    "-Dcom.amazonaws.sdk.disableCbor=true; "
-    "SDK v2 (and KCL 2.x/3.x): set the environment variable CBOR_ENABLED=false or the system property "
-    "-Daws.cborEnabled=false."
-)
+#: RFC 8949's epoch-based date/time tag (AWS puts milliseconds under it).
+EPOCH_TAG = 1
 
 
-@dataclass(frozen=True)
-class CborRefusal:
-    """A ready-to-send refusal: HTTP status, headers, CBOR body."""
-
-    status: int
-    headers: dict[str, str] = field(default_factory=dict)
-    body: bytes = b""
-
-    def to_response(self) -> web.Response:
-        return web.Response(status=self.status, headers=self.headers, body=self.body)
-
-
-def cbor_refusal(operation: str | None = None, request_id: str | None = None) -> CborRefusal:
-    """The answer to any CBOR request. ``operation`` is the X-Amz-Target (e.g. ``Kinesis_20131202.PutRecord``)."""
-    message = REFUSAL_MESSAGE if not operation else f"{REFUSAL_MESSAGE} (Request was {operation}.)"
-    headers = {
-        "Content-Type": CBOR_CONTENT_TYPE,
-        "x-amzn-ErrorType": REFUSAL_CODE,
-        # Header values must be one line of latin-1; the message is plain ASCII.
-        "x-amzn-error-message": message,
-    }
-    if request_id:
-        headers["x-amzn-RequestId"] = request_id
-    return CborRefusal(REFUSAL_STATUS, headers, dumps({"__type": REFUSAL_CODE, "message": message}))
+def read_document(body: bytes) -> dict[str, Any]:
+    """The request's CBOR map; anything unreadable is a SerializationException without a message."""
+    try:
+        document = loads(body)
+    except (ValueError, IndexError, TypeError, RecursionError, UnicodeDecodeError, struct.error) as exc:
+        raise serialization_error("") from exc
+    if isinstance(document, list):
+        raise serialization_error("Start of list found where not expected")
+    if not isinstance(document, dict):
+        raise serialization_error("")
+    return document
 
 
-async def handle_cbor_request(request: web.Request) -> web.Response:
-    """Server hook: refuse a CBOR request (see the module docstring)."""
-    from lambda_emu.emulator.protocol import context
+def to_cbor_value(shape: Shape, value: Any) -> Any:
+    """A service's Python value to what goes in a CBOR body (blobs as bytes, timestamps as tagged ms)."""
+    if value is None:
+        return None
+    kind = shape.type_name
+    if kind == "structure":
+        out: dict[str, Any] = {}
+        for key, member in cast("StructureShape", shape).members.items():
+            if key in value and value[key] is not None and not member.serialization.get("location"):
+                out[key] = to_cbor_value(member, value[key])
+        return out
+    if kind == "list":
+        item_shape = cast("ListShape", shape).member
+        return [to_cbor_value(item_shape, item) for item in value]
+    if kind == "map":
+        value_shape = cast("MapShape", shape).value
+        return {k: to_cbor_value(value_shape, v) for k, v in value.items()}
+    if kind == "blob":
+        return value.encode() if isinstance(value, str) else bytes(value)
+    if kind == "timestamp":
+        seconds = value.timestamp() if isinstance(value, datetime) else float(value)
+        # An integer: the SDKs read it with Long.parseLong.
+        return Tagged(EPOCH_TAG, round(seconds * 1000))
+    if kind in ("float", "double"):
+        return float(value)
+    return value
 
-    target = request.headers.get("X-Amz-Target") or None
-    return cbor_refusal(target, context.request_id.get() or None).to_response()
 
-
-# ---- a small CBOR codec (RFC 8949): maps, arrays, text, bytes, ints, floats, bool, null, tags ----
+# ---- the codec (RFC 8949): maps, arrays, text, bytes, ints, floats, bool, null, tags ------------------
 
 
 def dumps(value: Any) -> bytes:
@@ -129,14 +124,11 @@ def _encode(value: Any, out: bytearray) -> None:
         for key, item in value.items():
             _encode(key, out)
             _encode(item, out)
+    elif isinstance(value, Tagged):
+        _head(6, value.tag, out)
+        _encode(value.value, out)
     else:
         raise TypeError(f"cannot CBOR-encode {type(value).__name__}")
-
-
-@dataclass(frozen=True)
-class Tagged:
-    tag: int
-    value: Any
 
 
 def loads(data: bytes) -> Any:
@@ -169,20 +161,20 @@ def _decode(data: bytes, pos: int) -> tuple[Any, int]:
     if major == 7:
         return _decode_simple(data, pos, info)
     arg, pos = _argument(data, pos, info)
+    if major in (0, 1, 6) and arg is None:
+        raise ValueError("malformed CBOR")
     if major == 0:
         return arg, pos
     if major == 1:
-        assert arg is not None
-        return -1 - arg, pos
+        return -1 - cast("int", arg), pos
     if major in (2, 3):
         return _decode_string(data, pos, major, arg)
     if major == 4:
         return _decode_array(data, pos, arg)
     if major == 5:
         return _decode_map(data, pos, arg)
-    assert arg is not None
     inner, pos = _decode(data, pos)
-    return Tagged(arg, inner), pos
+    return Tagged(cast("int", arg), inner), pos
 
 
 def _decode_simple(data: bytes, pos: int, info: int) -> tuple[Any, int]:
@@ -200,9 +192,11 @@ def _decode_simple(data: bytes, pos: int, info: int) -> tuple[Any, int]:
 
 def _decode_string(data: bytes, pos: int, major: int, length: int | None) -> tuple[Any, int]:
     if length is None:
-        chunks = []
+        chunks: list[Any] = []
         while data[pos] != 0xFF:
             chunk, pos = _decode(data, pos)
+            if not isinstance(chunk, str if major == 3 else bytes):
+                raise ValueError("malformed CBOR string chunk")
             chunks.append(chunk)
         pos += 1
         return ("" if major == 3 else b"").join(chunks), pos
@@ -225,6 +219,8 @@ def _decode_map(data: bytes, pos: int, length: int | None) -> tuple[dict[Any, An
     count = 0
     while (length is None and data[pos] != 0xFF) or (length is not None and count < length):
         key, pos = _decode(data, pos)
+        if not isinstance(key, str):
+            raise ValueError("a CBOR map key that is not text")  # AWS's documents have text keys only
         result[key], pos = _decode(data, pos)
         count += 1
     return result, pos + (1 if length is None else 0)

@@ -219,22 +219,27 @@ def _load_json(body: bytes) -> Any:
 
 
 @functools.cache
-def _message_member(code: str) -> str:
-    """The message's key in an error body: Lambda spells it ``message`` for some errors and ``Message``
-    for others (ResourceNotFoundException, ServiceException...), as the model's error shapes record."""
+def _error_members(code: str) -> tuple[str, bool]:
+    """(the message's key, whether the body has ``Type``) for an error code: Lambda spells the message
+    ``message`` for some errors and ``Message`` for others (ResourceNotFoundException, ServiceException...),
+    and only the errors its model lists carry ``Type`` (ValidationException, RequestEntityTooLargeException,
+    AccessDeniedException are not among them)."""
     from botocore.model import NoShapeFoundError
 
     try:
         shape = service_model("lambda").shape_for(code)
     except NoShapeFoundError:
-        return "message"
-    return "Message" if "Message" in cast("StructureShape", shape).members else "message"
+        return "message", False
+    members = cast("StructureShape", shape).members
+    return ("Message" if "Message" in members else "message"), "Type" in members
 
 
 def render_error(error: AwsError) -> web.Response:
     """Lambda's error body: {"Type": ..., "message": ...} plus modeled fields; code in x-amzn-ErrorType."""
-    body = dict(error.fields)
-    body[_message_member(error.code)] = error.message
+    key, typed = _error_members(error.code)
+    body = {k: v for k, v in error.fields.items() if typed or k != "Type"}
+    if error.message:
+        body[key] = error.message
     headers = {"x-amzn-ErrorType": error.code, "x-amzn-RequestId": context.request_id.get() or context.new_request_id(),
                "Content-Type": "application/json"}
     headers.update(error.headers)

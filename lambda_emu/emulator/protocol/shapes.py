@@ -8,7 +8,9 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import math
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from email.utils import format_datetime, parsedate_to_datetime
@@ -42,60 +44,140 @@ def serialization_error(message: str) -> AwsError:
 # ---- wire → Python ------------------------------------------------------------------------------
 
 
-def parse_json_value(shape: Shape, value: Any, path: str = "") -> Any:
-    """A JSON value (already decoded) to the Python value services see."""
+#: How Coral names the Java class of a JSON scalar it can't convert ("class java.lang.Boolean can not
+#: be converted to an String"); every JSON number is a TruncatingBigNumber to it.
+_JAVA_CLASSES = {bool: "class java.lang.Boolean", str: "class java.lang.String",
+                 int: "class com.amazon.coral.value.json.numbers.TruncatingBigNumber",
+                 float: "class com.amazon.coral.value.json.numbers.TruncatingBigNumber",
+                 bytes: "class java.nio.HeapByteBuffer"}
+#: The Java type each scalar shape becomes, with Coral's article ("an Boolean" sic).
+_JAVA_TARGETS = {"string": "an String", "boolean": "an Boolean", "integer": "an Integer", "long": "an Long",
+                 "double": "an Double", "float": "an Float", "blob": "a Blob",
+                 "timestamp": "milliseconds since epoch"}
+#: Strings Coral reads as a boolean (kinesalite's AWS-checked suite).
+_BOOLEAN_STRINGS = {"TRUE": True, "YES": True, "1": True, "FALSE": False, "NO": False, "0": False}
+_INT_MAX = 2**31 - 1
+
+
+def parse_json_value(shape: Shape, value: Any, path: str = "", *, binary: bool = False) -> Any:
+    """A JSON value (already decoded) to the Python value services see, refusing a value of the wrong
+    type with Coral's SerializationException wording ("Start of list found where not expected",
+    "class java.lang.Boolean can not be converted to an String", ...).
+
+    ``binary``: the document came as CBOR, where blobs are byte strings and timestamps epoch
+    milliseconds (tagged 1), as the AWS SDKs for Java write them.
+    """
     if value is None:
         return None
     kind = shape.type_name
+    if isinstance(value, list) and kind != "list":
+        raise serialization_error("Start of list found where not expected")
+    if isinstance(value, dict) and kind not in ("structure", "map"):
+        raise serialization_error("Start of structure or map found where not expected.")
     if kind == "structure":
         if not isinstance(value, dict):
-            raise serialization_error(f"Expected an object at '{path or shape.name}'")
+            raise serialization_error("Expected null")
         out: dict[str, Any] = {}
         members = cast("StructureShape", shape).members
         for key, item in value.items():
             member = members.get(key)
             if member is None or item is None:
                 continue  # AWS ignores unknown members in JSON bodies, and reads a null member as absent
-            out[key] = parse_json_value(member, item, f"{path}.{key}" if path else key)
+            out[key] = parse_json_value(member, item, f"{path}.{key}" if path else key, binary=binary)
         return out
     if kind == "list":
         if not isinstance(value, list):
-            raise serialization_error(f"Expected a list at '{path}'")
+            raise serialization_error("Start of structure or map found where not expected." if isinstance(value, dict)
+                                      else "Expected list or null")
         item_shape = cast("ListShape", shape).member
-        return [parse_json_value(item_shape, item, path) for item in value]
+        return [parse_json_value(item_shape, item, path, binary=binary) for item in value]
     if kind == "map":
         if not isinstance(value, dict):
-            raise serialization_error(f"Expected a map at '{path}'")
+            raise serialization_error("Expected map or null")
         value_shape = cast("MapShape", shape).value
-        return {k: parse_json_value(value_shape, v, path) for k, v in value.items()}
-    if kind == "blob":
-        if not isinstance(value, str):
-            raise serialization_error(f"Expected a base64 string at '{path}'")
-        try:
-            return base64.b64decode(value, validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise serialization_error(f"Invalid base64 at '{path}'") from exc
-    if kind == "timestamp":
-        return parse_timestamp(value, path)
-    if kind in ("integer", "long"):
-        if isinstance(value, bool) or not isinstance(value, int):
-            if isinstance(value, float) and value.is_integer():
-                return int(value)
-            raise serialization_error(f"Expected an integer at '{path}'")
-        return value
-    if kind in ("float", "double"):
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise serialization_error(f"Expected a number at '{path}'")
-        return float(value)
-    if kind == "boolean":
-        if not isinstance(value, bool):
-            raise serialization_error(f"Expected a boolean at '{path}'")
-        return value
+        return {k: parse_json_value(value_shape, v, path, binary=binary) for k, v in value.items()}
+    return _parse_scalar(kind, value, path, binary)
+
+
+def _not_convertible(value: Any, kind: str) -> AwsError:
+    java = _JAVA_CLASSES.get(type(value), f"class {type(value).__name__}")
+    return serialization_error(f"{java} can not be converted to {_JAVA_TARGETS.get(kind, kind)}")
+
+
+def _parse_scalar(kind: str, value: Any, path: str, binary: bool) -> Any:
     if kind == "string":
         if not isinstance(value, str):
-            raise serialization_error(f"Expected a string at '{path}'")
+            raise _not_convertible(value, kind)
         return value
+    if kind == "boolean":
+        if isinstance(value, str):
+            found = _BOOLEAN_STRINGS.get(value.upper())
+            if found is None:
+                raise serialization_error(f"'{value.upper()}' can not be converted to an Boolean")
+            return found
+        if not isinstance(value, bool):
+            raise _not_convertible(value, kind)
+        return value
+    if kind in ("integer", "long"):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise _not_convertible(value, kind)
+        try:
+            number = math.floor(value)  # Coral truncates a fractional number
+        except (OverflowError, ValueError) as exc:  # NaN, infinity
+            raise _not_convertible(value, kind) from exc
+        return min(number, _INT_MAX) if kind == "integer" else number
+    if kind in ("float", "double"):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise _not_convertible(value, kind)
+        return float(value)
+    if kind == "blob":
+        if binary and isinstance(value, bytes | bytearray):
+            return bytes(value)
+        if not isinstance(value, str):
+            raise _not_convertible(value, kind)
+        return _base64_blob(value)
+    if kind == "timestamp":
+        if binary:
+            if isinstance(value, Tagged):
+                value = value.value
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                value = value / 1000  # the Java SDKs send epoch milliseconds in CBOR
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise _not_convertible(value, kind)
+        return parse_timestamp(value, path)
     return value
+
+
+def _base64_blob(text: str) -> bytes:
+    """A JSON blob: standard, padded base64, refused in Coral's words when it is not."""
+    if len(text) % 4:
+        raise serialization_error(f"'{text}' can not be converted to a Blob: Base64 encoded length is expected a "
+                                  f"multiple of 4 bytes but found: {len(text)}")
+    bad = _BASE64_BAD.search(text)
+    if bad:
+        raise serialization_error(f"'{text}' can not be converted to a Blob: Invalid Base64 character: "
+                                  f"'{bad.group(0)[0]}'")
+    try:
+        data = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise serialization_error(f"'{text}' can not be converted to a Blob: Invalid Base64 character: '='") from exc
+    if base64.b64encode(data).decode("ascii") != text:
+        # Coral's own spelling.
+        raise serialization_error(f"'{text}' can not be converted to a Blob: Invalid last non-pad Base64 character "
+                                  "dectected")
+    return data
+
+
+#: A character base64 never has, or padding before the end.
+_BASE64_BAD = re.compile(r"[^a-zA-Z0-9+/=]|=[^=]")
+
+
+@dataclass(frozen=True)
+class Tagged:
+    """A CBOR tagged item (RFC 8949 §3.4); kept as sent, since AWS's tag 1 carries milliseconds."""
+
+    tag: int
+    value: Any
 
 
 def parse_timestamp(value: Any, path: str = "") -> datetime:

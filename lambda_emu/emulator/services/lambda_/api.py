@@ -6,6 +6,7 @@ import asyncio
 import base64
 import binascii
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
@@ -14,6 +15,7 @@ from aiohttp import web
 
 from lambda_emu.emulator.invocation import logs
 from lambda_emu.emulator.invocation.functions import (
+    DEPRECATED_RUNTIMES,
     MAX_ENV_BYTES,
     NAME_RE,
     PYTHON_RUNTIMES,
@@ -75,6 +77,23 @@ def too_large(limit: int) -> AwsError:
                         f"Request must be smaller than {limit} bytes for the InvokeFunction operation", 413)
 
 
+#: Coral's problem for a Runtime outside the model's enum (CreateFunction, UpdateFunctionConfiguration).
+_RUNTIME_ENUM = re.compile(r"Value '(?P<value>.*)' at 'runtime' failed to satisfy constraint: Member must satisfy "
+                           r"enum value set: \[", re.DOTALL)
+#: The order AWS lists its runtimes in that message (recorded 2026-01); runtimes it lacks follow.
+_AWS_RUNTIME_ORDER = (
+    "nodejs20.x", "python3.14", "provided.al2023", "python3.12", "python3.13", "nodejs24.x", "nodejs22.x", "java25",
+    "python3.10", "python3.11", "java21", "ruby3.3", "ruby3.4", "ruby3.2", "python3.8", "python3.9", "java17",
+    "nodejs16.x", "dotnet10", "dotnet8", "java11", "dotnet6", "nodejs18.x", "provided.al2", "java8.al2",
+)
+
+
+def creatable_runtimes() -> list[str]:
+    """The runtimes CreateFunction takes here, in AWS's order."""
+    usable = [r for r in SUPPORTED_RUNTIMES if r not in DEPRECATED_RUNTIMES]
+    return [r for r in _AWS_RUNTIME_ORDER if r in usable] + [r for r in usable if r not in _AWS_RUNTIME_ORDER]
+
+
 def validation(message: str) -> AwsError:
     return AwsError("ValidationException", f"1 validation error detected: {message}", 400)
 
@@ -85,6 +104,17 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, LayersApi, Tags
     #: VpcConfig's ids are the elements AWS words without "Member must not be null" (recorded for
     #: vpcConfig.subnetIds / securityGroupIds; Layers and Architectures have it).
     nullable_elements = frozenset({"SubnetId", "SecurityGroupId"})
+
+    def validation_error(self, problems: list[str]) -> Exception:
+        """Lambda checks Runtime itself: a value outside the enum is its 400 InvalidParameterValueException
+        "Value X at 'runtime' ... or be a valid ARN" (recorded), listing the runtimes it creates functions
+        with; Coral's other problems come first."""
+        others = [p for p in problems if not _RUNTIME_ENUM.match(p)]
+        if others:
+            return super().validation_error(others)
+        value = _RUNTIME_ENUM.match(problems[0])["value"]  # type: ignore[index]
+        return invalid_parameter(f"Value {value} at 'runtime' failed to satisfy constraint: Member must satisfy enum "
+                                 f"value set: [{', '.join(creatable_runtimes())}] or be a valid ARN")
 
     def __init__(
         self,
@@ -522,6 +552,10 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, LayersApi, Tags
     def _check_runtime(runtime: str | None) -> None:
         if runtime is None:
             raise invalid_parameter("Runtime must be set for a Zip package")
+        if runtime in DEPRECATED_RUNTIMES:
+            raise invalid_parameter(f"The runtime parameter of {runtime} is no longer supported for creating or "
+                                    "updating AWS Lambda functions. We recommend you use a supported runtime while "
+                                    "creating or updating functions.")
         if runtime not in SUPPORTED_RUNTIMES:
             raise invalid_parameter(
                 f"lambda-emu does not run the runtime {runtime}; it runs {', '.join(SUPPORTED_RUNTIMES)}"
