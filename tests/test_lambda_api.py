@@ -170,10 +170,12 @@ def test_unknown_function_by_arn_and_other_region_or_account(lam: Any, function:
     with pytest.raises(lam.exceptions.ResourceNotFoundException) as caught:
         lam.get_function(FunctionName=function_arn(unique("missing")))
     assert error_of(caught.value)[0] == 404
-    for reference in (f"arn:aws:lambda:eu-west-1:{ACCOUNT}:function:{function}",
-                      f"arn:aws:lambda:us-east-1:111111111111:function:{function}"):
-        with pytest.raises(lam.exceptions.ResourceNotFoundException):
-            lam.get_function(FunctionName=reference)
+    with pytest.raises(lam.exceptions.ResourceNotFoundException):
+        lam.get_function(FunctionName=f"arn:aws:lambda:eu-west-1:{ACCOUNT}:function:{function}")
+    # Another account's function: 403 AccessDeniedException with a null message (recorded on AWS).
+    with pytest.raises(lam.exceptions.ClientError) as denied:
+        lam.get_function(FunctionName=f"arn:aws:lambda:us-east-1:111111111111:function:{function}")
+    assert error_of(denied.value)[:3] == (403, "AccessDeniedException", None)
 
 
 def test_unknown_qualifier_is_not_found(lam: Any, function: str) -> None:
