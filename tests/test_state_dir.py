@@ -51,6 +51,16 @@ def write(lines):
         os.close(fd)
 
 
+def late(event):
+    for record in event.get("Records", []):
+        if record.get("eventSource") == "aws:sqs":
+            if int(record["body"][1:].split("-")[0]) >= 5:
+                return True
+        elif int(base64.b64decode(record["kinesis"]["data"]).decode()[1:]) >= 300:
+            return True
+    return event.get("i", -1) >= 500
+
+
 def handler(event, context):
     lines = []
     for record in event.get("Records", []):
@@ -68,8 +78,14 @@ def handler(event, context):
         if first:
             open(marker, "w").close()
             time.sleep(event["hold"])
-    if os.path.exists(OUT + ".slow"):
-        time.sleep(1.0)  # the first run is slow, so the kill lands with most of the work still queued
+    # While OUT.gate exists, the second half of every source (SQS chunks 5-9, async events 500-999, Kinesis
+    # records k300 on) is held before it is recorded, up to 15 s an invocation (under the 20 s timeout):
+    # the kill then lands with work in flight and queued however fast or slow the machine is (that half
+    # takes minutes at the gate), and the first halves can be done before it.
+    if os.path.exists(OUT + ".gate") and late(event):
+        deadline = time.monotonic() + 15
+        while os.path.exists(OUT + ".gate") and time.monotonic() < deadline:
+            time.sleep(0.05)
     write(lines)
     return {"ok": True}
 '''
@@ -198,10 +214,12 @@ def test_kill_9_mid_work_loses_nothing_accepted(up: Callable[..., Emu], tmp_path
     out = tmp_path / "out.txt"
     first = up(state_dir, "--async-concurrency", "2").ready()
     lam, sqs, kinesis = first.client("lambda"), first.client("sqs"), first.client("kinesis")
-    name = recorder(lam, out)
-    slow = Path(f"{out}.slow")
-    slow.touch()
-    url = sqs.create_queue(QueueName="orders", Attributes={"VisibilityTimeout": "4"})["QueueUrl"]
+    name = recorder(lam, out, timeout=20)  # longer than a hold at the gate: a held event never times out
+    gate = Path(f"{out}.gate")
+    gate.touch()
+    # Lambda wants the queue's visibility timeout ≥ the function's: the batches in flight at the kill come
+    # back 20 s after they were received.
+    url = sqs.create_queue(QueueName="orders", Attributes={"VisibilityTimeout": "20"})["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     kinesis.create_stream(StreamName="clicks", ShardCount=1)
     stream_arn = kinesis.describe_stream_summary(StreamName="clicks")["StreamDescriptionSummary"]["StreamARN"]
@@ -226,13 +244,16 @@ def test_kill_9_mid_work_loses_nothing_accepted(up: Callable[..., Emu], tmp_path
                                   Payload=json.dumps({"i": chunk * 100 + i}).encode())
             assert response["StatusCode"] == 202
         put_clicks(30)
-    put_clicks(50)  # the stream's tail: accepted just before the kill
+    put_clicks(50)  # the stream's tail: accepted just before the kill, held at the gate
+    # The stream's first 300 records are done before the kill, so the resume below has a checkpoint to
+    # start from; its tail (k300 on) is held, one batch in flight.
+    wait_for(lambda: len(lines(out, "kinesis")) >= 300, 120, "the stream's first 300 records before the kill")
     before = first.emu_get(f"/_emu/invocations?functionName={name}")["invocations"]
     first.kill9()
     done_before = {kind: len(lines(out, kind)) for kind in ("sqs", "async", "kinesis")}
-    # Mid-work: the kill came with every source still holding work.
-    assert done_before["sqs"] < 1000 and done_before["async"] < 1000 and done_before["kinesis"] < len(kinesis_ids)
-    slow.unlink()
+    # Mid-work: the kill came with every source still holding work (the gate holds each second half).
+    assert done_before["sqs"] < 1000 and done_before["async"] < 1000 and done_before["kinesis"] == 300
+    gate.unlink()
 
     second = up(state_dir, "--async-concurrency", "2").ready()
     sqs_ids = {f"m{c}-{b}-{i}" for c in range(10) for b in range(10) for i in range(10)}
