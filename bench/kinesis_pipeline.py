@@ -17,6 +17,7 @@ import json
 import os
 import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -56,10 +57,10 @@ def handler(event, context):
 
 
 async def put_records(endpoint: str, stream: str, count: int, concurrency: int = 4, per_call: int = 500,
-                      max_seconds: float = 60) -> int:
-    """``count`` small records by PutRecords (Kinesis JSON protocol), random partition keys."""
+                      max_seconds: float = 60, data: Callable[[int], bytes] = lambda i: b'{"n":0}') -> int:
+    """``count`` small records by PutRecords (Kinesis JSON protocol), random partition keys; ``data(i)``
+    is the i-th record's data."""
     headers = {"X-Amz-Target": "Kinesis_20131202.PutRecords", "Content-Type": "application/x-amz-json-1.1"}
-    data = base64.b64encode(b'{"n":0}').decode()
     calls = iter(range(0, count, per_call))
     sent = 0
     deadline = time.perf_counter() + max_seconds
@@ -71,7 +72,8 @@ async def put_records(endpoint: str, stream: str, count: int, concurrency: int =
                 return
             n = min(per_call, count - start)
             body = {"StreamName": stream,
-                    "Records": [{"Data": data, "PartitionKey": uuid.uuid4().hex} for _ in range(n)]}
+                    "Records": [{"Data": base64.b64encode(data(start + i)).decode(), "PartitionKey": uuid.uuid4().hex}
+                                for i in range(n)]}
             async with session.post(endpoint + "/", data=json.dumps(body).encode(), headers=headers) as response:
                 document = await response.read()
                 if response.status != 200 or json.loads(document).get("FailedRecordCount"):

@@ -26,7 +26,7 @@ from bench.common import Result  # noqa: E402
 
 #: In run order; each module has NAME, TITLE and run(quick) -> list[Result].
 MODULES = ["startup", "cold_start", "invoke", "async_events", "sqs_api", "sqs_pipeline", "kinesis_pipeline",
-           "containers", "reset", "state_dir", "dynamodb"]
+           "event_filters", "containers", "reset", "state_dir", "dynamodb"]
 
 START = "<!-- bench:results -->"
 END = "<!-- /bench:results -->"

@@ -19,6 +19,7 @@ import json
 import os
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -46,8 +47,10 @@ def handler(event, context):
 """
 
 
-async def send_batches(endpoint: str, url: str, count: int, concurrency: int = 4, max_seconds: float = 60) -> int:
-    """``count`` messages by SendMessageBatch (10 a call) on SQS's JSON protocol; returns how many went."""
+async def send_batches(endpoint: str, url: str, count: int, concurrency: int = 4, max_seconds: float = 60,
+                       message_body: Callable[[int], str] = "m{}".format) -> int:
+    """``count`` messages by SendMessageBatch (10 a call) on SQS's JSON protocol; returns how many went.
+    ``message_body(i)`` is the i-th message's body."""
     headers = {"X-Amz-Target": "AmazonSQS.SendMessageBatch", "Content-Type": "application/x-amz-json-1.0"}
     calls = iter(range(0, count, 10))
     sent = 0
@@ -59,7 +62,8 @@ async def send_batches(endpoint: str, url: str, count: int, concurrency: int = 4
             if time.perf_counter() > deadline:
                 return
             n = min(10, count - start)
-            body = {"QueueUrl": url, "Entries": [{"Id": str(i), "MessageBody": f"m{start + i}"} for i in range(n)]}
+            body = {"QueueUrl": url,
+                    "Entries": [{"Id": str(i), "MessageBody": message_body(start + i)} for i in range(n)]}
             async with session.post(endpoint + "/", data=json.dumps(body).encode(), headers=headers) as response:
                 document = await response.read()
                 if response.status != 200 or b'"Failed":[{' in document:

@@ -1,0 +1,163 @@
+"""Issue 14: what event filters (FilterCriteria) cost the SQS and Kinesis mappings' throughput.
+
+One server per source, one counting function, one mapping. Each round measures the backlog
+pipeline (records put while the mapping is disabled; records/s from enabling it to the last
+matching record handled) three times on the same mapping, only its FilterCriteria changed between:
+
+- ``none``: no filters (the reference);
+- ``all``: a filter every record matches, so the function's work is the same and the difference is
+  the filters' cost (SQS: ``{"body": [{"prefix": "m"}]}`` on plain bodies; Kinesis: a numeric
+  comparison inside the JSON data, i.e. base64-decoded and parsed per record);
+- ``half``: a filter every other record matches (the rest deleted from the queue / skipped past by
+  the checkpoint); its rate counts every record consumed, matched or dropped.
+
+The variants are interleaved in each round, the order reversed every other round (none, all, half,
+half, all, none, ...), so the machine's load falls on all of them alike; the ratio is the median of
+the per-round ratios, each against the same round's ``none``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import time
+import uuid
+from typing import Any
+
+from bench.common import CountDir, EmuServer, Result, create_function, queue, rounds_text, verdict, wait_until
+from bench.kinesis_pipeline import COUNTING, _state, _stream, put_records
+from bench.sqs_pipeline import HANDLER, _queue_empty, send_batches
+
+NAME = "event_filters"
+TITLE = "Event filters' cost on the SQS and Kinesis mappings (issue 14)"
+#: Issue 14: filters cost less than 10 % of the mapping's throughput.
+LIMIT = 0.10
+
+SQS_FILTERS = {
+    "none": {},
+    "all": {"Filters": [{"Pattern": json.dumps({"body": [{"prefix": "m"}]})}]},
+    "half": {"Filters": [{"Pattern": json.dumps({"body": [{"prefix": "ma"}]})}]},
+}
+KINESIS_FILTERS = {
+    "none": {},
+    "all": {"Filters": [{"Pattern": json.dumps({"data": {"n": [{"numeric": [">=", 0]}]}})}]},
+    "half": {"Filters": [{"Pattern": json.dumps({"data": {"n": [0]}})}]},
+}
+VARIANTS = ["none", "all", "half"]
+
+
+def _order(round_: int) -> list[str]:
+    return VARIANTS if round_ % 2 == 0 else VARIANTS[::-1]
+
+
+def _sqs_body(i: int) -> str:
+    # Every body starts with "m"; every other one with "ma".
+    return f"m{'a' if i % 2 == 0 else 'b'}{i}"
+
+
+def _kinesis_data(i: int) -> bytes:
+    return json.dumps({"n": i % 2}).encode()
+
+
+def _set(lam: Any, mapping: str, enabled: bool, criteria: dict[str, Any] | None = None) -> None:
+    extra = {"FilterCriteria": criteria} if criteria is not None else {}
+    lam.update_event_source_mapping(UUID=mapping, Enabled=enabled, **extra)
+    _state(lam, mapping, "Enabled" if enabled else "Disabled")
+    if not enabled:
+        time.sleep(0.3)  # a batch in flight at the disable lands before the counts are reset
+
+
+def _sqs(n: int, rounds: int) -> dict[str, list[float]]:
+    rates: dict[str, list[float]] = {v: [] for v in VARIANTS}
+    counts = CountDir()
+    try:
+        with EmuServer() as server:
+            lam = server.client("lambda")
+            sqs = server.client("sqs")
+            name = create_function(lam, f"bench-filter-sqs-{uuid.uuid4().hex[:8]}", HANDLER,
+                                   Environment={"Variables": {"BENCH_COUNT_DIR": counts.path}})
+            url, arn = queue(sqs, f"bench-filter-{uuid.uuid4().hex[:8]}")
+            mapping = lam.create_event_source_mapping(FunctionName=name, EventSourceArn=arn, BatchSize=10)["UUID"]
+            _state(lam, mapping, "Enabled")
+            asyncio.run(send_batches(server.endpoint, url, 200, message_body=_sqs_body))  # warm-up
+            if not wait_until(lambda: counts.total() >= 200, 30):
+                raise RuntimeError(f"warm-up: {counts.total()} of 200 records handled")
+            for r in range(rounds):
+                for variant in _order(r):
+                    _set(lam, mapping, False, SQS_FILTERS[variant])
+                    counts.reset()
+                    asyncio.run(send_batches(server.endpoint, url, n, message_body=_sqs_body))
+                    want = n // 2 if variant == "half" else n
+                    t0 = time.perf_counter()
+                    _set(lam, mapping, True)
+                    done = wait_until(lambda want=want: counts.total() >= want, 60, 0.005)
+                    rates[variant].append(n / (time.perf_counter() - t0))
+                    if not done:
+                        raise RuntimeError(f"sqs {variant}: {counts.total()} of {want} records handled")
+                    # Still enabled: the last dropped messages are deleted too before the next variant.
+                    if not wait_until(lambda: _queue_empty(sqs, url), 10, 0.05):
+                        raise RuntimeError(f"sqs {variant}: the queue was not emptied")
+    finally:
+        counts.cleanup()
+    return rates
+
+
+def _kinesis(n: int, rounds: int) -> dict[str, list[float]]:
+    rates: dict[str, list[float]] = {v: [] for v in VARIANTS}
+    counts = CountDir()
+    try:
+        with EmuServer() as server:
+            lam = server.client("lambda")
+            kinesis = server.client("kinesis")
+            name = create_function(lam, f"bench-filter-kin-{uuid.uuid4().hex[:8]}", COUNTING,
+                                   Environment={"Variables": {"BENCH_COUNT_DIR": counts.path}})
+            stream, arn = _stream(kinesis, 4)
+            mapping = lam.create_event_source_mapping(FunctionName=name, EventSourceArn=arn, BatchSize=100,
+                                                      StartingPosition="TRIM_HORIZON")["UUID"]
+            _state(lam, mapping, "Enabled")
+            asyncio.run(put_records(server.endpoint, stream, 2000, data=_kinesis_data))  # warm-up
+            if not wait_until(lambda: counts.total() >= 2000, 30):
+                raise RuntimeError(f"warm-up: {counts.total()} of 2000 records handled")
+            for r in range(rounds):
+                for variant in _order(r):
+                    _set(lam, mapping, False, KINESIS_FILTERS[variant])
+                    counts.reset()
+                    asyncio.run(put_records(server.endpoint, stream, n, data=_kinesis_data))
+                    want = n // 2 if variant == "half" else n
+                    t0 = time.perf_counter()
+                    _set(lam, mapping, True)
+                    done = wait_until(lambda want=want: counts.total() >= want, 60, 0.005)
+                    rates[variant].append(n / (time.perf_counter() - t0))
+                    if not done:
+                        raise RuntimeError(f"kinesis {variant}: {counts.total()} of {want} records handled")
+    finally:
+        counts.cleanup()
+    return rates
+
+
+def _rows(source: str, unit: str, n: int, rates: dict[str, list[float]]) -> list[Result]:
+    none = rates["none"]
+    rows = [Result(NAME, f"{source}: backlog of {n:,}, no filters (median)", statistics.median(none), unit,
+                   verdict="info", note=f"rounds {rounds_text(none)}")]
+    for variant, label in (("all", "a filter every record matches"),
+                           ("half", "a filter half the records match (records consumed, matched or dropped)")):
+        ratios = [b / a for a, b in zip(none, rates[variant], strict=True)]
+        ratio = statistics.median(ratios)
+        cost = 1 - ratio
+        rows.append(Result(
+            NAME, f"{source}: backlog of {n:,}, {label} (median)", statistics.median(rates[variant]), unit,
+            target="cost < 10 %" if variant == "all" else "",
+            baseline=f"{ratio:.0%} of no filters",
+            verdict=verdict(cost < LIMIT) if variant == "all" else "info",
+            note=f"rounds {rounds_text(rates[variant])}; per-round ratio to the same round's no-filter run "
+                 + ", ".join(f"{x:.0%}" for x in ratios),
+            extra={"ratio": ratio, "ratios": ratios}))
+    return rows
+
+
+def run(quick: bool = False) -> list[Result]:
+    rounds = 2 if quick else 6
+    sqs_n, kinesis_n = (1000, 4000) if quick else (2000, 10_000)
+    return (_rows("SQS", "msg/s", sqs_n, _sqs(sqs_n, rounds))
+            + _rows("Kinesis", "records/s", kinesis_n, _kinesis(kinesis_n, rounds)))
