@@ -225,17 +225,26 @@ class SqsPoller:
                 self._visible_at[message.receipt_handle] = visible_at
             filters = self.mapping.filters
             for index, message in enumerate(received):
-                if filters is not None and not self._wanted(queue, message, filters):
+                entry = self._entry(queue, message, filters)
+                if entry is None:
                     continue  # deleted: it takes no batch slot
-                entry = (message, self._record(message))
                 if not self._add(entry):
                     # Over the payload limit: the rest of this receive (already invisible) opens the
                     # next batch.
-                    self._carried.extend((m, self._record(m)) for m in received[index + 1:]
-                                         if filters is None or self._wanted(queue, m, filters))
+                    rest = (self._entry(queue, m, filters) for m in received[index + 1:])
+                    self._carried.extend(e for e in rest if e is not None)
                     self._carried.appendleft(entry)
                     return True
         return True
+
+    def _entry(self, queue: Queue, message: ReceivedMessage, filters: Criteria | None,
+               ) -> tuple[ReceivedMessage, bytes] | None:
+        """The message and its encoded record, or None when FilterCriteria dropped it. The record's
+        fields are built once, for the filters and the event alike."""
+        fields = self._record_fields(message)
+        if filters is not None and not self._wanted(queue, message, fields, filters):
+            return None
+        return message, json.dumps(fields, ensure_ascii=False, separators=(",", ":")).encode()
 
     def _add(self, entry: tuple[ReceivedMessage, bytes]) -> bool:
         """Add a record to the open batch unless it would push the payload past the limit."""
@@ -247,10 +256,10 @@ class SqsPoller:
         self._open_bytes += len(entry[1])
         return True
 
-    def _wanted(self, queue: Queue, message: ReceivedMessage, filters: Criteria) -> bool:
-        """Does a filter match the message? One that matches none is deleted from the queue, as Lambda
-        does (docs/aws-behaviour.md §Event filtering)."""
-        if filters.matches(self._record_fields(message), message.body):
+    def _wanted(self, queue: Queue, message: ReceivedMessage, fields: dict[str, Any], filters: Criteria) -> bool:
+        """Does a filter match the message (``fields``: its record)? One that matches none is deleted from
+        the queue, as Lambda does (docs/aws-behaviour.md §Event filtering)."""
+        if filters.matches(fields, message.body):
             return True
         self._filtered += 1
         self._visible_at.pop(message.receipt_handle, None)
@@ -261,10 +270,6 @@ class SqsPoller:
         return False
 
     # ---- the event ------------------------------------------------------------------------------
-
-    def _record(self, message: ReceivedMessage) -> bytes:
-        """One record of Lambda's SQS event, encoded."""
-        return json.dumps(self._record_fields(message), ensure_ascii=False, separators=(",", ":")).encode()
 
     def _record_fields(self, message: ReceivedMessage) -> dict[str, Any]:
         """One record of Lambda's SQS event (docs/aws-behaviour.md §SQS event source mapping: Event record;

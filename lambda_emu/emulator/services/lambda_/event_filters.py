@@ -243,6 +243,14 @@ class Criteria:
 
 def _parse(data: bytes | str) -> Any:
     """The data as a JSON object, or None when it is plain text (or JSON that isn't an object)."""
+    # A JSON object's text starts with "{" after JSON's whitespace: plain text (an SQS body for a list
+    # pattern) is told apart without a failed parse and its exception, once per record. Bytes that may
+    # be UTF-16/32 or carry a BOM (json.loads detects those) still go to the parser.
+    if isinstance(data, str):
+        if data.lstrip(" \t\n\r")[:1] != "{":
+            return None
+    elif data.lstrip(b" \t\n\r")[:1] not in (b"{", b"\x00", b"\xef", b"\xfe", b"\xff"):
+        return None
     try:
         value = json.loads(data)
     except (ValueError, RecursionError):
