@@ -189,3 +189,9 @@ def test_remove_tags_checks_the_keys_alphabet(kinesis: Any) -> None:
         f"Failed to remove tags from stream {name} under account {ACCOUNT} because some tags contained illegal "
         "characters. The allowed characters are Unicode letters, white-spaces, '_',',','/','=','+','-','@'.",
     )
+
+
+def test_list_shards_without_a_stream_or_a_token(unchecked: Any) -> None:
+    with pytest.raises(ClientError) as excinfo:
+        unchecked.list_shards()
+    assert error_of(excinfo) == ("InvalidArgumentException", "Either NextToken or StreamName should be provided.")

@@ -183,6 +183,8 @@ class KinesisService(Service):
                     raise invalid_argument(f"NextToken and {member} cannot be provided together.")
             page = self.store.list_shards(None, next_token=token, max_results=params.get("MaxResults"))
         else:
+            if not params.get("StreamName") and not params.get("StreamARN"):
+                raise invalid_argument("Either NextToken or StreamName should be provided.")
             stream = self._stream(params)
             start = self._list_shards_start(params)
             page = self.store.list_shards(stream, exclusive_start_shard_id=start, max_results=params.get("MaxResults"),
