@@ -18,10 +18,10 @@ import struct
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from lambda_emu.emulator.protocol.shapes import Tagged, serialization_error
+from lambda_emu.emulator.protocol.shapes import Tagged, serialization_error, to_wire_value
 
 if TYPE_CHECKING:
-    from botocore.model import ListShape, MapShape, Shape, StructureShape
+    from botocore.model import Shape
 
 __all__ = ["CBOR_CONTENT_TYPE", "Tagged", "dumps", "loads", "read_document", "to_cbor_value"]
 
@@ -45,21 +45,10 @@ def read_document(body: bytes) -> dict[str, Any]:
 
 def to_cbor_value(shape: Shape, value: Any) -> Any:
     """A service's Python value to what goes in a CBOR body (blobs as bytes, timestamps as tagged ms)."""
-    if value is None:
-        return None
-    kind = shape.type_name
-    if kind == "structure":
-        out: dict[str, Any] = {}
-        for key, member in cast("StructureShape", shape).members.items():
-            if key in value and value[key] is not None and not member.serialization.get("location"):
-                out[key] = to_cbor_value(member, value[key])
-        return out
-    if kind == "list":
-        item_shape = cast("ListShape", shape).member
-        return [to_cbor_value(item_shape, item) for item in value]
-    if kind == "map":
-        value_shape = cast("MapShape", shape).value
-        return {k: to_cbor_value(value_shape, v) for k, v in value.items()}
+    return to_wire_value(shape, value, _cbor_scalar)
+
+
+def _cbor_scalar(kind: str, value: Any) -> Any:
     if kind == "blob":
         return value.encode() if isinstance(value, str) else bytes(value)
     if kind == "timestamp":

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any, cast
 from lambda_emu.emulator.platform.errors import AwsError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     # botocore is imported on first use only: an idle server never pays for it.
     import botocore.session
     from botocore.model import ListShape, MapShape, OperationModel, ServiceModel, Shape, StructureShape
@@ -229,8 +231,9 @@ def parse_header_value(shape: Shape, raw: str) -> Any:
 # ---- Python → wire ------------------------------------------------------------------------------
 
 
-def to_json_value(shape: Shape, value: Any) -> Any:
-    """A service's Python value to what goes in a JSON body."""
+def to_wire_value(shape: Shape, value: Any, scalar: Callable[[str, Any], Any]) -> Any:
+    """A service's Python value to a wire document: structures, lists and maps walked by the model,
+    each leaf handed to ``scalar(type_name, value)``, the one place JSON and CBOR differ."""
     if value is None:
         return None
     kind = shape.type_name
@@ -238,14 +241,23 @@ def to_json_value(shape: Shape, value: Any) -> Any:
         out: dict[str, Any] = {}
         for key, member in cast("StructureShape", shape).members.items():
             if key in value and value[key] is not None and not member.serialization.get("location"):
-                out[key] = to_json_value(member, value[key])
+                out[key] = to_wire_value(member, value[key], scalar)
         return out
     if kind == "list":
         item_shape = cast("ListShape", shape).member
-        return [to_json_value(item_shape, item) for item in value]
+        return [to_wire_value(item_shape, item, scalar) for item in value]
     if kind == "map":
         value_shape = cast("MapShape", shape).value
-        return {k: to_json_value(value_shape, v) for k, v in value.items()}
+        return {k: to_wire_value(value_shape, v, scalar) for k, v in value.items()}
+    return scalar(kind, value)
+
+
+def to_json_value(shape: Shape, value: Any) -> Any:
+    """A service's Python value to what goes in a JSON body."""
+    return to_wire_value(shape, value, _json_scalar)
+
+
+def _json_scalar(kind: str, value: Any) -> Any:
     if kind == "blob":
         raw = value.encode() if isinstance(value, str) else bytes(value)
         return base64.b64encode(raw).decode("ascii")
