@@ -153,9 +153,15 @@ class Emu:
         self.proc.wait(10)
 
     def cleanup(self) -> None:
+        # A stop as a user stops it, so lambda-emu ends its environments and unmounts their /tmp
+        # (a SIGKILL here left the tmpfs mounts of the last run behind, with no next start to sweep them).
         if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
 
 
 @pytest.fixture
