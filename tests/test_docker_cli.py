@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from lambda_emu import __version__
-from tests.docker_support import IMAGES, containers_of
+from tests.docker_support import IMAGES, containers_of, remove_leftover
 from tests.support import unique
 from tests.test_cli import APP, EmuProcess, invoke_marker
 
@@ -69,7 +69,7 @@ def start_docker(tmp_path: Path, docker_project: Path, docker_client: Any,
         for process in started:
             process.cleanup()
         for container in containers_of(docker_client, function_name):
-            container.remove(force=True)
+            remove_leftover(container)
 
 
 def test_sigterm_removes_every_container(start_docker: Callable[..., EmuProcess], docker_client: Any,
