@@ -366,12 +366,7 @@ class FunctionRegistry(VersionsMixin):
         return found["name"], found["qualifier"]
 
     def get(self, reference: str, qualifier: str | None = None) -> Function:
-        name, embedded = self.parse_name(reference)
-        if embedded and qualifier and embedded != qualifier:
-            raise invalid_parameter(
-                "The derived qualifier from the function name does not match the specified qualifier."
-            )
-        qualifier = qualifier or embedded
+        name, qualifier = self.qualified(reference, qualifier)
         function = self._functions.get(name)
         if function is None or (qualifier is not None and qualifier != "$LATEST"):
             shown = self.arn(name) + (f":{qualifier}" if qualifier else "")

@@ -80,6 +80,16 @@ class VersionsMixin:
     def parse_name(self, reference: str) -> tuple[str, str | None]:
         raise NotImplementedError
 
+    def qualified(self, reference: str, qualifier: str | None = None) -> tuple[str, str | None]:
+        """A name or ARN and the Qualifier parameter → (name, qualifier or None); AWS refuses the two
+        when the reference's own qualifier disagrees with the parameter."""
+        name, embedded = self.parse_name(reference)
+        if embedded and qualifier and embedded != qualifier:
+            raise invalid_parameter(
+                "The derived qualifier from the function name does not match the specified qualifier."
+            )
+        return name, qualifier or embedded
+
     def _versions_init(self, rng: random.Random | None) -> None:
         #: Weighted aliases draw from the run's one seeded RNG (same seed, same versions picked).
         self.rng = rng or random.Random()
@@ -110,12 +120,7 @@ class VersionsMixin:
     def resolve(self, reference: str, qualifier: str | None = None) -> Target:
         """A name or ARN, maybe qualified (``fn:3``, ``fn:live``, ``...:function:fn:live``), and the
         Qualifier parameter → what it names; AWS's ResourceNotFoundException when nothing is there."""
-        name, embedded = self.parse_name(reference)
-        if embedded and qualifier and embedded != qualifier:
-            raise invalid_parameter(
-                "The derived qualifier from the function name does not match the specified qualifier."
-            )
-        qualifier = qualifier or embedded
+        name, qualifier = self.qualified(reference, qualifier)
         base = self._functions.get(name)
         addressed = self.arn(name) + (f":{qualifier}" if qualifier else "")
         if base is None:

@@ -373,11 +373,7 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, LayersApi, Tags
         return updated
 
     def DeleteFunction(self, params: dict[str, Any]) -> dict[str, Any]:
-        name, embedded = self.functions.parse_name(params["FunctionName"])
-        if embedded and params.get("Qualifier") and embedded != params["Qualifier"]:
-            raise invalid_parameter(
-                "The derived qualifier from the function name does not match the specified qualifier.")
-        qualifier = params.get("Qualifier") or embedded
+        name, qualifier = self.functions.qualified(params["FunctionName"], params.get("Qualifier"))
         function = self.functions.get(name)
         if qualifier:
             self.delete_version(function, qualifier)

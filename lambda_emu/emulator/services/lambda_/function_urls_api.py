@@ -75,14 +75,8 @@ class FunctionUrlsApi:
 
     def _url_function(self, params: dict[str, Any], *, missing: Callable[[], AwsError]) -> tuple[Function, str]:
         """The function a URL operation names and its qualifier ("" unqualified)."""
-        name, embedded = self.functions.parse_name(params["FunctionName"])
-        qualifier = params.get("Qualifier")
-        if embedded and qualifier and embedded != qualifier:
-            from lambda_emu.emulator.platform.errors import invalid_parameter
-
-            raise invalid_parameter("The derived qualifier from the function name does not match the specified "
-                                    "qualifier.")
-        qualifier = qualifier or embedded or ""
+        name, found = self.functions.qualified(params["FunctionName"], params.get("Qualifier"))
+        qualifier = found or ""
         try:
             function = self.functions.get(name, qualifier or None)
         except AwsError as error:
