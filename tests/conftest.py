@@ -6,7 +6,7 @@ queues and streams with `support.unique()`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -99,6 +99,37 @@ def manual_mappings(manual_server: RunningServer, manual_lam: Any) -> Iterator[l
     made: list[str] = []
     yield made
     for uuid in made:
+        try:
+            manual_lam.delete_event_source_mapping(UUID=uuid)
+        except ClientError:
+            pass
+    manual_server.advance(0)
+
+
+@pytest.fixture(scope="module")
+def delayed() -> Iterator[RunningServer]:
+    """A manual-clock server started with --creation-delays (AWS-like CREATING/Pending/InProgress phases)."""
+    running = RunningServer(clock="manual", creation_delays=True).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def mapping(manual_server: RunningServer, manual_lam: Any) -> Iterator[Callable[..., dict[str, Any]]]:
+    """Create a stream event source mapping (and let its poller start); every mapping is deleted after
+    the test, so no retry timer of one test outlives it on the shared manual clock."""
+    created: list[str] = []
+
+    def create(function: str, stream_arn: str, **params: Any) -> dict[str, Any]:
+        params.setdefault("StartingPosition", "TRIM_HORIZON")
+        response = manual_lam.create_event_source_mapping(FunctionName=function, EventSourceArn=stream_arn,
+                                                          **params)
+        created.append(response["UUID"])
+        manual_server.advance(0)
+        return response
+
+    yield create
+    for uuid in created:
         try:
             manual_lam.delete_event_source_mapping(UUID=uuid)
         except ClientError:

@@ -186,6 +186,19 @@ def create_python_function(lam: Any, source: str, *, name: str | None = None, ha
     return name
 
 
+def new_function(lam: Any, tmp_path: Path, source: str, **extra: Any) -> tuple[str, Path]:
+    """A Python function whose handler may append what it receives to the file named by $OUT."""
+    out = tmp_path / f"{unique('events')}.jsonl"
+    out.touch()
+    name = create_python_function(lam, source, Environment={"Variables": {"OUT": str(out)}}, **extra)
+    return name, out
+
+
+def delivered(out: Path) -> list[dict[str, Any]]:
+    """Every line a new_function() handler appended to $OUT, in order."""
+    return [json.loads(line) for line in out.read_text().splitlines() if line]
+
+
 def payload_of(response: dict[str, Any]) -> Any:
     return json.loads(response["Payload"].read())
 

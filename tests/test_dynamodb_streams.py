@@ -5,7 +5,6 @@ record with DDBStreamBatchInfo, FilterCriteria on ``dynamodb``), and TTL deletio
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.support import ACCOUNT, REGION, RunningServer, create_python_function, function_arn, unique
+from tests.support import ACCOUNT, REGION, RunningServer, delivered, function_arn, new_function, unique
 
 PRELUDE = """
 import json, os
@@ -47,28 +46,6 @@ def ddb(manual_server: RunningServer) -> Any:
 @pytest.fixture(scope="module")
 def streams(manual_server: RunningServer) -> Any:
     return manual_server.client("dynamodbstreams")
-
-
-@pytest.fixture
-def mapping(manual_server: RunningServer, manual_lam: Any) -> Iterator[Callable[..., dict[str, Any]]]:
-    created: list[str] = []
-
-    def create(function: str, stream_arn: str, **params: Any) -> dict[str, Any]:
-        params.setdefault("StartingPosition", "TRIM_HORIZON")
-        response = manual_lam.create_event_source_mapping(FunctionName=function, EventSourceArn=stream_arn,
-                                                          **params)
-        created.append(response["UUID"])
-        manual_server.advance(0)
-        return response
-
-    yield create
-    for uuid in created:
-        try:
-            manual_lam.delete_event_source_mapping(UUID=uuid)
-        except ClientError:
-            pass
-    manual_server.advance(0)
-
 
 def new_table(ddb: Any, view_type: str | None = "NEW_AND_OLD_IMAGES") -> tuple[str, str | None]:
     name = unique("table")
@@ -228,16 +205,6 @@ def test_ttl_deletes_on_the_clock_with_remove_records_by_the_ttl_service(
 
 
 # ---- the event source mapping --------------------------------------------------------------------
-
-
-def new_function(lam: Any, tmp_path: Path, source: str) -> tuple[str, Path]:
-    out = tmp_path / f"{unique('events')}.jsonl"
-    out.touch()
-    return create_python_function(lam, source, Environment={"Variables": {"OUT": str(out)}}), out
-
-
-def delivered(out: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in out.read_text().splitlines() if line]
 
 
 def new_queue(sqs: Any) -> tuple[str, str]:

@@ -17,12 +17,12 @@ import pytest
 from botocore.exceptions import ClientError
 
 from lambda_emu.emulator.invocation.narration import Terminal
-from tests.support import RunningServer, error_of, unique
-from tests.test_kinesis_esm import OK_HANDLER, decoded, delivered, mapping, new_function, new_stream, put
+from tests.support import RunningServer, delivered, error_of, new_function, unique
+from tests.test_kinesis_esm import OK_HANDLER, decoded, new_stream, put
 from tests.test_sqs_esm import bodies, counts, mappings, rig
 from tests.test_template import load, write_template
 
-__all__ = ["mapping", "mappings"]  # fixtures, imported for this module's tests
+__all__ = ["mappings"]  # a fixture, imported for this module's tests
 
 
 def criteria(*patterns: Any) -> dict[str, Any]:

@@ -5,7 +5,6 @@ and the previous code running meanwhile."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -38,14 +37,6 @@ def test_ready_by_the_next_request_with_new_revisions(lam: Any) -> None:
     assert done["LastUpdateStatus"] == "Successful" and done["RevisionId"] not in (updated["RevisionId"],
                                                                                     active["RevisionId"])
     assert payload_of(lam.invoke(FunctionName=name)) == {"version": 2}
-
-
-@pytest.fixture(scope="module")
-def delayed() -> Iterator[RunningServer]:
-    running = RunningServer(clock="manual", creation_delays=True).start()
-    yield running
-    running.stop()
-
 
 def test_creation_delays_make_pending_and_in_progress_last(delayed: RunningServer) -> None:
     lam = delayed.client("lambda")

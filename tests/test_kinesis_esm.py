@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,9 @@ from tests.support import (
     ROLE,
     RunningServer,
     create_python_function,
+    delivered,
     function_arn,
+    new_function,
     powertools_layer,
     unique,
 )
@@ -115,43 +116,6 @@ def handler(event, context):
 
 
 # ---- fixtures and helpers -----------------------------------------------------------------------
-
-
-
-
-@pytest.fixture
-def mapping(manual_server: RunningServer, manual_lam: Any) -> Iterator[Callable[..., dict[str, Any]]]:
-    """Create a mapping (and let its poller start); every mapping is deleted after the test, so no retry
-    timer of one test outlives it on the shared manual clock."""
-    created: list[str] = []
-
-    def create(function: str, stream_arn: str, **params: Any) -> dict[str, Any]:
-        params.setdefault("StartingPosition", "TRIM_HORIZON")
-        response = manual_lam.create_event_source_mapping(FunctionName=function, EventSourceArn=stream_arn,
-                                                          **params)
-        created.append(response["UUID"])
-        manual_server.advance(0)
-        return response
-
-    yield create
-    for uuid in created:
-        try:
-            manual_lam.delete_event_source_mapping(UUID=uuid)
-        except ClientError:
-            pass
-    manual_server.advance(0)
-
-
-def new_function(lam: Any, tmp_path: Path, source: str, **extra: Any) -> tuple[str, Path]:
-    out = tmp_path / f"{unique('events')}.jsonl"
-    out.touch()
-    name = create_python_function(lam, source, Environment={"Variables": {"OUT": str(out)}}, **extra)
-    return name, out
-
-
-def delivered(out: Path) -> list[dict[str, Any]]:
-    """Every event the handler received, in order: {"requestId", "event", "start", "pid"}."""
-    return [json.loads(line) for line in out.read_text().splitlines() if line]
 
 
 def decoded(event: dict[str, Any]) -> list[str]:

@@ -181,14 +181,6 @@ def test_subscription_of_a_closed_shard_ends_with_its_children(kinesis: Any) -> 
 
 # ---- --creation-delays ----------------------------------------------------------------------------
 
-
-@pytest.fixture(scope="module")
-def delayed() -> Iterator[RunningServer]:
-    running = RunningServer(clock="manual", creation_delays=True).start()
-    yield running
-    running.stop()
-
-
 def test_consumer_is_creating_then_active_with_creation_delays(delayed: RunningServer) -> None:
     kinesis = delayed.client("kinesis")
     name = unique("stream")

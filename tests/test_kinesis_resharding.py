@@ -269,14 +269,6 @@ def test_mapping_reads_a_parent_to_its_end_before_its_children(
 
 # ---- --creation-delays --------------------------------------------------------------------------
 
-
-@pytest.fixture(scope="module")
-def delayed() -> Iterator[RunningServer]:
-    running = RunningServer(clock="manual", creation_delays=True).start()
-    yield running
-    running.stop()
-
-
 def test_creation_delays_pass_through_creating_and_updating(delayed: RunningServer) -> None:
     kinesis = delayed.client("kinesis")
     name = unique("stream")
