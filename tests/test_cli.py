@@ -8,20 +8,18 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import re
 import signal
 import socket
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import boto3
 import psutil
@@ -30,9 +28,7 @@ from botocore.config import Config
 
 from lambda_emu import __version__
 from lambda_emu.runtime_api.runners.orphans import OrphanRegistry
-
-LAMBDA_EMU = Path(sys.executable).parent / "lambda-emu"
-READY = re.compile(r"^lambda-emu \S+ ready at (http://\S+)$")
+from tests.cli_support import READY, UpProcess
 
 APP = """\
 def handler(event, context):
@@ -67,42 +63,13 @@ def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None
         time.sleep(0.05)
 
 
-class EmuProcess:
-    """One `lambda-emu up` and the lines it prints (read by threads, so nothing blocks on a full pipe)."""
+class EmuProcess(UpProcess):
+    """One `lambda-emu up`, and the runtime processes seen under it (so teardown can kill them)."""
 
     def __init__(self, args: list[str], cwd: Path, env: dict[str, str], prefix: tuple[str, ...] = ()) -> None:
-        self.proc = subprocess.Popen(
-            [*prefix, str(LAMBDA_EMU), "up", *args], cwd=cwd, env=env,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1,
-        )
+        super().__init__(args, cwd, env, prefix)
         self.ps = psutil.Process(self.proc.pid)
-        self.stdout: list[str] = []
-        self.stderr: list[str] = []
-        self._lines: queue.Queue[str] = queue.Queue()
         self.runtimes: list[psutil.Process] = []
-        assert self.proc.stdout is not None and self.proc.stderr is not None
-        for stream, sink, feed in ((self.proc.stdout, self.stdout, True), (self.proc.stderr, self.stderr, False)):
-            threading.Thread(target=self._read, args=(stream, sink, feed), daemon=True).start()
-
-    def _read(self, stream: IO[str], sink: list[str], feed: bool) -> None:
-        for line in stream:
-            sink.append(line.rstrip("\n"))
-            if feed:
-                self._lines.put(line.rstrip("\n"))
-
-    def wait_ready(self, timeout: float = 30) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                line = self._lines.get(timeout=0.1)
-            except queue.Empty:
-                if self.proc.poll() is not None:
-                    break
-                continue
-            found = READY.match(line)
-            if found:
-                return found.group(1)
-        raise AssertionError(f"lambda-emu never got ready; exit={self.proc.poll()} stderr={self.stderr}")
 
     def find_runtimes(self) -> list[psutil.Process]:
         """The awslambdaric processes under this lambda-emu (remembered, so teardown can kill them)."""

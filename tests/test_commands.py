@@ -6,16 +6,14 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.cli_support import LAMBDA_EMU
 from tests.support import RunningServer, create_python_function, unique
-
-LAMBDA_EMU = Path(sys.executable).parent / "lambda-emu"
 
 HANDLER = """
 def handler(event, context):

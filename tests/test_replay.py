@@ -8,7 +8,6 @@ import base64
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -16,9 +15,8 @@ from typing import Any
 
 import pytest
 
+from tests.cli_support import LAMBDA_EMU
 from tests.support import ACCOUNT, REGION, RunningServer, create_python_function, unique
-
-LAMBDA_EMU = Path(sys.executable).parent / "lambda-emu"
 
 ORDERS = """
 def handler(event, context):

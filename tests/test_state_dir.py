@@ -10,13 +10,9 @@ from __future__ import annotations
 
 import json
 import os
-import queue
-import re
 import signal
 import sqlite3
 import subprocess
-import sys
-import threading
 import time
 import urllib.request
 import uuid
@@ -28,10 +24,8 @@ import boto3
 import pytest
 from botocore.config import Config
 
+from tests.cli_support import UpProcess
 from tests.support import ROLE, make_zip
-
-LAMBDA_EMU = Path(sys.executable).parent / "lambda-emu"
-READY = re.compile(r"^lambda-emu \S+ ready at (http://\S+)$")
 
 #: Writes one line per record / event it is given to $OUT (one O_APPEND write per invocation, so
 #: concurrent environments never interleave inside a line). An event with "hold" waits that long on
@@ -91,62 +85,16 @@ def handler(event, context):
 '''
 
 
-class Emu:
-    """One `lambda-emu up --state-dir DIR` subprocess; its stdout and stderr are read by threads."""
+class Emu(UpProcess):
+    """One `lambda-emu up --state-dir DIR` subprocess."""
 
     def __init__(self, state_dir: Path | None, cwd: Path, env: dict[str, str], *extra: str) -> None:
-        args = [str(LAMBDA_EMU), "up", "--port", "0", "--quiet", *extra]
-        if state_dir is not None:
-            args += ["--state-dir", str(state_dir)]
-        self.proc = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True, bufsize=1)
-        self.stderr: list[str] = []
-        self._lines: queue.Queue[str] = queue.Queue()
-        assert self.proc.stdout is not None and self.proc.stderr is not None
-        threading.Thread(target=self._read, args=(self.proc.stdout, None), daemon=True).start()
-        threading.Thread(target=self._read, args=(self.proc.stderr, self.stderr), daemon=True).start()
-        self.endpoint = ""
-
-    def _read(self, stream: Any, sink: list[str] | None) -> None:
-        for line in stream:
-            if sink is None:
-                self._lines.put(line.rstrip("\n"))
-            else:
-                sink.append(line.rstrip("\n"))
+        state = ["--state-dir", str(state_dir)] if state_dir is not None else []
+        super().__init__(["--port", "0", "--quiet", *extra, *state], cwd, env)
 
     def ready(self, timeout: float = 60) -> Emu:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                line = self._lines.get(timeout=0.1)
-            except queue.Empty:
-                if self.proc.poll() is not None:
-                    break
-                continue
-            found = READY.match(line)
-            if found:
-                self.endpoint = found.group(1)
-                return self
-        raise AssertionError(f"lambda-emu never got ready; exit={self.proc.poll()} stderr={self.stderr}")
-
-    def client(self, service: str) -> Any:
-        return boto3.client(service, endpoint_url=self.endpoint, region_name="us-east-1", aws_access_key_id="x",
-                            aws_secret_access_key="x",
-                            config=Config(retries={"max_attempts": 1}, read_timeout=120))
-
-    def emu_get(self, path: str) -> Any:
-        import urllib.request
-
-        with urllib.request.urlopen(self.endpoint + path, timeout=60) as response:
-            return json.loads(response.read())
-
-    def emu_post(self, path: str, body: Any) -> Any:
-        import urllib.request
-
-        request = urllib.request.Request(self.endpoint + path, data=json.dumps(body).encode(), method="POST",
-                                         headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=120) as response:
-            return json.loads(response.read())
+        self.wait_ready(timeout)
+        return self
 
     def kill9(self) -> None:
         self.proc.send_signal(signal.SIGKILL)
