@@ -227,10 +227,13 @@ class SqsService(Service):
                             f"You have sent {total} bytes.")
         if queue.fifo:
             # A FIFO entry without MessageGroupId or a deduplication ID fails the whole call (AWS's
-            # SendMessage messages), not just its entry.
+            # SendMessage messages), not just its entry; in a batch AWS codes the missing group
+            # InvalidParameterValue, not SendMessage's MissingParameter (LocalStack's AWS-recorded snapshot).
             for entry in entries:
                 dedup_id, group_id = entry.get("MessageDeduplicationId"), entry.get("MessageGroupId")
-                if dedup_id is None or group_id is None:
+                if group_id is None:
+                    raise sqs_error("InvalidParameterValue", "The request must contain the parameter MessageGroupId.")
+                if dedup_id is None:
                     queue.check_ids(dedup_id, group_id)
         successful, failed = [], []
         for entry in entries:

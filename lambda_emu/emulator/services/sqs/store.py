@@ -204,6 +204,9 @@ class SqsStore:
         normalized = {k: attrs.check_queue_attribute(k, v, fifo=queue.fifo, creating=False)
                       for k, v in attributes.items()}
         self._check_policies(queue.name, queue.region, normalized, queue.fifo)
+        if normalized.get("KmsMasterKeyId") == "":
+            # SSE-KMS switched off: AWS no longer lists the key's reuse period, even one given in the same call.
+            normalized.pop("KmsDataKeyReusePeriodSeconds", None)
         for key, value in normalized.items():
             if value == "" and key in ("RedrivePolicy", "RedriveAllowPolicy", "Policy", "KmsMasterKeyId"):
                 queue.attributes.pop(key, None)
