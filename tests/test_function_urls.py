@@ -23,7 +23,9 @@ import base64, json
 def handler(event, context):
     body = event.get("body")
     if event.get("rawPath") == "/plain":
-        return {"plain": True}
+        return {"plain": True, "list": [1, "two"]}
+    if event.get("rawPath") == "/text":
+        return "hello"
     if event.get("rawPath") == "/fail":
         raise RuntimeError("boom")
     return {
@@ -130,6 +132,9 @@ def test_the_url_invokes_the_function_with_aws_s_event(lam: Any) -> None:
     assert event["queryStringParameters"] == {"a": "1,2", "b": "x"}
     assert event["cookies"] == ["c1=v1", "c2=v2"]
     assert "cookie" not in event["headers"] and event["headers"]["x-multi"] == "one"
+    assert "connection" not in event["headers"]
+    assert event["headers"]["x-forwarded-proto"] == "http"
+    assert event["headers"]["x-forwarded-port"] == str(urlsplit(url).port)
     assert event["body"] == '{"hello": "world"}' and event["isBase64Encoded"] is False
     assert context["http"] == {"method": "POST", "path": "/items/7", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1",
                                "userAgent": "tester"}
@@ -138,6 +143,10 @@ def test_the_url_invokes_the_function_with_aws_s_event(lam: Any) -> None:
     assert context["requestId"] == headers["x-amzn-RequestId"]
     assert set(context) == {"accountId", "apiId", "domainName", "domainPrefix", "http", "requestId", "routeKey",
                             "stage", "time", "timeEpoch"}
+    # Repeated slashes are merged, as AWS's front end does (`FunctionUrl` ends with one already).
+    _, _, body = request(url + "/items//8", "POST", b"{}", {"Content-Type": "application/json"})
+    event = json.loads(body)["event"]
+    assert (event["rawPath"], event["requestContext"]["http"]["path"]) == ("/items/8", "/items/8")
     # Binary bodies arrive base64-encoded.
     _, _, body = request(url, "PUT", b"\x00\x01", {"Content-Type": "application/octet-stream"})
     event = json.loads(body)["event"]
@@ -149,7 +158,9 @@ def test_results_without_status_code_and_errors(lam: Any) -> None:
     url = lam.create_function_url_config(FunctionName=name, AuthType="AWS_IAM",
                                          InvokeMode="RESPONSE_STREAM")["FunctionUrl"]
     status, headers, body = request(url + "plain")  # AWS_IAM accepted, not enforced; streaming answered buffered
-    assert (status, headers["Content-Type"], json.loads(body)) == (200, "application/json", {"plain": True})
+    # Re-written as AWS writes it: compact JSON, and a string as its bare text.
+    assert (status, headers["Content-Type"], body) == (200, "application/json", b'{"plain":true,"list":[1,"two"]}')
+    assert request(url + "text")[::2] == (200, b"hello")
     status, _, body = request(url + "fail")
     assert (status, body) == (502, b"Internal Server Error")
     status, _, _ = request(url.replace(urlsplit(url).path.split("/")[2], "0" * 32))

@@ -202,6 +202,14 @@ def url_event(request: web.Request, url_id: str, path: str, body: bytes, *, regi
         name = key.lower()
         headers[name] = f"{headers[name]},{value}" if name in headers else value
     cookies = [c.strip() for c in headers.pop("cookie", "").split(";") if c.strip()]
+    # AWS's front end ends the client's connection itself (no hop-by-hop `connection` reaches the function)
+    # and says how the client came in; AWS's front end also merges repeated slashes in the path.
+    headers.pop("connection", None)
+    headers.setdefault("x-forwarded-proto", request.scheme)
+    port = request.url.port
+    if port is not None:
+        headers.setdefault("x-forwarded-port", str(port))
+    path = re.sub(r"/{2,}", "/", path)
     now = time.time()
     raw_query = request.query_string
     event: dict[str, Any] = {
@@ -249,6 +257,12 @@ def url_response(payload: bytes, headers: dict[str, str]) -> web.Response:
     except ValueError:
         result = None
     if not isinstance(result, dict) or "statusCode" not in result:
+        # AWS writes the value back out: a string as its bare text, anything else as compact JSON
+        # (LocalStack's AWS-recorded test_lambda_url_invocation: "hello", ["hello",3,true], {"hello":"world"}).
+        if isinstance(result, str):
+            payload = result.encode()
+        elif isinstance(result, (dict, list)):
+            payload = json.dumps(result, separators=(",", ":"), ensure_ascii=False).encode()
         return web.Response(status=200, body=payload, headers={**headers, "Content-Type": "application/json"})
     out = dict(headers)
     for key, value in (result.get("headers") or {}).items():
