@@ -448,6 +448,10 @@ class LambdaService(EventInvokeConfigApi, EventSourceMappingApi, LayersApi, Tags
     # ---- invoke ----
 
     async def Invoke(self, params: dict[str, Any]) -> dict[str, Any]:
+        name, qualifier = self.functions.qualified(params["FunctionName"], params.get("Qualifier"))
+        if qualifier is None and self.functions.find(name) is None:
+            # Invoke names the version it would have run (recorded: "...:function:doesnotexist:$LATEST").
+            raise not_found(f"{self.functions.arn(name)}:$LATEST")
         target = self.functions.resolve(params["FunctionName"], params.get("Qualifier"))
         function = self.functions.pick(target)  # a weighted alias draws its version here
         if function.state != "Active":
