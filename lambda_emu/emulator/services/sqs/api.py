@@ -225,16 +225,7 @@ class SqsService(Service):
         if total > MAX_BATCH_BYTES:
             raise sqs_error("BatchRequestTooLong", f"Batch requests cannot be longer than {MAX_BATCH_BYTES} bytes. "
                             f"You have sent {total} bytes.")
-        if queue.fifo:
-            # A FIFO entry without MessageGroupId or a deduplication ID fails the whole call (AWS's
-            # SendMessage messages), not just its entry; in a batch AWS codes the missing group
-            # InvalidParameterValue, not SendMessage's MissingParameter (LocalStack's AWS-recorded snapshot).
-            for entry in entries:
-                dedup_id, group_id = entry.get("MessageDeduplicationId"), entry.get("MessageGroupId")
-                if group_id is None:
-                    raise sqs_error("InvalidParameterValue", "The request must contain the parameter MessageGroupId.")
-                if dedup_id is None:
-                    queue.check_ids(dedup_id, group_id)
+        queue.check_batch_entries(entries)
         successful, failed = [], []
         for entry in entries:
             try:

@@ -211,6 +211,23 @@ _DATA_TYPE = re.compile(r"(String|Number|Binary)(\..+)?")
 MAX_MESSAGE_ATTRIBUTES = 10
 
 
+def check_message(body: str, message_attributes: dict[str, dict[str, Any]],
+                  system_attributes: dict[str, dict[str, Any]], maximum_message_size: int) -> None:
+    """A message as SendMessage checks it before anything that depends on the queue's kind: its body,
+    message attributes, system attributes (only AWSTraceHeader) and size against the queue's maximum."""
+    check_body(body)
+    check_message_attributes(message_attributes)
+    for name, value in system_attributes.items():
+        if name != "AWSTraceHeader":
+            raise invalid_parameter(f"Message system attribute name '{name}' is invalid.")
+        if value.get("DataType") != "String" or not value.get("StringValue"):
+            raise invalid_parameter(f"Message system attribute '{name}' must be of type String.")
+    size = len(body.encode("utf-8")) + attributes_size(message_attributes)
+    if size > maximum_message_size:
+        raise invalid_parameter(f"One or more parameters are invalid. Reason: Message must be shorter than "
+                                f"{maximum_message_size} bytes.")
+
+
 def check_body(body: str) -> None:
     if body == "":
         raise sqs_error("MissingParameter", "The request must contain the parameter MessageBody.")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 
@@ -81,3 +81,12 @@ class SendResult:
     md5_of_message_attributes: str | None
     md5_of_system_attributes: str | None
     sequence_number: str | None
+
+
+def message_record(queue_key: str, msg: SqsMessage) -> dict[str, Any]:
+    """A message as --state-dir keeps it (with the state key of its queue), without the queue's own
+    bookkeeping."""
+    record = asdict(msg)
+    del record["deleted"], record["in_ready"]
+    record["queue"] = queue_key
+    return record

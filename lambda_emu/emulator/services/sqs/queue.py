@@ -1,48 +1,33 @@
-"""SQS queues on the platform clock: the mechanics both kinds share (:class:`Queue`) and the two kinds,
-:class:`StandardQueue` and :class:`FifoQueue`, each with its own order, deduplication and picking.
+"""An SQS queue on the platform clock: what standard and FIFO queues share (:class:`Queue`).
 
-Time is evaluated lazily (see ``store.py``); the only timers wake observers: a long poll, or a
-listener such as the event source mapping poller.
-
-One module (some 650 lines) on purpose: the two kinds are short specialisations that only read
-right next to the mechanics they hook into.
+The two kinds are subclasses in their own modules, :class:`~.standard_queue.StandardQueue` and
+:class:`~.fifo_queue.FifoQueue`; each owns its order, deduplication, picking and receipt-handle rules
+through the hooks of "what each kind of queue does its own way" below. Time is evaluated lazily (see
+``store.py``); the only timer (``visibility.py``) wakes observers: a long poll, or a listener such as
+the event source mapping poller.
 """
 
 from __future__ import annotations
 
-import hashlib
-import heapq
-import itertools
 import json
-from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
-from dataclasses import asdict
 from typing import TYPE_CHECKING, Any, Protocol
 
-from lambda_emu.emulator.platform.clock import Clock, Timer
+from lambda_emu.emulator.platform.clock import Clock
 from lambda_emu.emulator.platform.logging import get_logger
 from lambda_emu.emulator.services.sqs import attributes as attrs
 from lambda_emu.emulator.services.sqs.checksums import md5_of_attributes, md5_of_body
-from lambda_emu.emulator.services.sqs.errors import (
-    invalid_parameter,
-    invalid_parameter_value,
-    missing_parameter,
-    receipt_handle_invalid,
-    sqs_error,
-)
-from lambda_emu.emulator.services.sqs.messages import ReceivedMessage, SendResult, SqsMessage
+from lambda_emu.emulator.services.sqs.errors import invalid_parameter_value, receipt_handle_invalid, sqs_error
+from lambda_emu.emulator.services.sqs.messages import ReceivedMessage, SendResult, SqsMessage, message_record
+from lambda_emu.emulator.services.sqs.visibility import HiddenMessages, check_visibility_timeout
 
 if TYPE_CHECKING:
     from lambda_emu.emulator.platform.state import StateStore
 
 log = get_logger("sqs")
 
-#: FIFO deduplication interval (seconds).
-DEDUP_WINDOW = 300.0
 #: Only one PurgeQueue per queue in this many seconds.
 PURGE_INTERVAL = 60.0
-#: A message may not stay invisible longer than 12 hours from its receive.
-MAX_VISIBILITY = 43_200
 
 Listener = Callable[[], None]
 
@@ -73,9 +58,10 @@ class QueueHost(Protocol):
 class Queue:
     """What standard and FIFO queues share: attributes, visibility and delays on the clock, retention,
     redrive, listeners and long polls. How messages are ordered, deduplicated and picked is each
-    kind's own (:class:`StandardQueue`, :class:`FifoQueue`)."""
+    kind's own (``standard_queue.py``, ``fifo_queue.py``)."""
 
-    #: A FIFO queue (a fact of the type, for callers: validation, mappings, redrive pairing).
+    #: A FIFO queue: a fact of the type for callers that validate against the kind (attribute names,
+    #: a mapping's batch size, redrive pairing) and for --state-dir; behaviour is the subclass's.
     fifo: bool = False
     #: Attribute defaults of this kind of queue beyond the common ones.
     kind_defaults: Mapping[str, str] = {}
@@ -97,10 +83,8 @@ class Queue:
         self.deleted = False
         self.last_purge_at: float | None = None
         self.messages: dict[str, SqsMessage] = {}
-        self._pending: list[tuple[float, int, SqsMessage]] = []  # hidden messages by when they show
-        self._push_seq = itertools.count()
+        self._hidden = HiddenMessages(store.clock, self._shown, self._on_wake)
         self._listeners: list[Listener] = []
-        self._wake_timer: Timer | None = None
 
     # ---- attributes ------------------------------------------------------------------------
 
@@ -161,11 +145,8 @@ class Queue:
                 hidden += 1
             else:
                 delayed += 1
-        return {
-            "ApproximateNumberOfMessages": visible,
-            "ApproximateNumberOfMessagesNotVisible": hidden,
-            "ApproximateNumberOfMessagesDelayed": delayed,
-        }
+        return {"ApproximateNumberOfMessages": visible, "ApproximateNumberOfMessagesNotVisible": hidden,
+                "ApproximateNumberOfMessagesDelayed": delayed}
 
     def attribute_values(self) -> dict[str, str]:
         """Every attribute GetQueueAttributes(All) returns, in AWS's order."""
@@ -198,42 +179,18 @@ class Queue:
         return bool(self._listeners)
 
     def _arm_wake(self) -> None:
-        """Keep one clock timer at the next moment a hidden message shows, only while observed."""
+        """Keep the wake timer at the next moment a hidden message shows, only while observed."""
         if self.deleted or not self._observed():
-            self._cancel_wake()
+            self._hidden.cancel()
             return
-        now = self.store.clock.now()
-        self._promote(now)
-        when = self._next_pending()
-        if when is None:
-            self._cancel_wake()
-            return
-        if self._wake_timer is not None and not self._wake_timer.cancelled and self._wake_timer.when <= when:
-            return
-        self._cancel_wake()
-        self._wake_timer = self.store.clock.call_at(when, self._on_wake)
-
-    def _cancel_wake(self) -> None:
-        if self._wake_timer is not None:
-            self._wake_timer.cancel()
-            self._wake_timer = None
+        self._hidden.arm(self.store.clock.now())
 
     def _on_wake(self) -> None:
-        self._wake_timer = None
         if self.deleted:
             return
-        self._promote(self.store.clock.now())
+        self._hidden.show_due(self.store.clock.now())
         self._notify()
         self._arm_wake()
-
-    def _next_pending(self) -> float | None:
-        while self._pending:
-            when, _, msg = self._pending[0]
-            if msg.deleted or msg.visible_at != when:
-                heapq.heappop(self._pending)  # stale: deleted or re-hidden since
-                continue
-            return when
-        return None
 
     # ---- the state directory (--state-dir) ----------------------------------------------------
 
@@ -268,26 +225,17 @@ class Queue:
     # ---- message bookkeeping ---------------------------------------------------------------------
 
     def _hide_until(self, msg: SqsMessage, when: float) -> None:
-        msg.visible_at = when
+        sooner = self._hidden.hide(msg, when)
         self._saved_message(msg)
-        heapq.heappush(self._pending, (when, next(self._push_seq), msg))
-        if self._observed() and (self._wake_timer is None or when < self._wake_timer.when):
+        if self._observed() and sooner:
             self._arm_wake()
-
-    def _promote(self, now: float) -> None:
-        """Move messages whose delay or visibility ran out into the standard queue's ready list."""
-        while self._pending and self._pending[0][0] <= now:
-            when, _, msg = heapq.heappop(self._pending)
-            if msg.deleted or msg.visible_at != when:
-                continue
-            self._shown(msg)
 
     def _expired(self, msg: SqsMessage, now: float) -> bool:
         return now >= msg.enqueued_at + self.retention
 
     def _sweep(self, now: float) -> None:
         """Drop messages past the retention period (lazily, when the queue is read)."""
-        self._promote(now)
+        self._hidden.show_due(now)
         for msg in [m for m in self.messages.values() if self._expired(m, now)]:
             self._remove(msg)
 
@@ -330,17 +278,22 @@ class Queue:
         """Whether deleting this in-flight message may make others receivable at once (FIFO's group)."""
         return False
 
-    def check_ids(self, dedup_id: str | None, group_id: str | None) -> None:
-        """MessageDeduplicationId / MessageGroupId as this kind requires them (SendMessageBatch checks
-        every entry before sending any)."""
-        self._check_ids(dedup_id, group_id)
+    def check_batch_entries(self, entries: list[dict[str, Any]]) -> None:
+        """What fails a whole SendMessageBatch before any entry is sent (nothing, for a standard queue:
+        each entry fails on its own)."""
 
     def _pick(self, max_messages: int, now: float) -> list[SqsMessage]:
         """The messages one receive hands out, in this kind's order."""
         raise NotImplementedError
 
     def _check_delay(self, delay_seconds: int) -> None:
-        """A per-message DelaySeconds this kind refuses."""
+        """A per-message DelaySeconds as this kind takes it."""
+        if not 0 <= delay_seconds <= 900:
+            raise invalid_parameter_value("DelaySeconds", delay_seconds, "DelaySeconds must be >= 0 and <= 900.")
+
+    def _delay(self, delay_seconds: int | None) -> int:
+        """How long a message sent with this DelaySeconds stays hidden: its own, else the queue's."""
+        return self.delay_seconds if delay_seconds is None else delay_seconds
 
     def _check_ids(self, dedup_id: str | None, group_id: str | None) -> None:
         """MessageDeduplicationId / MessageGroupId as this kind requires them."""
@@ -356,6 +309,15 @@ class Queue:
 
     def next_sequence_number(self, now: float) -> str | None:
         """The SequenceNumber of a message entering now (FIFO only)."""
+        return None
+
+    def enqueued_at_of_moved(self, msg: SqsMessage, now: float) -> float:
+        """What retention counts from for a message moved in (a DLQ, a move task): a standard queue
+        keeps the original enqueue time."""
+        return msg.enqueued_at
+
+    def dedup_id_of_moved(self, msg: SqsMessage) -> str | None:
+        """The MessageDeduplicationId a message moved in keeps: none on a standard queue."""
         return None
 
     def _stale_handle(self, msg: SqsMessage, latest: bool, now: float, *, deleting: bool) -> bool:
@@ -377,7 +339,12 @@ class Queue:
         """SendMessage's rules: validate, deduplicate (FIFO), enqueue, wake observers."""
         attributes = {k: dict(v) for k, v in (message_attributes or {}).items()}
         system = {k: dict(v) for k, v in (system_attributes or {}).items()}
-        self._check_send(body, delay_seconds, attributes, system, dedup_id, group_id)
+        attrs.check_message(body, attributes, system, self.maximum_message_size)
+        if delay_seconds is not None:
+            self._check_delay(delay_seconds)
+        if group_id is not None:
+            attrs.check_dedup_or_group_id("MessageGroupId", group_id)
+        self._check_ids(dedup_id, group_id)
         now = self.store.clock.now()
         md5_attributes = md5_of_attributes(attributes)
         md5_system = md5_of_attributes(system)
@@ -385,23 +352,13 @@ class Queue:
         key, dedup_id, seen = self._deduplicate(body, dedup_id, group_id, now)
         if seen is not None:
             return SendResult(seen.message_id, body_md5, md5_attributes, md5_system, seen.sequence_number)
-        # A FIFO queue takes no per-message delay, so DelaySeconds=0 there means "none": the queue's applies.
-        delay = self.delay_seconds if delay_seconds is None or (self.fifo and delay_seconds == 0) else delay_seconds
+        delay = self._delay(delay_seconds)
         msg = SqsMessage(
-            message_id=self.store.new_id(),
-            body=body,
-            md5_of_body=body_md5,
-            message_attributes=attributes,
-            md5_of_message_attributes=md5_attributes,
-            system_attributes=system,
-            md5_of_system_attributes=md5_system,
-            sent_at=now,
-            enqueued_at=now,
-            sender_id=self.store.sender_id,
-            visible_at=now + delay,
-            group_id=group_id,
-            dedup_id=dedup_id,
-            sequence_number=self.next_sequence_number(now),
+            message_id=self.store.new_id(), body=body, md5_of_body=body_md5,
+            message_attributes=attributes, md5_of_message_attributes=md5_attributes,
+            system_attributes=system, md5_of_system_attributes=md5_system,
+            sent_at=now, enqueued_at=now, sender_id=self.store.sender_id, visible_at=now + delay,
+            group_id=group_id, dedup_id=dedup_id, sequence_number=self.next_sequence_number(now),
         )
         if key is not None:
             self._remember(key, msg, now)
@@ -409,35 +366,6 @@ class Queue:
         if delay <= 0:
             self._notify()
         return SendResult(msg.message_id, body_md5, md5_attributes, md5_system, msg.sequence_number)
-
-    def _check_send(
-        self,
-        body: str,
-        delay_seconds: int | None,
-        message_attributes: dict[str, dict[str, Any]],
-        system_attributes: dict[str, dict[str, Any]],
-        dedup_id: str | None,
-        group_id: str | None,
-    ) -> None:
-        attrs.check_body(body)
-        attrs.check_message_attributes(message_attributes)
-        for name, value in system_attributes.items():
-            if name != "AWSTraceHeader":
-                raise invalid_parameter(f"Message system attribute name '{name}' is invalid.")
-            if value.get("DataType") != "String" or not value.get("StringValue"):
-                raise invalid_parameter(f"Message system attribute '{name}' must be of type String.")
-        size = len(body.encode("utf-8")) + attrs.attributes_size(message_attributes)
-        if size > self.maximum_message_size:
-            raise invalid_parameter(f"One or more parameters are invalid. Reason: Message must be shorter than "
-                                    f"{self.maximum_message_size} bytes.")
-        if delay_seconds is not None:
-            self._check_delay(delay_seconds)
-            if not 0 <= delay_seconds <= 900:
-                raise invalid_parameter_value("DelaySeconds", delay_seconds,
-                                              "DelaySeconds must be >= 0 and <= 900.")
-        if group_id is not None:
-            attrs.check_dedup_or_group_id("MessageGroupId", group_id)
-        self._check_ids(dedup_id, group_id)
 
     def receive(self, max_messages: int, visibility_timeout: int | None = None) -> list[ReceivedMessage]:
         """One ReceiveMessage attempt (no waiting): up to ``max_messages``, hidden for the timeout.
@@ -447,10 +375,8 @@ class Queue:
         """
         now = self.store.clock.now()
         timeout = self.visibility_timeout if visibility_timeout is None else visibility_timeout
-        self._promote(now)
-        picked = self._pick(max_messages, now)
-        out = [self._hand_out(msg, timeout, now) for msg in picked]
-        return out
+        self._hidden.show_due(now)
+        return [self._hand_out(msg, timeout, now) for msg in self._pick(max_messages, now)]
 
     def _redrive_target(self, msg: SqsMessage) -> Queue | None:
         policy = self.redrive_policy
@@ -466,7 +392,7 @@ class Queue:
         msg.receipt_handle = self.store.new_receipt_handle(self, msg)
         self._hide_until(msg, now + timeout)
         if timeout <= 0:
-            self._promote(now)
+            self._hidden.show_due(now)
         return ReceivedMessage(
             message_id=msg.message_id,
             receipt_handle=msg.receipt_handle,
@@ -503,7 +429,7 @@ class Queue:
             # AWS's answer for a deleted message (recorded): InvalidParameterValue, not MessageNotInflight.
             raise invalid_parameter_value("ReceiptHandle", receipt_handle, "Message does not exist or is not "
                                           "available for visibility timeout change.")
-        self._promote(now)
+        self._hidden.show_due(now)
         if msg.receipt_handle is None:
             raise sqs_error("MessageNotInflight", "Message does not exist or is not available for visibility "
                             "timeout change.")
@@ -511,17 +437,12 @@ class Queue:
         # new timeout counts from now), so a slow consumer's extension is not an error.
         if self._stale_handle(msg, latest, now, deleting=False):
             raise invalid_parameter_value("ReceiptHandle", receipt_handle, "The receipt handle has expired.")
-        if not 0 <= timeout <= MAX_VISIBILITY:
-            raise invalid_parameter_value("VisibilityTimeout", timeout, f"Must be between 0 and {MAX_VISIBILITY}, "
-                                          "if provided.")
-        if now - (msg.received_at or now) + timeout > MAX_VISIBILITY:
-            raise invalid_parameter_value("VisibilityTimeout", timeout, "Total VisibilityTimeout for the message "
-                                          f"is beyond the limit [{MAX_VISIBILITY} seconds]")
+        check_visibility_timeout(timeout, now - (msg.received_at or now))
         if not msg.in_flight(now):
             self._hidden_again(msg)
         self._hide_until(msg, now + timeout)
         if timeout == 0:
-            self._promote(now)
+            self._hidden.show_due(now)
             self._notify()
 
     def purge(self) -> None:
@@ -534,7 +455,7 @@ class Queue:
         self.saved()
         for msg in list(self.messages.values()):
             self._remove(msg)
-        self._pending.clear()
+        self._hidden.clear()
         self._notify()
 
     # ---- for the store ----------------------------------------------------------------------------
@@ -545,7 +466,7 @@ class Queue:
 
     def closed(self) -> None:
         """The queue was deleted: no more timers, and long polls on it return."""
-        self._cancel_wake()
+        self._hidden.cancel()
         self._notify()
 
     def take(self, msg: SqsMessage) -> None:
@@ -567,175 +488,3 @@ class Queue:
         return None
 
 
-class StandardQueue(Queue):
-    """At-least-once, best-effort order: receivable messages wait in one ready list, oldest first."""
-
-    def __init__(self, store: QueueHost, name: str, attributes: dict[str, str], tags: dict[str, str],
-                 region: str | None = None) -> None:
-        super().__init__(store, name, attributes, tags, region)
-        self._ready: OrderedDict[str, SqsMessage] = OrderedDict()  # receivable now, in order
-
-    def _shown(self, msg: SqsMessage) -> None:
-        if not msg.in_ready:
-            msg.in_ready = True
-            self._ready[msg.message_id] = msg
-
-    def _removed(self, msg: SqsMessage) -> None:
-        if msg.in_ready:
-            self._ready.pop(msg.message_id, None)
-            msg.in_ready = False
-
-    def _hidden_again(self, msg: SqsMessage) -> None:
-        self._removed(msg)
-
-    def _check_ids(self, dedup_id: str | None, group_id: str | None) -> None:
-        if dedup_id is not None:
-            raise invalid_parameter_value("MessageDeduplicationId", dedup_id,
-                                          "The request include parameter that is not valid for this queue type.")
-
-    def _pick(self, max_messages: int, now: float) -> list[SqsMessage]:
-        picked: list[SqsMessage] = []
-        while self._ready and len(picked) < max_messages:
-            _, msg = self._ready.popitem(last=False)
-            msg.in_ready = False
-            if self._expired(msg, now):
-                self._remove(msg)
-                continue
-            dlq = self._redrive_target(msg)
-            if dlq is not None:
-                self.store.move_message(self, msg, dlq, dead_letter=True)
-                continue
-            picked.append(msg)
-        return picked
-
-
-class FifoQueue(Queue):
-    """Exactly-once processing in order per message group: a group hands out its messages in order up to
-    its first one in flight (AWS's recorded behaviour: the group is held only by its in-flight messages,
-    so an earlier message whose visibility ran out or was set to 0 is handed out again while a later one
-    is still in flight); sends are deduplicated for five minutes; every message gets a SequenceNumber."""
-
-    fifo = True
-    kind_defaults = attrs.FIFO_DEFAULTS
-
-    def __init__(self, store: QueueHost, name: str, attributes: dict[str, str], tags: dict[str, str],
-                 region: str | None = None) -> None:
-        super().__init__(store, name, attributes, tags, region)
-        self._groups: dict[str, deque[SqsMessage]] = {}  # every live message per group, in order
-        self._dedup: dict[tuple[str, str], tuple[float, SendResult]] = {}
-        self._last_sequence = 0
-        # The deduplication scope the queue was created with: AWS's recordings show a later
-        # SetQueueAttributes of DeduplicationScope / FifoThroughputLimit reported back but not changing
-        # which sends count as duplicates.
-        self._dedup_scope = self.attributes.get("DeduplicationScope", "queue")
-
-    def _added(self, msg: SqsMessage) -> None:
-        self._groups.setdefault(msg.group_id or "", deque()).append(msg)
-
-    def _removed(self, msg: SqsMessage) -> None:
-        group = msg.group_id or ""
-        members = self._groups.get(group)
-        if members is not None:
-            members.remove(msg)
-            if not members:
-                del self._groups[group]
-
-    def _unblocks(self, msg: SqsMessage) -> bool:
-        # A deleted in-flight message may free the rest of its group: long polls and listeners look again.
-        return (msg.group_id or "") in self._groups
-
-    def _purged(self) -> None:
-        # AWS forgets the deduplication IDs of a purged FIFO queue: a repeat sent after the purge is new.
-        self._dedup.clear()
-
-    def next_sequence_number(self, now: float) -> str:
-        # 20 digits that grow with time, like AWS's: milliseconds scaled, bumped past the last one.
-        self._last_sequence = max(self._last_sequence + 1, int(now * 1000) * 10_000_000)
-        self.saved()
-        return str(self._last_sequence)
-
-    def record(self) -> dict[str, Any]:
-        return {**super().record(), "last_sequence": self._last_sequence, "dedup_scope": self._dedup_scope,
-                "dedup": [[scope, dedup_id, expiry, seen.message_id, seen.sequence_number]
-                          for (scope, dedup_id), (expiry, seen) in self._dedup.items()]}
-
-    def restore(self, record: dict[str, Any], messages: list[SqsMessage]) -> None:
-        self._last_sequence = record["last_sequence"]
-        self._dedup_scope = record.get("dedup_scope") or record["attributes"].get("DeduplicationScope", "queue")
-        self._dedup = {(scope, dedup_id): (expiry, SendResult(message_id, "", None, None, sequence))
-                       for scope, dedup_id, expiry, message_id, sequence in record["dedup"]}
-        super().restore(record, messages)
-
-    def _check_delay(self, delay_seconds: int) -> None:
-        if delay_seconds != 0:
-            raise invalid_parameter_value("DelaySeconds", delay_seconds,
-                                          "The request include parameter that is not valid for this queue type.")
-
-    def _check_ids(self, dedup_id: str | None, group_id: str | None) -> None:
-        if group_id is None:
-            raise missing_parameter("MessageGroupId")
-        if dedup_id is None and self.attributes.get("ContentBasedDeduplication") != "true":
-            raise invalid_parameter("The queue should either have ContentBasedDeduplication enabled or "
-                                    "MessageDeduplicationId provided explicitly")
-        if dedup_id is not None:
-            attrs.check_dedup_or_group_id("MessageDeduplicationId", dedup_id)
-
-    def _deduplicate(self, body: str, dedup_id: str | None, group_id: str | None,
-                     now: float) -> tuple[tuple[str, str] | None, str | None, SendResult | None]:
-        if dedup_id is None:
-            dedup_id = hashlib.sha256(body.encode("utf-8")).hexdigest()  # content-based deduplication
-        scope = (group_id or "") if self._dedup_scope == "messageGroup" else ""
-        key = (scope, dedup_id)
-        seen = self._dedup.get(key)
-        return key, dedup_id, (seen[1] if seen is not None and seen[0] > now else None)
-
-    def _remember(self, key: tuple[str, str], msg: SqsMessage, now: float) -> None:
-        self._dedup_prune(now)
-        self._dedup.pop(key, None)  # re-insert at the end to keep the dict in expiry order
-        self._dedup[key] = (now + DEDUP_WINDOW, SendResult(msg.message_id, "", None, None, msg.sequence_number))
-        self.saved()
-
-    def _dedup_prune(self, now: float) -> None:
-        # Entries are inserted in expiry order (now + a fixed window), so expired ones lead the dict.
-        while self._dedup:
-            key, entry = next(iter(self._dedup.items()))
-            if entry[0] > now:
-                return
-            del self._dedup[key]
-
-    def _stale_handle(self, msg: SqsMessage, latest: bool, now: float, *, deleting: bool) -> bool:
-        # FIFO honours only the latest receipt handle (and, to delete, only while the message is in flight).
-        return not latest or (deleting and not msg.in_flight(now))
-
-    def _pick(self, max_messages: int, now: float) -> list[SqsMessage]:
-        picked: list[SqsMessage] = []
-        for group in list(self._groups):
-            if len(picked) >= max_messages:
-                break
-            members = self._groups.get(group)
-            served = False
-            index = 0
-            while members and index < len(members) and len(picked) < max_messages:
-                msg = members[index]
-                if self._expired(msg, now):
-                    self._remove(msg)
-                    continue
-                if msg.visible_at > now:
-                    break  # in flight or delayed: the rest of the group waits behind it
-                dlq = self._redrive_target(msg)
-                if dlq is not None:
-                    self.store.move_message(self, msg, dlq, dead_letter=True)
-                    continue
-                picked.append(msg)
-                served = True
-                index += 1
-            if served and group in self._groups:
-                self._groups[group] = self._groups.pop(group)  # serve other groups first next time
-        return picked
-
-
-def message_record(queue_name: str, msg: SqsMessage) -> dict[str, Any]:
-    record = asdict(msg)
-    del record["deleted"], record["in_ready"]
-    record["queue"] = queue_name
-    return record

@@ -42,9 +42,11 @@ from lambda_emu.emulator.services.sqs.errors import (
     receipt_handle_invalid,
     sqs_error,
 )
+from lambda_emu.emulator.services.sqs.fifo_queue import FifoQueue
 from lambda_emu.emulator.services.sqs.messages import ReceivedMessage, SqsMessage
 from lambda_emu.emulator.services.sqs.move_tasks import MoveTasks
-from lambda_emu.emulator.services.sqs.queue import FifoQueue, Queue, StandardQueue
+from lambda_emu.emulator.services.sqs.queue import Queue
+from lambda_emu.emulator.services.sqs.standard_queue import StandardQueue
 
 if TYPE_CHECKING:
     from lambda_emu.emulator.platform.state import StateStore
@@ -173,7 +175,7 @@ class SqsStore:
             raise sqs_error("QueueDeletedRecently", "You must wait 60 seconds after deleting a queue before you can "
                             "create another with the same name.")
         self._check_tags(name, dict(tags or {}))
-        queue = (FifoQueue if fifo else StandardQueue)(self, name, normalized, dict(tags or {}), region)
+        queue = queue_kind(fifo)(self, name, normalized, dict(tags or {}), region)
         self.queues[(region, name)] = queue
         queue.saved()
         return queue
@@ -193,7 +195,7 @@ class SqsStore:
         try:
             for key, record in state.load("sqs-queue"):
                 # Records written before queues were per region name no region: the emulator's own.
-                queue = (FifoQueue if record["fifo"] else StandardQueue)(
+                queue = queue_kind(record["fifo"])(
                     self, record["name"], {}, record["tags"], record.get("region", self.region))
                 self.queues[(queue.region, queue.name)] = queue
                 queue.restore(record, by_queue.pop(key, []))
@@ -327,18 +329,22 @@ class SqsStore:
             system_attributes=msg.system_attributes,
             md5_of_system_attributes=msg.md5_of_system_attributes,
             sent_at=msg.sent_at,
-            # Standard queues keep the original enqueue time for retention; FIFO queues reset it.
-            enqueued_at=now if target.fifo else msg.enqueued_at,
+            enqueued_at=target.enqueued_at_of_moved(msg, now),
             sender_id=msg.sender_id,
             visible_at=now,
             group_id=msg.group_id,
-            dedup_id=msg.dedup_id if target.fifo else None,
+            dedup_id=target.dedup_id_of_moved(msg),
             sequence_number=target.next_sequence_number(now),
             dead_letter_source_arn=source.arn if dead_letter else None,
             receive_count=msg.receive_count if dead_letter else 0,
             first_receive_at=msg.first_receive_at if dead_letter else None,
         )
         target.put(moved)
+
+
+def queue_kind(fifo: bool) -> type[Queue]:
+    """The class of a new or restored queue: the one place the store chooses between the two kinds."""
+    return FifoQueue if fifo else StandardQueue
 
 
 def _redrive_allowed(policy: dict[str, Any] | None, source_arn: str) -> bool:
