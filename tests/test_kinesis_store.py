@@ -9,8 +9,11 @@ import pytest
 
 from lambda_emu.emulator.platform.clock import Clock
 from lambda_emu.emulator.platform.errors import AwsError
+from lambda_emu.emulator.services.kinesis.iterators import ShardIterators
+from lambda_emu.emulator.services.kinesis.shards import ShardListing
 from lambda_emu.emulator.services.kinesis.store import ON_DEMAND_SHARD_COUNT, KinesisStore
 from lambda_emu.emulator.services.kinesis.streams import parse_sequence_number
+from lambda_emu.emulator.services.kinesis.tokens import TokenSeal
 
 START = 1_700_000_000.0
 ACCOUNT = "123456789012"
@@ -32,6 +35,21 @@ def clock() -> Clock:
 @pytest.fixture
 def store(clock: Clock) -> KinesisStore:
     return KinesisStore(clock, region="us-east-1", account_id=ACCOUNT, rng=random.Random(7))
+
+
+@pytest.fixture
+def tokens() -> TokenSeal:
+    return TokenSeal()
+
+
+@pytest.fixture
+def iterators(store: KinesisStore, tokens: TokenSeal) -> ShardIterators:
+    return ShardIterators(store, tokens)
+
+
+@pytest.fixture
+def listing(store: KinesisStore, tokens: TokenSeal) -> ShardListing:
+    return ShardListing(store, tokens)
 
 
 def code_of(excinfo: pytest.ExceptionInfo[AwsError]) -> str:
@@ -147,67 +165,71 @@ def test_put_records_is_all_or_nothing_on_validation(store: KinesisStore) -> Non
     assert len(records) == 500
 
 
-def test_iterators_trim_horizon_latest_and_sequence(store: KinesisStore) -> None:
+def test_iterators_trim_horizon_latest_and_sequence(store: KinesisStore, iterators: ShardIterators) -> None:
     stream = store.create_stream("s", shard_count=1)
     shard_id = "shardId-000000000000"
     first = [store.put_record(stream, "k", b"%d" % i) for i in range(3)]
-    latest = store.shard_iterator(stream, shard_id, "LATEST")
-    trim = store.shard_iterator(stream, shard_id, "TRIM_HORIZON")
-    at = store.shard_iterator(stream, shard_id, "AT_SEQUENCE_NUMBER", first[1].sequence_number)
-    after = store.shard_iterator(stream, shard_id, "AFTER_SEQUENCE_NUMBER", first[1].sequence_number)
+    latest = iterators.shard_iterator(stream, shard_id, "LATEST")
+    trim = iterators.shard_iterator(stream, shard_id, "TRIM_HORIZON")
+    at = iterators.shard_iterator(stream, shard_id, "AT_SEQUENCE_NUMBER", first[1].sequence_number)
+    after = iterators.shard_iterator(stream, shard_id, "AFTER_SEQUENCE_NUMBER", first[1].sequence_number)
     later = store.put_record(stream, "k", b"3")
 
-    assert [r.data for r in store.get_records(trim).records] == [b"0", b"1", b"2", b"3"]
-    assert [r.data for r in store.get_records(at).records] == [b"1", b"2", b"3"]
-    assert [r.data for r in store.get_records(after).records] == [b"2", b"3"]
-    assert [r.sequence_number for r in store.get_records(latest).records] == [later.sequence_number]
+    assert [r.data for r in iterators.get_records(trim).records] == [b"0", b"1", b"2", b"3"]
+    assert [r.data for r in iterators.get_records(at).records] == [b"1", b"2", b"3"]
+    assert [r.data for r in iterators.get_records(after).records] == [b"2", b"3"]
+    assert [r.sequence_number for r in iterators.get_records(latest).records] == [later.sequence_number]
 
 
-def test_get_records_limit_next_iterator_and_millis_behind(store: KinesisStore) -> None:
+def test_get_records_limit_next_iterator_and_millis_behind(store: KinesisStore, iterators: ShardIterators) -> None:
     stream = store.create_stream("s", shard_count=1)
     for i in range(5):
         store.put_record(stream, "k", b"%d" % i)
-    it = store.shard_iterator(stream, "shardId-000000000000", "TRIM_HORIZON")
-    page = store.get_records(it, limit=2)
+    it = iterators.shard_iterator(stream, "shardId-000000000000", "TRIM_HORIZON")
+    page = iterators.get_records(it, limit=2)
     assert [r.data for r in page.records] == [b"0", b"1"]
     assert page.millis_behind_latest == 0  # nothing on the clock moved: the pending records are 0 ms old
-    page = store.get_records(page.next_shard_iterator, limit=10)
+    page = iterators.get_records(page.next_shard_iterator, limit=10)
     assert [r.data for r in page.records] == [b"2", b"3", b"4"]
-    empty = store.get_records(page.next_shard_iterator)
+    empty = iterators.get_records(page.next_shard_iterator)
     assert empty.records == [] and empty.millis_behind_latest == 0
     store.put_record(stream, "k", b"5")
-    assert [r.data for r in store.get_records(empty.next_shard_iterator).records] == [b"5"]
+    assert [r.data for r in iterators.get_records(empty.next_shard_iterator).records] == [b"5"]
 
 
-async def test_millis_behind_latest_counts_unread_age(store: KinesisStore, clock: Clock) -> None:
+async def test_millis_behind_latest_counts_unread_age(
+    store: KinesisStore, clock: Clock, iterators: ShardIterators
+) -> None:
     stream = store.create_stream("s", shard_count=1)
     store.put_record(stream, "k", b"0")
     store.put_record(stream, "k", b"1")
     await clock.advance(7)
-    it = store.shard_iterator(stream, "shardId-000000000000", "TRIM_HORIZON")
-    assert store.get_records(it, limit=1).millis_behind_latest == 7000
+    it = iterators.shard_iterator(stream, "shardId-000000000000", "TRIM_HORIZON")
+    assert iterators.get_records(it, limit=1).millis_behind_latest == 7000
 
 
-async def test_at_timestamp(store: KinesisStore, clock: Clock) -> None:
+async def test_at_timestamp(store: KinesisStore, clock: Clock, iterators: ShardIterators) -> None:
     stream = store.create_stream("s", shard_count=1)
     store.put_record(stream, "k", b"early")
     await clock.advance(10)
     store.put_record(stream, "k", b"late")
-    it = store.shard_iterator(stream, "shardId-000000000000", "AT_TIMESTAMP", timestamp=START + 5)
-    assert [r.data for r in store.get_records(it).records] == [b"late"]
+    it = iterators.shard_iterator(stream, "shardId-000000000000", "AT_TIMESTAMP", timestamp=START + 5)
+    assert [r.data for r in iterators.get_records(it).records] == [b"late"]
     with pytest.raises(AwsError) as excinfo:
-        store.shard_iterator(stream, "shardId-000000000000", "AT_TIMESTAMP", timestamp=START + 100)
+        iterators.shard_iterator(stream, "shardId-000000000000", "AT_TIMESTAMP", timestamp=START + 100)
     assert code_of(excinfo) == "InvalidArgumentException"
 
 
-async def test_iterator_expires_after_five_minutes_of_clock_time(store: KinesisStore, clock: Clock) -> None:
+async def test_iterator_expires_after_five_minutes_of_clock_time(
+    store: KinesisStore, clock: Clock, iterators: ShardIterators
+) -> None:
     stream = store.create_stream("s", shard_count=1)
-    it = store.shard_iterator(stream, "shardId-000000000000", "TRIM_HORIZON")
+    it = iterators.shard_iterator(stream, "shardId-000000000000", "TRIM_HORIZON")
     await clock.advance(300)
-    store.get_records(it)  # exactly 5 minutes: still good
+    iterators.get_records(it)  # exactly 5 minutes: still good
     await clock.advance(0.001)
     with pytest.raises(AwsError) as excinfo:
-        store.get_records(it)
+        iterators.get_records(it)
     assert code_of(excinfo) == "ExpiredIteratorException"
     assert excinfo.value.message == (
         "Iterator expired. The iterator was created at time Tue Nov 14 22:13:20 UTC 2023 while right now it is "
@@ -215,60 +237,64 @@ async def test_iterator_expires_after_five_minutes_of_clock_time(store: KinesisS
     )
 
 
-def test_bad_iterators_and_sequence_numbers(store: KinesisStore) -> None:
+def test_bad_iterators_and_sequence_numbers(store: KinesisStore, iterators: ShardIterators) -> None:
     a = store.create_stream("a", shard_count=2)
     b = store.create_stream("b", shard_count=1)
     for token in ("garbage", "AAAA", ""):
         with pytest.raises(AwsError) as excinfo:
-            store.get_records(token)
+            iterators.get_records(token)
         assert code_of(excinfo) == "InvalidArgumentException"
     seq_a1 = store.put_record(a, "k", b"", explicit_hash_key=str(2**128 - 1)).sequence_number
     with pytest.raises(AwsError) as excinfo:
-        store.shard_iterator(a, "shardId-000000000000", "AT_SEQUENCE_NUMBER", seq_a1)
+        iterators.shard_iterator(a, "shardId-000000000000", "AT_SEQUENCE_NUMBER", seq_a1)
     assert excinfo.value.message == (
         "Invalid StartingSequenceNumber. It encodes shardId-000000000001, "
         "while it was used in a call to a shard with shardId-000000000000"
     )
     with pytest.raises(AwsError) as excinfo:
-        store.shard_iterator(b, "shardId-000000000000", "AFTER_SEQUENCE_NUMBER", seq_a1)
+        iterators.shard_iterator(b, "shardId-000000000000", "AFTER_SEQUENCE_NUMBER", seq_a1)
     assert excinfo.value.message.endswith("is invalid because it did not come from this stream.")
     with pytest.raises(AwsError) as excinfo:
-        store.shard_iterator(a, "shardId-000000000000", "AT_SEQUENCE_NUMBER")
+        iterators.shard_iterator(a, "shardId-000000000000", "AT_SEQUENCE_NUMBER")
     assert "Request specified AT_SEQUENCE_NUMBER and no StartingSequenceNumber." in excinfo.value.message
     with pytest.raises(AwsError) as excinfo:
-        store.shard_iterator(a, "shardId-000000000009", "LATEST")
+        iterators.shard_iterator(a, "shardId-000000000009", "LATEST")
     assert code_of(excinfo) == "ResourceNotFoundException"
     assert excinfo.value.message == f"Shard shardId-000000000009 in stream a under account {ACCOUNT} does not exist"
 
 
-def test_iterator_of_a_deleted_then_recreated_stream(store: KinesisStore) -> None:
+def test_iterator_of_a_deleted_then_recreated_stream(store: KinesisStore, iterators: ShardIterators) -> None:
     stream = store.create_stream("s", shard_count=1)
-    it = store.shard_iterator(stream, "shardId-000000000000", "TRIM_HORIZON")
+    it = iterators.shard_iterator(stream, "shardId-000000000000", "TRIM_HORIZON")
     store.delete_stream(stream)
     store.create_stream("s", shard_count=1)
     with pytest.raises(AwsError) as excinfo:
-        store.get_records(it)
+        iterators.get_records(it)
     assert code_of(excinfo) == "ResourceNotFoundException"
 
 
-async def test_retention_trims_lazily_on_the_clock(store: KinesisStore, clock: Clock) -> None:
+async def test_retention_trims_lazily_on_the_clock(
+    store: KinesisStore, clock: Clock, iterators: ShardIterators
+) -> None:
     stream = store.create_stream("s", shard_count=1)
     store.put_record(stream, "k", b"old")
     await clock.advance(23 * 3600)
     store.put_record(stream, "k", b"new")
     await clock.advance(3600 + 1)
-    it = store.shard_iterator(stream, "shardId-000000000000", "TRIM_HORIZON")
-    assert [r.data for r in store.get_records(it).records] == [b"new"]
+    it = iterators.shard_iterator(stream, "shardId-000000000000", "TRIM_HORIZON")
+    assert [r.data for r in iterators.get_records(it).records] == [b"new"]
     assert clock.next_timer_at() is None  # no timers: retention is computed, not scheduled
 
 
-async def test_increasing_retention_does_not_revive_expired_records(store: KinesisStore, clock: Clock) -> None:
+async def test_increasing_retention_does_not_revive_expired_records(
+    store: KinesisStore, clock: Clock, iterators: ShardIterators
+) -> None:
     stream = store.create_stream("s", shard_count=1)
     store.put_record(stream, "k", b"old")
     await clock.advance(25 * 3600)
     store.increase_retention(stream, 48)
-    it = store.shard_iterator(stream, "shardId-000000000000", "TRIM_HORIZON")
-    assert store.get_records(it).records == []
+    it = iterators.shard_iterator(stream, "shardId-000000000000", "TRIM_HORIZON")
+    assert iterators.get_records(it).records == []
 
 
 def test_retention_errors(store: KinesisStore) -> None:
@@ -309,33 +335,33 @@ def test_resolve_by_name_or_arn(store: KinesisStore) -> None:
     assert code_of(excinfo) == "InvalidArgumentException"
 
 
-async def test_list_shards_pages_and_tokens_expire(store: KinesisStore, clock: Clock) -> None:
+async def test_list_shards_pages_and_tokens_expire(store: KinesisStore, clock: Clock, listing: ShardListing) -> None:
     stream = store.create_stream("s", shard_count=5)
-    page = store.list_shards(stream, max_results=2)
+    page = listing.list_shards(stream, max_results=2)
     ids = [s.shard_id for s in page.shards]
     while page.next_token:
-        page = store.list_shards(None, next_token=page.next_token, max_results=2)
+        page = listing.list_shards(None, next_token=page.next_token, max_results=2)
         ids += [s.shard_id for s in page.shards]
     assert ids == [f"shardId-00000000000{i}" for i in range(5)]
-    after = store.list_shards(stream, exclusive_start_shard_id="shardId-000000000002")
+    after = listing.list_shards(stream, exclusive_start_shard_id="shardId-000000000002")
     assert [s.shard_id for s in after.shards] == ["shardId-000000000003", "shardId-000000000004"]
-    token = store.list_shards(stream, max_results=1).next_token
+    token = listing.list_shards(stream, max_results=1).next_token
     assert token is not None
     await clock.advance(301)
     with pytest.raises(AwsError) as excinfo:
-        store.list_shards(None, next_token=token)
+        listing.list_shards(None, next_token=token)
     assert code_of(excinfo) == "ExpiredNextTokenException"
 
 
 def test_tags(store: KinesisStore) -> None:
     stream = store.create_stream("s", shard_count=1, tags={"b": "2"})
-    store.add_tags(stream, {"a": "1", "c": "3"})
-    store.remove_tags(stream, ["c", "missing"])
-    assert store.list_tags(stream, None, None) == ([("a", "1"), ("b", "2")], False)
-    assert store.list_tags(stream, "a", 1) == ([("b", "2")], False)
-    assert store.list_tags(stream, None, 1) == ([("a", "1")], True)
+    store.tagging.add_tags(stream, {"a": "1", "c": "3"})
+    store.tagging.remove_tags(stream, ["c", "missing"])
+    assert store.tagging.list_tags(stream, None, None) == ([("a", "1"), ("b", "2")], False)
+    assert store.tagging.list_tags(stream, "a", 1) == ([("b", "2")], False)
+    assert store.tagging.list_tags(stream, None, 1) == ([("a", "1")], True)
     with pytest.raises(AwsError) as excinfo:
-        store.add_tags(stream, {f"k{i}": "v" for i in range(49)})
+        store.tagging.add_tags(stream, {f"k{i}": "v" for i in range(49)})
     assert code_of(excinfo) == "InvalidArgumentException"
 
 

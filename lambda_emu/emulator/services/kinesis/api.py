@@ -2,7 +2,10 @@
 
 Input arrives validated against botocore's model (blobs as bytes, timestamps as aware datetimes);
 the checks left here are the ones AWS makes beyond the model (stream exists, retention bounds,
-record sizes...), and those live in :mod:`lambda_emu.emulator.services.kinesis.store`.
+record sizes...), and those live next to it, one module per AWS concept: the streams in ``store.py``,
+iterators and GetRecords in ``iterators.py``, ListShards in ``shards.py``, resharding in ``resharding.py``,
+enhanced fan-out in ``fan_out.py``, resource policies in ``policies.py`` and tags in ``tags.py``. This
+service puts them together over one store.
 
 The stream event source mapping is handed the same store by the composition root.
 """
@@ -17,9 +20,14 @@ from typing import TYPE_CHECKING, Any
 from lambda_emu.emulator.platform.clock import Clock
 from lambda_emu.emulator.platform.errors import AwsError
 from lambda_emu.emulator.protocol.service import Service
-from lambda_emu.emulator.services.kinesis.consumers import subscription_events
+from lambda_emu.emulator.services.kinesis.fan_out import FanOut, subscription_events
+from lambda_emu.emulator.services.kinesis.iterators import ShardIterators
+from lambda_emu.emulator.services.kinesis.policies import ResourcePolicies
+from lambda_emu.emulator.services.kinesis.resharding import Resharding
+from lambda_emu.emulator.services.kinesis.shards import ShardListing
 from lambda_emu.emulator.services.kinesis.store import KinesisStore
 from lambda_emu.emulator.services.kinesis.streams import Shard, Stream, StreamRecord, invalid_argument
+from lambda_emu.emulator.services.kinesis.tokens import TokenSeal
 
 if TYPE_CHECKING:
     from lambda_emu.emulator.platform.state import StateStore
@@ -61,6 +69,14 @@ class KinesisService(Service):
                  state: StateStore | None = None, creation_delays: bool = False) -> None:
         self.store = KinesisStore(clock, region=region, account_id=account_id, rng=rng, state=state,
                                   creation_delays=creation_delays)
+        # Signs iterators and ListShards tokens so a forged or foreign one is refused, not misread.
+        tokens = TokenSeal(state)
+        self.iterators = ShardIterators(self.store, tokens)
+        self.shards = ShardListing(self.store, tokens)
+        self.resharding = Resharding(self.store)
+        self.fan_out = FanOut(self.store)
+        self.policies = ResourcePolicies(self.store, self.fan_out)
+        self.tagging = self.store.tagging
 
     def restore(self) -> None:
         """--state-dir: the streams and records an earlier run accepted."""
@@ -100,7 +116,7 @@ class KinesisService(Service):
         stream = self._stream(params)
         limit = min(params.get("Limit") or DESCRIBE_STREAM_MAX_SHARDS, DESCRIBE_STREAM_MAX_SHARDS)
         start = params.get("ExclusiveStartShardId") or ""
-        remaining = [shard for shard in self.store.visible_shards(stream) if shard.shard_id > start]
+        remaining = [shard for shard in self.shards.visible_shards(stream) if shard.shard_id > start]
         description = {
             "StreamName": stream.name,
             "StreamARN": stream.arn,
@@ -181,13 +197,13 @@ class KinesisService(Service):
             for member in ("StreamName", "StreamARN", "StreamCreationTimestamp", "ExclusiveStartShardId"):
                 if params.get(member) is not None:
                     raise invalid_argument(f"NextToken and {member} cannot be provided together.")
-            page = self.store.list_shards(None, next_token=token, max_results=params.get("MaxResults"))
+            page = self.shards.list_shards(None, next_token=token, max_results=params.get("MaxResults"))
         else:
             if not params.get("StreamName") and not params.get("StreamARN"):
                 raise invalid_argument("Either NextToken or StreamName should be provided.")
             stream = self._stream(params)
             start = self._list_shards_start(params)
-            page = self.store.list_shards(stream, exclusive_start_shard_id=start, max_results=params.get("MaxResults"),
+            page = self.shards.list_shards(stream, exclusive_start_shard_id=start, max_results=params.get("MaxResults"),
                                           shard_filter=params.get("ShardFilter"))
         result: Result = {"Shards": _shards(page.shards)}
         if page.next_token:
@@ -196,7 +212,7 @@ class KinesisService(Service):
 
     @staticmethod
     def _list_shards_start(params: Params) -> str | None:
-        """Where ListShards starts, and the checks of its ShardFilter (the store applies the filter)."""
+        """Where ListShards starts, and the checks of its ShardFilter (shards.py applies the filter)."""
         shard_filter = params.get("ShardFilter")
         start = params.get("ExclusiveStartShardId")
         if not shard_filter:
@@ -256,9 +272,9 @@ class KinesisService(Service):
     def GetShardIterator(self, params: Params) -> Result:
         name, found = self._named(params)
         shard_id = self.store.shard_id_or_raise(params["ShardId"], name)
-        shard = self.store.shard_for_iterator(found, shard_id, name)
+        shard = self.iterators.shard_for_iterator(found, shard_id, name)
         assert found is not None
-        iterator = self.store.shard_iterator(
+        iterator = self.iterators.shard_iterator(
             found,
             shard,
             params["ShardIteratorType"],
@@ -268,7 +284,7 @@ class KinesisService(Service):
         return {"ShardIterator": iterator}
 
     def GetRecords(self, params: Params) -> Result:
-        page = self.store.get_records(params["ShardIterator"], params.get("Limit"), params.get("StreamARN"))
+        page = self.iterators.get_records(params["ShardIterator"], params.get("Limit"), params.get("StreamARN"))
         result: Result = {"Records": [_record(r) for r in page.records]}
         if page.next_shard_iterator is not None:
             result["NextShardIterator"] = page.next_shard_iterator
@@ -293,19 +309,19 @@ class KinesisService(Service):
 
     def SplitShard(self, params: Params) -> Result:
         stream, (shard_id,) = self._resharded_stream(params, params["ShardToSplit"])
-        self.store.split_shard(stream, shard_id, params["NewStartingHashKey"])
+        self.resharding.split_shard(stream, shard_id, params["NewStartingHashKey"])
         return {}
 
     def MergeShards(self, params: Params) -> Result:
         stream, (shard_id, adjacent_id) = self._resharded_stream(
             params, params["ShardToMerge"], params["AdjacentShardToMerge"])
-        self.store.merge_shards(stream, shard_id, adjacent_id)
+        self.resharding.merge_shards(stream, shard_id, adjacent_id)
         return {}
 
     def UpdateShardCount(self, params: Params) -> Result:
         stream = self._stream(params)
         target = params["TargetShardCount"]
-        current = self.store.update_shard_count(stream, target)
+        current = self.resharding.update_shard_count(stream, target)
         return {"StreamName": stream.name, "CurrentShardCount": current, "TargetShardCount": target,
                 "StreamARN": stream.arn}
 
@@ -320,12 +336,12 @@ class KinesisService(Service):
         return {}
 
     def AddTagsToStream(self, params: Params) -> Result:
-        self.store.check_tag_keys(params["Tags"])
-        self.store.add_tags(self._stream(params), params["Tags"])
+        self.tagging.check_tag_keys(params["Tags"])
+        self.tagging.add_tags(self._stream(params), params["Tags"])
         return {}
 
     def RemoveTagsFromStream(self, params: Params) -> Result:
-        self.store.remove_tags(self._stream(params), params["TagKeys"])
+        self.tagging.remove_tags(self._stream(params), params["TagKeys"])
         return {}
 
     def UpdateMaxRecordSize(self, params: Params) -> Result:
@@ -335,60 +351,60 @@ class KinesisService(Service):
     # The resource-tagging operations, for stream and consumer ARNs.
 
     def TagResource(self, params: Params) -> Result:
-        self.store.check_tag_keys(params["Tags"])
-        holder = self.store.policy_holder(params["ResourceARN"])
+        self.tagging.check_tag_keys(params["Tags"])
+        holder = self.policies.policy_holder(params["ResourceARN"])
         if isinstance(holder, Stream):
-            self.store.add_tags(holder, params["Tags"])
+            self.tagging.add_tags(holder, params["Tags"])
         else:
-            self.store.check_tags(holder.name, params["Tags"])
+            self.tagging.check_tags(holder.name, params["Tags"])
             holder.tags.update(params["Tags"])
-            self.store._saved(holder.arn)
+            self.policies.saved(holder.arn)
         return {}
 
     def UntagResource(self, params: Params) -> Result:
-        holder = self.store.policy_holder(params["ResourceARN"])
+        holder = self.policies.policy_holder(params["ResourceARN"])
         if isinstance(holder, Stream):
-            self.store.remove_tags(holder, params["TagKeys"])
+            self.tagging.remove_tags(holder, params["TagKeys"])
         else:
             for key in params["TagKeys"]:
                 holder.tags.pop(key, None)
-            self.store._saved(holder.arn)
+            self.policies.saved(holder.arn)
         return {}
 
     def ListTagsForResource(self, params: Params) -> Result:
-        holder = self.store.policy_holder(params["ResourceARN"])
+        holder = self.policies.policy_holder(params["ResourceARN"])
         return {"Tags": [{"Key": key, "Value": value} for key, value in sorted(holder.tags.items())]}
 
     # ---- resource policies (kept and answered; not enforced) ----------------------------------
 
     def PutResourcePolicy(self, params: Params) -> Result:
-        self.store.put_policy(params["ResourceARN"], params["Policy"])
+        self.policies.put_policy(params["ResourceARN"], params["Policy"])
         return {}
 
     def GetResourcePolicy(self, params: Params) -> Result:
-        policy = self.store.policy_holder(params["ResourceARN"]).policy
+        policy = self.policies.policy_holder(params["ResourceARN"]).policy
         return {"Policy": policy if policy is not None else "{}"}
 
     def DeleteResourcePolicy(self, params: Params) -> Result:
-        self.store.delete_policy(params["ResourceARN"])
+        self.policies.delete_policy(params["ResourceARN"])
         return {}
 
     # ---- enhanced fan-out ---------------------------------------------------------------------
 
     def RegisterStreamConsumer(self, params: Params) -> Result:
         stream = self.store.stream_by_arn(params["StreamARN"])
-        consumer = self.store.register_consumer(stream, params["ConsumerName"], params.get("Tags"))
+        consumer = self.fan_out.register_consumer(stream, params["ConsumerName"], params.get("Tags"))
         return {"Consumer": consumer.describe()}
 
     def DescribeStreamConsumer(self, params: Params) -> Result:
-        _, consumer = self.store.consumer(params.get("StreamARN"), params.get("ConsumerName"),
+        _, consumer = self.fan_out.consumer(params.get("StreamARN"), params.get("ConsumerName"),
                                           params.get("ConsumerARN"))
         return {"ConsumerDescription": consumer.describe(with_stream=True)}
 
     def DeregisterStreamConsumer(self, params: Params) -> Result:
-        stream, consumer = self.store.consumer(params.get("StreamARN"), params.get("ConsumerName"),
+        stream, consumer = self.fan_out.consumer(params.get("StreamARN"), params.get("ConsumerName"),
                                                params.get("ConsumerARN"))
-        self.store.deregister_consumer(stream, consumer)
+        self.fan_out.deregister_consumer(stream, consumer)
         return {}
 
     def ListStreamConsumers(self, params: Params) -> Result:
@@ -413,23 +429,23 @@ class KinesisService(Service):
 
     def SubscribeToShard(self, params: Params) -> Result:
         arn = params["ConsumerARN"]
-        found = self.store.find_consumer(arn)
+        found = self.fan_out.find_consumer(arn)
         if found is None:
-            raise self.store.consumer_not_found(arn)
+            raise self.fan_out.consumer_not_found(arn)
         stream, consumer = found
         shard_id = self.store.shard_id_or_raise(params["ShardId"], stream.name)
-        shard = self.store.shard_for_iterator(stream, shard_id, stream.name)
+        shard = self.iterators.shard_for_iterator(stream, shard_id, stream.name)
         position = params["StartingPosition"]
-        counter = self.store.starting_counter(stream, shard, position["Type"], position.get("SequenceNumber"),
+        counter = self.iterators.starting_counter(stream, shard, position["Type"], position.get("SequenceNumber"),
                                               _epoch(position.get("Timestamp")))
-        self.store.subscribe(consumer, shard)
-        store = self.store
+        self.fan_out.subscribe(consumer, shard)
+        clock = self.store.clock
 
         def event_of(records: list[StreamRecord], at: int, finished: bool) -> Result:
             event: Result = {
                 "Records": [_record(r) for r in records],
                 "ContinuationSequenceNumber": shard.sequence_number(at),
-                "MillisBehindLatest": store._millis_behind(shard, at, store.clock.now_ms()),
+                "MillisBehindLatest": ShardIterators.millis_behind(shard, at, clock.now_ms()),
             }
             if finished:
                 event["ChildShards"] = [
@@ -438,8 +454,9 @@ class KinesisService(Service):
                 ]
             return event
 
-        return {"EventStream": subscription_events(store.clock, stream, shard, consumer, counter, event_of=event_of)}
+        return {"EventStream": subscription_events(clock, stream, shard, consumer, counter, event_of=event_of)}
 
     def ListTagsForStream(self, params: Params) -> Result:
-        tags, more = self.store.list_tags(self._stream(params), params.get("ExclusiveStartTagKey"), params.get("Limit"))
+        tags, more = self.tagging.list_tags(self._stream(params), params.get("ExclusiveStartTagKey"),
+                                            params.get("Limit"))
         return {"Tags": [{"Key": key, "Value": value} for key, value in tags], "HasMoreTags": more}

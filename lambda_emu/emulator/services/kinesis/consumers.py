@@ -1,24 +1,15 @@
-"""Enhanced fan-out consumers of a stream, and their SubscribeToShard subscriptions.
+"""An enhanced fan-out consumer as state: its record, its ARN, and the limits and phases AWS gives it.
 
 A consumer belongs to one stream (its ARN is the stream's ARN + ``/consumer/<name>:<creation epoch>``,
-so a consumer registered again under the same name has a new ARN). A subscription pushes a shard's
-records to the consumer for 5 minutes on the platform clock: an event as soon as records arrive, and one
-every 5 seconds while none do (AWS's heartbeat), each with the ContinuationSequenceNumber to go on from.
+so a consumer registered again under the same name has a new ARN). ``fan_out.py`` registers consumers
+and serves their SubscribeToShard subscriptions; this module imports nothing else of Kinesis, so a
+stream (``streams.py``) can hold its consumers.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING, Any
-
-from lambda_emu.emulator.services.kinesis.streams import Consumer
-
-if TYPE_CHECKING:
-    from lambda_emu.emulator.platform.clock import Clock
-    from lambda_emu.emulator.services.kinesis.streams import Shard, Stream, StreamRecord
-
-__all__ = ["Consumer", "consumer_arn", "parse_consumer_arn", "subscription_events"]
+from dataclasses import dataclass, field
+from typing import Any
 
 MAX_CONSUMERS_PER_STREAM = 20
 SUBSCRIPTION_SECONDS = 300.0  # "The subscription lasts for up to 5 minutes"
@@ -41,49 +32,41 @@ def parse_consumer_arn(arn: str) -> tuple[str, str] | None:
     return stream_part, name
 
 
-async def subscription_events(
-    clock: Clock,
-    stream: Stream,
-    shard: Shard,
-    consumer: Consumer,
-    counter: int,
-    *,
-    event_of: Callable[[list[StreamRecord], int, bool], dict[str, Any]],
-) -> AsyncIterator[tuple[str, dict[str, Any]]]:
-    """One subscription's SubscribeToShardEvents, from records after ``counter``. ``event_of(records,
-    position, finished)`` builds an event; the subscription ends after 5 minutes, when the shard is
-    closed and read to its end, when the stream or consumer goes, or when a newer subscription starts."""
-    generation = consumer.generations[shard.shard_id]
-    ends = clock.now() + SUBSCRIPTION_SECONDS
-    wake = asyncio.Event()
+@dataclass
+class Consumer:
+    """An enhanced fan-out consumer of a stream (``fan_out.py`` registers it and serves its subscriptions)."""
 
-    def on_shard(shard_id: str) -> None:
-        if shard_id == shard.shard_id or stream.deleted:
-            wake.set()
+    name: str
+    arn: str
+    stream_arn: str
+    created_at: float
+    status: str = "ACTIVE"
+    tags: dict[str, str] = field(default_factory=dict)
+    #: PutResourcePolicy's document (kept and answered, not enforced).
+    policy: str | None = None
+    #: shard id → platform time of its last SubscribeToShard.
+    subscribed_at: dict[str, float] = field(default_factory=dict)
+    #: shard id → the generation of its live subscription (a newer one ends the older).
+    generations: dict[str, int] = field(default_factory=dict)
 
-    stream.add_listener(on_shard)
-    try:
-        while True:
-            stream.trim()
-            records = shard.records_after(counter, 10_000, 10 * 1024 * 1024)
-            if records:
-                counter = records[-1].counter
-            finished = not shard.is_open and shard.next_after(counter) is None
-            yield "SubscribeToShardEvent", event_of(records, counter, finished)
-            if finished or stream.deleted or consumer.status != "ACTIVE":
-                return
-            if consumer.generations.get(shard.shard_id) != generation:
-                return
-            now = clock.now()
-            if now >= ends:
-                return
-            if shard.next_after(counter) is not None:
-                continue  # more than one event's worth was waiting
-            wake.clear()
-            timer = clock.call_later(min(HEARTBEAT_SECONDS, ends - now), wake.set)
-            try:
-                await wake.wait()
-            finally:
-                timer.cancel()
-    finally:
-        stream.remove_listener(on_shard)
+    def describe(self, *, with_stream: bool = False) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "ConsumerName": self.name,
+            "ConsumerARN": self.arn,
+            "ConsumerStatus": self.status,
+            "ConsumerCreationTimestamp": self.created_at,
+        }
+        if with_stream:
+            out["StreamARN"] = self.stream_arn
+        return out
+
+    def record(self) -> dict[str, Any]:
+        return {"name": self.name, "arn": self.arn, "created_at": self.created_at, "status": self.status,
+                "tags": self.tags, "policy": self.policy}
+
+    @classmethod
+    def from_record(cls, stream_arn: str, saved: dict[str, Any]) -> Consumer:
+        # A CREATING or DELETING phase's timer does not survive a restart: the phase is over.
+        status = "ACTIVE" if saved["status"] == "CREATING" else saved["status"]
+        return cls(saved["name"], saved["arn"], stream_arn, saved["created_at"], status, dict(saved["tags"]),
+                   saved.get("policy"))

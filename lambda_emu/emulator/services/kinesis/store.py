@@ -1,15 +1,17 @@
-"""Kinesis data streams as plain state on the emulator clock: streams, shards, records, iterators.
+"""Kinesis data streams as plain state on the emulator clock: the streams of one account and Region.
 
-No HTTP here. The Kinesis API (``api.py``) is a thin layer over :class:`KinesisStore`; streams,
-shards and records are in ``streams.py``, and the stream event source mapping reads through the
-internal API of :class:`~lambda_emu.emulator.services.kinesis.streams.Stream` (``list_shards``,
-``starting_sequence_number``, ``read``, ``latest_sequence_number``, ``add_listener``).
+No HTTP here. :class:`KinesisStore` holds the streams: CreateStream / DeleteStream and their phases,
+lookups by name or ARN, the shard and record-size limits, retention, and PutRecord / PutRecords (the
+checks AWS makes beyond the model). Streams, shards and records themselves are in ``streams.py``; the
+API (``api.py``) composes the rest over this store, each in its own module: shard iterators and
+GetRecords (``iterators.py``), ListShards (``shards.py``), SplitShard / MergeShards / UpdateShardCount
+(``resharding.py``), enhanced fan-out consumers (``fan_out.py``), resource policies (``policies.py``)
+and tags (``tags.py``). The stream event source mapping is handed this store and reads through the
+internal API of :class:`~lambda_emu.emulator.services.kinesis.streams.Stream`.
 
-The registry, the API's checks beyond the model and the shard iterators stay together (some 580
-lines): every check reads the same stream state the iterators do.
-
-Time: nothing here runs a timer. Retention trimming and iterator expiry are computed from timestamps
-on the clock when a stream is touched, so a manual clock can always settle.
+Time: nothing here runs a timer except the --creation-delays phases. Retention trimming and iterator
+expiry are computed from timestamps on the clock when a stream is touched, so a manual clock can always
+settle.
 
 Sequence numbers are 56-digit decimal strings, like AWS's. Ours are laid out as
 ``"49" + stream key (15 digits) + shard index (6) + counter (33)``: the stream key tells a sequence
@@ -20,32 +22,14 @@ arrival time in milliseconds, so numbers also grow with time as AWS's do).
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import json
 import random
-import re
 import secrets
-import struct
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from lambda_emu.emulator.platform.clock import Clock
 from lambda_emu.emulator.platform.errors import AwsError
-from lambda_emu.emulator.services.kinesis.consumers import (
-    CONSUMER_PHASE_SECONDS,
-    MAX_CONSUMERS_PER_STREAM,
-    RESUBSCRIBE_SECONDS,
-    Consumer,
-    consumer_arn,
-    parse_consumer_arn,
-)
+from lambda_emu.emulator.services.kinesis.consumers import Consumer, parse_consumer_arn
 from lambda_emu.emulator.services.kinesis.streams import (
-    GET_RECORDS_MAX_BYTES,
-    GET_RECORDS_MAX_LIMIT,
     MAX_HASH_KEY,
     Shard,
     Stream,
@@ -56,12 +40,11 @@ from lambda_emu.emulator.services.kinesis.streams import (
     parse_sequence_number,
     partition_key_hash,
 )
+from lambda_emu.emulator.services.kinesis.tags import MAX_TAGS_PER_STREAM, Tagging
 
 if TYPE_CHECKING:
     from lambda_emu.emulator.platform.state import StateStore
 
-ITERATOR_TTL_S = 300.0  # "A shard iterator expires 5 minutes after it is returned to the requester."
-NEXT_TOKEN_TTL_S = 300.0  # ListShards: "Tokens expire after 300 seconds."
 MIN_RETENTION_HOURS = 24
 MAX_RETENTION_HOURS = 8760
 # New on-demand streams start with 4 MB/s of write capacity, i.e. four shards.
@@ -74,66 +57,10 @@ PUT_RECORDS_MAX_ENTRIES = 500
 PUT_RECORDS_MAX_BYTES = 5 * 1024 * 1024  # streams with the default 1 MiB record size
 PUT_RECORDS_MAX_BYTES_LARGE = 10 * 1024 * 1024  # streams whose MaxRecordSizeInKiB is raised
 DEFAULT_SHARD_LIMIT = 500  # AWS's default open-shard quota per account and Region (us-east-1 and others)
-MAX_TAGS_PER_STREAM = 50
-MAX_TAG_KEY_CHARS = 128
-# --creation-delays: how long a stream stays CREATING, and UPDATING after a resharding (AWS: "typically"
-# well under a minute to create; a split or merge took some 30-60 s when kinesalite's suite ran on AWS).
+# --creation-delays: how long a stream stays CREATING (AWS: "typically" well under a minute).
 CREATING_SECONDS = 10.0
-UPDATING_SECONDS = 30.0
-
-# AWS's tag alphabet: Unicode letters, digits, a plain space and _ . / = + - % @ (anything else, a tab
-# or a newline included, is refused; "%" passes the first check and is refused by a second, older one).
-_TAG_CHARACTERS = re.compile(r"[\w .\/=+\-%@]*")
-
-IteratorType = Literal["AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER", "TRIM_HORIZON", "LATEST", "AT_TIMESTAMP"]
 
 _MAX_SHARDS_ENCODABLE = 10**6
-
-
-# ---- sequence numbers and hash keys ------------------------------------------------------------
-
-
-def java_date(epoch: float) -> str:
-    """``Sun Oct 10 05:17:11 UTC 2021``: how AWS's (Java) messages print a time."""
-    dt = datetime.fromtimestamp(epoch, tz=UTC)
-    days = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-    months = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-    return f"{days[dt.weekday()]} {months[dt.month - 1]} {dt.day:02d} {dt:%H:%M:%S} UTC {dt.year}"
-
-
-# ---- records and shards -----------------------------------------------------------------------
-
-
-# ---- streams ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class RecordsPage:
-    """One GetRecords answer."""
-
-    records: list[StreamRecord]
-    #: None once a closed shard is read to its end; then ``child_shards`` name where to go on.
-    next_shard_iterator: str | None
-    millis_behind_latest: int
-    child_shards: list[Shard] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ShardPage:
-    shards: list[Shard]
-    next_token: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class _Iterator:
-    created_ms: int
-    stream_key: int
-    shard_index: int
-    counter: int  # read records strictly after this counter
-    stream_name: str
-
-
-# ---- the store --------------------------------------------------------------------------------
 
 
 class KinesisStore:
@@ -142,22 +69,13 @@ class KinesisStore:
     def __init__(self, clock: Clock, *, region: str, account_id: str, rng: random.Random,
                  state: StateStore | None = None, creation_delays: bool = False) -> None:
         self.clock = clock
-        #: --creation-delays: CREATING and UPDATING last CREATING_SECONDS / UPDATING_SECONDS on the clock.
+        #: --creation-delays: CREATING lasts CREATING_SECONDS on the clock (UPDATING: resharding.py).
         self.creation_delays = creation_delays
         self.region = region
         self.account_id = account_id
         self._rng = rng
-        # Signs iterators and page tokens so a forged or foreign one is refused, not misread.
-        self._secret = secrets.token_bytes(32)
         self.state = state
-        if state is not None:
-            # Iterators handed out before a restart stay valid after it (for their 5 minutes).
-            kept = state.get("meta", "kinesis-secret")
-            if kept is not None:
-                self._secret = kept["secret"]
-            else:
-                secret = self._secret
-                state.put("meta", "kinesis-secret", lambda: {"secret": secret})
+        self.tagging = Tagging(account_id)
         self._streams: dict[str, Stream] = {}
         self.shard_limit = DEFAULT_SHARD_LIMIT
 
@@ -183,14 +101,14 @@ class KinesisStore:
         if name in self._streams:
             raise AwsError("ResourceInUseException", f"Stream {name} under account {self.account_id} already exists.")
         count = self._shard_count(mode, shard_count)
-        self._check_shard_limit(count)
+        self.check_shard_limit(count)
         kib = DEFAULT_MAX_RECORD_KIB if max_record_size_kib is None else max_record_size_kib
         self._check_max_record_size(kib)
         if tags and len(tags) > MAX_TAGS_PER_STREAM:
-            raise self._too_many_tags(name)
+            raise self.tagging.too_many_tags(name)
         if tags:
-            self.check_tag_keys(tags)
-            self.check_tags(name, tags)
+            self.tagging.check_tag_keys(tags)
+            self.tagging.check_tags(name, tags)
         stream = Stream(
             self.clock,
             name=name,
@@ -249,7 +167,7 @@ class KinesisStore:
             )
         return shard_count
 
-    def _check_shard_limit(self, adding: int) -> None:
+    def check_shard_limit(self, adding: int) -> None:
         current = sum(len(s.open_shards) for s in self._streams.values())
         if current + adding > min(self.shard_limit, _MAX_SHARDS_ENCODABLE):
             raise AwsError(
@@ -310,6 +228,9 @@ class KinesisStore:
             raise self.not_found(name)
         return stream
 
+    def find_stream(self, name: str) -> Stream | None:
+        return self._streams.get(name)
+
     def find_stream_by_arn(self, arn: str) -> Stream | None:
         """The live stream with this ARN, or None (unknown, deleted, or another account/Region). A
         consumer's ARN names its stream while the consumer is registered (mappings on a consumer)."""
@@ -360,7 +281,7 @@ class KinesisStore:
         """All streams, by name (the order ListStreams pages in)."""
         return [self._streams[name] for name in sorted(self._streams)]
 
-    # ---- shard ids and resharding -------------------------------------------------------------
+    # ---- shard ids ----------------------------------------------------------------------------
 
     def shard_id_or_raise(self, given: str, stream_name: str) -> str:
         """``given`` as the shard id AWS reads it as; AWS checks this before it looks for the stream."""
@@ -370,221 +291,6 @@ class KinesisStore:
                            f"Could not find shard {given} in stream {stream_name} under account {self.account_id}.")
         return shard_id
 
-    def shard_for_iterator(self, stream: Stream | None, shard_id: str, stream_name: str) -> Shard:
-        """GetShardIterator's lookup: an unknown stream reads as an unknown shard there; a CREATING stream
-        has no shards yet."""
-        shard = None if stream is None or stream.status == "CREATING" else stream.shard(shard_id)
-        if shard is None:
-            raise AwsError("ResourceNotFoundException",
-                           f"Shard {shard_id} in stream {stream_name} under account {self.account_id} does not exist")
-        return shard
-
-    def _check_active(self, stream: Stream) -> None:
-        if stream.status != "ACTIVE":
-            raise AwsError("ResourceInUseException",
-                           f"Stream {stream.name} under account {self.account_id} not ACTIVE, "
-                           f"instead in state {stream.status}")
-
-    def _shard_to_reshard(self, stream: Stream, shard_id: str) -> Shard:
-        shard = stream.shard(shard_id)
-        if shard is None:
-            raise AwsError("ResourceNotFoundException",
-                           f"Could not find shard {shard_id} in stream {stream.name} under account {self.account_id}.")
-        if not shard.is_open:
-            raise AwsError("ResourceInUseException",
-                           f"Shard {shard_id} in stream {stream.name} under account {self.account_id} has already "
-                           "been merged or split, and thus is not eligible for merging or splitting.")
-        return shard
-
-    def _reshard(self, stream: Stream, apply: Callable[[], object]) -> None:
-        """Apply a resharding now, or (--creation-delays) after an UPDATING phase on the clock, during
-        which the parents keep taking records as on AWS."""
-        if not self.creation_delays:
-            apply()
-            return
-        stream.status = "UPDATING"
-        stream.saved()
-
-        def done() -> None:
-            if stream.deleted:
-                return
-            stream.status = "ACTIVE"
-            apply()
-
-        self.clock.call_later(UPDATING_SECONDS, done)
-
-    def split_shard(self, stream: Stream, shard_id: str, new_starting_hash_key: str) -> None:
-        self._check_active(stream)
-        shard = self._shard_to_reshard(stream, shard_id)
-        self._check_shard_limit(1)
-        key = int(new_starting_hash_key) if new_starting_hash_key.isascii() and new_starting_hash_key.isdigit() else -1
-        if not shard.starting_hash_key + 1 < key < shard.ending_hash_key:
-            raise invalid_argument(
-                f"NewStartingHashKey {new_starting_hash_key} used in SplitShard() on shard {shard_id} in stream "
-                f"{stream.name} under account {self.account_id} is not both greater than one plus the shard's "
-                f"StartingHashKey {shard.starting_hash_key} and less than the shard's EndingHashKey "
-                f"{shard.ending_hash_key}."
-            )
-        self._reshard(stream, lambda: stream.split(shard, key))
-
-    def merge_shards(self, stream: Stream, shard_id: str, adjacent_id: str) -> None:
-        self._check_active(stream)
-        shard = self._shard_to_reshard(stream, shard_id)
-        adjacent = self._shard_to_reshard(stream, adjacent_id)
-        if shard.ending_hash_key + 1 != adjacent.starting_hash_key:
-            raise invalid_argument(
-                f"Shards {shard_id} and {adjacent_id} in stream {stream.name} under account {self.account_id} "
-                "are not an adjacent pair of shards eligible for merging"
-            )
-        self._reshard(stream, lambda: stream.merge(shard, adjacent))
-
-    def update_shard_count(self, stream: Stream, target: int) -> int:
-        """UNIFORM_SCALING to ``target`` shards; the open shard count before it."""
-        self._check_active(stream)
-        if stream.mode == "ON_DEMAND":
-            raise AwsError("ValidationException",
-                           f"UpdateShardCount is not supported for stream {stream.name} under account "
-                           f"{self.account_id} because it is in ON_DEMAND capacity mode.")
-        current = len(stream.open_shards)
-        if target > 2 * current or 2 * target < current:
-            raise AwsError(
-                "LimitExceededException",
-                f"UpdateShardCount on stream {stream.name} under account {self.account_id} failed: "
-                f"TargetShardCount {target} must be between half and double the current shard count {current}.",
-            )
-        if target > current:
-            self._check_shard_limit(target - current)
-        self._reshard(stream, lambda: stream.rescale(target))
-        return current
-
-    # ---- enhanced fan-out consumers -----------------------------------------------------------
-
-    def register_consumer(self, stream: Stream, name: str, tags: dict[str, str] | None) -> Consumer:
-        if name in stream.consumers:
-            raise AwsError("ResourceInUseException",
-                           f"Consumer {name} under stream {stream.name} under account {self.account_id} "
-                           "already exists.")
-        if len(stream.consumers) >= MAX_CONSUMERS_PER_STREAM:
-            raise AwsError("LimitExceededException",
-                           f"Consumer limit of {MAX_CONSUMERS_PER_STREAM} reached for stream {stream.name} "
-                           f"under account {self.account_id}.")
-        if tags:
-            self.check_tag_keys(tags)
-            self.check_tags(stream.name, tags)
-        created = self.clock.now_ms() / 1000
-        consumer = Consumer(name, consumer_arn(stream.arn, name, created), stream.arn, created, tags=dict(tags or {}))
-        stream.consumers[name] = consumer
-        if self.creation_delays:
-            consumer.status = "CREATING"
-
-            def active() -> None:
-                if consumer.status == "CREATING":
-                    consumer.status = "ACTIVE"
-                    stream.saved()
-
-            self.clock.call_later(CONSUMER_PHASE_SECONDS, active)
-        stream.saved()
-        return consumer
-
-    def consumer_not_found(self, what: str) -> AwsError:
-        return AwsError("ResourceNotFoundException", f"Consumer {what} under account {self.account_id} not found.")
-
-    def find_consumer(self, arn: str) -> tuple[Stream, Consumer] | None:
-        parsed = parse_consumer_arn(arn)
-        if parsed is None:
-            return None
-        stream = self.find_stream_by_arn(parsed[0])
-        consumer = stream.consumers.get(parsed[1]) if stream is not None else None
-        if stream is None or consumer is None or consumer.arn != arn:
-            return None
-        return stream, consumer
-
-    def consumer(self, stream_arn: str | None, name: str | None, arn: str | None) -> tuple[Stream, Consumer]:
-        """The consumer DescribeStreamConsumer / DeregisterStreamConsumer name: by ARN, or by stream and name."""
-        if arn:
-            if parse_consumer_arn(arn) is None:
-                raise invalid_argument(f"Invalid ConsumerARN {arn}.")
-            found = self.find_consumer(arn)
-            if found is None:
-                raise self.consumer_not_found(arn)
-            return found
-        if not stream_arn or not name:
-            raise invalid_argument("Either ConsumerARN or both ConsumerName and StreamARN must be provided.")
-        stream = self.stream_by_arn(stream_arn)
-        consumer = stream.consumers.get(name)
-        if consumer is None:
-            raise self.consumer_not_found(f"{name} under stream {stream.name}")
-        return stream, consumer
-
-    def deregister_consumer(self, stream: Stream, consumer: Consumer) -> None:
-        def gone() -> None:
-            if stream.consumers.get(consumer.name) is consumer:
-                del stream.consumers[consumer.name]
-                stream.saved()
-
-        consumer.status = "DELETING"
-        # Its subscriptions end now.
-        stream.notify(list(consumer.generations))
-        if self.creation_delays:
-            stream.saved()
-            self.clock.call_later(CONSUMER_PHASE_SECONDS, gone)
-        else:
-            gone()
-
-    def subscribe(self, consumer: Consumer, shard: Shard) -> None:
-        """Start a subscription of ``consumer`` to ``shard`` (a newer one ends the older)."""
-        if consumer.status != "ACTIVE":
-            raise AwsError("ResourceInUseException",
-                           f"Consumer {consumer.arn} is not in ACTIVE state (it is {consumer.status}).")
-        now = self.clock.now()
-        last = consumer.subscribed_at.get(shard.shard_id)
-        if last is not None and now - last < RESUBSCRIBE_SECONDS:
-            raise AwsError("ResourceInUseException",
-                           f"Another active subscription exists for this consumer: {consumer.arn} "
-                           f"and shard {shard.shard_id}.")
-        consumer.subscribed_at[shard.shard_id] = now
-        consumer.generations[shard.shard_id] = consumer.generations.get(shard.shard_id, 0) + 1
-
-    def starting_counter(self, stream: Stream, shard: Shard, kind: IteratorType, sequence_number: str | None,
-                         timestamp: float | None) -> int:
-        """Where a SubscribeToShard StartingPosition puts the reader (records after the counter)."""
-        token = self.shard_iterator(stream, shard, kind, sequence_number, timestamp)
-        return self._decode_iterator(token).counter
-
-    # ---- resource policies ------------------------------------------------------------------------
-
-    def policy_holder(self, arn: str) -> Stream | Consumer:
-        """The stream or consumer a resource-policy or tagging call names."""
-        if "/consumer/" in arn:
-            found = self.find_consumer(arn)
-            if found is None:
-                raise self.consumer_not_found(arn)
-            return found[1]
-        return self.stream_by_arn(arn)
-
-    def put_policy(self, arn: str, policy: str) -> None:
-        holder = self.policy_holder(arn)
-        try:
-            document = json.loads(policy)
-        except ValueError:
-            document = None
-        if not isinstance(document, dict):
-            raise invalid_argument("Policy document is not valid JSON.")
-        holder.policy = policy
-        self._saved(arn)
-
-    def delete_policy(self, arn: str) -> None:
-        holder = self.policy_holder(arn)
-        if holder.policy is None:
-            raise AwsError("ResourceNotFoundException", f"No resource policy found for resource ARN {arn}.")
-        holder.policy = None
-        self._saved(arn)
-
-    def _saved(self, arn: str) -> None:
-        parsed = parse_consumer_arn(arn)
-        stream = self.find_stream_by_arn(parsed[0] if parsed else arn)
-        if stream is not None:
-            stream.saved()
 
     # ---- producing ----------------------------------------------------------------------------
 
@@ -663,239 +369,6 @@ class KinesisStore:
             )
         return stream.shard_for_hash_key(int(explicit_hash_key))
 
-    # ---- consuming: shard iterators -----------------------------------------------------------
-
-    def shard_iterator(
-        self,
-        stream: Stream,
-        shard: Shard | str,
-        iterator_type: IteratorType,
-        starting_sequence_number: str | None = None,
-        timestamp: float | None = None,
-    ) -> str:
-        if isinstance(shard, str):
-            shard = stream._shard_or_raise(shard)
-        stream.trim()
-        self._check_iterator_arguments(iterator_type, starting_sequence_number, timestamp)
-        if iterator_type in ("AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER"):
-            assert starting_sequence_number is not None
-            counter = self._sequence_counter(stream, shard, starting_sequence_number)
-            position = counter - 1 if iterator_type == "AT_SEQUENCE_NUMBER" else counter
-        elif iterator_type == "TRIM_HORIZON":
-            position = shard.start_counter
-        elif iterator_type == "LATEST":
-            position = shard.last_counter
-        else:
-            assert timestamp is not None
-            now_ms = self.clock.now_ms()
-            if int(timestamp * 1000) > now_ms:
-                raise invalid_argument(
-                    "The timestampInMillis parameter cannot be greater than the currentTimestampInMillis. "
-                    f"timestampInMillis: {int(timestamp * 1000)}, currentTimestampInMillis: {now_ms}"
-                )
-            record = shard.first_arrived_at_or_after(timestamp)
-            position = record.counter - 1 if record else shard.last_counter
-        return self._encode_iterator(stream, shard, position)
-
-    @staticmethod
-    def _check_iterator_arguments(
-        iterator_type: str, starting_sequence_number: str | None, timestamp: float | None
-    ) -> None:
-        by_sequence = iterator_type in ("AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER")
-        if by_sequence and starting_sequence_number is None:
-            raise invalid_argument(
-                "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingSequenceNumber "
-                "or (2) TRIM_HORIZON or LATEST and no StartingSequenceNumber. "
-                f"Request specified {iterator_type} and no StartingSequenceNumber."
-            )
-        if not by_sequence and starting_sequence_number is not None:
-            raise invalid_argument(
-                "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingSequenceNumber "
-                "or (2) TRIM_HORIZON or LATEST and no StartingSequenceNumber. "
-                f"Request specified {iterator_type} and also a StartingSequenceNumber."
-            )
-        if iterator_type == "AT_TIMESTAMP" and timestamp is None:
-            raise invalid_argument(
-                "Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. "
-                "Current request has no timestamp parameter."
-            )
-        if iterator_type != "AT_TIMESTAMP" and timestamp is not None:
-            raise invalid_argument(
-                f"Must specify timestampInMillis parameter only for iterator of type AT_TIMESTAMP. "
-                f"Current request has type {iterator_type}."
-            )
-
-    def _sequence_counter(self, stream: Stream, shard: Shard, sequence_number: str) -> int:
-        parsed = parse_sequence_number(sequence_number)
-        prefix = (
-            f"StartingSequenceNumber {sequence_number} used in GetShardIterator on shard {shard.shard_id} "
-            f"in stream {stream.name} under account {self.account_id} is invalid"
-        )
-        if parsed is None:
-            raise invalid_argument(prefix + ".")
-        key, index, counter = parsed
-        if key != stream.key:
-            raise invalid_argument(prefix + " because it did not come from this stream.")
-        if index != shard.index:
-            raise invalid_argument(
-                f"Invalid StartingSequenceNumber. It encodes shardId-{index:012d}, "
-                f"while it was used in a call to a shard with {shard.shard_id}"
-            )
-        return counter
-
-    def get_records(self, shard_iterator: str, limit: int | None = None, stream_arn: str | None = None) -> RecordsPage:
-        it = self._decode_iterator(shard_iterator)
-        now = self.clock.now()
-        if now * 1000 - it.created_ms > ITERATOR_TTL_S * 1000:
-            raise AwsError(
-                "ExpiredIteratorException",
-                f"Iterator expired. The iterator was created at time {java_date(it.created_ms / 1000)} "
-                f"while right now it is {java_date(now)} which is further in the future than the tolerated "
-                f"delay of {int(ITERATOR_TTL_S * 1000)} milliseconds.",
-            )
-        stream = self._streams.get(it.stream_name)
-        shard_id = f"shardId-{it.shard_index:012d}"
-        if stream is None or stream.key != it.stream_key or stream.shard(shard_id) is None:
-            raise AwsError(
-                "ResourceNotFoundException",
-                f"Shard {shard_id} in stream {it.stream_name} under account {self.account_id} does not exist",
-            )
-        if stream_arn is not None and stream_arn != stream.arn:
-            raise invalid_argument(f"ShardIterator does not belong to stream {stream_arn}.")
-        if limit is not None and not 1 <= limit <= GET_RECORDS_MAX_LIMIT:
-            raise invalid_argument(f"Limit {limit} is out of range [1, {GET_RECORDS_MAX_LIMIT}].")
-        shard = stream.shard(shard_id)
-        assert shard is not None
-        stream.trim()
-        records = shard.records_after(it.counter, limit or GET_RECORDS_MAX_LIMIT, GET_RECORDS_MAX_BYTES)
-        position = records[-1].counter if records else it.counter
-        behind = self._millis_behind(shard, position, self.clock.now_ms())
-        if not shard.is_open and shard.next_after(position) is None:
-            children = [child for child in (stream.shard(i) for i in shard.children) if child is not None]
-            return RecordsPage(records, None, behind, children)
-        return RecordsPage(records, self._encode_iterator(stream, shard, position), behind)
-
-    @staticmethod
-    def _millis_behind(shard: Shard, position: int, now_ms: int) -> int:
-        """0 when caught up with the tip; otherwise how old the next unread record is."""
-        pending = shard.next_after(position)
-        if pending is None:
-            return 0
-        return max(0, now_ms - round(pending.approximate_arrival * 1000))
-
-    # Iterators and page tokens carry their own state, signed: nothing to store, nothing to expire.
-
-    def _seal(self, kind: bytes, payload: bytes) -> str:
-        mac = hmac.new(self._secret, kind + payload, hashlib.sha256).digest()[:12]
-        return base64.b64encode(mac + payload).decode("ascii")
-
-    def _open(self, kind: bytes, token: str) -> bytes | None:
-        try:
-            raw = base64.b64decode(token.encode("ascii"), validate=True)
-        except (ValueError, UnicodeEncodeError):
-            return None
-        mac, payload = raw[:12], raw[12:]
-        expected = hmac.new(self._secret, kind + payload, hashlib.sha256).digest()[:12]
-        return payload if len(raw) > 12 and hmac.compare_digest(mac, expected) else None
-
-    _ITERATOR_HEAD = struct.Struct(">BQQI")
-
-    def _encode_iterator(self, stream: Stream, shard: Shard, counter: int) -> str:
-        head = self._ITERATOR_HEAD.pack(1, self.clock.now_ms(), stream.key, shard.index)
-        return self._seal(b"it", head + counter.to_bytes(16, "big") + stream.name.encode("utf-8"))
-
-    def _decode_iterator(self, token: str) -> _Iterator:
-        # AWS reads an iterator pasted with its JSON quotes around it (`aws kinesis get-records
-        # --shard-iterator "\"AAAA...\""`) as the iterator itself.
-        if len(token) > 1 and token.startswith('"') and token.endswith('"'):
-            token = token[1:-1]
-        payload = self._open(b"it", token)
-        size = self._ITERATOR_HEAD.size
-        if payload is None or len(payload) < size + 16:
-            raise invalid_argument("Invalid ShardIterator.")
-        _, created_ms, key, index = self._ITERATOR_HEAD.unpack(payload[:size])
-        counter = int.from_bytes(payload[size : size + 16], "big")
-        return _Iterator(created_ms, key, index, counter, payload[size + 16 :].decode("utf-8"))
-
-    # ---- shard listings -----------------------------------------------------------------------
-
-    def list_shards(
-        self,
-        stream: Stream | None,
-        *,
-        next_token: str | None = None,
-        exclusive_start_shard_id: str | None = None,
-        max_results: int | None = None,
-        shard_filter: dict[str, object] | None = None,
-    ) -> ShardPage:
-        """One ListShards page. Either ``stream`` (with an optional start) or ``next_token``."""
-        page_size = min(max_results or 1000, 1000)
-        if next_token is not None:
-            stream, last_index = self._decode_shard_token(next_token)
-            exclusive_start_shard_id = f"shardId-{last_index:012d}"
-        assert stream is not None
-        # Shard ids are zero-padded, so id order is index order; a start id need not exist.
-        start = exclusive_start_shard_id or ""
-        if shard_filter and shard_filter.get("Type") == "AFTER_SHARD_ID":
-            given = str(shard_filter["ShardId"])
-            start = max(start, canonical_shard_id(given) or given)
-        keep = self._shard_filter(stream, shard_filter)
-        remaining = [s for s in self.visible_shards(stream) if s.shard_id > start and keep(s)]
-        page = remaining[:page_size]
-        token = self._encode_shard_token(stream, page[-1].index) if len(remaining) > page_size else None
-        return ShardPage(page, token)
-
-    @staticmethod
-    def visible_shards(stream: Stream) -> list[Shard]:
-        """The shards DescribeStream and ListShards show: none while CREATING; a closed shard until it
-        is older than the retention period."""
-        if stream.status == "CREATING":
-            return []
-        horizon = stream.retention_horizon()
-        return [s for s in stream.shards if s.closed_at is None or s.closed_at >= horizon]
-
-    @staticmethod
-    def _shard_filter(stream: Stream, shard_filter: dict[str, object] | None) -> Callable[[Shard], bool]:
-        """ListShards' ShardFilter as AWS documents each type (times clamped to the stream's creation)."""
-        kind = (shard_filter or {}).get("Type")
-
-        def open_at(when: float) -> Callable[[Shard], bool]:
-            when = max(when, stream.created_at)
-            return lambda s: s.created_at <= when and (s.closed_at is None or s.closed_at > when)
-
-        def open_since(when: float) -> Callable[[Shard], bool]:
-            return lambda s: s.closed_at is None or s.closed_at >= when
-
-        if kind == "AT_LATEST":
-            return lambda s: s.is_open
-        if kind == "AT_TRIM_HORIZON":
-            return open_at(stream.retention_horizon())
-        if kind == "FROM_TRIM_HORIZON":
-            return open_since(stream.retention_horizon())
-        if kind in ("AT_TIMESTAMP", "FROM_TIMESTAMP"):
-            assert shard_filter is not None
-            when = shard_filter["Timestamp"]
-            epoch = when.timestamp() if isinstance(when, datetime) else float(when)  # type: ignore[arg-type]
-            return open_at(epoch) if kind == "AT_TIMESTAMP" else open_since(epoch)
-        return lambda s: True
-
-    def _encode_shard_token(self, stream: Stream, last_index: int) -> str:
-        head = struct.pack(">QQI", self.clock.now_ms(), stream.key, last_index)
-        return self._seal(b"ls", head + stream.name.encode("utf-8"))
-
-    def _decode_shard_token(self, token: str) -> tuple[Stream, int]:
-        payload = self._open(b"ls", token)
-        if payload is None or len(payload) < 20:
-            raise invalid_argument("Invalid NextToken.")
-        issued_ms, key, last_index = struct.unpack(">QQI", payload[:20])
-        if self.clock.now_ms() - issued_ms > NEXT_TOKEN_TTL_S * 1000:
-            raise AwsError("ExpiredNextTokenException", "The timestamp of the NextToken has expired.")
-        name = payload[20:].decode("utf-8")
-        stream = self._streams.get(name)
-        if stream is None or stream.key != key:
-            raise self.not_found(name)
-        return stream, last_index
-
     # ---- retention and tags -------------------------------------------------------------------
 
     def increase_retention(self, stream: Stream, hours: int) -> None:
@@ -933,59 +406,3 @@ class KinesisStore:
                 f"Maximum allowed retention period is {MAX_RETENTION_HOURS} hours. "
                 f"Requested retention period ({hours} hours) is too long."
             )
-
-    @staticmethod
-    def check_tag_keys(tags: dict[str, str]) -> None:
-        """AWS's tag key lengths: a validation error, answered before the stream is looked up."""
-        if any(not 1 <= len(key) <= MAX_TAG_KEY_CHARS for key in tags):
-            rendered = ", ".join(f"{key}={value}" for key, value in tags.items())
-            raise AwsError(
-                "ValidationException",
-                f"1 validation error detected: Value '{{{rendered}}}' at 'tags' failed to satisfy constraint: "
-                "Map keys must satisfy constraint: [Member must have length less than or equal to 128, "
-                "Member must have length greater than or equal to 1]",
-            )
-
-    def check_tags(self, stream_name: str, tags: dict[str, str] | list[str], verb: str = "add tags to") -> None:
-        """AWS's tag alphabet (``verb``: "remove tags from" for RemoveTagsFromStream's keys)."""
-        texts = [*tags, *tags.values()] if isinstance(tags, dict) else list(tags)
-        if not all(_TAG_CHARACTERS.fullmatch(text) for text in texts):
-            raise invalid_argument("Some tags contain invalid characters. Valid characters: "
-                                   "Unicode letters, digits, white space, _ . / = + - % @.")
-        if any("%" in text for text in texts):
-            raise invalid_argument(
-                f"Failed to {verb} stream {stream_name} under account {self.account_id} because some tags "
-                "contained illegal characters. The allowed characters are Unicode letters, white-spaces, "
-                "'_',',','/','=','+','-','@'."
-            )
-
-    def add_tags(self, stream: Stream, tags: dict[str, str]) -> None:
-        self.check_tags(stream.name, tags)
-        merged = {**stream.tags, **tags}
-        if len(merged) > MAX_TAGS_PER_STREAM:
-            raise self._too_many_tags(stream.name)
-        stream.tags = merged
-        stream.saved()
-
-    def _too_many_tags(self, name: str) -> AwsError:
-        return invalid_argument(
-            f"Failed to add tags to stream {name} under account {self.account_id} because a given stream "
-            f"cannot have more than {MAX_TAGS_PER_STREAM} tags associated with it."
-        )
-
-    def remove_tags(self, stream: Stream, keys: list[str]) -> None:
-        self.check_tags(stream.name, keys, "remove tags from")
-        for key in keys:
-            stream.tags.pop(key, None)
-        stream.saved()
-
-    @staticmethod
-    def list_tags(
-        stream: Stream, exclusive_start_key: str | None, limit: int | None
-    ) -> tuple[list[tuple[str, str]], bool]:
-        """Tags in key order after ``exclusive_start_key``; (page, has_more)."""
-        items = sorted(stream.tags.items())
-        if exclusive_start_key is not None:
-            items = [item for item in items if item[0] > exclusive_start_key]
-        size = limit or MAX_TAGS_PER_STREAM
-        return items[:size], len(items) > size

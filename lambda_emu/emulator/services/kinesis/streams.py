@@ -6,12 +6,13 @@ from __future__ import annotations
 import bisect
 import hashlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from lambda_emu.emulator.platform.clock import Clock
 from lambda_emu.emulator.platform.errors import AwsError
 from lambda_emu.emulator.platform.logging import get_logger
+from lambda_emu.emulator.services.kinesis.consumers import Consumer
 
 if TYPE_CHECKING:
     from lambda_emu.emulator.platform.state import StateStore
@@ -108,47 +109,6 @@ class StreamRecord:
     def size(self) -> int:
         """What counts against AWS's record and request size limits: data plus partition key."""
         return len(self.data) + len(self.partition_key.encode("utf-8"))
-
-
-@dataclass
-class Consumer:
-    """An enhanced fan-out consumer of a stream (services/kinesis/consumers.py serves it)."""
-
-    name: str
-    arn: str
-    stream_arn: str
-    created_at: float
-    status: str = "ACTIVE"
-    tags: dict[str, str] = field(default_factory=dict)
-    #: PutResourcePolicy's document (kept and answered, not enforced).
-    policy: str | None = None
-    #: shard id → platform time of its last SubscribeToShard.
-    subscribed_at: dict[str, float] = field(default_factory=dict)
-    #: shard id → the generation of its live subscription (a newer one ends the older).
-    generations: dict[str, int] = field(default_factory=dict)
-
-    def describe(self, *, with_stream: bool = False) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "ConsumerName": self.name,
-            "ConsumerARN": self.arn,
-            "ConsumerStatus": self.status,
-            "ConsumerCreationTimestamp": self.created_at,
-        }
-        if with_stream:
-            out["StreamARN"] = self.stream_arn
-        return out
-
-    def record(self) -> dict[str, Any]:
-        return {"name": self.name, "arn": self.arn, "created_at": self.created_at, "status": self.status,
-                "tags": self.tags, "policy": self.policy}
-
-    @classmethod
-    def from_record(cls, stream_arn: str, saved: dict[str, Any]) -> Consumer:
-        # A CREATING or DELETING phase's timer does not survive a restart: the phase is over.
-        status = "ACTIVE" if saved["status"] == "CREATING" else saved["status"]
-        return cls(saved["name"], saved["arn"], stream_arn, saved["created_at"], status, dict(saved["tags"]),
-                   saved.get("policy"))
-
 
 
 class Shard:
