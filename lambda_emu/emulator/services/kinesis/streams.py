@@ -1,5 +1,5 @@
 """Kinesis streams as state: a stream, its shards and their records, and the sequence numbers and hash
-keys that place a record (the store holds the streams and serves iterators over them)."""
+keys that place a record (``store.py`` holds the streams; ``iterators.py`` and the stream mapping read them)."""
 
 from __future__ import annotations
 
