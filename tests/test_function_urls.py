@@ -61,6 +61,11 @@ def test_url_config_lifecycle(lam: Any) -> None:
     updated.pop("ResponseMetadata")
     assert set(updated) == {"FunctionUrl", "FunctionArn", "AuthType", "Cors", "CreationTime", "LastModifiedTime"}
     assert updated["AuthType"] == "AWS_IAM" and updated["Cors"] == {"AllowOrigins": ["*"], "MaxAge": 10}
+    # Once given, InvokeMode is in every update answer, one that names none included.
+    assert lam.update_function_url_config(FunctionName=name, InvokeMode="RESPONSE_STREAM")["InvokeMode"] == \
+        "RESPONSE_STREAM"
+    assert lam.update_function_url_config(FunctionName=name)["InvokeMode"] == "RESPONSE_STREAM"
+    lam.update_function_url_config(FunctionName=name, InvokeMode="BUFFERED")
     listed = lam.list_function_url_configs(FunctionName=name)["FunctionUrlConfigs"]
     assert [c["FunctionUrl"] for c in listed] == [created["FunctionUrl"]]
     assert set(listed[0]) == {"FunctionUrl", "FunctionArn", "AuthType", "Cors", "CreationTime", "LastModifiedTime",
