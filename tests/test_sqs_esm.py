@@ -697,7 +697,7 @@ def test_mapping_api_errors(manual_server: RunningServer, manual_lam: Any, manua
     assert (status, code, message) == (
         400, "InvalidParameterValueException",
         "Error occurred while ReceiveMessage. SQS Error Code: AWS.SimpleQueueService.NonExistentQueue. "
-        "SQS Error Message: The specified queue does not exist or you do not have access to it.")
+        "SQS Error Message: The specified queue does not exist.")  # AWS, recorded 2025-11-25
     status, code, _ = refused(FunctionName=unique("nofn"), EventSourceArn=arn)
     assert (status, code) == (404, "ResourceNotFoundException")
     existing = mappings(FunctionName=name, EventSourceArn=arn)["UUID"]

@@ -151,9 +151,10 @@ class EventSourceMappingApi:
         service = arn_service(source)
         if service == "sqs":
             if self.queue_by_arn(source) is None:
+                # AWS's wording as recorded on 2025-11-25 (LocalStack's test_esm_with_not_existing_sqs_queue).
                 raise invalid_parameter(
                     "Error occurred while ReceiveMessage. SQS Error Code: AWS.SimpleQueueService.NonExistentQueue. "
-                    "SQS Error Message: The specified queue does not exist or you do not have access to it.")
+                    "SQS Error Message: The specified queue does not exist.")
             return "sqs"
         if service == "kinesis":
             if not self.stream_exists(source):
