@@ -1,0 +1,78 @@
+"""Lambda's concurrency operations: Put/Get/DeleteFunctionConcurrency (reserved concurrency) and
+GetAccountSettings (the account's limits and usage).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from lambda_emu.emulator.platform.errors import invalid_parameter
+
+if TYPE_CHECKING:
+    from lambda_emu.emulator.invocation.functions import Function, FunctionRegistry
+    from lambda_emu.emulator.services.lambda_.functions_api import FunctionHook
+
+#: Lambda keeps at least this much of the account's concurrency unreserved.
+MIN_UNRESERVED = 100
+
+
+class ConcurrencyApi:
+    """Mixed into LambdaService (which provides ``functions``, ``account_concurrency`` and the hook)."""
+
+    functions: FunctionRegistry
+    account_concurrency: int
+    on_concurrency_changed: list[FunctionHook]
+
+    def PutFunctionConcurrency(self, params: dict[str, Any]) -> dict[str, Any]:
+        function = self._unqualified(params["FunctionName"])
+        wanted = params["ReservedConcurrentExecutions"]
+        others = sum(f.reserved_concurrency or 0 for f in self.functions if f is not function)
+        if self.account_concurrency - others - wanted < MIN_UNRESERVED:
+            raise invalid_parameter(
+                "Specified ReservedConcurrentExecutions for function decreases account's "
+                f"UnreservedConcurrentExecution below its minimum value of [{MIN_UNRESERVED}]."
+            )
+        function.reserved_concurrency = wanted
+        self.functions.saved(function)
+        for hook in self.on_concurrency_changed:
+            hook(function)
+        return {"ReservedConcurrentExecutions": wanted}
+
+    def GetFunctionConcurrency(self, params: dict[str, Any]) -> dict[str, Any]:
+        function = self._unqualified(params["FunctionName"])
+        if function.reserved_concurrency is None:
+            return {}
+        return {"ReservedConcurrentExecutions": function.reserved_concurrency}
+
+    def DeleteFunctionConcurrency(self, params: dict[str, Any]) -> dict[str, Any]:
+        function = self._unqualified(params["FunctionName"])
+        function.reserved_concurrency = None
+        self.functions.saved(function)
+        for hook in self.on_concurrency_changed:
+            hook(function)
+        return {}
+
+    def GetAccountSettings(self, params: dict[str, Any]) -> dict[str, Any]:
+        reserved = sum(f.reserved_concurrency or 0 for f in self.functions)
+        total = self.account_concurrency
+        return {
+            "AccountLimit": {
+                "TotalCodeSize": 80530636800,
+                "CodeSizeUnzipped": 262144000,
+                "CodeSizeZipped": 52428800,
+                "ConcurrentExecutions": total,
+                "UnreservedConcurrentExecutions": total - reserved,
+            },
+            "AccountUsage": {"TotalCodeSize": sum(f.code.size for f in self.functions),
+                             "FunctionCount": len(list(self.functions))},
+        }
+
+    def _unqualified(self, reference: str) -> Function:
+        """Reserved concurrency is the function's as a whole (all its versions): a version or alias is
+        refused (docs/aws-behaviour.md §Versions and aliases)."""
+        target = self.functions.resolve(reference)
+        if target.alias is not None or target.function.version != "$LATEST":
+            raise invalid_parameter("Reserved concurrency applies to the function as a whole, every version "
+                                    "included: give the function's name or unqualified ARN.")
+        function: Function = target.function
+        return function
