@@ -3,6 +3,10 @@
 Every other module takes its collaborators in its constructor, typed; nothing reaches a sibling
 through this object. SQS and Kinesis (and their stores) are built on first use, which keeps them off
 the start-up path; a service built that way needs no ``start()``.
+
+Serving (binding the port) is serving.py's and the state directory's mechanism restore.py's. ``start``,
+``stop`` and ``reset`` stay here, which keeps this module a little over 500 lines: each walks every room
+in dependency order, and only the composition root knows them all.
 """
 
 from __future__ import annotations
@@ -14,18 +18,15 @@ import tempfile
 from collections.abc import Callable, Coroutine
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from lambda_emu.config import EmulatorConfig
 from lambda_emu.emulator.platform.clock import Clock
 from lambda_emu.emulator.platform.logging import get_logger
 
 if TYPE_CHECKING:
-    from aiohttp import web
-
     from lambda_emu.emulator.invocation.functions import Function
     from lambda_emu.emulator.invocation.sandbox import OutputListener
-    from lambda_emu.emulator.platform.journal import Attempt, JournalEvent
     from lambda_emu.emulator.platform.state import StateStore
     from lambda_emu.emulator.services.dynamodb.api import DynamoDBService
     from lambda_emu.emulator.services.dynamodb.streams_api import DynamoDBStreamsService
@@ -59,7 +60,9 @@ class Emulator:
         #: Whether the state directory held an earlier run's state (then a template is not loaded again).
         self.restored = False
         if not self._own_state_dir:
-            self._open_state()
+            from lambda_emu.restore import open_state
+
+            self.state, self.restored = open_state(self.state_dir, self.clock)
         # Set once the HTTP server is bound (port 0 picks a free port).
         self.host = self.config.host
         self.port = self.config.port
@@ -110,7 +113,9 @@ class Emulator:
         self.narration = Narration(self.journal, self.clock)
         self.recorder = Recorder(config.record) if config.record is not None else None
         if self.state is not None:
-            self.journal.add_listener(self._save_attempt)
+            from lambda_emu.restore import attempt_saver
+
+            self.journal.add_listener(attempt_saver(self.state, self.journal))
         self.faults = Faults(self.rng, {"duplicateRate": config.duplicate_rate, **config.faults})
         # runtime API and its runner
         self.orphans = OrphanRegistry()
@@ -276,38 +281,6 @@ class Emulator:
 
     # ---- the state directory (--state-dir) ----
 
-    def _open_state(self) -> None:
-        from lambda_emu import __version__
-        from lambda_emu.emulator.platform.state import StateStore
-
-        state = StateStore(self.state_dir, __version__)
-        self.state = state
-        self.restored = not state.empty()
-        clock = state.get("meta", "clock")
-        if clock is not None:
-            self.clock.restore_time(clock)
-        self._clock_mark: tuple[float | None, float] | None = None
-        state.on_commit.append(self._save_clock)
-        state.commit()
-
-    def _save_clock(self) -> None:
-        assert self.state is not None
-        saved = self.clock.saved_time()
-        mark = (saved["now"] if self.clock.mode == "manual" else None, saved["offset"])
-        if mark != self._clock_mark or (self.clock.mode == "scaled" and self.state.pending):
-            self._clock_mark = mark
-            self.state.put("meta", "clock", lambda: saved)
-
-    def _save_attempt(self, what: JournalEvent, attempt: Attempt) -> None:
-        """The journal, written through: each attempt as it begins, finishes and gets its decision."""
-        from lambda_emu.emulator.platform.journal import attempt_record
-
-        assert self.state is not None
-        self.state.put("attempt", f"{attempt.sequence:012d}", lambda: attempt_record(attempt))
-        if what == "begin" and attempt.sequence > self.journal.size:
-            # The journal is bounded: the attempt that just rolled out of it goes from the state too.
-            self.state.delete("attempt", f"{attempt.sequence - self.journal.size:012d}")
-
     def _restore_state(self) -> None:
         """What the state directory holds, rebuilt before any request is served, in dependency order:
         layers, functions (with their layer versions), IAM's roles and policies and STS's issued keys,
@@ -315,23 +288,16 @@ class Emulator:
         mappings start work, so they come back in ``_resume``, once the rooms they drive are up."""
         if self.state is None or not self.restored:
             return
-        self.layers.restore()
-        self.functions.restore(self.layers.restored_layers)
-        if any(next(self.state.load(kind), None) is not None for kind in ("iam-role", "iam-policy")):
-            self.iam.store.restore()
-        if next(self.state.load("sts-session"), None) is not None:
-            self.sts.restore()
-        if next(self.state.load("sqs-queue"), None) is not None:
-            self.sqs.restore()
-        if next(self.state.load("kinesis-stream"), None) is not None:
-            self.kinesis.restore()
-        if next(self.state.load("log-group"), None) is not None:
-            self.logs.restore()
-        if next(self.state.load("ddb-table"), None) is not None:
-            self.dynamodb.restore()
-        from lambda_emu.emulator.platform.journal import attempt_from_record
+        from lambda_emu.restore import restore_state
 
-        self.journal.restore([attempt_from_record(record) for _key, record in self.state.load("attempt")])
+        restore_state(self.state, self.layers, self.functions, self.journal, [
+            (("iam-role", "iam-policy"), lambda: self.iam.store.restore()),
+            (("sts-session",), lambda: self.sts.restore()),
+            (("sqs-queue",), lambda: self.sqs.restore()),
+            (("kinesis-stream",), lambda: self.kinesis.restore()),
+            (("log-group",), lambda: self.logs.restore()),
+            (("ddb-table",), lambda: self.dynamodb.restore()),
+        ])
 
     def _resume(self) -> None:
         if self.state is None or not self.restored:
@@ -538,29 +504,6 @@ def _print_line(text: str) -> None:
     with contextlib.suppress(OSError, ValueError):
         sys.stdout.write(text + "\n")
         sys.stdout.flush()
-
-
-async def serve(emu: Emulator) -> web.AppRunner:
-    """Start serving; returns the runner (``await runner.cleanup()`` stops everything)."""
-    from aiohttp import web
-
-    from lambda_emu.emulator.server import STOP_GRACE_SECONDS, build_app
-
-    app = build_app(emu.frontend, emu.stop, middlewares=(emu.request_guard.middleware(),),
-                    before_answer=emu.state.commit if emu.state is not None else None)
-    # A stop never waits for handlers: in-flight calls are cut (see server.stop_serving).
-    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=STOP_GRACE_SECONDS)
-    await runner.setup()
-    site = web.TCPSite(runner, emu.config.host, emu.config.port, reuse_address=True)
-    await site.start()
-    # aiohttp types its server as AbstractServer; loop.create_server made an asyncio.Server.
-    server = cast("asyncio.Server | None", site._server)  # noqa: SLF001 - the bound port
-    sockets = server.sockets if server is not None else ()
-    if sockets:
-        emu.port = sockets[0].getsockname()[1]
-    # Rooms start once the port is known: queue URLs and runtime endpoints name it.
-    await emu.start()
-    return runner
 
 
 def _reap_dead_runs_containers() -> None:

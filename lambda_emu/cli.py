@@ -163,9 +163,10 @@ def parameter_overrides(pairs: list[str]) -> dict[str, str]:
 async def run_up(config: EmulatorConfig, log_level: str = "info", log_format: str = "console",
                  parameters: dict[str, str] | None = None) -> int:
     """Serve until SIGINT / SIGTERM; the exit status of `lambda-emu up`."""
-    from lambda_emu.app import Emulator, serve
+    from lambda_emu.app import Emulator
     from lambda_emu.emulator.platform import logging as emu_logging
     from lambda_emu.emulator.server import stop_serving
+    from lambda_emu.serving import serve
 
     emu_logging.configure(log_level, json=log_format == "json")
     stop = asyncio.Event()

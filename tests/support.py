@@ -20,8 +20,9 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from lambda_emu.app import Emulator, serve
+from lambda_emu.app import Emulator
 from lambda_emu.config import EmulatorConfig
+from lambda_emu.serving import serve
 
 ROLE = "arn:aws:iam::000000000000:role/lambda-role"
 
