@@ -136,7 +136,8 @@ class Emulator:
                            container_runner=lambda: self.docker_runner,
                            opt_dir=lambda function: self.layers.opt_dir(function.layers) if function.layers else None,
                            write_log=lambda group, stream, chunk: self.logs.store.write(group, stream, chunk),
-                           now=self.clock.now)
+                           now=self.clock.now,
+                           credentials=lambda function: self.sts.function_credentials(function.role, function.name))
         self.environments = Environments(host, self.functions, self.clock,
                                          account_concurrency=config.account_concurrency,
                                          idle_timeout=config.idle_timeout, tmp_root=self.state_dir / "tmp")

@@ -335,3 +335,34 @@ def test_reset_forgets_roles_and_policies(account_server: RunningServer, iam: An
     account_server.emu_post("/_emu/reset", {})
     with pytest.raises(iam.exceptions.NoSuchEntityException):
         iam.get_role(RoleName=name)
+
+
+WHO_AM_I = '''
+import os
+import boto3
+
+def handler(event, context):
+    return {"identity": boto3.client("sts").get_caller_identity(), "key": os.environ["AWS_ACCESS_KEY_ID"],
+            "same": os.environ["AWS_ACCESS_KEY"] == os.environ["AWS_ACCESS_KEY_ID"]}
+'''
+
+
+def test_a_function_runs_as_a_session_of_its_role(account_server: RunningServer, iam: Any) -> None:
+    """As Lambda: the environment's credentials are a session of the function's role named after the function,
+    so STS inside answers the assumed role (LocalStack's AWS-validated test_assume_role), and two functions'
+    keys differ (test_lambda_different_iam_keys_environment)."""
+    from tests.support import make_zip
+
+    lam = account_server.client("lambda")
+    role = iam.create_role(RoleName=unique("fnrole"), AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]
+    answers = []
+    for name in (unique("who"), unique("who")):
+        lam.create_function(FunctionName=name, Runtime="python3.12", Role=role["Arn"], Handler="app.handler",
+                            Code={"ZipFile": make_zip({"app.py": WHO_AM_I})})
+        answer = json.loads(lam.invoke(FunctionName=name)["Payload"].read())
+        identity = answer["identity"]
+        assert identity["Arn"] == f"arn:aws:sts::123456789012:assumed-role/{role['RoleName']}/{name}"
+        assert (identity["UserId"], identity["Account"]) == (f"{role['RoleId']}:{name}", "123456789012")
+        assert answer["key"].startswith("ASIA") and answer["same"] is True
+        answers.append(answer["key"])
+    assert answers[0] != answers[1]

@@ -109,6 +109,8 @@ class SandboxHost:
     write_log: LogWriter = lambda _group, _stream, _chunk: None
     #: The platform clock (log stream names carry its date).
     now: Callable[[], float] = time.time
+    #: An environment's (access key, secret, session token) for its function's role and name.
+    credentials: Callable[[Function], tuple[str, str, str]] = lambda _function: ("lambda-emu",) * 3
 
 
 class ExecutionEnvironment:
@@ -158,6 +160,7 @@ class ExecutionEnvironment:
 
     def _environment_variables(self, port: int) -> dict[str, str]:
         f = self.function
+        key, secret, token = self.host.credentials(self.function)
         env = {
             "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
             "LANG": "en_US.UTF-8",
@@ -182,10 +185,10 @@ class ExecutionEnvironment:
             "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
             "AWS_LAMBDA_LOG_GROUP_NAME": self.log_group,
             "AWS_LAMBDA_LOG_STREAM_NAME": self.log_stream,
-            "AWS_ACCESS_KEY_ID": "lambda-emu",
-            "AWS_ACCESS_KEY": "lambda-emu",
-            "AWS_SECRET_ACCESS_KEY": "lambda-emu",
-            "AWS_SESSION_TOKEN": "lambda-emu",
+            "AWS_ACCESS_KEY_ID": key,
+            "AWS_ACCESS_KEY": key,
+            "AWS_SECRET_ACCESS_KEY": secret,
+            "AWS_SESSION_TOKEN": token,
             "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{port}",
             "LAMBDA_TASK_ROOT": str(f.code.directory),
             "LAMBDA_RUNTIME_DIR": str(f.code.directory),

@@ -82,6 +82,23 @@ class StsService(Service):
             return {"UserId": session.user_id, "Account": session.account, "Arn": session.arn}
         return {"UserId": self.account_id, "Account": self.account_id, "Arn": f"arn:aws:iam::{self.account_id}:root"}
 
+    def function_credentials(self, role_arn: str, function_name: str) -> tuple[str, str, str]:
+        """An execution environment's credentials, as Lambda issues them: a session of the function's
+        role named after the function, so STS called with them answers
+        ``arn:aws:sts::ACCOUNT:assumed-role/ROLE/FUNCTION``. Not kept in --state-dir: they end with the
+        environment. A role ARN STS refuses gets the fixed ``lambda-emu`` keys (the account's root)."""
+        match = _ROLE_ARN.fullmatch(role_arn)
+        if match is None:
+            return "lambda-emu", "lambda-emu", "lambda-emu"
+        partition, account, role_name = match.groups()
+        known = self.find_role(role_arn)
+        role_id = known[0] if known is not None else _derived_role_id(role_arn)
+        access_key = "ASIA" + "".join(secrets.choice(_KEY_ALPHABET) for _ in range(16))
+        self.sessions[access_key] = Session(account, f"{role_id}:{function_name}",
+                                            f"arn:{partition}:sts::{account}:assumed-role/{role_name}/{function_name}")
+        return (access_key, base64.b64encode(secrets.token_bytes(30)).decode(),
+                base64.b64encode(secrets.token_bytes(300)).decode())
+
     def AssumeRole(self, params: dict[str, Any]) -> dict[str, Any]:
         role_arn: str = params["RoleArn"]
         session_name: str = params["RoleSessionName"]
@@ -99,7 +116,7 @@ class StsService(Service):
         else:
             # Not enforced: a role IAM doesn't hold (another account's, or one a template only names) can
             # be assumed too; its RoleId is derived from its ARN, so it is the same every time.
-            role_id = "AROA" + base64.b32encode(hashlib.sha256(role_arn.encode()).digest()).decode()[:17]
+            role_id = _derived_role_id(role_arn)
         access_key = "ASIA" + "".join(secrets.choice(_KEY_ALPHABET) for _ in range(16))
         user_id = f"{role_id}:{session_name}"
         arn = f"arn:{partition}:sts::{account}:assumed-role/{role_name}/{session_name}"
@@ -124,3 +141,8 @@ class StsService(Service):
         if params.get("SourceIdentity"):
             out["SourceIdentity"] = params["SourceIdentity"]
         return out
+
+
+def _derived_role_id(role_arn: str) -> str:
+    """The RoleId of a role IAM doesn't hold, derived from its ARN so it is the same every time."""
+    return "AROA" + base64.b32encode(hashlib.sha256(role_arn.encode()).digest()).decode()[:17]
