@@ -112,7 +112,7 @@ def test_list_versions_and_delete_a_version(lam: Any) -> None:
     lam.publish_version(FunctionName=name)
     listed = lam.list_versions_by_function(FunctionName=name)["Versions"]
     assert [v["Version"] for v in listed] == ["$LATEST", "1", "2"]
-    assert [v["FunctionArn"] for v in listed] == [function_arn(name), function_arn(name) + ":1",
+    assert [v["FunctionArn"] for v in listed] == [function_arn(name) + ":$LATEST", function_arn(name) + ":1",
                                                   function_arn(name) + ":2"]
     assert "State" not in listed[0]
 

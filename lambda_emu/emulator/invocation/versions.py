@@ -201,6 +201,9 @@ class VersionsMixin:
             update_in_progress=False,  # a version is finished: it never changes
         )
         self._versions.setdefault(function.name, {})[number] = version
+        # Publishing gives $LATEST a new RevisionId too (recorded: test_function_revisions_version_and_alias);
+        # the version was published from that revision, so a publish right after still has nothing new.
+        function.revision_id = version.source_revision = str(uuid.uuid4())
         self._save_version(version)
         self._save_base(function)
         return version

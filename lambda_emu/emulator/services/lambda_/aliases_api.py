@@ -55,7 +55,9 @@ class AliasesApi:
         if len(weights) > 1:
             raise invalid_parameter("Number of items in AdditionalVersionWeights cannot be greater than 1")
         if primary == LATEST:
-            raise invalid_parameter("$LATEST is not supported for an alias pointing to more than 1 version")
+            # AWS's body has no "Type" for this one (recorded).
+            raise lambda_error("InvalidParameterValueException",
+                               "$LATEST is not supported for an alias pointing to more than 1 version", typed=False)
         (extra, _weight), = weights.items()
         if extra == primary:
             raise invalid_parameter(f"Invalid function version {extra}. Function version {extra} is already "
@@ -76,6 +78,10 @@ class AliasesApi:
         return alias
 
     def CreateAlias(self, params: dict[str, Any]) -> dict[str, Any]:
+        name, _ = self.functions.parse_name(params["FunctionName"])
+        if self.functions.find(name) is None:
+            # AWS names the version the alias was to point to (recorded).
+            raise resource_not_found(f"Function not found: {self.functions.arn(name)}:{params['FunctionVersion']}")
         function = self.functions.get(params["FunctionName"])
         return self.create_alias(function, params["Name"], params["FunctionVersion"], params.get("Description", ""),
                                  params.get("RoutingConfig")).configuration()

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from lambda_emu.emulator.invocation.versions import Alias
 from lambda_emu.emulator.platform.errors import AwsError, invalid_parameter, resource_not_found
+from lambda_emu.emulator.services import pagination
 
 if TYPE_CHECKING:
     from lambda_emu.emulator.invocation.functions import Function, FunctionRegistry
@@ -146,5 +147,10 @@ class EventInvokeConfigApi:
         # Every qualifier's settings: $LATEST's, then each version's and alias's.
         owners: list[Function | Alias] = [function, *self.functions.versions_of(function.name),
                                           *self.functions.aliases_of(function.name)]
-        configs = [dict(owner.event_invoke_config) for owner in owners if owner.event_invoke_config]
-        return {"FunctionEventInvokeConfigs": configs}
+        every = [owner.event_invoke_config for owner in owners if owner.event_invoke_config]
+        # Paged like Lambda's other lists (MaxItems 1-50, an opaque Marker; recorded: NextMarker with MaxItems).
+        configs, following = pagination.page(every, params, 50)
+        result: dict[str, Any] = {"FunctionEventInvokeConfigs": [dict(config) for config in configs]}
+        if following:
+            result["NextMarker"] = following
+        return result

@@ -54,7 +54,7 @@ class VersionsApi:
         function = self.functions.get(params["FunctionName"])
         every = [function, *self.functions.versions_of(function.name)]
         versions, following = pagination.page(every, params, 50)
-        result: dict[str, Any] = {"Versions": [_listed(v.configuration()) for v in versions]}
+        result: dict[str, Any] = {"Versions": [_listed(latest_qualified(v.configuration())) for v in versions]}
         if following:
             result["NextMarker"] = following
         return result
@@ -74,6 +74,14 @@ class VersionsApi:
                 f"Unable to delete version because the following aliases reference it: [{', '.join(referencing)}]")
         self.environments.remove_function(version)
         self.functions.remove_version(version)
+
+
+def latest_qualified(configuration: dict[str, Any]) -> dict[str, Any]:
+    """A listing of versions names $LATEST by its qualified ARN, ``...:function:fn:$LATEST`` (recorded:
+    ListVersionsByFunction, ListFunctions with FunctionVersion ALL), as GetFunction does when asked for it."""
+    if configuration["Version"] == "$LATEST":
+        configuration["FunctionArn"] += ":$LATEST"
+    return configuration
 
 
 def _listed(configuration: dict[str, Any]) -> dict[str, Any]:
