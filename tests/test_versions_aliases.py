@@ -145,7 +145,7 @@ def test_create_function_and_update_code_with_publish(lam: Any) -> None:
     assert created["Version"] == "1" and created["FunctionArn"] == function_arn(name)
     assert created["State"] == "Pending"
     updated = update_code(lam, name, "two", Publish=True)
-    assert updated["Version"] == "2" and updated["FunctionArn"] == function_arn(name)
+    assert updated["Version"] == "2" and updated["FunctionArn"] == function_arn(name) + ":2"
     assert [v["Version"] for v in lam.list_versions_by_function(FunctionName=name)["Versions"]] == [
         "$LATEST", "1", "2"]
     assert payload_of(lam.invoke(FunctionName=name, Qualifier="1"))["code"] == "one"

@@ -1,5 +1,5 @@
 """Lambda's concurrency operations: Put/Get/DeleteFunctionConcurrency (reserved concurrency) and
-GetAccountSettings (the account's limits and usage).
+GetAccountSettings (the account's limits and usage: TotalCodeSize counts versions and layer versions too).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from lambda_emu.emulator.platform.errors import invalid_parameter
 
 if TYPE_CHECKING:
     from lambda_emu.emulator.invocation.functions import Function, FunctionRegistry
+    from lambda_emu.emulator.invocation.layers import LayerStore
     from lambda_emu.emulator.services.lambda_.functions_api import FunctionHook
 
 #: Lambda keeps at least this much of the account's concurrency unreserved.
@@ -17,9 +18,11 @@ MIN_UNRESERVED = 100
 
 
 class ConcurrencyApi:
-    """Mixed into LambdaService (which provides ``functions``, ``account_concurrency`` and the hook)."""
+    """Mixed into LambdaService (which provides ``functions``, ``layers``, ``account_concurrency`` and the
+    hook)."""
 
     functions: FunctionRegistry
+    layers: LayerStore
     account_concurrency: int
     on_concurrency_changed: list[FunctionHook]
 
@@ -52,6 +55,15 @@ class ConcurrencyApi:
             hook(function)
         return {}
 
+    def total_code_size(self) -> int:
+        """AccountUsage.TotalCodeSize: every function's code, each published version's own copy and every layer
+        version's package (recorded: an UpdateFunctionCode with Publish adds the package once more, a layer
+        version adds its zip; a configuration change alone adds nothing)."""
+        functions: list[Function] = list(self.functions)
+        versions: list[Function] = [v for f in functions for v in self.functions.versions_of(f.name)]
+        code: int = sum(f.code.size for f in functions + versions)
+        return code + sum(v.code_size for layer in self.layers.layers() for v in layer.versions.values())
+
     def GetAccountSettings(self, params: dict[str, Any]) -> dict[str, Any]:
         reserved = sum(f.reserved_concurrency or 0 for f in self.functions)
         total = self.account_concurrency
@@ -63,7 +75,7 @@ class ConcurrencyApi:
                 "ConcurrentExecutions": total,
                 "UnreservedConcurrentExecutions": total - reserved,
             },
-            "AccountUsage": {"TotalCodeSize": sum(f.code.size for f in self.functions),
+            "AccountUsage": {"TotalCodeSize": self.total_code_size(),
                              "FunctionCount": len(list(self.functions))},
         }
 

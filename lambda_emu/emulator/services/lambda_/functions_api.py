@@ -16,7 +16,7 @@ from lambda_emu.emulator.services.lambda_.function_checks import FunctionChecks
 from lambda_emu.emulator.services.lambda_.function_code import FunctionCode
 from lambda_emu.emulator.services.lambda_.kept_config import kept
 from lambda_emu.emulator.services.lambda_.logging_config import merged as merged_logging_config
-from lambda_emu.emulator.services.lambda_.versions_api import VersionsApi
+from lambda_emu.emulator.services.lambda_.versions_api import VersionsApi, latest_qualified
 
 if TYPE_CHECKING:
     from lambda_emu.emulator.invocation.functions import Code, FunctionRegistry
@@ -162,7 +162,9 @@ class FunctionsApi(FunctionChecks, FunctionCode, VersionsApi, CodeSigningApi):
             # Each function's published versions follow its $LATEST.
             every = [f for latest in every for f in (latest, *self.functions.versions_of(latest.name))]
         functions, following = pagination.page(every, params, 50)
-        result: dict[str, Any] = {"Functions": [listed(f.configuration()) for f in functions]}
+        # With ALL, $LATEST is listed by its qualified ARN, as ListVersionsByFunction lists it (recorded).
+        shown = latest_qualified if params.get("FunctionVersion") == "ALL" else (lambda config: config)
+        result: dict[str, Any] = {"Functions": [listed(shown(f.configuration())) for f in functions]}
         if following:
             result["NextMarker"] = following
         return result
@@ -194,6 +196,9 @@ def qualified_configuration(target: Target) -> dict[str, Any]:
     configuration: dict[str, Any] = target.function.configuration()
     if target.alias is not None:
         configuration["FunctionArn"] = target.alias.arn
+    elif target.function.version == "$LATEST":
+        # Asked for as fn:$LATEST (or Qualifier=$LATEST), AWS names it so; unqualified, it doesn't (recorded).
+        configuration["FunctionArn"] = target.arn
     return configuration
 
 

@@ -58,7 +58,9 @@ class UpdatesApi(FunctionChecks, FunctionCode, VersionsApi):
         self._changed(function)
         configuration = function.configuration("updated")
         if params.get("Publish"):
-            configuration["Version"] = self.publish_version(function).version
+            # AWS answers with the version just published, still being created (recorded: its qualified ARN,
+            # State Pending, no LastUpdateStatus).
+            configuration = self.publish_version(function).configuration("created")
         self.lifecycle.updated(function, previous, old.discard)
         return configuration
 
