@@ -17,8 +17,11 @@ UpdateEventSourceMapping and :meth:`Criteria.matches` decides per record (docs/a
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import operator
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 #: AWS's default quota of filters per event source mapping.
@@ -26,16 +29,24 @@ MAX_FILTERS = 5
 INVALID = "Invalid filter pattern definition."
 
 _MISSING = object()
-_NUMERIC_OPS = {
-    "=": lambda a, b: a == b,
-    "<": lambda a, b: a < b,
-    "<=": lambda a, b: a <= b,
-    ">": lambda a, b: a > b,
-    ">=": lambda a, b: a >= b,
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+_NUMERIC_OPS: dict[str, Callable[[Any, Any], bool]] = {
+    "=": operator.eq,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
 }
+_NUMBER = (int, float)
 
 #: A compiled leaf condition: the record's value (or _MISSING) → matches?
 Leaf = Callable[[Any], bool]
+#: A compiled pattern object: the record (or one of its nested objects) → matches?
+Match = Callable[[Mapping[str, Any]], bool]
+
+# The matcher runs once per record a filtered mapping reads, so it is compiled into closures that do
+# as little as they can per call: one closure where a pattern has one condition, no generator where a
+# list holds one value, a set lookup for plain values.
 
 
 class FilterPatternError(ValueError):
@@ -47,12 +58,7 @@ class FilterPatternError(ValueError):
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _same(a: Any, b: Any) -> bool:
-    # Same type too: AWS compares numbers by their text (300 ≠ 300.0), and true is not 1.
-    return type(a) is type(b) and a == b
+    return isinstance(value, _NUMBER) and not isinstance(value, bool)
 
 
 # ---- compiling ------------------------------------------------------------------------------------
@@ -60,6 +66,26 @@ def _same(a: Any, b: Any) -> bool:
 
 def _scalar(value: Any) -> bool:
     return value is None or isinstance(value, str | bool | int | float)
+
+
+def _any_of(tests: list[Leaf]) -> Leaf:
+    if len(tests) == 1:
+        return tests[0]
+    return lambda v: any(test(v) for test in tests)
+
+
+def _equals(values: list[Any]) -> Leaf:
+    """Equal to one of ``values``, type too: AWS compares numbers by their text (300 ≠ 300.0), and
+    true is not 1. ``(type, value)`` pairs in a set say it in one lookup."""
+    keys = frozenset((type(x), x) for x in values)
+
+    def equals(v: Any) -> bool:
+        try:
+            return (type(v), v) in keys
+        except TypeError:  # an object or an array in the record: never equal to a plain value
+            return False
+
+    return equals
 
 
 def _anything_but(spec: Any) -> Leaf:
@@ -75,14 +101,14 @@ def _anything_but(spec: Any) -> Leaf:
     values = spec if isinstance(spec, list) else [spec]
     if not values or not all(_scalar(v) and v is not None for v in values):
         raise FilterPatternError("anything-but takes strings or numbers")
-    return lambda v: v is not _MISSING and v is not None and not isinstance(v, dict) and not any(
-        _same(v, x) for x in values)
+    equal = _equals(values)
+    return lambda v: v is not _MISSING and v is not None and not isinstance(v, dict) and not equal(v)
 
 
 def _numeric(spec: Any) -> Leaf:
     if not isinstance(spec, list) or len(spec) not in (2, 4):
         raise FilterPatternError("numeric takes one or two comparisons")
-    checks: list[tuple[Callable[[float, float], bool], float]] = []
+    checks: list[tuple[Callable[[Any, Any], bool], float]] = []
     for i in range(0, len(spec), 2):
         op, bound = spec[i], spec[i + 1]
         if op not in _NUMERIC_OPS or not _is_number(bound):
@@ -90,7 +116,12 @@ def _numeric(spec: Any) -> Leaf:
         if len(spec) == 4 and op == "=":
             raise FilterPatternError("numeric = stands alone")
         checks.append((_NUMERIC_OPS[op], bound))
-    return lambda v: _is_number(v) and all(check(v, bound) for check, bound in checks)
+    if len(checks) == 1:
+        (check, bound), = checks
+        return lambda v: isinstance(v, _NUMBER) and not isinstance(v, bool) and check(v, bound)
+    (low, low_bound), (high, high_bound) = checks
+    return lambda v: (isinstance(v, _NUMBER) and not isinstance(v, bool) and low(v, low_bound)
+                      and high(v, high_bound))
 
 
 def _operator(spec: dict[str, Any]) -> Leaf:
@@ -129,63 +160,69 @@ def _leaf(values: list[Any]) -> Leaf:
         else:
             raise FilterPatternError("a list holds values or operator objects")
     if plain:
-        tests.append(lambda v: any(_same(v, x) for x in plain))
-
-    def one(value: Any) -> bool:
-        return any(test(value) for test in tests)
+        tests.append(_equals(plain))
+    one = _any_of(tests)
 
     def leaf(value: Any) -> bool:
         if isinstance(value, list):
             # An array in the record matches when one of its elements does.
-            return any(one(item) for item in value)
+            return any(map(one, value))
         return one(value)
 
     return leaf
 
 
-@dataclass(frozen=True)
-class _Node:
-    """A compiled pattern object: leaf conditions, nested objects, and ``$or`` alternatives."""
-
-    leaves: tuple[tuple[str, Leaf], ...]
-    children: tuple[tuple[str, _Node], ...]
-    alternatives: tuple[tuple[_Node, ...], ...]
-
-    def matches(self, record: dict[str, Any]) -> bool:
-        for key, leaf in self.leaves:
-            if not leaf(record.get(key, _MISSING)):
-                return False
-        for key, child in self.children:
-            value = record.get(key)
-            if not child.matches(value if isinstance(value, dict) else {}):
-                return False
-        return all(any(node.matches(record) for node in options) for options in self.alternatives)
+def _has(key: str, leaf: Leaf) -> Match:
+    return lambda record: leaf(record.get(key, _MISSING))
 
 
-def _node(pattern: Any) -> _Node:
+def _within(key: str, child: Match) -> Match:
+    def within(record: Mapping[str, Any]) -> bool:
+        value = record.get(key)
+        return child(value if isinstance(value, dict) else _EMPTY)
+
+    return within
+
+
+def _either(options: tuple[Match, ...]) -> Match:
+    return lambda record: any(option(record) for option in options)
+
+
+def _node(pattern: Any) -> Match:
+    """A pattern object compiled: its fields ANDed (leaf conditions, nested objects, ``$or``)."""
     if not isinstance(pattern, dict) or not pattern:
         raise FilterPatternError("a pattern is a non-empty JSON object")
-    leaves: list[tuple[str, Leaf]] = []
-    children: list[tuple[str, _Node]] = []
-    alternatives: list[tuple[_Node, ...]] = []
+    leaves: list[Match] = []
+    children: list[Match] = []
+    alternatives: list[Match] = []
     for key, value in pattern.items():
         if key == "$or":
             if not isinstance(value, list) or len(value) < 2:
                 raise FilterPatternError("$or takes a list of at least two patterns")
-            alternatives.append(tuple(_node(option) for option in value))
+            alternatives.append(_either(tuple(_node(option) for option in value)))
         elif isinstance(value, dict):
-            children.append((key, _node(value)))
+            children.append(_within(key, _node(value)))
         elif isinstance(value, list):
-            leaves.append((key, _leaf(value)))
+            leaves.append(_has(key, _leaf(value)))
         else:
             raise FilterPatternError(f"the value of {key!r} is neither a list nor an object")
-    return _Node(tuple(leaves), tuple(children), tuple(alternatives))
+    parts = (*leaves, *children, *alternatives)
+    if len(parts) == 1:
+        return parts[0]
+
+    def every(record: Mapping[str, Any]) -> bool:
+        for part in parts:
+            if not part(record):
+                return False
+        return True
+
+    return every
 
 
 @dataclass(frozen=True)
 class _Filter:
-    metadata: _Node | None  # every key but the data key
-    data_json: _Node | None  # the data key's object pattern
+    metadata: Match | None  # every key but the data key
+    data_json: Match | None  # the data key's object pattern
     data_plain: Leaf | None  # the data key's list pattern (SQS plain bodies)
 
 
@@ -219,43 +256,79 @@ class Criteria:
     filters: tuple[_Filter, ...]
     data_key: str
 
-    def matches(self, record: dict[str, Any], data: bytes | str) -> bool:
+    @property
+    def needs_metadata(self) -> bool:
+        """Does a pattern name a field beside the data key? When none does, a poller may pass an empty
+        record instead of building the record's fields for the match."""
+        return any(flt.metadata is not None for flt in self.filters)
+
+    def matches(self, record: Mapping[str, Any], data: bytes | str | dict[str, Any]) -> bool:
         """Does one filter match? ``record`` is the record's metadata as Lambda shows it; ``data`` its
-        body (SQS) or decoded data (Kinesis), parsed as JSON only when a pattern needs it."""
+        body (SQS) or decoded data (Kinesis), parsed as JSON once, and only when a pattern needs it
+        (a dict is data already parsed: DynamoDB's ``dynamodb``)."""
         parsed: Any = _MISSING
         for flt in self.filters:
-            if flt.metadata is not None and not flt.metadata.matches(record):
+            if flt.metadata is not None and not flt.metadata(record):
                 continue
-            if flt.data_json is not None or flt.data_plain is not None:
+            if flt.data_json is not None:
                 if parsed is _MISSING:
                     parsed = _parse(data)
-                if flt.data_json is not None:
-                    if not isinstance(parsed, dict) or not flt.data_json.matches(parsed):
-                        continue
-                else:
-                    assert flt.data_plain is not None
-                    text = data.decode(errors="replace") if isinstance(data, bytes) else data
-                    if isinstance(parsed, dict) or not flt.data_plain(text):
-                        continue
+                if parsed is None or not flt.data_json(parsed):
+                    continue
+            elif flt.data_plain is not None:
+                if parsed is _MISSING:
+                    parsed = _parse(data)
+                if parsed is not None:
+                    continue  # a JSON object: a list pattern does not apply
+                text = data.decode(errors="replace") if isinstance(data, bytes) else data
+                assert isinstance(text, str)
+                if not flt.data_plain(text):
+                    continue
             return True
         return False
 
 
-def _parse(data: bytes | str) -> Any:
+# json.loads without its per-call Python layers (two whitespace regex matches, its argument checks):
+# the same C scanner and the same rules, so the same result for every text. What json.loads does to
+# bytes (the encoding it detects, 'surrogatepass') is done here too.
+_SCAN: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+_WHITESPACE: Callable[[str, int], re.Match[str]] = json.decoder.WHITESPACE.match  # type: ignore[attr-defined]
+_ENCODING_SIGNS = (b"{", b"\x00", b"\xef", b"\xfe", b"\xff")
+
+
+def _parse(data: bytes | str | dict[str, Any]) -> dict[str, Any] | None:
     """The data as a JSON object, or None when it is plain text (or JSON that isn't an object)."""
-    # A JSON object's text starts with "{" after JSON's whitespace: plain text (an SQS body for a list
-    # pattern) is told apart without a failed parse and its exception, once per record. Bytes that may
-    # be UTF-16/32 or carry a BOM (json.loads detects those) still go to the parser.
-    if isinstance(data, str):
-        if data.lstrip(" \t\n\r")[:1] != "{":
+    if isinstance(data, dict):
+        return data
+    if isinstance(data, bytes):
+        if data[:1] == b"{" and data[1:2] != b"\x00":
+            encoding = "utf-8"  # what json.detect_encoding says of these bytes, without the call
+        elif data.lstrip(b" \t\n\r")[:1] not in _ENCODING_SIGNS:
+            # Neither a JSON object in UTF-8 nor bytes that may be UTF-16/32 or carry a BOM.
             return None
-    elif data.lstrip(b" \t\n\r")[:1] not in (b"{", b"\x00", b"\xef", b"\xfe", b"\xff"):
-        return None
+        else:
+            encoding = json.detect_encoding(data)
+        try:
+            text = data.decode(encoding, "surrogatepass")
+        except UnicodeDecodeError:
+            return None
+    else:
+        text = data
+    # A JSON object's text starts with "{" after JSON's whitespace: plain text (an SQS body for a list
+    # pattern) is told apart without a failed parse and its exception.
+    start = 0
+    if text[:1] != "{":
+        stripped = text.lstrip(" \t\n\r")
+        if stripped[:1] != "{":
+            return None
+        start = len(text) - len(stripped)
     try:
-        value = json.loads(data)
-    except (ValueError, RecursionError):
+        value, end = _SCAN(text, start)
+    except (StopIteration, ValueError, RecursionError):
         return None
-    return value if isinstance(value, dict) else None
+    if end != len(text) and _WHITESPACE(text, end).end() != len(text):
+        return None  # json.loads's "Extra data"
+    return value  # type: ignore[no-any-return]
 
 
 def compile_criteria(criteria: dict[str, Any] | None, *, data_key: str, stream: bool) -> Criteria | None:
