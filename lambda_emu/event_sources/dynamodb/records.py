@@ -15,9 +15,11 @@ from typing import TYPE_CHECKING
 
 from lambda_emu.emulator.services.dynamodb.streams import StreamRegistry, stream_record
 from lambda_emu.emulator.services.kinesis.streams import StreamRecord
-from lambda_emu.event_sources.kinesis.records import RecordFormat
+from lambda_emu.event_sources.kinesis.records import NO_FIELDS, RecordFormat
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from lambda_emu.emulator.platform.journal import Source
 
 
@@ -38,10 +40,13 @@ class DynamoDBRecordFormat(RecordFormat):
     def event_record(self, record: StreamRecord, shard_id: str, suffix: str) -> str:
         return json.dumps(self._document(record), separators=(",", ":"))
 
-    def filter_input(self, record: StreamRecord, region: str, source_arn: str) -> tuple[dict[str, object], bytes]:
+    def filter_input(self, record: StreamRecord, region: str, source_arn: str, metadata: bool = True,
+                     ) -> tuple[Mapping[str, object], bytes | dict[str, object]]:
+        # ``dynamodb`` is handed over parsed (it is JSON's own output), not dumped for the matcher to parse.
         document = self._document(record)
         dynamodb = document.pop("dynamodb")
-        return document, json.dumps(dynamodb).encode()
+        assert isinstance(dynamodb, dict)
+        return (document if metadata else NO_FIELDS), dynamodb
 
     def sequence_number(self, record: StreamRecord) -> str:
         return str(record.counter)

@@ -117,8 +117,9 @@ class ShardReader:
             if not records:
                 break
             if keep is not None:
+                single = self.lanes[0] if len(self.lanes) == 1 else None
                 for record in records:
-                    lane = self.lane_for(record)
+                    lane = single or self.lane_for(record)
                     if record.counter > lane.skip_until:
                         if keep(record):
                             lane.buffer.append(record)

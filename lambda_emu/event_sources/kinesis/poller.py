@@ -257,7 +257,7 @@ class KinesisPoller:
     async def _run(self, lane: Lane) -> None:
         try:
             while not (self._stopped or lane.closed):
-                for other in lane.shard.fill(self._keep if self.mapping.filters is not None else None):
+                for other in lane.shard.fill(self._keeper()):
                     if other is not lane:
                         self._kick(other)
                 function = self.functions.routed(self.mapping.function_arn)  # an alias picks its version
@@ -281,14 +281,16 @@ class KinesisPoller:
 
     # ---- cutting batches -----------------------------------------------------------------------
 
-    def _keep(self, record: StreamRecord) -> bool:
-        """Does a filter match the record? ``data`` is matched decoded; the other fields as Lambda's
-        event shows them (docs/aws-behaviour.md §Event filtering)."""
+    def _keeper(self) -> Callable[[StreamRecord], bool] | None:
+        """Does a filter match a record (None: the mapping has no filters)? ``data`` is matched decoded;
+        the other fields as Lambda's event shows them, built only when a pattern names one
+        (docs/aws-behaviour.md §Event filtering). Looked up once per read, not per record."""
         filters = self.mapping.filters
         if filters is None:
-            return True
-        fields, data = self.format.filter_input(record, self.region, self._stream_arn)
-        return filters.matches(fields, data)
+            return None
+        matches, filter_input = filters.matches, self.format.filter_input
+        region, arn, metadata = self.region, self._stream_arn, filters.needs_metadata
+        return lambda record: matches(*filter_input(record, region, arn, metadata))
 
     def _skip_filtered(self, lane: Lane) -> None:
         """Move the checkpoint past filtered-out records that nothing undelivered precedes (the lane has

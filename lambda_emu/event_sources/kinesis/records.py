@@ -7,11 +7,14 @@ from binascii import b2a_base64
 from collections import deque
 from datetime import UTC, datetime
 from json.encoder import encode_basestring_ascii
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Protocol
 
 from lambda_emu.emulator.services.kinesis.streams import StreamRecord
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from lambda_emu.emulator.platform.journal import Source
     from lambda_emu.emulator.services.kinesis.streams import Stream
 
@@ -21,6 +24,8 @@ MAX_BATCH_BYTES = 6 * 1024 * 1024
 
 
 ENVELOPE_BYTES = len('{"Records":[]}')
+#: A record's fields for FilterCriteria when no pattern names one.
+NO_FIELDS: Mapping[str, object] = MappingProxyType({})
 
 
 def event_record(record: StreamRecord, shard_id: str, suffix: str) -> str:
@@ -75,8 +80,12 @@ class RecordFormat:
     def event_record(self, record: StreamRecord, shard_id: str, suffix: str) -> str:
         return event_record(record, shard_id, suffix)
 
-    def filter_input(self, record: StreamRecord, region: str, source_arn: str) -> tuple[dict[str, object], bytes]:
-        """(the record's metadata as Lambda's event shows it, the data a pattern's data key matches)."""
+    def filter_input(self, record: StreamRecord, region: str, source_arn: str, metadata: bool = True,
+                     ) -> tuple[Mapping[str, object], bytes | dict[str, object]]:
+        """(the record's metadata as Lambda's event shows it, the data a pattern's data key matches).
+        ``metadata`` False: no pattern names a field beside the data, so none is built."""
+        if not metadata:
+            return NO_FIELDS, record.data
         fields: dict[str, object] = {
             "kinesisSchemaVersion": "1.0",
             "partitionKey": record.partition_key,
