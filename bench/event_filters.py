@@ -27,6 +27,8 @@ import json
 import statistics
 import time
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import psutil
@@ -79,7 +81,24 @@ def _cpu(process: Any) -> float:
     return float(times.user + times.system)
 
 
-def _sqs(n: int, rounds: int) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+#: Per variant, the rate (records consumed per second) of each round, and the server's CPU µs per record.
+Measured = tuple[dict[str, list[float]], dict[str, list[float]]]
+
+
+@dataclass
+class _Pipeline:
+    """One source's mapping, ready to measure: how to put ``n`` records behind it, and what to wait
+    for after each variant."""
+
+    name: str
+    mapping: str
+    filters: dict[str, dict[str, Any]]
+    put: Callable[[int], object]
+    settled: Callable[[], bool] = lambda: True
+
+
+def _measure(setup: Callable[[EmuServer, Any, CountDir], _Pipeline], n: int, rounds: int, warm_up: int) -> Measured:
+    """The rounds of one source: every variant per round, interleaved (see the module's docstring)."""
     rates: dict[str, list[float]] = {v: [] for v in VARIANTS}
     cpu: dict[str, list[float]] = {v: [] for v in VARIANTS}
     counts = CountDir()
@@ -87,74 +106,55 @@ def _sqs(n: int, rounds: int) -> tuple[dict[str, list[float]], dict[str, list[fl
         with EmuServer() as server:
             process = psutil.Process(server.pid)
             lam = server.client("lambda")
-            sqs = server.client("sqs")
-            name = create_function(lam, f"bench-filter-sqs-{uuid.uuid4().hex[:8]}", HANDLER,
-                                   Environment={"Variables": {"BENCH_COUNT_DIR": counts.path}})
-            url, arn = queue(sqs, f"bench-filter-{uuid.uuid4().hex[:8]}")
-            mapping = lam.create_event_source_mapping(FunctionName=name, EventSourceArn=arn, BatchSize=10)["UUID"]
-            _state(lam, mapping, "Enabled")
-            asyncio.run(send_batches(server.endpoint, url, 200, message_body=_sqs_body))  # warm-up
-            if not wait_until(lambda: counts.total() >= 200, 30):
-                raise RuntimeError(f"warm-up: {counts.total()} of 200 records handled")
+            pipeline = setup(server, lam, counts)
+            _state(lam, pipeline.mapping, "Enabled")
+            pipeline.put(warm_up)
+            if not wait_until(lambda: counts.total() >= warm_up, 30):
+                raise RuntimeError(f"{pipeline.name} warm-up: {counts.total()} of {warm_up} records handled")
             for r in range(rounds):
                 for variant in _order(r):
-                    _set(lam, mapping, False, SQS_FILTERS[variant])
+                    _set(lam, pipeline.mapping, False, pipeline.filters[variant])
                     counts.reset()
-                    asyncio.run(send_batches(server.endpoint, url, n, message_body=_sqs_body))
+                    pipeline.put(n)
                     want = n // 2 if variant == "half" else n
                     t0, c0 = time.perf_counter(), _cpu(process)
-                    _set(lam, mapping, True)
+                    _set(lam, pipeline.mapping, True)
                     done = wait_until(lambda want=want: counts.total() >= want, 60, 0.005)
                     rates[variant].append(n / (time.perf_counter() - t0))
                     cpu[variant].append((_cpu(process) - c0) / n * 1e6)
                     if not done:
-                        raise RuntimeError(f"sqs {variant}: {counts.total()} of {want} records handled")
-                    # Still enabled: the last dropped messages are deleted too before the next variant.
-                    if not wait_until(lambda: _queue_empty(sqs, url), 10, 0.05):
-                        raise RuntimeError(f"sqs {variant}: the queue was not emptied")
+                        raise RuntimeError(f"{pipeline.name} {variant}: {counts.total()} of {want} records handled")
+                    # Still enabled: e.g. the last dropped SQS messages are deleted before the next variant.
+                    if not wait_until(pipeline.settled, 10, 0.05):
+                        raise RuntimeError(f"{pipeline.name} {variant}: the source did not settle")
     finally:
         counts.cleanup()
     return rates, cpu
 
 
-def _kinesis(n: int, rounds: int) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
-    rates: dict[str, list[float]] = {v: [] for v in VARIANTS}
-    cpu: dict[str, list[float]] = {v: [] for v in VARIANTS}
-    counts = CountDir()
-    try:
-        with EmuServer() as server:
-            process = psutil.Process(server.pid)
-            lam = server.client("lambda")
-            kinesis = server.client("kinesis")
-            name = create_function(lam, f"bench-filter-kin-{uuid.uuid4().hex[:8]}", COUNTING,
-                                   Environment={"Variables": {"BENCH_COUNT_DIR": counts.path}})
-            stream, arn = _stream(kinesis, 4)
-            mapping = lam.create_event_source_mapping(FunctionName=name, EventSourceArn=arn, BatchSize=100,
-                                                      StartingPosition="TRIM_HORIZON")["UUID"]
-            _state(lam, mapping, "Enabled")
-            asyncio.run(put_records(server.endpoint, stream, 2000, data=_kinesis_data))  # warm-up
-            if not wait_until(lambda: counts.total() >= 2000, 30):
-                raise RuntimeError(f"warm-up: {counts.total()} of 2000 records handled")
-            for r in range(rounds):
-                for variant in _order(r):
-                    _set(lam, mapping, False, KINESIS_FILTERS[variant])
-                    counts.reset()
-                    asyncio.run(put_records(server.endpoint, stream, n, data=_kinesis_data))
-                    want = n // 2 if variant == "half" else n
-                    t0, c0 = time.perf_counter(), _cpu(process)
-                    _set(lam, mapping, True)
-                    done = wait_until(lambda want=want: counts.total() >= want, 60, 0.005)
-                    rates[variant].append(n / (time.perf_counter() - t0))
-                    cpu[variant].append((_cpu(process) - c0) / n * 1e6)
-                    if not done:
-                        raise RuntimeError(f"kinesis {variant}: {counts.total()} of {want} records handled")
-    finally:
-        counts.cleanup()
-    return rates, cpu
+def _sqs(server: EmuServer, lam: Any, counts: CountDir) -> _Pipeline:
+    sqs = server.client("sqs")
+    name = create_function(lam, f"bench-filter-sqs-{uuid.uuid4().hex[:8]}", HANDLER,
+                           Environment={"Variables": {"BENCH_COUNT_DIR": counts.path}})
+    url, arn = queue(sqs, f"bench-filter-{uuid.uuid4().hex[:8]}")
+    mapping = lam.create_event_source_mapping(FunctionName=name, EventSourceArn=arn, BatchSize=10)["UUID"]
+    return _Pipeline("sqs", mapping, SQS_FILTERS,
+                     lambda n: asyncio.run(send_batches(server.endpoint, url, n, message_body=_sqs_body)),
+                     lambda: _queue_empty(sqs, url))
 
 
-def _rows(source: str, unit: str, n: int, measured: tuple[dict[str, list[float]], dict[str, list[float]]],
-          ) -> list[Result]:
+def _kinesis(server: EmuServer, lam: Any, counts: CountDir) -> _Pipeline:
+    kinesis = server.client("kinesis")
+    name = create_function(lam, f"bench-filter-kin-{uuid.uuid4().hex[:8]}", COUNTING,
+                           Environment={"Variables": {"BENCH_COUNT_DIR": counts.path}})
+    stream, arn = _stream(kinesis, 4)
+    mapping = lam.create_event_source_mapping(FunctionName=name, EventSourceArn=arn, BatchSize=100,
+                                              StartingPosition="TRIM_HORIZON")["UUID"]
+    return _Pipeline("kinesis", mapping, KINESIS_FILTERS,
+                     lambda n: asyncio.run(put_records(server.endpoint, stream, n, data=_kinesis_data)))
+
+
+def _rows(source: str, unit: str, n: int, measured: Measured) -> list[Result]:
     rates, cpu = measured
     none = rates["none"]
     rows = [Result(NAME, f"{source}: backlog of {n:,}, no filters (median)", statistics.median(none), unit,
@@ -184,5 +184,5 @@ def _rows(source: str, unit: str, n: int, measured: tuple[dict[str, list[float]]
 def run(quick: bool = False) -> list[Result]:
     rounds = 2 if quick else 6
     sqs_n, kinesis_n = (1000, 4000) if quick else (2000, 10_000)
-    return (_rows("SQS", "msg/s", sqs_n, _sqs(sqs_n, rounds))
-            + _rows("Kinesis", "records/s", kinesis_n, _kinesis(kinesis_n, rounds)))
+    return (_rows("SQS", "msg/s", sqs_n, _measure(_sqs, sqs_n, rounds, warm_up=200))
+            + _rows("Kinesis", "records/s", kinesis_n, _measure(_kinesis, kinesis_n, rounds, warm_up=2000)))
