@@ -20,7 +20,7 @@ import json
 import operator
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
@@ -148,6 +148,7 @@ def _operator(spec: dict[str, Any]) -> Leaf:
 
 
 def _leaf(values: list[Any]) -> Leaf:
+    """A pattern's list of values: the record's value matches one of them."""
     if not values:
         raise FilterPatternError("an empty list matches nothing")
     tests: list[Leaf] = []
@@ -161,19 +162,18 @@ def _leaf(values: list[Any]) -> Leaf:
             raise FilterPatternError("a list holds values or operator objects")
     if plain:
         tests.append(_equals(plain))
-    one = _any_of(tests)
-
-    def leaf(value: Any) -> bool:
-        if isinstance(value, list):
-            # An array in the record matches when one of its elements does.
-            return any(map(one, value))
-        return one(value)
-
-    return leaf
+    return _any_of(tests)
 
 
 def _has(key: str, leaf: Leaf) -> Match:
-    return lambda record: leaf(record.get(key, _MISSING))
+    def has(record: Mapping[str, Any]) -> bool:
+        value = record.get(key, _MISSING)
+        if isinstance(value, list):
+            # An array in the record matches when one of its elements does.
+            return any(map(leaf, value))
+        return leaf(value)
+
+    return has
 
 
 def _within(key: str, child: Match) -> Match:
@@ -249,25 +249,45 @@ def _compile_one(text: Any, data_key: str, stream: bool) -> _Filter:
     return _Filter(_node(rest) if rest else None, data_json, data_plain)
 
 
+#: ``Criteria.matches``: (the record's metadata, its data) → does a filter match?
+Matcher = Callable[[Mapping[str, Any], bytes | str | dict[str, Any]], bool]
+
+
 @dataclass(frozen=True)
 class Criteria:
-    """A mapping's compiled filters (at least one)."""
+    """A mapping's compiled filters (at least one).
+
+    ``matches(record, data)``: does one filter match? ``record`` is the record's metadata as Lambda
+    shows it; ``data`` its body (SQS) or decoded data (Kinesis), parsed as JSON once, and only when a
+    pattern needs it (a dict is data already parsed: DynamoDB's ``dynamodb``)."""
 
     filters: tuple[_Filter, ...]
     data_key: str
+    #: Does a pattern name a field beside the data key? When none does, a poller may pass an empty
+    #: record instead of building the record's fields for the match.
+    needs_metadata: bool = field(init=False)
+    #: A closure built for these filters, not a method: it runs once per record a mapping reads.
+    matches: Matcher = field(init=False, repr=False, compare=False)
 
-    @property
-    def needs_metadata(self) -> bool:
-        """Does a pattern name a field beside the data key? When none does, a poller may pass an empty
-        record instead of building the record's fields for the match."""
-        return any(flt.metadata is not None for flt in self.filters)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "needs_metadata", any(flt.metadata is not None for flt in self.filters))
+        object.__setattr__(self, "matches", _matcher(self.filters))
 
-    def matches(self, record: Mapping[str, Any], data: bytes | str | dict[str, Any]) -> bool:
-        """Does one filter match? ``record`` is the record's metadata as Lambda shows it; ``data`` its
-        body (SQS) or decoded data (Kinesis), parsed as JSON once, and only when a pattern needs it
-        (a dict is data already parsed: DynamoDB's ``dynamodb``)."""
+
+def _matcher(filters: tuple[_Filter, ...]) -> Matcher:
+    if len(filters) == 1 and filters[0].metadata is None and filters[0].data_json is not None:
+        # The commonest criteria, one pattern on the data alone: no loop, no parse kept for a next filter.
+        data_json = filters[0].data_json
+
+        def data_only(record: Mapping[str, Any], data: bytes | str | dict[str, Any]) -> bool:
+            parsed = _parse(data)
+            return parsed is not None and data_json(parsed)
+
+        return data_only
+
+    def any_filter(record: Mapping[str, Any], data: bytes | str | dict[str, Any]) -> bool:
         parsed: Any = _MISSING
-        for flt in self.filters:
+        for flt in filters:
             if flt.metadata is not None and not flt.metadata(record):
                 continue
             if flt.data_json is not None:
@@ -287,6 +307,8 @@ class Criteria:
             return True
         return False
 
+    return any_filter
+
 
 # json.loads without its per-call Python layers (two whitespace regex matches, its argument checks):
 # the same C scanner and the same rules, so the same result for every text. What json.loads does to
@@ -298,8 +320,6 @@ _ENCODING_SIGNS = (b"{", b"\x00", b"\xef", b"\xfe", b"\xff")
 
 def _parse(data: bytes | str | dict[str, Any]) -> dict[str, Any] | None:
     """The data as a JSON object, or None when it is plain text (or JSON that isn't an object)."""
-    if isinstance(data, dict):
-        return data
     if isinstance(data, bytes):
         if data[:1] == b"{" and data[1:2] != b"\x00":
             encoding = "utf-8"  # what json.detect_encoding says of these bytes, without the call
@@ -312,8 +332,10 @@ def _parse(data: bytes | str | dict[str, Any]) -> dict[str, Any] | None:
             text = data.decode(encoding, "surrogatepass")
         except UnicodeDecodeError:
             return None
-    else:
+    elif isinstance(data, str):
         text = data
+    else:
+        return data
     # A JSON object's text starts with "{" after JSON's whitespace: plain text (an SQS body for a list
     # pattern) is told apart without a failed parse and its exception.
     start = 0
