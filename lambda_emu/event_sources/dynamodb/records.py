@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from lambda_emu.emulator.services.dynamodb.streams import StreamRegistry, stream_record
 from lambda_emu.emulator.services.kinesis.streams import StreamRecord
-from lambda_emu.event_sources.kinesis.records import NO_FIELDS, RecordFormat
+from lambda_emu.event_sources.kinesis.records import RecordFormat
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -40,13 +40,18 @@ class DynamoDBRecordFormat(RecordFormat):
     def event_record(self, record: StreamRecord, shard_id: str, suffix: str) -> str:
         return json.dumps(self._document(record), separators=(",", ":"))
 
-    def filter_input(self, record: StreamRecord, region: str, source_arn: str, metadata: bool = True,
+    def filter_data(self, record: StreamRecord) -> bytes | dict[str, object]:
+        # ``dynamodb`` goes to the matcher parsed (it is JSON's own output), not dumped for it to parse again.
+        dynamodb = self._document(record)["dynamodb"]
+        assert isinstance(dynamodb, dict)
+        return dynamodb
+
+    def filter_input(self, record: StreamRecord, region: str, source_arn: str,
                      ) -> tuple[Mapping[str, object], bytes | dict[str, object]]:
-        # ``dynamodb`` is handed over parsed (it is JSON's own output), not dumped for the matcher to parse.
         document = self._document(record)
         dynamodb = document.pop("dynamodb")
         assert isinstance(dynamodb, dict)
-        return (document if metadata else NO_FIELDS), dynamodb
+        return document, dynamodb
 
     def sequence_number(self, record: StreamRecord) -> str:
         return str(record.counter)

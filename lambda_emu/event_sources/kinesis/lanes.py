@@ -116,10 +116,19 @@ class ShardReader:
             records = self.stream.read(self.shard_id, self.cursor, limit=READ_CHUNK)
             if not records:
                 break
-            if keep is not None:
-                single = self.lanes[0] if len(self.lanes) == 1 else None
+            if keep is not None and len(self.lanes) == 1:
+                lane = self.lanes[0]
+                skip = lane.skip_until
+                if records[-1].counter > skip:
+                    kept, dropped, before = lane.buffer.append, lane.filtered.append, len(lane.filtered)
+                    for record in records:
+                        if record.counter > skip:
+                            (kept if keep(record) else dropped)(record)
+                    lane.filtered_count += len(lane.filtered) - before
+                    fed.add(0)
+            elif keep is not None:
                 for record in records:
-                    lane = single or self.lane_for(record)
+                    lane = self.lane_for(record)
                     if record.counter > lane.skip_until:
                         if keep(record):
                             lane.buffer.append(record)

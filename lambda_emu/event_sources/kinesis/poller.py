@@ -53,6 +53,7 @@ from lambda_emu.event_sources.kinesis.records import (
     ENVELOPE_BYTES,
     KINESIS,
     MAX_BATCH_BYTES,
+    NO_FIELDS,
     RecordFormat,
     fills_payload,
     json_bool,
@@ -288,9 +289,12 @@ class KinesisPoller:
         filters = self.mapping.filters
         if filters is None:
             return None
-        matches, filter_input = filters.matches, self.format.filter_input
-        region, arn, metadata = self.region, self._stream_arn, filters.needs_metadata
-        return lambda record: matches(*filter_input(record, region, arn, metadata))
+        matches = filters.matches
+        if not filters.needs_metadata:
+            data = self.format.filter_data
+            return lambda record: matches(NO_FIELDS, data(record))
+        filter_input, region, arn = self.format.filter_input, self.region, self._stream_arn
+        return lambda record: matches(*filter_input(record, region, arn))
 
     def _skip_filtered(self, lane: Lane) -> None:
         """Move the checkpoint past filtered-out records that nothing undelivered precedes (the lane has

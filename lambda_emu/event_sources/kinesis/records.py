@@ -80,12 +80,13 @@ class RecordFormat:
     def event_record(self, record: StreamRecord, shard_id: str, suffix: str) -> str:
         return event_record(record, shard_id, suffix)
 
-    def filter_input(self, record: StreamRecord, region: str, source_arn: str, metadata: bool = True,
+    def filter_data(self, record: StreamRecord) -> bytes | dict[str, object]:
+        """The data a pattern's data key matches (when no pattern names another field)."""
+        return record.data
+
+    def filter_input(self, record: StreamRecord, region: str, source_arn: str,
                      ) -> tuple[Mapping[str, object], bytes | dict[str, object]]:
-        """(the record's metadata as Lambda's event shows it, the data a pattern's data key matches).
-        ``metadata`` False: no pattern names a field beside the data, so none is built."""
-        if not metadata:
-            return NO_FIELDS, record.data
+        """(the record's metadata as Lambda's event shows it, the data a pattern's data key matches)."""
         fields: dict[str, object] = {
             "kinesisSchemaVersion": "1.0",
             "partitionKey": record.partition_key,
