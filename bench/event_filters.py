@@ -11,9 +11,11 @@ matching record handled) three times on the same mapping, only its FilterCriteri
 - ``half``: a filter every other record matches (the rest deleted from the queue / skipped past by
   the checkpoint); its rate counts every record consumed, matched or dropped.
 
-The variants are interleaved in each round, the order reversed every other round (none, all, half,
-half, all, none, ...), so the machine's load falls on all of them alike; the ratio is the median of
-the per-round ratios, each against the same round's ``none``. Beside the wall-clock rate, the
+The variants are interleaved in each round, and every six rounds each variant runs twice in each
+place of a round (all six orders: a run with no filter at all in every variant's place showed the
+second place of a round costing 10-63 % more server CPU per record, whatever ran there), so neither the machine's
+load nor the place favours one; the ratio is the median of the per-round ratios, each against the same
+round's ``none``. Beside the wall-clock rate, the
 server process's CPU time (user + system, psutil) per record consumed: on a shared machine the
 wall-clock rate swings with other people's load, the server's own CPU per record much less, and it
 is what the filters add (the functions' runtimes are other processes, the same work in each variant).
@@ -25,6 +27,7 @@ a component measure that the machine's load moves far less.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import statistics
 import time
@@ -58,8 +61,12 @@ KINESIS_FILTERS = {
 VARIANTS = ["none", "all", "half"]
 
 
+#: Every order of the three variants: each variant twice in each place of a round over six rounds.
+ORDERS = [list(order) for order in itertools.permutations(VARIANTS)]
+
+
 def _order(round_: int) -> list[str]:
-    return VARIANTS if round_ % 2 == 0 else VARIANTS[::-1]
+    return ORDERS[round_ % len(ORDERS)]
 
 
 def _sqs_body(i: int) -> str:
