@@ -5,30 +5,27 @@ StartingPosition (or its checkpoint) into *lanes*: one lane per shard, or Parall
 lanes with records assigned by partition key (a stable hash), so each key stays in order while up to
 N batches of a shard run at once. A lane works through its records in order:
 
-- a batch is cut when BatchSize records are there, the batching window (MaximumBatchingWindowInSeconds,
-  opened when the lane has records and nothing running) ends, or the event would pass 6 MB;
+- a batch is cut (:mod:`.batching`: BatchSize, the batching window, 6 MB, tumbling windows' bounds);
 - before each invoke, records older than MaximumRecordAgeInSeconds (or past the stream's retention)
-  are dropped to the on-failure destination with RecordAgeExceeded;
+  are dropped to the on-failure destination with RecordAgeExceeded (the record: :mod:`.on_failure`);
 - the batch is invoked synchronously through the invoker (fresh request ID, source "kinesis"); the
   result is read and the next step decided by the pure rules of :mod:`.retry_policy` (backoff, bisect,
   partial batch responses, retry exhaustion — documented there);
 - while a batch waits for a retry the lane is blocked; other lanes and shards keep flowing.
 
-Tumbling windows (TumblingWindowInSeconds > 0) use one lane per shard: windows are aligned to
-multiples of the window length on the records' arrival times; batches never span two windows; the
-state returned by each invoke is handed to the next one of the window; at the window's end (a clock
-timer) a final invoke with no records carries ``isFinalInvokeForWindow: true``. A state above 1 MB
-ends the window early: a final invoke with ``isWindowTerminatedEarly: true``, then the same window
-continues with a fresh state.
+Tumbling windows (TumblingWindowInSeconds > 0, :mod:`.windows`) use one lane per shard; the state
+returned by each invoke is handed to the next one of the window, and the window's end brings a final
+invoke with no records.
 
 Event-driven on the clock: a lane runs when records arrive (the stream's listener), when a retry or
 batching-window timer fires, or when a tumbling window ends; otherwise nothing runs and nothing is
 scheduled, so a manual clock settles. Checkpoints (per lane, per shard) live on the mapping, so a
 disabled and re-enabled mapping resumes where it stopped.
 
-The shard readers, lanes and batches are in :mod:`.lanes`, the event's JSON in :mod:`.records`, the
-retry rules in :mod:`.retry_policy`. What is left here (some 600 lines) is one driver: each method is
-a step of the same per-lane cycle (cut, invoke, decide, checkpoint or discard), which reads best whole.
+The shard readers, lanes and batches are in :mod:`.lanes`, the event's JSON in :mod:`.records`. What
+is left here is the driver: the lanes' life (start, resharding, kicks) and each step of the same
+per-lane cycle (invoke, decide, checkpoint or discard); what the journal records of a batch is in
+:mod:`.journal_entries`.
 """
 
 from __future__ import annotations
@@ -42,34 +39,29 @@ from lambda_emu.emulator.platform.arns import arn_service
 from lambda_emu.emulator.platform.clock import iso8601
 from lambda_emu.emulator.platform.logging import get_logger
 from lambda_emu.emulator.services.kinesis.streams import StreamRecord
+from lambda_emu.event_sources.kinesis.batching import BatchCutter, record_suffix
+from lambda_emu.event_sources.kinesis.journal_entries import batch_decision, batch_detail
 from lambda_emu.event_sources.kinesis.lanes import (
     Batch,
     Lane,
     ShardReader,
-    TumblingWindow,
     sequence_counter,
 )
+from lambda_emu.event_sources.kinesis.on_failure import failure_record
 from lambda_emu.event_sources.kinesis.records import (
-    ENVELOPE_BYTES,
     KINESIS,
-    MAX_BATCH_BYTES,
     NO_FIELDS,
     RecordFormat,
-    fills_payload,
-    json_bool,
-    window_time,
 )
 from lambda_emu.event_sources.kinesis.retry_policy import (
     Condition,
-    Decision,
-    Response,
     StreamRetryConfig,
     classify,
     decide,
     expired_prefix,
     throttle_retry_at,
-    window_state_too_large,
 )
+from lambda_emu.event_sources.kinesis.windows import close_window, keep_window_state, window_fields
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -87,12 +79,6 @@ log = get_logger("kinesis-esm")
 
 PROBLEM = "PROBLEM: Function call failed"
 OK = "OK"
-
-
-# ---- batches ----------------------------------------------------------------------------------
-
-
-# ---- the poller -------------------------------------------------------------------------------
 
 
 class KinesisPoller:
@@ -118,6 +104,8 @@ class KinesisPoller:
         self.shards: list[ShardReader] = []
         self._layout: tuple[int, int] | None = None  # (lanes per shard, tumbling window) of the lanes
         self._stopped = False
+        self.batches = BatchCutter(mapping, clock, record_format, region=region, wake=self._kick,
+                                   skip_filtered=self._skip_filtered)
 
     # ---- EventSourceDriver -------------------------------------------------------------------
 
@@ -307,137 +295,8 @@ class KinesisPoller:
             self._checkpoint(lane, last)
 
     def _next_batch(self, lane: Lane, function: Function) -> Batch | None:
-        if lane.work:
-            return lane.work[0]
-        if lane.filtered:
-            self._skip_filtered(lane)
-        now = self.clock.now()
-        self._drop_past_retention(lane, now)
-        window = lane.window
-        if self.mapping.tumbling_window > 0:
-            in_window = bool(lane.buffer) and window is not None and lane.buffer[0].approximate_arrival < window.end
-            if window is not None and window.final_due and not in_window:
-                batch = Batch([], [], final=True, terminated_early=window.terminated_early)
-                lane.work.append(batch)
-                return batch
-            if not lane.buffer:
-                return None
-            if window is not None and not in_window:
-                # Records past the window's end are there: the window is over.
-                window.final_due = True
-                return self._next_batch(lane, function)
-            if window is None:
-                window = self._open_window(lane, lane.buffer[0].approximate_arrival, now)
-        elif not lane.buffer:
-            return None
-        limit = window.end if window is not None else None
-        size_limit = self.mapping.batch_size
-        available = self._count_available(lane, size_limit, limit)
-        window_over = window is not None and (window.final_due or now >= window.end)
-        if (
-            available < size_limit
-            and self.mapping.maximum_batching_window > 0
-            and not window_over
-            and not fills_payload(lane.buffer, available)
-        ):
-            # The batching window opens when the lane has records and nothing running (AWS: "the next
-            # batching window begins as soon as the previous function invocation completes").
-            if lane.batching_since is None:
-                lane.batching_since = now
-            closes = lane.batching_since + self.mapping.maximum_batching_window
-            if now < closes:
-                if lane.batching_timer is None:
-                    lane.batching_timer = self.clock.call_at(closes, lambda: self._batching_window_closed(lane))
-                return None
-        lane.batching_since = None
-        if lane.batching_timer is not None:
-            lane.batching_timer.cancel()
-            lane.batching_timer = None
-        batch = self._cut(lane, function, available)
-        lane.work.append(batch)
-        return batch
-
-    @staticmethod
-    def _count_available(lane: Lane, size_limit: int, window_end: float | None) -> int:
-        if window_end is None:
-            return min(len(lane.buffer), size_limit)
-        count = 0
-        for record in lane.buffer:
-            if count >= size_limit or record.approximate_arrival >= window_end:
-                break
-            count += 1
-        return count
-
-    def _cut(self, lane: Lane, function: Function, count: int) -> Batch:
-        """The next batch: the first ``count`` buffered records, cut short at 6 MB."""
-        suffix = self._record_suffix(function.role)
-        shard_id = lane.shard.shard_id
-        buffer = lane.buffer
-        # Whole-batch list operations: this runs for every record the mapping delivers.
-        records = [buffer.popleft() for _ in range(count)]
-        to_json = self.format.event_record
-        fragments = [to_json(record, shard_id, suffix) for record in records]
-        total = ENVELOPE_BYTES + sum(map(len, fragments)) + len(fragments)
-        if total > MAX_BATCH_BYTES:
-            # Keep the longest prefix within 6 MB (at least one record); the rest goes back, in order.
-            total, keep = ENVELOPE_BYTES, 0
-            for keep, fragment in enumerate(fragments):  # noqa: B007 - ``keep`` is used after the loop
-                total += len(fragment) + 1
-                if keep and total > MAX_BATCH_BYTES:
-                    break
-            else:
-                keep = len(fragments)
-            buffer.extendleft(reversed(records[keep:]))
-            del records[keep:], fragments[keep:]
-        return Batch(records, fragments)
-
-    def _record_suffix(self, role: str) -> str:
-        """The fields every record of the mapping shares, JSON-encoded once per batch."""
-        return (
-            f'"invokeIdentityArn":{json.dumps(role)},"awsRegion":{json.dumps(self.region)},'
-            f'"eventSourceARN":{json.dumps(self._stream_arn)}'
-        )
-
-    def _drop_past_retention(self, lane: Lane, now: float) -> None:
-        """Records the stream no longer keeps are gone, as they would be for a GetRecords poller."""
         assert self.stream is not None
-        horizon = now - self.stream.retention_hours * 3600
-        buffer = lane.buffer
-        while buffer and buffer[0].approximate_arrival < horizon:
-            buffer.popleft()
-
-    def _batching_window_closed(self, lane: Lane) -> None:
-        lane.batching_timer = None
-        self._kick(lane)
-
-    # ---- tumbling windows ----------------------------------------------------------------------
-
-    def _open_window(self, lane: Lane, arrival: float, now: float) -> TumblingWindow:
-        length = self.mapping.tumbling_window
-        start = float(int(arrival // length) * length)
-        window = TumblingWindow(start, start + length)
-        lane.window = window
-        if window.end <= now:
-            window.final_due = True
-        else:
-            window.timer = self.clock.call_at(window.end, lambda: self._window_ended(lane, window))
-        return window
-
-    def _window_ended(self, lane: Lane, window: TumblingWindow) -> None:
-        window.timer = None
-        if lane.window is window:
-            window.final_due = True
-            self._kick(lane)
-
-    def _window_fields(self, lane: Lane, batch: Batch) -> str:
-        window = lane.window
-        assert window is not None
-        return (
-            f',"window":{{"start":"{window_time(window.start)}","end":"{window_time(window.end)}"}},'
-            f'"state":{json.dumps(window.state, separators=(",", ":"))},'
-            f'"shardId":"{self._shard_name(lane)}","eventSourceARN":{json.dumps(self._stream_arn)},'
-            f'"isFinalInvokeForWindow":{json_bool(batch.final)},"isWindowTerminatedEarly":{json_bool(batch.terminated_early)}'
-        )
+        return self.batches.next_batch(lane, function.role, self.stream, self._stream_arn)
 
     # ---- one invocation ------------------------------------------------------------------------
 
@@ -460,7 +319,7 @@ class KinesisPoller:
                 return
         payload = self._event(lane, batch)
         request_id = str(uuid.uuid4())
-        detail = self._journal_detail(lane, batch)
+        detail = batch_detail(self.mapping, self.format, self._shard_name(lane), batch)
         if self.mapping.filters is not None:
             # Records FilterCriteria skipped since the lane's previous batch.
             detail["filteredOut"], lane.filtered_count = lane.filtered_count, 0
@@ -502,12 +361,14 @@ class KinesisPoller:
         response = classify(not result.succeeded, result.payload, sequences, config)
         batch.function_error = response.function_error
         self.mapping.last_processing_result = OK if response.succeeded else PROBLEM
-        self._keep_window_state(lane, batch, response)
+        if self.mapping.tumbling_window > 0:
+            keep_window_state(lane, batch, response)
         decision = decide(len(batch.records), batch.invocations, response, config, now)
         if result.succeeded and response.failed_from is not None and result.attempt is not None:
             self.invoker.partial_failure(
                 result.attempt, [number(r) for r in batch.records[response.failed_from:]])
-        journal_decision = self._journal_decision(lane, batch, decision, response, result.succeeded)
+        journal_decision = batch_decision(self.mapping, self.format, lane.checkpoint, batch, decision, response,
+                                          result.succeeded)
         for attempt in attempts:
             self.invoker.decide(attempt, journal_decision)
         lane.work.popleft()
@@ -518,7 +379,7 @@ class KinesisPoller:
                 lane.work.appendleft(batch)
                 self._block(lane, decision.retry_at)
             else:
-                self._close_window(lane, batch)
+                close_window(lane, batch)
             return
         if decision.split:
             ends = (*decision.split[1:], len(batch.records))
@@ -533,39 +394,6 @@ class KinesisPoller:
         elif decision.condition is not None:
             failed = batch.tail(decision.done, keep_count=True)
             self._discard(lane, failed, failed.records, decision.condition)
-
-    def _journal_detail(self, lane: Lane, batch: Batch) -> dict[str, Any]:
-        records = batch.records
-        return {
-            "eventSourceArn": self.mapping.event_source_arn,
-            "mappingUuid": self.mapping.uuid,
-            "shardId": self._shard_name(lane),
-            "firstSequenceNumber": self.format.sequence_number(records[0]) if records else None,
-            "lastSequenceNumber": self.format.sequence_number(records[-1]) if records else None,
-            "records": len(records),
-            "bisectDepth": batch.depth,
-        }
-
-    def _journal_decision(self, lane: Lane, batch: Batch, decision: Decision, response: Response,
-                          invoked_ok: bool) -> dict[str, Any]:
-        """The journal's decision: what happens to the records that failed (else the checkpoint)."""
-        records = batch.records
-        if decision.split and decision.done == 0:
-            ends = (*decision.split[1:], len(records))
-            return {"action": "bisect", "into": [b - a for a, b in zip(decision.split, ends, strict=True)]}
-        if decision.retry_at is not None:
-            reason = "FunctionError" if not invoked_ok else (
-                "PartialBatchFailure" if response.failed_from is not None else "FunctionError")
-            return {"action": "retry", "at": iso8601(decision.retry_at), "reason": reason}
-        if decision.condition is not None:
-            target = self.mapping.on_failure
-            if target:
-                return {"action": "destination", "target": target, "condition": decision.condition}
-            return {"action": "discard", "reason": decision.condition}
-        if decision.done and records:
-            last = records[decision.done - 1]
-            return {"action": "checkpoint", "sequenceNumber": self.format.sequence_number(last)}
-        return {"action": "checkpoint", "sequenceNumber": lane.checkpoint}
 
     def _expire(self, lane: Lane, batch: Batch, config: StreamRetryConfig, now: float) -> Batch:
         """Drop (to the on-failure destination) the records past MaximumRecordAge or retention."""
@@ -608,31 +436,11 @@ class KinesisPoller:
 
     def _event(self, lane: Lane, batch: Batch) -> bytes:
         """The invocation event, assembled from the records' JSON built when the batch was cut."""
-        extra = self._window_fields(lane, batch) if self.mapping.tumbling_window > 0 else ""
+        extra = ""
+        if self.mapping.tumbling_window > 0:
+            assert lane.window is not None
+            extra = window_fields(lane.window, batch, self._shard_name(lane), self._stream_arn)
         return ('{"Records":[' + ",".join(batch.fragments) + "]" + extra + "}").encode()
-
-    def _keep_window_state(self, lane: Lane, batch: Batch, response: Response) -> None:
-        window = lane.window
-        if window is None or self.mapping.tumbling_window <= 0 or response.failed_from == 0 or batch.final:
-            return
-        window.state = response.state
-        if window_state_too_large(response.state):
-            # AWS ends a window whose state passes 1 MB; the same window then goes on with a fresh state.
-            window.final_due = True
-            window.terminated_early = True
-
-    def _close_window(self, lane: Lane, batch: Batch) -> None:
-        window = lane.window
-        if window is None:
-            return
-        if batch.terminated_early and window.timer is not None:
-            window.state = {}
-            window.final_due = False
-            window.terminated_early = False
-            return
-        if window.timer is not None:
-            window.timer.cancel()
-        lane.window = None
 
     # ---- the on-failure destination ----------------------------------------------------------
 
@@ -651,49 +459,13 @@ class KinesisPoller:
         )
         if not target:
             return
-        record = self._failure_record(lane, batch, records, condition)
+        record = failure_record(self.format, batch, records, condition, function_arn=self.mapping.function_arn,
+                                shard_id=self._shard_name(lane), stream_arn=self._stream_arn, now=self.clock.now())
         if arn_service(target) == "s3":
             # An S3 destination also gets the invocation event of those records (docs/aws-behaviour.md §Kinesis event
             # source mapping: On-failure records).
             function = self.functions.find(self.mapping.function_name)
-            suffix = self._record_suffix(function.role if function is not None else "")
+            suffix = record_suffix(function.role if function is not None else "", self.region, self._stream_arn)
             failed = Batch(records, [self.format.event_record(r, lane.shard.shard_id, suffix) for r in records])
             record["payload"] = json.loads(self._event(lane, failed))
         self.destinations.send_stream_failure(target, record)
-
-    def _failure_record(
-        self, lane: Lane, batch: Batch, records: list[StreamRecord], condition: Condition
-    ) -> dict[str, Any]:
-        """AWS's on-failure record for a stream (docs/aws-behaviour.md §Kinesis event source mapping: On-failure
-        records), in its key order."""
-        document: dict[str, Any] = {
-            "requestContext": {
-                "requestId": batch.request_id or str(uuid.uuid4()),
-                "functionArn": self.mapping.function_arn,
-                "condition": condition,
-                "approximateInvokeCount": max(1, batch.invocations),
-            },
-        }
-        if condition != "RecordAgeExceeded":
-            document["responseContext"] = {
-                "statusCode": 200,
-                "executedVersion": "$LATEST",
-                "functionError": batch.function_error,
-            }
-        document["version"] = "1.0"
-        document["timestamp"] = iso8601(self.clock.now())
-        document[self.format.batch_info_key] = {
-            "shardId": self._shard_name(lane),
-            "startSequenceNumber": self.format.sequence_number(records[0]),
-            "endSequenceNumber": self.format.sequence_number(records[-1]),
-            "approximateArrivalOfFirstRecord": self.format.arrival(records[0].approximate_arrival),
-            "approximateArrivalOfLastRecord": self.format.arrival(records[-1].approximate_arrival),
-            "batchSize": len(records),
-            "streamArn": self._stream_arn,
-        }
-        return document
-
-
-# ---- the event's JSON -------------------------------------------------------------------------
-
-
