@@ -34,6 +34,11 @@ class DynamoDBRecordFormat(RecordFormat):
 
     def _document(self, record: StreamRecord) -> dict[str, object]:
         document: dict[str, object] = stream_record(self.stream_arn, self.region, record)
+        dynamodb = document["dynamodb"]
+        if isinstance(dynamodb, dict) and "ApproximateCreationDateTime" in dynamodb:
+            # Lambda's event writes it as a JSON float (1796188953.0): LocalStack's AWS-validated
+            # test_dynamodb_event_filter asserts a float after json.loads.
+            dynamodb["ApproximateCreationDateTime"] = float(dynamodb["ApproximateCreationDateTime"])
         document["eventSourceARN"] = self.stream_arn
         return document
 
