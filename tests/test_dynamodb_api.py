@@ -4,6 +4,7 @@ expression language, transactions and AWS's errors)."""
 from __future__ import annotations
 
 import base64
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -50,6 +51,10 @@ def test_create_describe_list_delete(ddb: Any) -> None:
                                   {"AttributeName": "sk", "KeyType": "RANGE"}]
     assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
     assert "LatestStreamArn" not in table
+    # As AWS describes a table: a TableId (stable per table), no empty secondary-index lists.
+    assert "GlobalSecondaryIndexes" not in table and "LocalSecondaryIndexes" not in table
+    assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", table["TableId"])
+    assert ddb.describe_table(TableName=name)["Table"]["TableId"] == table["TableId"]
     names = []
     for page in ddb.get_paginator("list_tables").paginate(PaginationConfig={"PageSize": 1}):
         names += page["TableNames"]

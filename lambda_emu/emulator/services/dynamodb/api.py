@@ -10,6 +10,7 @@ leaves no record and a failed transaction none at all) and TTL deletions (:mod:`
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -188,6 +189,7 @@ class DynamoDBService(Service):
             self._publish()
         if self.creating or (name == "CreateTable" and self.creation_delay > 0):
             self._creating_status(name, params, result)
+        _as_aws_describes(result.get("TableDescription") or result.get("Table"))
         return result
 
     # ---- --creation-delays: CREATING, then ACTIVE ------------------------------------------------
@@ -364,3 +366,15 @@ class DynamoDBService(Service):
             return
         self.call_now(self._engine, "DeleteItem", {"TableName": table_name, "Key": keys})
 
+
+def _as_aws_describes(described: Any) -> None:
+    """A table's description as AWS writes it (LocalStack's AWS-recorded CreateTable/UpdateTable snapshots):
+    no empty secondary-index lists, and a ``TableId``, one UUID per table (a re-created table gets another)."""
+    if not isinstance(described, dict):
+        return
+    for key in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
+        if described.get(key) == []:
+            del described[key]
+    if "TableArn" in described and "TableId" not in described:
+        seed = f"{described['TableArn']}@{described.get('CreationDateTime')}"
+        described["TableId"] = str(uuid.uuid5(uuid.NAMESPACE_URL, seed))
