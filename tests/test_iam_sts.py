@@ -366,3 +366,10 @@ def test_a_function_runs_as_a_session_of_its_role(account_server: RunningServer,
         assert answer["key"].startswith("ASIA") and answer["same"] is True
         answers.append(answer["key"])
     assert answers[0] != answers[1]
+    # A session name has at least 2 characters: a 1-letter function's is "<name>@lambda_function".
+    letter = "q"
+    lam.create_function(FunctionName=letter, Runtime="python3.12", Role=role["Arn"], Handler="app.handler",
+                        Code={"ZipFile": make_zip({"app.py": WHO_AM_I})})
+    identity = json.loads(lam.invoke(FunctionName=letter)["Payload"].read())["identity"]
+    assert identity["Arn"] == f"arn:aws:sts::123456789012:assumed-role/{role['RoleName']}/q@lambda_function"
+    lam.delete_function(FunctionName=letter)

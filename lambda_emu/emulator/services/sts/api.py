@@ -91,6 +91,10 @@ class StsService(Service):
         if match is None:
             return "lambda-emu", "lambda-emu", "lambda-emu"
         partition, account, role_name = match.groups()
+        if len(function_name) < 2:
+            # A session name has at least 2 characters: Lambda names a 1-letter function's session
+            # "f@lambda_function" (AWS-recorded in LocalStack's test_assume_role[1]).
+            function_name = f"{function_name}@lambda_function"
         known = self.find_role(role_arn)
         role_id = known[0] if known is not None else _derived_role_id(role_arn)
         access_key = "ASIA" + "".join(secrets.choice(_KEY_ALPHABET) for _ in range(16))
