@@ -20,7 +20,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lambda_emu.emulator.invocation.functions import MAX_ZIPPED_BYTES, extract_zip, timestamp_text
+from lambda_emu.emulator.invocation.deployment_package import MAX_ZIPPED_BYTES, extract_zip
+from lambda_emu.emulator.invocation.functions import timestamp_text
 from lambda_emu.emulator.platform.errors import AwsError, invalid_parameter, resource_not_found
 from lambda_emu.emulator.platform.logging import get_logger
 

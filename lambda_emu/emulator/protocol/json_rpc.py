@@ -15,7 +15,8 @@ from aiohttp import web
 from lambda_emu.emulator.platform.errors import AwsError
 from lambda_emu.emulator.protocol import context
 from lambda_emu.emulator.protocol.service import Service
-from lambda_emu.emulator.protocol.shapes import parse_json_value, serialization_error, to_json_value, validate
+from lambda_emu.emulator.protocol.shapes import parse_json_value, serialization_error, to_json_value
+from lambda_emu.emulator.protocol.validation import validate
 
 if TYPE_CHECKING:
     from botocore.model import ServiceModel, Shape

@@ -25,7 +25,7 @@ from lambda_emu.emulator.platform.errors import AwsError
 from lambda_emu.emulator.platform.logging import get_logger
 from lambda_emu.emulator.protocol import context
 from lambda_emu.emulator.protocol.service import QueryTraits, Service
-from lambda_emu.emulator.protocol.shapes import validate
+from lambda_emu.emulator.protocol.validation import validate
 
 log = get_logger("protocol.query")
 

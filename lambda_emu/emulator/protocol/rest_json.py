@@ -21,8 +21,8 @@ from lambda_emu.emulator.protocol.shapes import (
     serialization_error,
     service_model,
     to_json_value,
-    validate,
 )
+from lambda_emu.emulator.protocol.validation import validate
 
 if TYPE_CHECKING:
     from botocore.model import ListShape, OperationModel, ServiceModel, StructureShape

@@ -40,10 +40,10 @@ class QueryTraits:
 class Service:
     #: botocore's service name ("lambda", "sqs", "kinesis").
     service_name: str = ""
-    #: Whether the protocol layer enforces the model's enums (see protocol.shapes.validate).
+    #: Whether the protocol layer enforces the model's enums (see protocol.validation.validate).
     validate_enums: bool = True
     #: Element shapes whose list/map constraint problem AWS words without "Member must not be null"
-    #: (``*``: every one of the service's; see protocol.shapes.validate).
+    #: (``*``: every one of the service's; see protocol.validation.validate).
     nullable_elements: frozenset[str] = frozenset()
 
     async def start(self) -> None:

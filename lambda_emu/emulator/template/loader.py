@@ -477,7 +477,8 @@ def function_property(name: str, handler: FunctionPropertyHandler) -> None:
 
 def call_api(context: LoadContext, service: str, operation: str, params: dict[str, Any]) -> dict[str, Any]:
     """An API operation with the protocol layer's validation, as a boto3 call would get it."""
-    from lambda_emu.emulator.protocol.shapes import service_model, validate
+    from lambda_emu.emulator.protocol.shapes import service_model
+    from lambda_emu.emulator.protocol.validation import validate
 
     target = context.stack.api(service)
     shape = service_model(service).operation_model(operation).input_shape

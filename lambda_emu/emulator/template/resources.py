@@ -399,7 +399,7 @@ def _publish_layer(context: LoadContext, logical_id: str, props: dict[str, Any])
     """A layer folder zipped and published through PublishLayerVersion, as `sam deploy` would."""
     from pathlib import Path
 
-    from lambda_emu.emulator.invocation.functions import zip_directory
+    from lambda_emu.emulator.invocation.deployment_package import zip_directory
 
     kind = context.resources[logical_id].get("Type")
     key = "ContentUri" if kind == "AWS::Serverless::LayerVersion" else "Content"

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from lambda_emu.emulator.invocation.functions import zip_directory
+from lambda_emu.emulator.invocation.deployment_package import zip_directory
 from lambda_emu.emulator.platform.errors import invalid_parameter
 from lambda_emu.emulator.services.control.api import ControlError
 
