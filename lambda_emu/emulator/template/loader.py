@@ -9,6 +9,10 @@ functions, functions before what refers to them (event invoke configs, event sou
 resource type is added with :func:`resource_type` (``functions.py`` registers functions and IAM
 roles, ``resources.py`` everything else); a type nobody registered is skipped with a warning. Every
 problem is a :class:`TemplateError` whose message names the template and the resource.
+
+The intrinsic resolver stays in this module although it is a little over 500 lines: it is
+``LoadContext``'s own methods, reading the resource-type registry and the dotted-ref registry the phased
+load fills, so a module of its own would import this one back.
 """
 
 from __future__ import annotations
