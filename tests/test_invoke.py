@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from tests.support import (
+    ROLE,
     RunningServer,
     create_python_function,
     error_of,
@@ -185,6 +186,18 @@ def test_environment_variables(lam: Any, echo: str, server: RunningServer) -> No
     assert re.fullmatch(r"Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=0", env["_X_AMZN_TRACE_ID"])
     # The function's code is its working directory and /tmp is its own.
     assert result["tmp"] == env["TMPDIR"] != "/tmp"
+
+
+def test_exec_wrapper_starts_the_runtime(lam: Any) -> None:
+    """AWS_LAMBDA_EXEC_WRAPPER: the runtime starts through the wrapper, which gets its command as arguments
+    (LocalStack's AWS-validated test_runtime_wrapper_invoke)."""
+    name = unique("wrapped")
+    wrapper = '#!/bin/sh\nexport WRAPPER_VAR=wrapped\nexec "$@"\n'
+    handler = "import os\n\ndef handler(event, context):\n    return os.environ.get('WRAPPER_VAR')\n"
+    lam.create_function(FunctionName=name, Runtime="python3.12", Role=ROLE, Handler="app.handler",
+        Code={"ZipFile": make_zip({"app.py": handler, "wrapper": wrapper}, modes={"wrapper": 0o755})},
+        Environment={"Variables": {"AWS_LAMBDA_EXEC_WRAPPER": "/var/task/wrapper"}})
+    assert payload_of(lam.invoke(FunctionName=name)) == "wrapped"
 
 
 def test_python_runtimes_all_run(lam: Any) -> None:

@@ -18,6 +18,7 @@ import contextlib
 import os
 import signal
 import time
+from pathlib import Path
 
 import psutil
 
@@ -188,6 +189,14 @@ SYSTEM_PATH = "/usr/local/bin:/usr/bin/:/bin"
 SYSTEM_LIBRARY_PATH = "/lib64:/usr/lib64"
 
 
+def _local_path(path: str, code_dir: Path, opt_dir: Path | None) -> Path:
+    """A path the function names as on Lambda (/var/task/..., /opt/...) where it is on this machine."""
+    for prefix, local in (("/var/task/", code_dir), ("/opt/", opt_dir)):
+        if local is not None and path.startswith(prefix):
+            return local / path[len(prefix):]
+    return Path(path)
+
+
 class ProcessRunner:
     def __init__(self, registry: OrphanRegistry, interpreters: Interpreters | None = None,
                  runtimes: RuntimeDirectories | None = None) -> None:
@@ -254,6 +263,11 @@ class ProcessRunner:
 
     async def start(self, spec: RuntimeSpec, on_output: OutputSink) -> LocalProcess:
         argv, extra = await self.command(spec)
+        wrapper = spec.env.get("AWS_LAMBDA_EXEC_WRAPPER")
+        if wrapper and spec.runtime.startswith("python"):
+            # A managed runtime starts through the wrapper script, which gets the runtime's command as
+            # its arguments (Lambda's runtime-wrapper contract); /var/task and /opt stand for their folders.
+            argv = [str(_local_path(wrapper, spec.code_dir, spec.opt_dir)), *argv]
         read_fd, write_fd = os.pipe()
         os.set_blocking(read_fd, False)
         # Lambda's telemetry log pipe, as the very pipe of stdout/stderr (see log_frames): framed
