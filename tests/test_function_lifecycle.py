@@ -77,3 +77,25 @@ def test_creation_delays_make_pending_and_in_progress_last(delayed: RunningServe
     lam.update_function_configuration(FunctionName=name, Environment={"Variables": {"KEY": "b"}})
     delayed.advance(3)
     assert lam.get_function_configuration(FunctionName=name)["LastUpdateStatus"] == "Successful"
+
+
+def test_a_version_published_with_an_update_is_pending_while_it_lasts(delayed: RunningServer) -> None:
+    lam = delayed.client("lambda")
+    name = create_python_function(lam, V1)
+    delayed.advance(2)
+    updated = lam.update_function_code(FunctionName=name, ZipFile=make_zip({"app.py": V2}), Publish=True)
+    assert (updated["Version"], updated["State"], updated["StateReasonCode"]) == ("1", "Pending", "Creating")
+    version = lam.get_function(FunctionName=name, Qualifier="1")["Configuration"]
+    assert (version["State"], version["StateReason"], version["StateReasonCode"]) == (
+        "Pending", "The function is being created.", "Creating")
+    assert "LastUpdateStatus" not in version
+    assert lam.get_function(FunctionName=name)["Configuration"]["LastUpdateStatus"] == "InProgress"
+    with pytest.raises(ClientError) as caught:
+        lam.invoke(FunctionName=name, Qualifier="1")
+    assert error_of(caught.value)[:3] == (409, "ResourceConflictException", "The operation cannot be performed at "
+                                          "this time. The function is currently in the following state: Pending")
+    delayed.advance(3)
+    active = lam.get_function(FunctionName=name, Qualifier="1")["Configuration"]
+    assert (active["State"], active["LastUpdateStatus"]) == ("Active", "Successful")
+    assert active["RevisionId"] == updated["RevisionId"]  # turning Active is no new revision for a version
+    assert payload_of(lam.invoke(FunctionName=name, Qualifier="1")) == {"version": 2}

@@ -72,9 +72,12 @@ class Lifecycle:
 
         self.clock.call_later(CREATE_SECONDS, active)
 
-    def updated(self, function: Function, previous: Function | None, cleanup: Callable[[], None] | None) -> None:
+    def updated(self, function: Function, previous: Function | None, cleanup: Callable[[], None] | None,
+                published: Function | None = None) -> None:
         """After an update's answer was made: Successful now, or after UPDATE_SECONDS; ``cleanup`` (the old
-        code's removal) runs once nothing runs the previous code any more."""
+        code's removal) runs once nothing runs the previous code any more. A version ``published`` with the
+        update (Publish) is Pending as long as the update is in progress (recorded), then Active with the
+        same RevisionId (AWS: a version turning Active keeps its revision)."""
         if previous is None:
             if cleanup is not None:
                 cleanup()
@@ -83,11 +86,17 @@ class Lifecycle:
             return
         function.update_in_progress = True
         self._previous[function.name] = previous
+        if published is not None:
+            published.state, published.state_reason_code = "Pending", "Creating"
+            published.state_reason = "The function is being created."
 
         def successful() -> None:
             if self._previous.get(function.name) is previous:
                 del self._previous[function.name]
             function.update_in_progress = False
+            if published is not None and published.state == "Pending":
+                published.state, published.state_reason, published.state_reason_code = "Active", None, None
+                self.functions.saved(published)
             if cleanup is not None:
                 cleanup()
             if self.functions.find(function.name) is function:

@@ -57,11 +57,13 @@ class UpdatesApi(FunctionChecks, FunctionCode, VersionsApi):
         function.code = code
         self._changed(function)
         configuration = function.configuration("updated")
+        published = None
         if params.get("Publish"):
             # AWS answers with the version just published, still being created (recorded: its qualified ARN,
             # State Pending, no LastUpdateStatus).
-            configuration = self.publish_version(function).configuration("created")
-        self.lifecycle.updated(function, previous, old.discard)
+            published = self.publish_version(function)
+            configuration = published.configuration("created")
+        self.lifecycle.updated(function, previous, old.discard, published)
         return configuration
 
     def UpdateFunctionConfiguration(self, params: dict[str, Any]) -> dict[str, Any]:
