@@ -189,7 +189,7 @@ class DynamoDBService(Service):
             self._publish()
         if self.creating or (name == "CreateTable" and self.creation_delay > 0):
             self._creating_status(name, params, result)
-        _as_aws_describes(result.get("TableDescription") or result.get("Table"))
+        _as_aws_describes(result.get("TableDescription") or result.get("Table"), created=name == "CreateTable")
         return result
 
     # ---- --creation-delays: CREATING, then ACTIVE ------------------------------------------------
@@ -367,11 +367,14 @@ class DynamoDBService(Service):
         self.call_now(self._engine, "DeleteItem", {"TableName": table_name, "Key": keys})
 
 
-def _as_aws_describes(described: Any) -> None:
+def _as_aws_describes(described: Any, *, created: bool = False) -> None:
     """A table's description as AWS writes it (LocalStack's AWS-recorded CreateTable/UpdateTable snapshots):
-    no empty secondary-index lists, and a ``TableId``, one UUID per table (a re-created table gets another)."""
+    no empty secondary-index lists, and a ``TableId``, one UUID per table (a re-created table gets another);
+    CreateTable's answer has no ``WarmThroughput`` yet (UpdateTable's and DescribeTable's do)."""
     if not isinstance(described, dict):
         return
+    if created:
+        described.pop("WarmThroughput", None)
     for key in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
         if described.get(key) == []:
             del described[key]
