@@ -163,8 +163,9 @@ def test_unknown_function_is_resource_not_found(lam: Any) -> None:
         with pytest.raises(lam.exceptions.ResourceNotFoundException) as caught:
             call()
         status, code, message, body = error_of(caught.value)
-        # Invoke names the version it would have run (AWS-recorded in LocalStack's test_invoke_exceptions).
-        expected = not_found_message(name) + (":$LATEST" if call is calls[3] else "")
+        # Invoke names the version it would have run (AWS-recorded in LocalStack's test_invoke_exceptions),
+        # PutFunctionConcurrency the version it would set (test_function_concurrency_exceptions).
+        expected = not_found_message(name) + (":$LATEST" if call in (calls[3], calls[6]) else "")
         assert (status, code, message) == (404, "ResourceNotFoundException", expected)
         assert body["Type"] == "User"
         assert body["Message"] == message  # this error spells it "Message"

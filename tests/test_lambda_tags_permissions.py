@@ -71,7 +71,7 @@ def test_event_source_mapping_tags(lam: Any, sqs: Any) -> None:
     lam.delete_event_source_mapping(UUID=mapping["UUID"])
     gone = f"arn:aws:lambda:{REGION}:{ACCOUNT}:event-source-mapping:00000000-0000-0000-0000-000000000000"
     assert failure(lam.list_tags, Resource=gone)[:3] == (
-        404, "ResourceNotFoundException", "The resource you requested does not exist.")
+        404, "ResourceNotFoundException", f"Event source mapping not found: {gone}")
 
 
 # ---- permissions ----

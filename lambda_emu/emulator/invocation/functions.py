@@ -193,6 +193,9 @@ class Function:
     kept_config: dict[str, Any] = field(default_factory=dict)
     #: Function URL configurations by qualifier ("" for the unqualified function), as the API keeps them.
     url_configs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Provisioned concurrency configurations by qualifier (a version number or an alias name):
+    #: {"Requested", "LastModified", "ReadyAt"} (services/lambda_/provisioned_concurrency_api.py).
+    provisioned_concurrency: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def log_group(self) -> str:

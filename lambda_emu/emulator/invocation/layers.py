@@ -50,6 +50,10 @@ class LayerVersion:
     compatible_runtimes: list[str] | None = None
     compatible_architectures: list[str] | None = None
     license_info: str | None = None
+    #: The layer version's permission statements (AddLayerVersionPermission), as GetLayerVersionPolicy
+    #: renders them, and the policy's RevisionId ("" while there is no policy).
+    policy: list[dict[str, Any]] = field(default_factory=list)
+    policy_revision: str = ""
 
     @property
     def arn(self) -> str:
@@ -157,6 +161,12 @@ class LayerStore:
             self._state.delete_all("layer")
         shutil.rmtree(self.root / "layers", ignore_errors=True)
         shutil.rmtree(self.root / "opt", ignore_errors=True)
+
+    def saved(self, version: LayerVersion) -> None:
+        """Written through after a change to one of the layer's versions (its policy)."""
+        layer = self._layers.get(version.name)
+        if layer is not None:
+            self._saved(layer)
 
     def layer_arn(self, name: str) -> str:
         return f"arn:aws:lambda:{self.region}:{self.account_id}:layer:{name}"

@@ -73,6 +73,7 @@ class RestJsonRouter:
         routes = [_compile(model.operation_model(name)) for name in model.operation_names]
         routes.sort(key=lambda r: -r.weight)
         self.routes = routes
+        self._query_routes = [route for route in routes if route.query]
         self._cache: dict[tuple[str, str], tuple[Route, dict[str, str]]] = {}
 
     def match(self, request: web.Request) -> tuple[Route, dict[str, str]] | None:
@@ -83,7 +84,11 @@ class RestJsonRouter:
         if cached is not None:
             return cached
         found = self._match(request, raw_path)
-        if found is not None and not found[0].query:
+        # A path that a route with a literal query also matches (GetProvisionedConcurrencyConfig and its
+        # ?List=ALL twin) is routed by its query every time: the cache keys on the path alone.
+        if found is not None and not found[0].query and not any(
+                route.query and route.method == request.method and route.regex.match(raw_path)
+                for route in self._query_routes):
             if len(self._cache) >= ROUTE_CACHE_SIZE:
                 self._cache.clear()
             self._cache[key] = found

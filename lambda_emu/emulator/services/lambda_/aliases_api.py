@@ -119,6 +119,7 @@ class AliasesApi:
         alias = self.functions.alias(function.name, params["Name"])
         if alias is not None:  # AWS answers 204 for an alias that isn't there, too
             self.functions.remove_alias(alias)
+            self.forget_provisioned(function, alias.name)  # type: ignore[attr-defined]
         return {}
 
     def ListAliases(self, params: dict[str, Any]) -> dict[str, Any]:

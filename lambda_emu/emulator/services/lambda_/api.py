@@ -22,15 +22,17 @@ from lambda_emu.emulator.services.lambda_.code_signing_api import CodeSigningApi
 from lambda_emu.emulator.services.lambda_.concurrency_api import ConcurrencyApi
 from lambda_emu.emulator.services.lambda_.destination_checks import DestinationChecks
 from lambda_emu.emulator.services.lambda_.event_invoke_config import EventInvokeConfigApi
-from lambda_emu.emulator.services.lambda_.function_checks import RUNTIME_ENUM, creatable_runtimes
+from lambda_emu.emulator.services.lambda_.function_checks import RUNTIME_ENUM, creatable_runtimes, layer_runtimes_first
 from lambda_emu.emulator.services.lambda_.function_urls_api import FunctionUrlsApi
 from lambda_emu.emulator.services.lambda_.functions_api import FunctionHook, FunctionsApi
 from lambda_emu.emulator.services.lambda_.invoke_api import InvokeApi
+from lambda_emu.emulator.services.lambda_.layer_policies_api import LayerPoliciesApi
 from lambda_emu.emulator.services.lambda_.layers_api import LayersApi
 from lambda_emu.emulator.services.lambda_.lifecycle import Lifecycle
 from lambda_emu.emulator.services.lambda_.mappings import MappingRegistry
 from lambda_emu.emulator.services.lambda_.mappings_api import EventSourceMappingApi
 from lambda_emu.emulator.services.lambda_.permissions_api import PermissionsApi
+from lambda_emu.emulator.services.lambda_.provisioned_concurrency_api import ProvisionedConcurrencyApi
 from lambda_emu.emulator.services.lambda_.tags_api import TagsApi
 from lambda_emu.emulator.services.lambda_.updates_api import UpdatesApi
 from lambda_emu.emulator.services.lambda_.versions_api import VersionsApi
@@ -39,7 +41,7 @@ from lambda_emu.emulator.services.sqs.queue import Queue
 
 class LambdaService(FunctionsApi, UpdatesApi, ConcurrencyApi, InvokeApi, EventInvokeConfigApi, EventSourceMappingApi,
                     LayersApi, TagsApi, PermissionsApi, VersionsApi, AliasesApi, FunctionUrlsApi, CodeSigningApi,
-                    Service):
+                    ProvisionedConcurrencyApi, LayerPoliciesApi, Service):
     service_name = "lambda"
     #: VpcConfig's ids are the elements AWS words without "Member must not be null" (recorded for
     #: vpcConfig.subnetIds / securityGroupIds; Layers and Architectures have it).
@@ -51,7 +53,7 @@ class LambdaService(FunctionsApi, UpdatesApi, ConcurrencyApi, InvokeApi, EventIn
         with; Coral's other problems come first."""
         others = [p for p in problems if not RUNTIME_ENUM.match(p)]
         if others:
-            return super().validation_error(others)
+            return super().validation_error(layer_runtimes_first(others))
         value = RUNTIME_ENUM.match(problems[0])["value"]  # type: ignore[index]
         return invalid_parameter(f"Value {value} at 'runtime' failed to satisfy constraint: Member must satisfy enum "
                                  f"value set: [{', '.join(creatable_runtimes())}] or be a valid ARN")

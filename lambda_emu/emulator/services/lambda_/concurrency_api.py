@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from lambda_emu.emulator.platform.errors import invalid_parameter
+from lambda_emu.emulator.platform.errors import invalid_parameter, lambda_error, resource_not_found
 
 if TYPE_CHECKING:
     from lambda_emu.emulator.invocation.functions import Function, FunctionRegistry
@@ -27,13 +27,15 @@ class ConcurrencyApi:
     on_concurrency_changed: list[FunctionHook]
 
     def PutFunctionConcurrency(self, params: dict[str, Any]) -> dict[str, Any]:
-        function = self._unqualified(params["FunctionName"])
+        function = self._unqualified(params["FunctionName"], ":$LATEST")
         wanted = params["ReservedConcurrentExecutions"]
         others = sum(f.reserved_concurrency or 0 for f in self.functions if f is not function)
         if self.account_concurrency - others - wanted < MIN_UNRESERVED:
-            raise invalid_parameter(
+            # Recorded without "Type", and the same for more than the account's whole limit.
+            raise lambda_error(
+                "InvalidParameterValueException",
                 "Specified ReservedConcurrentExecutions for function decreases account's "
-                f"UnreservedConcurrentExecution below its minimum value of [{MIN_UNRESERVED}]."
+                f"UnreservedConcurrentExecution below its minimum value of [{MIN_UNRESERVED}].", typed=False,
             )
         function.reserved_concurrency = wanted
         self.functions.saved(function)
@@ -79,12 +81,17 @@ class ConcurrencyApi:
                              "FunctionCount": len(list(self.functions))},
         }
 
-    def _unqualified(self, reference: str) -> Function:
+    def _unqualified(self, reference: str, latest_suffix: str = "") -> Function:
         """Reserved concurrency is the function's as a whole (all its versions): a version or alias is
         refused (docs/aws-behaviour.md §Versions and aliases)."""
-        target = self.functions.resolve(reference)
-        if target.alias is not None or target.function.version != "$LATEST":
-            raise invalid_parameter("Reserved concurrency applies to the function as a whole, every version "
-                                    "included: give the function's name or unqualified ARN.")
-        function: Function = target.function
+        name, qualifier = self.functions.qualified(reference)
+        if qualifier:  # $LATEST too (recorded); an unknown version or alias is not found first
+            self.functions.resolve(reference)
+            raise invalid_parameter("This operation is permitted on Lambda functions only. Aliases and versions do "
+                                    "not support this operation. Please specify either a function name or an "
+                                    "unqualified function ARN.")
+        function = self.functions.find(name)
+        if function is None:
+            # PutFunctionConcurrency names the version it would set (recorded); the others the function.
+            raise resource_not_found(f"Function not found: {self.functions.arn(name)}{latest_suffix}")
         return function

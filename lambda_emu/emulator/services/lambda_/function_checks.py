@@ -94,3 +94,21 @@ class FunctionChecks:
             raise lambda_error("PreconditionFailedException",
                                "The Revision Id provided does not match the latest Revision Id. "
                                "Call the GetFunction/GetAlias API to retrieve the latest Revision Id", 412)
+
+
+#: Coral's problem for a CompatibleRuntimes list with a value outside the enum (PublishLayerVersion).
+_LAYER_RUNTIMES = re.compile(r"^(?P<head>Value '.*' at 'compatibleRuntimes' failed to satisfy constraint: )Member must "
+                             r"satisfy constraint: \[Member must satisfy enum value set: \[.*\], Member must not be "
+                             r"null\]$", re.DOTALL)
+
+
+def layer_runtimes_first(problems: list[str]) -> list[str]:
+    """Lambda words a layer's CompatibleRuntimes problem as it words Runtime's, listing the runtimes it
+    creates functions with, and reports it first (recorded for PublishLayerVersion)."""
+    rewritten = []
+    for problem in problems:
+        found = _LAYER_RUNTIMES.match(problem)
+        if found is not None:
+            problem = f"{found['head']}Member must satisfy enum value set: [{', '.join(creatable_runtimes())}]"
+        rewritten.append(problem)
+    return sorted(rewritten, key=lambda p: "'compatibleRuntimes'" not in p)

@@ -77,12 +77,12 @@ class FunctionUrlsApi:
         """The function a URL operation names and its qualifier ("" unqualified)."""
         name, found = self.functions.qualified(params["FunctionName"], params.get("Qualifier"))
         qualifier = found or ""
-        try:
-            function = self.functions.get(name, qualifier or None)
-        except AwsError as error:
-            if error.code == "ResourceNotFoundException":
-                raise missing() from None
-            raise
+        function = self.functions.find(name)
+        if function is None:
+            raise missing()
+        # A URL is the function's ("" or $LATEST) or an alias's; the configuration lives on the function.
+        if qualifier not in ("", "$LATEST") and self.functions.alias(name, qualifier) is None:
+            raise missing()
         return function, qualifier
 
     def _url_shape(self, function: Function, qualifier: str, *keys: str) -> dict[str, Any]:
@@ -186,6 +186,9 @@ class FunctionUrlsApi:
         body = await request.read()
         event = url_event(request, url_id, path, body, region=self.region, request_id=request_id)
         invoked_arn = function.arn + (f":{qualifier}" if qualifier else "")
+        if qualifier not in ("", "$LATEST"):
+            # An alias's URL runs the alias's version (a weighted alias draws it, as Invoke does).
+            function = self.functions.pick(self.functions.resolve(function.name, qualifier))
         result = await self.invoker.invoke(function, json.dumps(event).encode(), request_id=request_id,
                                            source="sync", invoked_arn=invoked_arn,
                                            source_detail={"functionUrl": str(request.url)})

@@ -16,6 +16,7 @@ from lambda_emu.emulator.services.lambda_.function_checks import FunctionChecks
 from lambda_emu.emulator.services.lambda_.function_code import FunctionCode
 from lambda_emu.emulator.services.lambda_.kept_config import kept
 from lambda_emu.emulator.services.lambda_.logging_config import merged as merged_logging_config
+from lambda_emu.emulator.services.lambda_.tags_api import check_tag_count
 from lambda_emu.emulator.services.lambda_.versions_api import VersionsApi, latest_qualified
 
 if TYPE_CHECKING:
@@ -125,6 +126,7 @@ class FunctionsApi(FunctionChecks, FunctionCode, VersionsApi, CodeSigningApi):
             if runtime in PYTHON_RUNTIMES and not handler:
                 raise invalid_parameter("Handler must be set for the runtime " + str(runtime))
         self._check_limits(params)
+        check_tag_count(params.get("Tags"))
         self._check_environment(params.get("Environment"))
         merged_logging_config({}, params.get("LoggingConfig"))  # refuses a level with Text
         if params.get("CodeSigningConfigArn"):

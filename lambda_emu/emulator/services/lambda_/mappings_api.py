@@ -20,6 +20,7 @@ from lambda_emu.emulator.services.lambda_.mappings import (
     data_key,
     new_uuid,
 )
+from lambda_emu.emulator.services.lambda_.tags_api import check_tag_count
 
 if TYPE_CHECKING:
     from lambda_emu.emulator.invocation.functions import Function, FunctionRegistry
@@ -73,6 +74,7 @@ class EventSourceMappingApi:
         # A version or alias may be named (fn:3, fn:live, its ARN): the mapping invokes it as named.
         target = self.functions.resolve(params["FunctionName"])
         function = target.function
+        check_tag_count(params.get("Tags"))
         source = params.get("EventSourceArn")
         kind = self._source_kind(source)
         assert source is not None

@@ -14,12 +14,16 @@ from typing import TYPE_CHECKING, Any
 
 from lambda_emu.emulator.invocation.versions import Alias
 from lambda_emu.emulator.platform.documents import compact
-from lambda_emu.emulator.platform.errors import lambda_error, resource_not_found
+from lambda_emu.emulator.platform.errors import AwsError, invalid_parameter, lambda_error, resource_not_found
 
 if TYPE_CHECKING:
     from lambda_emu.emulator.invocation.functions import Function, FunctionRegistry
 
 _ACCOUNT = re.compile(r"^\d{12}$")
+#: A qualifier that names an alias (versions are numbers; "$" is no alias's).
+_ALIAS_NAME = re.compile(r"^(?!^[0-9]+$)[a-zA-Z0-9-_]+$")
+#: The principals AddPermission takes: anyone, an account, an ARN, or an AWS service's principal.
+_PRINCIPAL = re.compile(r"^(\*|\d{12}|arn:.+|[a-z0-9.-]+\.(amazonaws\.com(\.cn)?|amazon\.com))$")
 
 
 def render_principal(principal: str) -> Any:
@@ -62,13 +66,26 @@ class PermissionsApi:
 
     functions: FunctionRegistry
 
-    def _policy_holder(self, params: dict[str, Any]) -> tuple[Function | Alias, str]:
-        """Whose policy: AWS keeps one per qualifier ($LATEST, a version, an alias); with its ARN."""
-        target = self.functions.resolve(params["FunctionName"], params.get("Qualifier"))
+    def _policy_holder(self, params: dict[str, Any], *, unknown_function: str = "Function not found: ") \
+            -> tuple[Function | Alias, str]:
+        """Whose policy: AWS keeps one per qualifier ($LATEST, a version, an alias); with its ARN. An unknown
+        function is ``unknown_function`` + its ARN, an unknown alias "Cannot find alias arn: ..." (recorded)."""
+        name, qualifier = self.functions.qualified(params["FunctionName"], params.get("Qualifier"))
+        addressed = self.functions.arn(name) + (f":{qualifier}" if qualifier else "")
+        if self.functions.find(name) is None:
+            raise resource_not_found(f"{unknown_function}{addressed}")
+        if qualifier and _ALIAS_NAME.match(qualifier) and self.functions.alias(name, qualifier) is None:
+            raise resource_not_found(f"Cannot find alias arn: {addressed}")
+        target = self.functions.resolve(name, qualifier)
         holder: Function | Alias = target.alias if target.alias is not None else target.function
         return holder, target.arn
 
     def AddPermission(self, params: dict[str, Any]) -> dict[str, Any]:
+        _name, qualifier = self.functions.qualified(params["FunctionName"], params.get("Qualifier"))
+        if qualifier == "$LATEST":
+            raise invalid_parameter("We currently do not support adding policies for $LATEST.")  # recorded
+        if not _PRINCIPAL.match(params["Principal"]):
+            raise invalid_parameter("The provided principal was invalid. Please check the principal and try again.")
         function, resource = self._policy_holder(params)
         self._check_policy_revision(function, params.get("RevisionId"))
         sid = params["StatementId"]
@@ -82,7 +99,7 @@ class PermissionsApi:
         return {"Statement": compact(statement)}
 
     def RemovePermission(self, params: dict[str, Any]) -> dict[str, Any]:
-        function, _arn = self._policy_holder(params)
+        function, _arn = self._policy_holder(params, unknown_function="No policy found for: ")
         if not function.policy:
             raise resource_not_found("No policy is associated with the given resource.")
         self._check_policy_revision(function, params.get("RevisionId"))
@@ -95,7 +112,13 @@ class PermissionsApi:
         return {}
 
     def GetPolicy(self, params: dict[str, Any]) -> dict[str, Any]:
-        function, _arn = self._policy_holder(params)
+        try:
+            function, _arn = self._policy_holder(params)
+        except AwsError as error:
+            if error.code != "ResourceNotFoundException":
+                raise
+            # Recorded for an unknown version: GetPolicy does not say what is missing.
+            raise resource_not_found("The resource you requested does not exist.") from None
         if not function.policy:
             raise resource_not_found("The resource you requested does not exist.")
         document = {"Version": "2012-10-17", "Id": "default", "Statement": function.policy}
