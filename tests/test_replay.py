@@ -78,6 +78,7 @@ def test_destination_record_replays_through_async_retries_to_the_same_destinatio
     assert f"replayed invoke {name} (Event) with {record} (destination record)" in done.stdout
     assert done.stdout.splitlines()[-1] == "replayed 1 events (1 invocation)"
     request_id = done.stdout.split("→ requestId ")[1].split()[0]
+    manual_server.settle(0)  # the first attempt ends and its retry is decided, without moving the clock
 
     [first] = manual_server.invocations(name, request_id)
     assert first["event"] == {"order": 1, "fail": True}
