@@ -52,6 +52,7 @@ OPERATORS = [
     ("exists", {"a": [{"exists": True}]}, {"a": "x"}, {"b": "x"}),
     ("exists on an object", {"a": [{"exists": True}]}, {"a": 1}, {"a": {"leaf": 1}}),
     ("not exists", {"a": [{"exists": False}]}, {"b": "x"}, {"a": "x"}),
+    ("not exists on an object", {"a": [{"exists": False}]}, {"a": {"S": "x"}}, {"a": 1}),
     ("prefix", {"a": [{"prefix": "us-"}]}, {"a": "us-east-1"}, {"a": "eu-west-1"}),
     ("suffix", {"a": [{"suffix": ".png"}]}, {"a": "cat.png"}, {"a": "cat.jpg"}),
     ("nested", {"a": {"b": ["x"]}}, {"a": {"b": "x"}}, {"a": {"b": "y"}}),

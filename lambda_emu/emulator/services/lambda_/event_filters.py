@@ -136,10 +136,11 @@ def _operator(spec: dict[str, Any]) -> Leaf:
         folded = arg.casefold()
         return lambda v: isinstance(v, str) and v.casefold() == folded
     if op == "exists" and isinstance(arg, bool):
-        # exists matches leaves only: an object is not "there" for it.
+        # exists matches leaves only: an object is not "there" for it, so exists:false matches a missing
+        # field and an object alike (a DynamoDB attribute such as {"S": "v"} included, as AWS recorded).
         if arg:
             return lambda v: v is not _MISSING and not isinstance(v, dict)
-        return lambda v: v is _MISSING
+        return lambda v: v is _MISSING or isinstance(v, dict)
     if op == "anything-but":
         return _anything_but(arg)
     if op == "numeric":
