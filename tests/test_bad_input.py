@@ -219,7 +219,7 @@ def test_bad_invocation_type(server: RunningServer, bystander: str) -> None:
                                 {**JSON, "X-Amz-Invocation-Type": "Bogus"})
     assert (status, headers["x-amzn-ErrorType"]) == (400, "ValidationException")
     assert body["message"] == ("1 validation error detected: Value 'Bogus' at 'invocationType' failed to satisfy "
-                               "constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]")
+                               "constraint: Member must satisfy enum value set: [DryRun, RequestResponse, Event]")
 
 
 # ---- deployment packages ----

@@ -166,3 +166,19 @@ def test_sensitive_members_are_named_but_never_echoed(server: RunningServer) -> 
         "1 validation error detected: Value at 'environment.variables' failed to satisfy constraint: Map keys must "
         "satisfy constraint: [Member must satisfy regular expression pattern: [a-zA-Z]([a-zA-Z0-9_])+]")
     assert b"secret-value" not in data
+
+
+def test_enum_values_are_listed_in_aws_s_order_not_the_model_s(loose_lam: Any) -> None:
+    """LocalStack's AWS-recorded snapshots: each enum set in the order of AWS's Java hash table of it."""
+    prefix = "1 validation error detected: Value "
+    assert refused(loose_lam.put_function_recursion_config, FunctionName=unique(), RecursiveLoop="InvalidValue") == (
+        400, "ValidationException", prefix + "'InvalidValue' at 'recursiveLoop' failed to satisfy constraint: Member "
+        "must satisfy enum value set: [Terminate, Allow]")
+    assert refused(loose_lam.create_function_url_config, FunctionName=unique(), AuthType="NONE",
+                   InvokeMode="UNKNOWN") == (
+        400, "ValidationException", prefix + "'UNKNOWN' at 'invokeMode' failed to satisfy constraint: Member must "
+        "satisfy enum value set: [RESPONSE_STREAM, BUFFERED]")
+    assert refused(loose_lam.create_event_source_mapping, FunctionName=unique(), StartingPosition="FOO",
+                   EventSourceArn="arn:aws:kinesis:us-east-1:000000000000:stream/s") == (
+        400, "ValidationException", prefix + "'FOO' at 'startingPosition' failed to satisfy constraint: Member must "
+        "satisfy enum value set: [LATEST, AT_TIMESTAMP, TRIM_HORIZON]")
