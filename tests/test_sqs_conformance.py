@@ -495,3 +495,19 @@ def test_add_and_remove_permission_keep_the_queue_policy(sqs: Any) -> None:
         sqs.remove_permission(QueueUrl=url, Label="second")
     assert _error(exc) == ("InvalidParameterValue",
                            "Value second for parameter Label is invalid. Reason: can't find label.", 400)
+
+
+def test_a_message_back_from_flight_comes_before_newer_ones(manual_sqs: Any, manual_server: RunningServer) -> None:
+    """LocalStack's AWS-recorded test_inflight_message_requeue: the first message, whose visibility timeout
+    ran out, is received again before a message sent while it was in flight."""
+    url = manual_sqs.create_queue(QueueName=unique("requeue"))["QueueUrl"]
+    manual_sqs.send_message(QueueUrl=url, MessageBody="test1")
+    [first] = manual_sqs.receive_message(QueueUrl=url, VisibilityTimeout=3)["Messages"]
+    manual_server.advance(1.5)
+    manual_sqs.send_message(QueueUrl=url, MessageBody="test2")
+    manual_server.advance(3)
+    bodies = [m["Body"] for m in manual_sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
+                                                              VisibilityTimeout=3)["Messages"]]
+    assert (first["Body"], bodies) == ("test1", ["test1", "test2"])
+    assert [m["Body"] for m in manual_sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1)
+            .get("Messages", [])] == []
