@@ -74,6 +74,17 @@ def test_function_names_and_arns(lam: Any) -> None:
         400, "ValidationException",
         f"1 validation error detected: Value '{long_arn}' at 'functionName' failed to satisfy constraint: Member must "
         "have length less than or equal to 140")
+    # Looked up rather than created, a name too long for a function is one that isn't there; and an ARN that
+    # stops at "function" names a function called "function" (both recorded for GetFunction and DeleteFunction).
+    for call in (lam.get_function, lam.delete_function):
+        with pytest.raises(ClientError) as caught:
+            call(FunctionName=long_name)
+        assert error_of(caught.value)[:3] == (404, "ResourceNotFoundException",
+                                              f"Function not found: {prefix}{long_name}")
+        with pytest.raises(ClientError) as caught:
+            call(FunctionName="arn:aws:lambda:us-east-1:000000000000:function")
+        assert error_of(caught.value)[:3] == (404, "ResourceNotFoundException",
+                                              f"Function not found: {prefix}function")
     # Another account's function: 403 with a null message.
     other = f"arn:aws:lambda:us-east-1:123456789012:function:{unique('other')}"
     assert refused(lam, FunctionName=other) == (403, "AccessDeniedException", None, {})

@@ -129,6 +129,10 @@ def test_list_versions_and_delete_a_version(lam: Any) -> None:
     status, error_code, message = failure(lam.delete_function, FunctionName=name, Qualifier="$LATEST")
     assert (status, error_code, message) == (
         400, "InvalidParameterValueException", "$LATEST version cannot be deleted without deleting the function.")
+    # The same for a function that isn't there, asked for by its $LATEST ARN (recorded).
+    gone = f"{function_arn(unique('gone'))}:$LATEST"
+    assert failure(lam.delete_function, FunctionName=gone, Qualifier="$LATEST") == (
+        400, "InvalidParameterValueException", "$LATEST version cannot be deleted without deleting the function.")
     status, error_code, message = failure(lam.get_function, FunctionName=name, Qualifier="1")
     assert (status, error_code, message) == (404, "ResourceNotFoundException",
                                              f"Function not found: {function_arn(name)}:1")

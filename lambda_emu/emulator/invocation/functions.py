@@ -56,7 +56,7 @@ MAX_NAME_LENGTH = 64
 NAME_RE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 ARN_RE = re.compile(
     r"^(?:arn:(?P<partition>aws[a-zA-Z-]*):lambda:(?P<region>[a-z0-9-]+):)?"
-    r"(?:(?P<account>\d{12}):function:)?(?P<name>[a-zA-Z0-9_-]+)(?::(?P<qualifier>\$LATEST|[a-zA-Z0-9_-]+))?$"
+    r"(?:(?P<account>\d{12}):)?(?:function:)?(?P<name>[a-zA-Z0-9_-]+)(?::(?P<qualifier>\$LATEST|[a-zA-Z0-9_-]+))?$"
 )
 
 
@@ -352,13 +352,16 @@ class FunctionRegistry(VersionsMixin):
             )
         if found["account"] and found["account"] != self.account_id:
             raise access_denied()
-        if len(found["name"]) > MAX_NAME_LENGTH:
-            # Lambda's own check (the model admits 140 for ARNs), in Coral's words but as a 400
-            # InvalidParameterValueException (recorded).
+        return found["name"], found["qualifier"]
+
+    def check_new_name(self, reference: str, name: str) -> None:
+        """CreateFunction's length check (the model admits 140 for ARNs), in Coral's words but as a 400
+        InvalidParameterValueException (recorded). Only creating checks it: a lookup of a longer name is
+        "Function not found", as AWS answers GetFunction, DeleteFunction and Invoke (recorded)."""
+        if len(name) > MAX_NAME_LENGTH:
             raise invalid_parameter(f"1 validation error detected: Value '{reference}' at 'functionName' failed to "
                                     f"satisfy constraint: Member must have length less than or equal to "
                                     f"{MAX_NAME_LENGTH}")
-        return found["name"], found["qualifier"]
 
     def get(self, reference: str, qualifier: str | None = None) -> Function:
         name, qualifier = self.qualified(reference, qualifier)

@@ -111,7 +111,9 @@ class FunctionsApi(FunctionChecks, FunctionCode, VersionsApi, CodeSigningApi):
         """CreateFunction's own checks (beyond the model's): the name, and its layer versions."""
         name = params["FunctionName"]
         if not NAME_RE.match(name):
-            name, qualifier = self.functions.parse_name(name)
+            reference = name
+            name, qualifier = self.functions.parse_name(reference)
+            self.functions.check_new_name(reference, name)
             if qualifier:
                 raise invalid_parameter("Unsupported function name with qualifier")
         package_type = params.get("PackageType", "Zip")
@@ -173,6 +175,10 @@ class FunctionsApi(FunctionChecks, FunctionCode, VersionsApi, CodeSigningApi):
 
     def DeleteFunction(self, params: dict[str, Any]) -> dict[str, Any]:
         name, qualifier = self.functions.qualified(params["FunctionName"], params.get("Qualifier"))
+        if qualifier == "$LATEST":
+            # Refused before the function is looked up: AWS answers this for a function that isn't there too
+            # (LocalStack's AWS-recorded test_ops_with_arn_qualifier_mismatch[delete_function]).
+            raise invalid_parameter("$LATEST version cannot be deleted without deleting the function.")
         function = self.functions.get(name)
         if qualifier:
             self.delete_version(function, qualifier)
