@@ -127,11 +127,7 @@ class AliasesApi:
         wanted = params.get("FunctionVersion")
         every = [alias for alias in self.functions.aliases_of(function.name)
                  if wanted is None or alias.function_version == wanted or wanted in alias.routing]
-        aliases, following = pagination.page(every, params, 50)
-        result: dict[str, Any] = {"Aliases": [alias.configuration() for alias in aliases]}
-        if following:
-            result["NextMarker"] = following
-        return result
+        return pagination.listing("Aliases", every, params, 50, lambda alias: alias.configuration())
 
 
 def resource_conflict_alias(arn: str) -> AwsError:

@@ -82,21 +82,13 @@ class CodeSigningApi:
         return {}
 
     def ListCodeSigningConfigs(self, params: dict[str, Any]) -> dict[str, Any]:
-        configs, following = pagination.page(list(self.code_signing_configs.values()), params, 50)
-        result: dict[str, Any] = {"CodeSigningConfigs": [dict(c) for c in configs]}
-        if following:
-            result["NextMarker"] = following
-        return result
+        return pagination.listing("CodeSigningConfigs", list(self.code_signing_configs.values()), params, 50, dict)
 
     def ListFunctionsByCodeSigningConfig(self, params: dict[str, Any]) -> dict[str, Any]:
         arn = params["CodeSigningConfigArn"]
         self._csc(arn)
         arns = [f.arn for f in self.functions if f.code_signing_config_arn == arn]
-        shown, following = pagination.page(arns, params, 50)
-        result: dict[str, Any] = {"FunctionArns": list(shown)}
-        if following:
-            result["NextMarker"] = following
-        return result
+        return pagination.listing("FunctionArns", arns, params, 50)
 
     def PutFunctionCodeSigningConfig(self, params: dict[str, Any]) -> dict[str, Any]:
         arn = params["CodeSigningConfigArn"]

@@ -149,8 +149,4 @@ class EventInvokeConfigApi:
                                           *self.functions.aliases_of(function.name)]
         every = [owner.event_invoke_config for owner in owners if owner.event_invoke_config]
         # Paged like Lambda's other lists (MaxItems 1-50, an opaque Marker; recorded: NextMarker with MaxItems).
-        configs, following = pagination.page(every, params, 50)
-        result: dict[str, Any] = {"FunctionEventInvokeConfigs": [dict(config) for config in configs]}
-        if following:
-            result["NextMarker"] = following
-        return result
+        return pagination.listing("FunctionEventInvokeConfigs", every, params, 50, dict)

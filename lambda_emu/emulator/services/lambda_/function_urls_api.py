@@ -154,12 +154,8 @@ class FunctionUrlsApi:
     def ListFunctionUrlConfigs(self, params: dict[str, Any]) -> dict[str, Any]:
         function, _ = self._url_function({"FunctionName": params["FunctionName"]}, missing=no_function)
         qualifiers = sorted(function.url_configs)
-        shown, following = pagination.page(qualifiers, params, 50)
-        result: dict[str, Any] = {"FunctionUrlConfigs": [
-            self._url_shape(function, q, "LastModifiedTime", "InvokeMode") for q in shown]}
-        if following:
-            result["NextMarker"] = following
-        return result
+        return pagination.listing("FunctionUrlConfigs", qualifiers, params, 50,
+                                  lambda q: self._url_shape(function, q, "LastModifiedTime", "InvokeMode"))
 
     # ---- the URL ----
 

@@ -165,13 +165,9 @@ class FunctionsApi(FunctionChecks, FunctionCode, VersionsApi, CodeSigningApi):
         if params.get("FunctionVersion") == "ALL":
             # Each function's published versions follow its $LATEST.
             every = [f for latest in every for f in (latest, *self.functions.versions_of(latest.name))]
-        functions, following = pagination.page(every, params, 50)
         # With ALL, $LATEST is listed by its qualified ARN, as ListVersionsByFunction lists it (recorded).
         shown = latest_qualified if params.get("FunctionVersion") == "ALL" else (lambda config: config)
-        result: dict[str, Any] = {"Functions": [listed(shown(f.configuration())) for f in functions]}
-        if following:
-            result["NextMarker"] = following
-        return result
+        return pagination.listing("Functions", every, params, 50, lambda f: listed(shown(f.configuration())))
 
     def DeleteFunction(self, params: dict[str, Any]) -> dict[str, Any]:
         name, qualifier = self.functions.qualified(params["FunctionName"], params.get("Qualifier"))

@@ -77,21 +77,13 @@ class LayersApi:
             if latest is not None:
                 items.append({"LayerName": layer.name, "LayerArn": latest.layer_arn,
                               "LatestMatchingVersion": latest.summary()})
-        page, following = pagination.page(items, params, 50)
-        result: dict[str, Any] = {"Layers": list(page)}
-        if following:
-            result["NextMarker"] = following
-        return result
+        return pagination.listing("Layers", items, params, 50)
 
     def ListLayerVersions(self, params: dict[str, Any]) -> dict[str, Any]:
         runtime, architecture = params.get("CompatibleRuntime"), params.get("CompatibleArchitecture")
         name = self.layers.name_of(params["LayerName"])
         versions = [v.summary() for v in self.layers.versions(name) if v.matches(runtime, architecture)]
-        page, following = pagination.page(versions, params, 50)
-        result: dict[str, Any] = {"LayerVersions": list(page)}
-        if following:
-            result["NextMarker"] = following
-        return result
+        return pagination.listing("LayerVersions", versions, params, 50)
 
     def DeleteLayerVersion(self, params: dict[str, Any]) -> dict[str, Any]:
         self.layers.delete(self.layers.name_of(params["LayerName"]), params["VersionNumber"])

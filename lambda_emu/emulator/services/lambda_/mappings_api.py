@@ -133,11 +133,7 @@ class EventSourceMappingApi:
         every = [m for m in self.mappings
                  if (not params.get("EventSourceArn") or m.event_source_arn == params["EventSourceArn"])
                  and (wanted_function is None or m.function_name == wanted_function)]
-        mappings, following = pagination.page(every, params, 100)
-        result: dict[str, Any] = {"EventSourceMappings": [m.to_json() for m in mappings]}
-        if following:
-            result["NextMarker"] = following
-        return result
+        return pagination.listing("EventSourceMappings", every, params, 100, lambda m: m.to_json())
 
     # ---- validation ----
 

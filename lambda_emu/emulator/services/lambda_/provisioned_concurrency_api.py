@@ -168,9 +168,5 @@ class ProvisionedConcurrencyApi:
         function = self.functions.get(params["FunctionName"])
         self._prune_provisioned(function)
         qualifiers = sorted(function.provisioned_concurrency, key=lambda q: (not q.isdigit(), q.zfill(10)))
-        shown, following = pagination.page(qualifiers, params, 50)
-        result: dict[str, Any] = {"ProvisionedConcurrencyConfigs": [
-            self._provisioned_shape(function, q, listed=True) for q in shown]}
-        if following:
-            result["NextMarker"] = following
-        return result
+        return pagination.listing("ProvisionedConcurrencyConfigs", qualifiers, params, 50,
+                                  lambda q: self._provisioned_shape(function, q, listed=True))

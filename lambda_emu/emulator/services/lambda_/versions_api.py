@@ -53,11 +53,8 @@ class VersionsApi:
     def ListVersionsByFunction(self, params: dict[str, Any]) -> dict[str, Any]:
         function = self.functions.get(params["FunctionName"])
         every = [function, *self.functions.versions_of(function.name)]
-        versions, following = pagination.page(every, params, 50)
-        result: dict[str, Any] = {"Versions": [_listed(latest_qualified(v.configuration())) for v in versions]}
-        if following:
-            result["NextMarker"] = following
-        return result
+        return pagination.listing("Versions", every, params, 50,
+                                  lambda v: _listed(latest_qualified(v.configuration())))
 
     def delete_version(self, function: Function, qualifier: str) -> None:
         """DeleteFunction with a qualifier: only that version goes (AWS: a version that is not there is a
