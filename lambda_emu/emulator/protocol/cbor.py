@@ -18,7 +18,7 @@ import struct
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from lambda_emu.emulator.protocol.shapes import Tagged, serialization_error, to_wire_value
+from lambda_emu.emulator.protocol.shapes import Tagged, request_document, serialization_error, to_wire_value
 
 if TYPE_CHECKING:
     from botocore.model import Shape
@@ -36,11 +36,7 @@ def read_document(body: bytes) -> dict[str, Any]:
         document = loads(body)
     except (ValueError, IndexError, TypeError, RecursionError, UnicodeDecodeError, struct.error) as exc:
         raise serialization_error("") from exc
-    if isinstance(document, list):
-        raise serialization_error("Start of list found where not expected")
-    if not isinstance(document, dict):
-        raise serialization_error("")
-    return document
+    return request_document(document)
 
 
 def to_cbor_value(shape: Shape, value: Any) -> Any:

@@ -15,7 +15,12 @@ from aiohttp import web
 from lambda_emu.emulator.platform.errors import AwsError
 from lambda_emu.emulator.protocol import context
 from lambda_emu.emulator.protocol.service import Service
-from lambda_emu.emulator.protocol.shapes import parse_json_value, serialization_error, to_json_value
+from lambda_emu.emulator.protocol.shapes import (
+    parse_json_value,
+    request_document,
+    serialization_error,
+    to_json_value,
+)
 from lambda_emu.emulator.protocol.validation import validate
 
 if TYPE_CHECKING:
@@ -109,11 +114,7 @@ def read_document(body: bytes) -> dict[str, Any]:
         document = json.loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise serialization_error("") from exc
-    if isinstance(document, list):
-        raise serialization_error("Start of list found where not expected")
-    if not isinstance(document, dict):
-        raise serialization_error("")
-    return document
+    return request_document(document)
 
 
 class _JsonCodec:

@@ -42,6 +42,15 @@ def serialization_error(message: str) -> AwsError:
     return AwsError("SerializationException", message, 400)
 
 
+def request_document(document: Any) -> dict[str, Any]:
+    """A decoded request body (JSON or CBOR) that must be a map, refused in Coral's words otherwise."""
+    if isinstance(document, list):
+        raise serialization_error("Start of list found where not expected")
+    if not isinstance(document, dict):
+        raise serialization_error("")
+    return document
+
+
 # ---- wire → Python ------------------------------------------------------------------------------
 
 
