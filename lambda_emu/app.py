@@ -233,7 +233,7 @@ class Emulator:
     def kinesis(self) -> KinesisService:
         from lambda_emu.emulator.services.kinesis.api import KinesisService
 
-        return KinesisService(self.clock, self.rng, region=self.region, account_id=self.account_id, state=self.state,
+        return KinesisService(self.clock, region=self.region, account_id=self.account_id, state=self.state,
                               creation_delays=self.config.creation_delays)
 
     @cached_property

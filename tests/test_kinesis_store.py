@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import random
 
 import pytest
 
@@ -34,7 +33,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def store(clock: Clock) -> KinesisStore:
-    return KinesisStore(clock, region="us-east-1", account_id=ACCOUNT, rng=random.Random(7))
+    return KinesisStore(clock, region="us-east-1", account_id=ACCOUNT)
 
 
 @pytest.fixture

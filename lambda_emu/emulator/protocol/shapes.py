@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
     # botocore is imported on first use only: an idle server never pays for it.
     import botocore.session
-    from botocore.model import ListShape, MapShape, OperationModel, ServiceModel, Shape, StructureShape
+    from botocore.model import ListShape, MapShape, ServiceModel, Shape, StructureShape
 
 
 @functools.cache
@@ -293,6 +293,3 @@ def header_text(shape: Shape, value: Any) -> str:
         return base64.b64encode(raw).decode("ascii")
     return str(value)
 
-
-def input_shape(op: OperationModel) -> Shape | None:
-    return op.input_shape

@@ -13,7 +13,6 @@ The stream event source mapping is handed the same store by the composition root
 from __future__ import annotations
 
 import base64
-import random
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -65,9 +64,9 @@ class KinesisService(Service):
     #: (kinesalite's AWS-checked suite: "Map value must satisfy constraint: [... equal to 0]").
     nullable_elements = frozenset({"*"})
 
-    def __init__(self, clock: Clock, rng: random.Random, *, region: str, account_id: str,
+    def __init__(self, clock: Clock, *, region: str, account_id: str,
                  state: StateStore | None = None, creation_delays: bool = False) -> None:
-        self.store = KinesisStore(clock, region=region, account_id=account_id, rng=rng, state=state,
+        self.store = KinesisStore(clock, region=region, account_id=account_id, state=state,
                                   creation_delays=creation_delays)
         # Signs iterators and ListShards tokens so a forged or foreign one is refused, not misread.
         tokens = TokenSeal(state)

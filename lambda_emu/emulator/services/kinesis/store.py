@@ -22,7 +22,6 @@ arrival time in milliseconds, so numbers also grow with time as AWS's do).
 
 from __future__ import annotations
 
-import random
 import secrets
 from typing import TYPE_CHECKING
 
@@ -66,14 +65,13 @@ _MAX_SHARDS_ENCODABLE = 10**6
 class KinesisStore:
     """Every stream of one emulator (one account, one Region)."""
 
-    def __init__(self, clock: Clock, *, region: str, account_id: str, rng: random.Random,
+    def __init__(self, clock: Clock, *, region: str, account_id: str,
                  state: StateStore | None = None, creation_delays: bool = False) -> None:
         self.clock = clock
         #: --creation-delays: CREATING lasts CREATING_SECONDS on the clock (UPDATING: resharding.py).
         self.creation_delays = creation_delays
         self.region = region
         self.account_id = account_id
-        self._rng = rng
         self.state = state
         self.tagging = Tagging(account_id)
         self._streams: dict[str, Stream] = {}
