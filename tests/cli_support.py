@@ -2,25 +2,22 @@
 
 from __future__ import annotations
 
-import json
 import queue
 import re
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
-import boto3
-from botocore.config import Config
+from tests.support import EmuEndpoint
 
 LAMBDA_EMU = Path(sys.executable).parent / "lambda-emu"
 READY = re.compile(r"^lambda-emu \S+ ready at (http://\S+)$")
 
 
-class UpProcess:
+class UpProcess(EmuEndpoint):
     """One `lambda-emu up` and the lines it prints (read by threads, so nothing blocks on a full pipe)."""
 
     def __init__(self, args: list[str], cwd: Path, env: dict[str, str], prefix: tuple[str, ...] = ()) -> None:
@@ -57,18 +54,3 @@ class UpProcess:
                 self.endpoint = found.group(1)
                 return self.endpoint
         raise AssertionError(f"lambda-emu never got ready; exit={self.proc.poll()} stderr={self.stderr}")
-
-    def client(self, service: str) -> Any:
-        return boto3.client(service, endpoint_url=self.endpoint, region_name="us-east-1", aws_access_key_id="x",
-                            aws_secret_access_key="x",
-                            config=Config(retries={"max_attempts": 1}, read_timeout=120))
-
-    def emu_get(self, path: str) -> Any:
-        with urllib.request.urlopen(self.endpoint + path, timeout=60) as response:
-            return json.loads(response.read())
-
-    def emu_post(self, path: str, body: Any) -> Any:
-        request = urllib.request.Request(self.endpoint + path, data=json.dumps(body).encode(), method="POST",
-                                         headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=120) as response:
-            return json.loads(response.read())

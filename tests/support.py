@@ -27,7 +27,33 @@ from lambda_emu.serving import serve
 ROLE = "arn:aws:iam::000000000000:role/lambda-role"
 
 
-class RunningServer:
+class EmuEndpoint:
+    """A running lambda-emu's endpoint as tests use it: boto3 clients and the /_emu JSON routes."""
+
+    endpoint: str
+
+    def client(self, service: str, **config: Any) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="x",
+            aws_secret_access_key="x",
+            config=Config(**{"retries": {"max_attempts": 1}, "read_timeout": 120, **config}),
+        )
+
+    def emu_get(self, path: str) -> Any:
+        with urllib.request.urlopen(self.endpoint + path, timeout=120) as response:
+            return json.loads(response.read())
+
+    def emu_post(self, path: str, body: Any) -> Any:
+        request = urllib.request.Request(self.endpoint + path, data=json.dumps(body).encode(), method="POST",
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=300) as response:
+            return json.loads(response.read())
+
+
+class RunningServer(EmuEndpoint):
     """lambda-emu serving on 127.0.0.1 from a background thread (boto3 calls block, so not our loop)."""
 
     def __init__(self, **config: Any) -> None:
@@ -70,27 +96,7 @@ class RunningServer:
         assert self.emu is not None
         return self.emu.endpoint
 
-    def client(self, service: str, **config: Any) -> Any:
-        return boto3.client(
-            service,
-            endpoint_url=self.endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="x",
-            aws_secret_access_key="x",
-            config=Config(**{"retries": {"max_attempts": 1}, "read_timeout": 120, **config}),
-        )
-
     # ---- /_emu ----
-
-    def emu_get(self, path: str) -> Any:
-        with urllib.request.urlopen(self.endpoint + path, timeout=120) as response:
-            return json.loads(response.read())
-
-    def emu_post(self, path: str, body: Any) -> Any:
-        request = urllib.request.Request(self.endpoint + path, data=json.dumps(body).encode(), method="POST",
-                                         headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=300) as response:
-            return json.loads(response.read())
 
     def advance(self, seconds: float) -> Any:
         return self.emu_post("/_emu/clock/advance", {"seconds": seconds})
