@@ -373,3 +373,24 @@ def test_a_function_runs_as_a_session_of_its_role(account_server: RunningServer,
     identity = json.loads(lam.invoke(FunctionName=letter)["Payload"].read())["identity"]
     assert identity["Arn"] == f"arn:aws:sts::123456789012:assumed-role/{role['RoleName']}/q@lambda_function"
     lam.delete_function(FunctionName=letter)
+
+
+def test_execution_environment_keys_are_bounded_oldest_first(account_server: RunningServer) -> None:
+    """Every cold start issues a key; a long run keeps only the newest ENVIRONMENT_KEYS_KEPT of them. A key
+    that has aged out answers as any unknown key does (the account), the newest still as the function's role."""
+    from lambda_emu.emulator.services.sts.api import ENVIRONMENT_KEYS_KEPT
+
+    assert account_server.emu is not None
+    sts_service = account_server.emu.sts
+    role = "arn:aws:iam::123456789012:role/bounded"
+    keys = [sts_service.function_credentials(role, f"fn{n}")[0] for n in range(ENVIRONMENT_KEYS_KEPT + 1)]
+    assert len(sts_service.environment_sessions) == ENVIRONMENT_KEYS_KEPT
+
+    def whoami(key: str) -> str:
+        client = boto3.client("sts", endpoint_url=account_server.endpoint, region_name="us-east-1",
+                              aws_access_key_id=key, aws_secret_access_key="x")
+        return str(client.get_caller_identity()["Arn"])
+
+    assert whoami(keys[0]) == "arn:aws:iam::123456789012:root"
+    assert whoami(keys[1]) == "arn:aws:sts::123456789012:assumed-role/bounded/fn1"
+    assert whoami(keys[-1]) == f"arn:aws:sts::123456789012:assumed-role/bounded/fn{ENVIRONMENT_KEYS_KEPT}"

@@ -31,6 +31,10 @@ QUERY_TRAITS = QueryTraits(namespace="https://sts.amazonaws.com/doc/2011-06-15/"
 DEFAULT_DURATION = 3600
 _ROLE_ARN = re.compile(r"arn:(aws[a-z-]*):iam::(\d{12}):role/(?:.*/)?([^/]+)")
 _KEY_ALPHABET = string.ascii_uppercase + string.digits
+#: Execution environments' keys kept at once. Lambda's keys stay valid for hours after the environment
+#: is gone, so they are not dropped when it ends; but every cold start issues one, and a long run must
+#: not keep them all. The oldest goes first (it then answers as the account, like any unknown key).
+ENVIRONMENT_KEYS_KEPT = 1000
 
 #: What STS needs of a role IAM holds: (RoleId, MaxSessionDuration), or None when there is no such role.
 RoleLookup = Callable[[str], tuple[str, int] | None]
@@ -56,12 +60,15 @@ class StsService(Service):
         self.find_role = find_role
         #: Access key ID → whom it was issued to (AssumeRole).
         self.sessions: dict[str, Session] = {}
+        #: Access key ID → the execution environment's session it names, oldest first (function_credentials).
+        self.environment_sessions: dict[str, Session] = {}
         #: --state-dir: each issued key is written through (kind sts-session), so it still names its
         #: assumed role after a restart; None without it.
         self.state = state
 
     def reset(self) -> None:
         self.sessions.clear()
+        self.environment_sessions.clear()
         if self.state is not None:
             self.state.delete_all("sts-session")
 
@@ -77,7 +84,8 @@ class StsService(Service):
         return AwsError("ValidationError", f"{count} validation {noun} detected: " + "; ".join(problems))
 
     def GetCallerIdentity(self, params: dict[str, Any]) -> dict[str, Any]:
-        session = self.sessions.get(context.access_key_id.get())
+        key = context.access_key_id.get()
+        session = self.sessions.get(key) or self.environment_sessions.get(key)
         if session is not None:
             return {"UserId": session.user_id, "Account": session.account, "Arn": session.arn}
         return {"UserId": self.account_id, "Account": self.account_id, "Arn": f"arn:aws:iam::{self.account_id}:root"}
@@ -85,8 +93,9 @@ class StsService(Service):
     def function_credentials(self, role_arn: str, function_name: str) -> tuple[str, str, str]:
         """An execution environment's credentials, as Lambda issues them: a session of the function's
         role named after the function, so STS called with them answers
-        ``arn:aws:sts::ACCOUNT:assumed-role/ROLE/FUNCTION``. Not kept in --state-dir: they end with the
-        environment. A role ARN STS refuses gets the fixed ``lambda-emu`` keys (the account's root)."""
+        ``arn:aws:sts::ACCOUNT:assumed-role/ROLE/FUNCTION``. Not kept in --state-dir (a restart starts every
+        environment afresh); the newest ENVIRONMENT_KEYS_KEPT are kept. A role ARN STS refuses gets the
+        fixed ``lambda-emu`` keys (the account's root)."""
         match = _ROLE_ARN.fullmatch(role_arn)
         if match is None:
             return "lambda-emu", "lambda-emu", "lambda-emu"
@@ -98,8 +107,10 @@ class StsService(Service):
         known = self.find_role(role_arn)
         role_id = known[0] if known is not None else _derived_role_id(role_arn)
         access_key = "ASIA" + "".join(secrets.choice(_KEY_ALPHABET) for _ in range(16))
-        self.sessions[access_key] = Session(account, f"{role_id}:{function_name}",
-                                            f"arn:{partition}:sts::{account}:assumed-role/{role_name}/{function_name}")
+        arn = f"arn:{partition}:sts::{account}:assumed-role/{role_name}/{function_name}"
+        self.environment_sessions[access_key] = Session(account, f"{role_id}:{function_name}", arn)
+        if len(self.environment_sessions) > ENVIRONMENT_KEYS_KEPT:
+            del self.environment_sessions[next(iter(self.environment_sessions))]
         return (access_key, base64.b64encode(secrets.token_bytes(30)).decode(),
                 base64.b64encode(secrets.token_bytes(300)).decode())
 
