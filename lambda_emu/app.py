@@ -162,7 +162,7 @@ class Emulator:
             region=self.region, account_id=self.account_id, account_concurrency=config.account_concurrency,
             endpoint=lambda: self.endpoint, layers=self.layers,
             resolve_image=lambda uri: self.docker_runner.resolve_image(uri),
-            creation_delays=config.creation_delays,
+            creation_delays=config.creation_delays, state=self.state,
         )
         self.requirements = RequirementsInstaller(
             config.cache_root, self.interpreters, enabled=config.install_requirements,
@@ -298,6 +298,7 @@ class Emulator:
             (("kinesis-stream",), lambda: self.kinesis.restore()),
             (("log-group",), lambda: self.logs.restore()),
             (("ddb-table",), lambda: self.dynamodb.restore()),
+            (("lambda-csc",), lambda: self.lambda_.restore_code_signing_configs()),
         ])
 
     def _resume(self) -> None:
@@ -423,7 +424,7 @@ class Emulator:
                 self.state.delete_all(kind)
         self.destinations.clear()
         self.layers.clear()
-        self.lambda_.code_signing_configs.clear()
+        self.lambda_.reset_code_signing_configs()
         self.faults.clear()
         self.rng.seed(self.config.seed if seed is None else seed)
         # Environments' /tmp directories: a new function of the same name starts with an empty /tmp.

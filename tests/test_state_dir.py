@@ -422,6 +422,34 @@ def test_tags_policy_and_recursion_config_come_back(up: Callable[..., Emu], tmp_
     assert lam.list_tags(Resource=mapping["EventSourceMappingArn"])["Tags"] == {"owner": "me"}
 
 
+def test_code_signing_configs_come_back_with_the_functions_using_them(up: Callable[..., Emu], tmp_path: Path) -> None:
+    state_dir = tmp_path / "state"
+    first = up(state_dir).ready()
+    lam = first.client("lambda")
+    publishers = {"SigningProfileVersionArns": ["arn:aws:signer:us-east-1:000000000000:/signing-profiles/p/abc"]}
+    kept = lam.create_code_signing_config(AllowedPublishers=publishers, Description="kept")["CodeSigningConfig"]
+    gone = lam.create_code_signing_config(AllowedPublishers=publishers)["CodeSigningConfig"]
+    kept = lam.update_code_signing_config(CodeSigningConfigArn=kept["CodeSigningConfigArn"],
+                                          Description="kept, updated")["CodeSigningConfig"]
+    lam.delete_code_signing_config(CodeSigningConfigArn=gone["CodeSigningConfigArn"])
+    name = recorder(lam, tmp_path / "out.txt")
+    lam.put_function_code_signing_config(FunctionName=name, CodeSigningConfigArn=kept["CodeSigningConfigArn"])
+    first.kill9()
+
+    second = up(state_dir).ready()
+    lam = second.client("lambda")
+    assert lam.list_code_signing_configs()["CodeSigningConfigs"] == [kept]
+    assert lam.get_function_code_signing_config(FunctionName=name)["CodeSigningConfigArn"] == \
+        kept["CodeSigningConfigArn"]
+    assert lam.list_functions_by_code_signing_config(
+        CodeSigningConfigArn=kept["CodeSigningConfigArn"])["FunctionArns"] == [
+        lam.get_function_configuration(FunctionName=name)["FunctionArn"]]
+    # A reset forgets them, in the state directory too.
+    second.emu_post("/_emu/reset", {})
+    second.kill9()
+    assert up(state_dir).ready().client("lambda").list_code_signing_configs()["CodeSigningConfigs"] == []
+
+
 #: Imports from its layers' /opt/python (the process runner puts the merged /opt's python folders on
 #: the path, as Lambda's python runtime does).
 LAYER_READER = """

@@ -8,7 +8,7 @@ source mappings, layers, tags, permissions, function URLs, code signing.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lambda_emu.emulator.invocation.functions import FunctionRegistry
 from lambda_emu.emulator.invocation.invoker import AsyncInvoke, Invoker
@@ -37,6 +37,9 @@ from lambda_emu.emulator.services.lambda_.tags_api import TagsApi
 from lambda_emu.emulator.services.lambda_.updates_api import UpdatesApi
 from lambda_emu.emulator.services.lambda_.versions_api import VersionsApi
 from lambda_emu.emulator.services.sqs.queue import Queue
+
+if TYPE_CHECKING:
+    from lambda_emu.emulator.platform.state import StateStore
 
 
 class LambdaService(FunctionsApi, UpdatesApi, ConcurrencyApi, InvokeApi, EventInvokeConfigApi, EventSourceMappingApi,
@@ -77,6 +80,7 @@ class LambdaService(FunctionsApi, UpdatesApi, ConcurrencyApi, InvokeApi, EventIn
         resolve_image: Callable[[str], str] | None = None,
         layers: LayerStore,
         creation_delays: bool = False,
+        state: StateStore | None = None,
     ) -> None:
         self.functions = functions
         self.clock = clock
@@ -97,6 +101,8 @@ class LambdaService(FunctionsApi, UpdatesApi, ConcurrencyApi, InvokeApi, EventIn
         #: Pending → Active and InProgress → Successful, at once or (--creation-delays) on the clock.
         self.lifecycle = Lifecycle(clock, functions, environments, delays=creation_delays)
         self.code_signing_configs: dict[str, dict[str, Any]] = {}
+        #: --state-dir (None without it): code signing configurations are written through.
+        self.state = state
         #: Hooks the composition root wires (the async queue and the faults forget a deleted function;
         #: the async queue wakes when a function's concurrency changes).
         self.on_function_deleted: list[FunctionHook] = []

@@ -16,6 +16,10 @@ from lambda_emu.emulator.services import pagination
 
 if TYPE_CHECKING:
     from lambda_emu.emulator.invocation.functions import FunctionRegistry
+    from lambda_emu.emulator.platform.state import StateStore
+
+#: --state-dir's record kind for a code signing configuration (keyed by its ARN).
+STATE_KIND = "lambda-csc"
 
 
 def config_not_found(arn: str) -> AwsError:
@@ -33,8 +37,24 @@ class CodeSigningApi:
     functions: FunctionRegistry
     region: str
     account_id: str
-    #: Code signing configurations by ARN (forgotten on reset; not kept by --state-dir).
+    #: Code signing configurations by ARN (forgotten on reset; written through to --state-dir).
     code_signing_configs: dict[str, dict[str, Any]]
+    state: StateStore | None
+
+    def _save_csc(self, config: dict[str, Any]) -> None:
+        if self.state is not None:
+            self.state.put(STATE_KIND, config["CodeSigningConfigArn"], lambda: dict(config))
+
+    def restore_code_signing_configs(self) -> None:
+        """The configurations an earlier run of this state directory created (functions keep their ARN)."""
+        if self.state is not None:
+            for arn, record in self.state.load(STATE_KIND):
+                self.code_signing_configs[arn] = dict(record)
+
+    def reset_code_signing_configs(self) -> None:
+        self.code_signing_configs.clear()
+        if self.state is not None:
+            self.state.delete_all(STATE_KIND)
 
     def _csc(self, arn: str) -> dict[str, Any]:
         config = self.code_signing_configs.get(arn)
@@ -59,6 +79,7 @@ class CodeSigningApi:
             "LastModified": _timestamp(),
         }
         self.code_signing_configs[arn] = config
+        self._save_csc(config)
         return {"CodeSigningConfig": dict(config)}
 
     def GetCodeSigningConfig(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -73,12 +94,15 @@ class CodeSigningApi:
                 changed = True
         if changed:
             config["LastModified"] = _timestamp()
+            self._save_csc(config)
         return {"CodeSigningConfig": dict(config)}
 
     def DeleteCodeSigningConfig(self, params: dict[str, Any]) -> dict[str, Any]:
         arn = params["CodeSigningConfigArn"]
         self._csc(arn)
         del self.code_signing_configs[arn]
+        if self.state is not None:
+            self.state.delete(STATE_KIND, arn)
         return {}
 
     def ListCodeSigningConfigs(self, params: dict[str, Any]) -> dict[str, Any]:
