@@ -201,7 +201,7 @@ class Emulator:
         """CloudWatch Logs: built when a function first writes or a client first calls it."""
         from lambda_emu.emulator.services.logs.api import LogsService
 
-        return LogsService(self.clock.now_ms, region=self.region, account_id=self.account_id, state=self.state)
+        return LogsService(self.clock, region=self.region, account_id=self.account_id, state=self.state)
 
     @cached_property
     def iam(self) -> IamService:
@@ -474,7 +474,7 @@ class Emulator:
         await self.orphans.wait_sweeps()
         # Off the event loop: the last sweep reads every process's environment.
         await asyncio.to_thread(self.orphans.close)
-        for name in ("kinesis", "sqs", "dynamodb"):
+        for name in ("kinesis", "sqs", "dynamodb", "logs"):
             service = self.__dict__.get(name)  # only what was built
             if service is None:
                 continue

@@ -6,10 +6,13 @@ bytes, the headers (name length: 1 byte, name, value type 7 = string, value leng
 the payload, and the CRC-32 of everything before it. Over the JSON protocols the first message is an
 ``initial-response`` event carrying the output's other members (botocore refuses a stream without it);
 then one ``event`` message per event, and an ``exception`` message if the stream ends in an error.
+A client that goes away ends the stream within a second of wall time, even while no event is due
+(a manual clock may not move for hours): the service's generator is closed, so nothing outlives it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import struct
 import zlib
@@ -17,6 +20,7 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+from aiohttp.abc import AbstractStreamWriter
 from aiohttp.payload import AsyncIterablePayload
 
 from lambda_emu.emulator.platform.errors import AwsError
@@ -30,6 +34,8 @@ Events = AsyncIterator[tuple[str, dict[str, Any]]]
 
 CONTENT_TYPE = "application/vnd.amazon.eventstream"
 _STRING = 7
+#: How often (wall seconds) a stream waiting for its next event looks whether the client is still there.
+_CLIENT_CHECK_SECONDS = 1.0
 
 
 def encode_message(headers: dict[str, str], payload: bytes) -> bytes:
@@ -69,4 +75,44 @@ def event_stream_response(output_shape: StructureShape, result: dict[str, Any], 
         finally:
             await events.aclose()  # type: ignore[attr-defined]
 
-    return web.Response(body=AsyncIterablePayload(messages()), headers={"Content-Type": CONTENT_TYPE, **headers})
+    return web.Response(body=_EventStreamPayload(messages()), headers={"Content-Type": CONTENT_TYPE, **headers})
+
+
+class _EventStreamPayload(AsyncIterablePayload):
+    """aiohttp's streaming payload notices a closed connection only when it next writes; this one also
+    looks every second of wall time while it waits for the next message, and then stops waiting (the
+    wait is cancelled, which closes the messages' generator and the service's)."""
+
+    async def write_with_length(self, writer: AbstractStreamWriter, content_length: int | None) -> None:
+        messages = self._iter
+        if messages is None:
+            return
+        self._iter = None
+        task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        gone = False
+        check: asyncio.TimerHandle | None = None
+
+        def look() -> None:
+            nonlocal gone, check
+            transport = getattr(writer, "transport", None)  # None once the connection is lost
+            if transport is None or transport.is_closing():
+                gone = True
+                if task is not None:
+                    task.cancel()
+            else:
+                check = loop.call_later(_CLIENT_CHECK_SECONDS, look)
+
+        check = loop.call_later(_CLIENT_CHECK_SECONDS, look)
+        try:
+            async for message in messages:
+                await writer.write(message)
+        except asyncio.CancelledError:
+            if not gone:
+                raise
+            if task is not None:
+                task.uncancel()  # our own cancellation, done with: the writer reports the lost connection
+        finally:
+            if check is not None:
+                check.cancel()
+            await messages.aclose()  # type: ignore[attr-defined]

@@ -11,15 +11,16 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from lambda_emu.emulator.platform.errors import AwsError
 from lambda_emu.emulator.protocol.service import Service
 from lambda_emu.emulator.services.logs.filter_patterns import PatternError, compile_pattern
+from lambda_emu.emulator.services.logs.live_tail import LiveTail
 from lambda_emu.emulator.services.logs.store import LogEvent, LogGroup, LogStore, LogStream
 
 if TYPE_CHECKING:
+    from lambda_emu.emulator.platform.clock import Clock
     from lambda_emu.emulator.platform.state import StateStore
 
 Params = dict[str, Any]
@@ -52,17 +53,22 @@ def bad_token() -> AwsError:
 class LogsService(Service):
     service_name = "logs"
 
-    def __init__(self, now_ms: Callable[[], int], *, region: str, account_id: str,
+    def __init__(self, clock: Clock, *, region: str, account_id: str,
                  state: StateStore | None = None, max_events: int | None = None) -> None:
         self.region = region
         self.account_id = account_id
-        self.store = LogStore(now_ms, state=state, **({"max_events": max_events} if max_events else {}))
+        self.store = LogStore(clock.now_ms, state=state, **({"max_events": max_events} if max_events else {}))
+        self.live_tail = LiveTail(clock, self.store, region=region, account_id=account_id)
 
     def restore(self) -> None:
         self.store.restore()
 
     def reset(self) -> None:
+        self.live_tail.end_all()
         self.store.clear()
+
+    async def stop(self) -> None:
+        self.live_tail.end_all()
 
     def validation_error(self, problems: list[str]) -> Exception:
         # CloudWatch Logs reports the model's constraints as InvalidParameterException (recorded on AWS).
@@ -298,6 +304,20 @@ class LogsService(Service):
             last = page[-1]
             result["nextToken"] = base64.b64encode(json.dumps([last.timestamp, last.sequence]).encode()).decode()
         return result
+
+    # ---- Live Tail ----
+
+    def StartLiveTail(self, params: Params) -> Result:
+        try:
+            matches = compile_pattern(params.get("logEventFilterPattern"))
+        except PatternError as exc:
+            raise invalid(str(exc)) from None
+        # sessionStart names what the request asked for (the members it gave).
+        members = ("logGroupIdentifiers", "logStreamNames", "logStreamNamePrefixes", "logEventFilterPattern")
+        echo: dict[str, Any] = {key: params[key] for key in members if key in params}
+        stream = self.live_tail.start(params["logGroupIdentifiers"], params.get("logStreamNames"),
+                                      params.get("logStreamNamePrefixes"), matches, echo)
+        return {"responseStream": stream}
 
 
 def _in_window(event: LogEvent, params: Params) -> bool:

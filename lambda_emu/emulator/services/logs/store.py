@@ -76,6 +76,8 @@ class LogStore:
         self.max_events: int | None = None if state is not None else max_events
         self.groups: dict[str, LogGroup] = {}
         self._sequence = itertools.count(1)
+        #: The sequence of the newest event ingested (Live Tail sessions read what comes after theirs).
+        self.last_sequence = 0
         #: Partial lines per (group, stream): a line is an event once its newline arrives.
         self._partial: dict[tuple[str, str], bytes] = {}
 
@@ -146,6 +148,7 @@ class LogStore:
         now = self.now_ms()
         for timestamp, message in events:
             event = LogEvent(next(self._sequence), stream_name, timestamp, now, message)
+            self.last_sequence = event.sequence
             stream.events.append(event)
             group.events.append(event)
             stream.first_event = timestamp if stream.first_event is None else min(stream.first_event, timestamp)
@@ -246,6 +249,7 @@ class LogStore:
             stream.last_ingestion = event.ingestion_time
             last = max(last, event.sequence)
         self._sequence = itertools.count(last + 1)
+        self.last_sequence = last
 
 
 def _event_key(group: str, sequence: int) -> str:
