@@ -5,7 +5,9 @@ test_function_arns, test_oversized_request_create_lambda)."""
 from __future__ import annotations
 
 import json
+import socket
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from botocore.exceptions import ClientError
@@ -107,3 +109,66 @@ def test_a_create_function_request_over_lambdas_limit(server: RunningServer) -> 
     assert (status, headers["x-amzn-ErrorType"]) == (413, "RequestEntityTooLargeException")
     assert json.loads(answer) == {
         "message": "Request must be smaller than 70167211 bytes for the CreateFunction operation"}
+
+
+def _code_limit_message(operation: str) -> str:
+    return f"Request must be smaller than 70167211 bytes for the {operation} operation"
+
+
+def test_code_uploads_over_lambdas_limit_however_large(lam: Any) -> None:
+    """A zip upload past lambda-emu's own body limit (80 MB) still gets Lambda's answer for its operation, as
+    LocalStack's AWS-recorded test_oversized_request_create_lambda sends it (a 50 MB zip and a large
+    environment); AWS words UpdateFunctionCode and PublishLayerVersion the same way."""
+    name = create(lam)["FunctionName"]
+    package = b"\0" * (63 * 1024 * 1024)  # base64 in JSON: over 83886080 bytes
+    calls = [
+        ("CreateFunction", lambda: create(lam, Code={"ZipFile": package})),
+        ("UpdateFunctionCode", lambda: lam.update_function_code(FunctionName=name, ZipFile=package)),
+        ("PublishLayerVersion", lambda: lam.publish_layer_version(LayerName=unique("big"),
+                                                                   Content={"ZipFile": package})),
+    ]
+    for operation, call in calls:
+        with pytest.raises(ClientError) as caught:
+            call()
+        status, code, message, response = error_of(caught.value)
+        assert (status, code, message) == (413, "RequestEntityTooLargeException", _code_limit_message(operation))
+        assert {k for k in response if k not in ("Error", "ResponseMetadata")} == set()  # no Type, as recorded
+    assert lam.get_function(FunctionName=name)["Configuration"]["CodeSize"] < 1024  # nothing was changed
+
+
+def _headers_only(endpoint: str, head: str) -> tuple[int, dict[str, str], bytes]:
+    """Send a request's head announcing a body that never comes; the answer arrives all the same."""
+    address = urlsplit(endpoint)
+    with socket.create_connection((address.hostname, address.port), timeout=30) as conn:
+        conn.sendall(head.encode())
+
+        def more() -> bytes:
+            chunk = conn.recv(65536)
+            assert chunk, "the connection was closed without an answer"
+            return chunk
+
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            answer += more()
+        head_part, _, body = answer.partition(b"\r\n\r\n")
+        lines = head_part.decode().split("\r\n")
+        headers = dict(line.split(": ", 1) for line in lines[1:])
+        while len(body) < int(headers["Content-Length"]):
+            body += more()
+    return int(lines[0].split()[1]), headers, body
+
+
+def test_an_oversized_body_is_refused_before_it_is_read(server: RunningServer) -> None:
+    """Neither limit reads the body it refuses: a 1 GB Content-Length is answered at once. Lambda's code uploads
+    get Lambda's RequestEntityTooLargeException; every other request lambda-emu's own limit."""
+    host = urlsplit(server.endpoint).netloc
+    status, headers, body = _headers_only(server.endpoint, (
+        f"POST /2015-03-31/functions HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+        "Content-Length: 1000000000\r\n\r\n"))
+    assert (status, headers["x-amzn-ErrorType"]) == (413, "RequestEntityTooLargeException")
+    assert json.loads(body) == {"message": _code_limit_message("CreateFunction")}
+    status, headers, body = _headers_only(server.endpoint, (
+        f"POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-amz-json-1.0\r\n"
+        "X-Amz-Target: AmazonSQS.SendMessage\r\nContent-Length: 1000000000\r\n\r\n"))
+    assert status == 413
+    assert json.loads(body)["message"] == "Request must be smaller than 83886080 bytes"

@@ -29,10 +29,12 @@ log = get_logger("server")
 
 # Lambda's largest request is a 50 MB zip, base64-encoded in JSON; bodies beyond this are refused early.
 MAX_BODY = 80 * 1024 * 1024
-#: Lambda's limit on a request that uploads code (recorded for CreateFunction: "Request must be smaller
-#: than 70167211 bytes for the CreateFunction operation"; UpdateFunctionCode takes the same zip).
+#: Lambda's limit on a request that uploads a zip: 413 RequestEntityTooLargeException "Request must be
+#: smaller than 70167211 bytes for the <operation> operation" (recorded for CreateFunction; AWS words
+#: UpdateFunctionCode and PublishLayerVersion the same way). It is under MAX_BODY, so these operations
+#: answer it for every body over it, however large, without reading the body.
 MAX_CODE_REQUEST = 70167211
-CODE_UPLOADS = frozenset({"CreateFunction", "UpdateFunctionCode"})
+CODE_UPLOADS = frozenset({"CreateFunction", "UpdateFunctionCode", "PublishLayerVersion"})
 
 
 #: A function URL's handler: the response, or None when the request is for no function URL.
@@ -86,6 +88,14 @@ class Frontend:
                 name = self._query_versions.get(version, "")
         return self.query_apis[name or next(iter(self.query_apis))]()
 
+    def _code_upload(self, request: web.Request, target: str, media_type: str) -> str | None:
+        """The Lambda operation a request uploads code with (CODE_UPLOADS), told from its method and path
+        before its body is read; None for any other request."""
+        if target or media_type == json_rpc.CBOR_CONTENT_TYPE or request.method not in ("POST", "PUT"):
+            return None
+        found = self.lambda_router.match(request)
+        return found[0].op.name if found is not None and found[0].op.name in CODE_UPLOADS else None
+
     async def dispatch(self, request: web.Request) -> web.StreamResponse:
         context.request_id.set(context.new_request_id())
         context.trace_header.set(request.headers.get("X-Amzn-Trace-Id", ""))
@@ -101,8 +111,8 @@ class Frontend:
         content_type = request.content_type
         renderer = render_rest_json_error
         try:
-            body = await _read_body(request)
             media_type = _media_type(request)
+            body = await _read_body(request, self._code_upload(request, target, media_type))
             # The Java SDKs' CBOR: the content type decides before X-Amz-Target (they send both).
             if media_type == json_rpc.CBOR_CONTENT_TYPE:
                 protocol = self.json_protocol(target.split(".", 1)[0]) if target else None
@@ -138,9 +148,6 @@ class Frontend:
             if _media_type(request) not in REST_JSON_TYPES:
                 raise AwsError("UnsupportedMediaTypeException", _wrong_media_type(request, REST_JSON_TYPES), 415,
                                fields={"Type": "User"})
-            if route.op.name in CODE_UPLOADS and len(body) > MAX_CODE_REQUEST:
-                raise AwsError("RequestEntityTooLargeException", f"Request must be smaller than {MAX_CODE_REQUEST} "
-                               f"bytes for the {route.op.name} operation", 413)
             return await self.lambda_router.handle(request, route, labels, body)
         except AwsError as error:
             return renderer(error)
@@ -195,15 +202,29 @@ def _is_queue_url(path: str) -> bool:
         len(segments) == 2 or segments[0] == "queue")
 
 
-async def _read_body(request: web.Request) -> bytes:
-    if request.content_length is not None and request.content_length > MAX_BODY:
-        raise AwsError("RequestTooLargeException", "Request must be smaller than 83886080 bytes", 413,
-                       fields={"Type": "User"})
+async def _read_body(request: web.Request, code_upload: str | None = None) -> bytes:
+    """The request's body, refused unread when its Content-Length is over the limit: Lambda's own for an
+    operation that uploads code (``code_upload``), else lambda-emu's (MAX_BODY) for every service. A
+    body sent without a length is never read past MAX_BODY (aiohttp's client_max_size)."""
+    limit = MAX_CODE_REQUEST if code_upload else MAX_BODY
+    if request.content_length is not None and request.content_length > limit:
+        raise _too_large(code_upload)
     try:
-        return await request.read()
+        body = await request.read()
     except web.HTTPRequestEntityTooLarge as exc:
-        raise AwsError("RequestTooLargeException", "Request must be smaller than 83886080 bytes", 413,
-                       fields={"Type": "User"}) from exc
+        raise _too_large(code_upload) from exc
+    if len(body) > limit:
+        raise _too_large(code_upload)
+    return body
+
+
+def _too_large(code_upload: str | None) -> AwsError:
+    if code_upload:
+        # Unmodeled in Lambda's model: no Type in the body (recorded).
+        return AwsError("RequestEntityTooLargeException",
+                        f"Request must be smaller than {MAX_CODE_REQUEST} bytes for the {code_upload} operation", 413)
+    return AwsError("RequestTooLargeException", f"Request must be smaller than {MAX_BODY} bytes", 413,
+                    fields={"Type": "User"})
 
 
 def build_app(frontend: Frontend, on_cleanup: Callable[[], Awaitable[None]],
