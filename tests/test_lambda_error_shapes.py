@@ -14,9 +14,10 @@ from botocore.exceptions import ClientError
 
 from tests.support import ROLE, RunningServer, error_of, make_zip, raw_request, unique
 
+#: AWS's list as recorded on 2026-01-12, deprecated python3.8, nodejs16.x and dotnet6 included.
 ACCEPTED = ("nodejs20.x, python3.14, provided.al2023, python3.12, python3.13, nodejs24.x, nodejs22.x, java25, "
-            "python3.10, python3.11, java21, ruby3.3, ruby3.4, ruby3.2, python3.9, java17, dotnet10, dotnet8, java11, "
-            "nodejs18.x, provided.al2, java8.al2")
+            "python3.10, python3.11, java21, ruby3.3, ruby3.4, ruby3.2, python3.8, python3.9, java17, nodejs16.x, "
+            "dotnet10, dotnet8, java11, dotnet6, nodejs18.x, provided.al2, java8.al2")
 
 
 def create(lam: Any, **overrides: Any) -> Any:
@@ -53,6 +54,12 @@ def test_a_runtime_outside_the_enum(lam: Any, runtime: str) -> None:
                f"[{ACCEPTED}] or be a valid ARN")
     assert refused(lam, Runtime=runtime) == (400, "InvalidParameterValueException", message,
                                              {"Type": "User", "message": message})
+    name = create(lam)["FunctionName"]
+    with pytest.raises(ClientError) as caught:
+        lam.update_function_configuration(FunctionName=name, Runtime=runtime)
+    status, code, answered, response = error_of(caught.value)
+    assert (status, code, answered, response["Type"], response["message"]) == (
+        400, "InvalidParameterValueException", message, "User", message)
 
 
 def test_coral_problems_come_before_lambdas_runtime_check(server: RunningServer) -> None:

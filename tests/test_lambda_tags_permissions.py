@@ -56,6 +56,27 @@ def test_tag_errors(lam: Any) -> None:
     assert (status, code) == (400, "ValidationException")
 
 
+#: TagResource / UntagResource / ListTags' resource pattern as AWS words it (LocalStack's AWS-recorded
+#: test_tag_exceptions, Nov 2025): with layer:, without botocore's network-connector.
+TAGGABLE_PATTERN = (
+    "arn:(aws[a-zA-Z-]*):lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:(function:"
+    "[a-zA-Z0-9-_]+(:(\\$LATEST|[a-zA-Z0-9-_]+))?|layer:([a-zA-Z0-9-_]+)|code-signing-config:csc-[a-z0-9]{17}|"
+    "event-source-mapping:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|"
+    "capacity-provider:[a-zA-Z0-9-_]+)")
+
+
+def test_a_resource_that_is_no_taggable_arn(lam: Any) -> None:
+    for resource in (f"arn:aws:lambda:{REGION}:{ACCOUNT}:foobar:{unique()}",
+                     f"arn:aws:lambda:{REGION}:{ACCOUNT}:event-source-mapping:{unique()}:alias", "arn:aws:something"):
+        message = (f"1 validation error detected: Value '{resource}' at 'resource' failed to satisfy constraint: "
+                   f"Member must satisfy regular expression pattern: {TAGGABLE_PATTERN}")
+        for call, extra in ((lam.tag_resource, {"Tags": {"a": "b"}}), (lam.untag_resource, {"TagKeys": ["a"]}),
+                            (lam.list_tags, {})):
+            status, code, answered, body = failure(call, Resource=resource, **extra)
+            assert (status, code, answered) == (400, "ValidationException", message)
+            assert set(body) == {"Error", "ResponseMetadata"}  # Coral's error: no Type
+
+
 def test_event_source_mapping_tags(lam: Any, sqs: Any) -> None:
     name = create_python_function(lam, SOURCE)
     queue = sqs.create_queue(QueueName=unique("q"))["QueueUrl"]

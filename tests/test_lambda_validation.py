@@ -129,12 +129,13 @@ def test_layer_validation_as_recorded(lam: Any) -> None:
                                        CompatibleRuntimes=["invalidruntime", "python3.12"],
                                        CompatibleArchitectures=["invalidarch"])
     assert (status, code) == (400, "ValidationException")
-    # CompatibleRuntimes is worded as Runtime is (the runtimes Lambda creates functions with), and first.
+    # CompatibleRuntimes is worded as Runtime is (AWS's list, recorded 2026-01), and first.
     runtimes, architectures = message.split("; ")
     assert runtimes.startswith("2 validation errors detected: Value '[invalidruntime, python3.12]' at "
                                "'compatibleRuntimes' failed to satisfy constraint: Member must satisfy enum value "
                                "set: [nodejs20.x, python3.14, provided.al2023, python3.12, python3.13, ")
-    assert runtimes.endswith(", provided.al2, java8.al2]")
+    assert runtimes.endswith(", ruby3.2, python3.8, python3.9, java17, nodejs16.x, dotnet10, dotnet8, java11, dotnet6, "
+                             "nodejs18.x, provided.al2, java8.al2]")
     assert architectures == ("Value '[invalidarch]' at 'compatibleArchitectures' failed to satisfy constraint: "
                              "Member must satisfy constraint: [Member must satisfy enum value set: [x86_64, arm64], "
                              "Member must not be null]")

@@ -28,7 +28,9 @@ MAX_MEMORY = 10240
 #: Coral's problem for a Runtime outside the model's enum (CreateFunction, UpdateFunctionConfiguration).
 RUNTIME_ENUM = re.compile(r"Value '(?P<value>.*)' at 'runtime' failed to satisfy constraint: Member must satisfy "
                           r"enum value set: \[", re.DOTALL)
-#: The order AWS lists its runtimes in that message (recorded 2026-01); runtimes it lacks follow.
+#: The runtimes AWS lists in that message, in its order (recorded 2026-01 for CreateFunction,
+#: UpdateFunctionConfiguration and PublishLayerVersion's CompatibleRuntimes): every runtime it still
+#: knows, python3.8, nodejs16.x and dotnet6 included although it refuses to create functions with them.
 AWS_RUNTIME_ORDER = (
     "nodejs20.x", "python3.14", "provided.al2023", "python3.12", "python3.13", "nodejs24.x", "nodejs22.x", "java25",
     "python3.10", "python3.11", "java21", "ruby3.3", "ruby3.4", "ruby3.2", "python3.8", "python3.9", "java17",
@@ -36,10 +38,11 @@ AWS_RUNTIME_ORDER = (
 )
 
 
-def creatable_runtimes() -> list[str]:
-    """The runtimes CreateFunction takes here, in AWS's order."""
+def listed_runtimes() -> list[str]:
+    """The runtimes Lambda's runtime enum message lists: AWS's list, then any runtime lambda-emu creates
+    functions with that AWS's list lacks."""
     usable = [r for r in SUPPORTED_RUNTIMES if r not in DEPRECATED_RUNTIMES]
-    return [r for r in AWS_RUNTIME_ORDER if r in usable] + [r for r in usable if r not in AWS_RUNTIME_ORDER]
+    return list(AWS_RUNTIME_ORDER) + [r for r in usable if r not in AWS_RUNTIME_ORDER]
 
 
 def validation(message: str) -> AwsError:
@@ -103,12 +106,12 @@ _LAYER_RUNTIMES = re.compile(r"^(?P<head>Value '.*' at 'compatibleRuntimes' fail
 
 
 def layer_runtimes_first(problems: list[str]) -> list[str]:
-    """Lambda words a layer's CompatibleRuntimes problem as it words Runtime's, listing the runtimes it
-    creates functions with, and reports it first (recorded for PublishLayerVersion)."""
+    """Lambda words a layer's CompatibleRuntimes problem as it words Runtime's, with the same list, and
+    reports it first (recorded for PublishLayerVersion)."""
     rewritten = []
     for problem in problems:
         found = _LAYER_RUNTIMES.match(problem)
         if found is not None:
-            problem = f"{found['head']}Member must satisfy enum value set: [{', '.join(creatable_runtimes())}]"
+            problem = f"{found['head']}Member must satisfy enum value set: [{', '.join(listed_runtimes())}]"
         rewritten.append(problem)
     return sorted(rewritten, key=lambda p: "'compatibleRuntimes'" not in p)
