@@ -698,8 +698,22 @@ def test_mapping_api_errors(manual_server: RunningServer, manual_lam: Any, manua
         400, "InvalidParameterValueException",
         "Error occurred while ReceiveMessage. SQS Error Code: AWS.SimpleQueueService.NonExistentQueue. "
         "SQS Error Message: The specified queue does not exist.")  # AWS, recorded 2025-11-25
-    status, code, _ = refused(FunctionName=unique("nofn"), EventSourceArn=arn)
-    assert (status, code) == (404, "ResourceNotFoundException")
+    # AWS's order and words (recorded 2025-11-27, LocalStack's test_event_source_mapping_exceptions): the source,
+    # the parameters a queue refuses, the function (400, not a 404), and only then whether the queue is there.
+    nofn = unique("nofn")
+    assert refused(FunctionName=nofn) == (400, "InvalidParameterValueException", "Unrecognized event source.")
+    assert refused(FunctionName=nofn, EventSourceArn=missing,
+                   DestinationConfig={"OnSuccess": {"Destination": arn}}) == (
+        400, "InvalidParameterValueException",
+        "Unsupported DestinationConfig parameter for given event source mapping type.")
+    for source in (missing, arn):
+        with pytest.raises(ClientError) as exc:
+            manual_lam.create_event_source_mapping(FunctionName=nofn, EventSourceArn=source)
+        status, code, message, body = error_of(exc.value)
+        assert (status, code, message, body["Type"], body["message"]) == (
+            400, "InvalidParameterValueException", "Function does not exist", "User", "Function does not exist")
+    assert refused(FunctionName=f"{name}:7", EventSourceArn=arn) == (
+        400, "InvalidParameterValueException", "Function does not exist")
     existing = mappings(FunctionName=name, EventSourceArn=arn)["UUID"]
     status, code, message = refused(FunctionName=name, EventSourceArn=arn)
     assert (status, code) == (409, "ResourceConflictException")

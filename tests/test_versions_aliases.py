@@ -474,10 +474,10 @@ def test_an_event_source_mapping_on_an_alias_invokes_the_alias(manual_server: Ru
     status, error_code, _ = failure(lam.create_event_source_mapping, FunctionName=f"{name}:live",
                                     EventSourceArn=arn)
     assert (status, error_code) == (409, "ResourceConflictException")
+    # As for a function that is not there (recorded): 400 "Function does not exist".
     status, error_code, message = failure(lam.create_event_source_mapping, FunctionName=f"{name}:nolive",
                                           EventSourceArn=arn)
-    assert (status, error_code, message) == (404, "ResourceNotFoundException",
-                                             f"Function not found: {alias_arn(name, 'nolive')}")
+    assert (status, error_code, message) == (400, "InvalidParameterValueException", "Function does not exist")
 
     manual_sqs.send_message(QueueUrl=url, MessageBody="hello")
     manual_server.advance(1)

@@ -34,7 +34,17 @@ STREAM_ONLY = ("ParallelizationFactor", "BisectBatchOnFunctionError", "MaximumRe
 DEFAULT_BATCH = {"sqs": 10, "kinesis": 100, "dynamodb": 100}
 FIFO_MAX_BATCH = 10
 MIN_RECORD_AGE = 60
+#: No EventSourceArn (recorded 2025-11-27, LocalStack's test_event_source_mapping_exceptions).
+NO_SOURCE = "Unrecognized event source."
+#: An ARN of a service lambda-emu maps no events from (lambda-emu's wording: AWS's is not recorded).
 UNRECOGNIZED_SOURCE = "Unrecognized event source, must be kinesis, dynamodb stream or sqs."
+#: CreateEventSourceMapping for a function, version or alias that is not there: 400, not GetFunction's 404
+#: (recorded 2025-11-27).
+NO_FUNCTION = "Function does not exist"
+#: A queue lambda-emu does not serve: AWS's wording as recorded on 2025-11-25 (LocalStack's
+#: test_esm_with_not_existing_sqs_queue).
+NO_QUEUE = ("Error occurred while ReceiveMessage. SQS Error Code: AWS.SimpleQueueService.NonExistentQueue. "
+            "SQS Error Message: The specified queue does not exist.")
 
 
 def unsupported(parameter: str) -> AwsError:
@@ -43,6 +53,15 @@ def unsupported(parameter: str) -> AwsError:
 
 def not_found() -> AwsError:
     return resource_not_found("The resource you requested does not exist.")
+
+
+def _refuse_stream_parameters(params: dict[str, Any]) -> None:
+    """A queue's mapping takes none of a stream's parameters."""
+    for parameter in STREAM_ONLY:
+        if params.get(parameter) is not None:
+            if parameter == "StartingPosition":
+                raise invalid_parameter("StartingPosition is not valid for SQS event sources.")
+            raise unsupported(parameter)
 
 
 def _conflict(kind: str, source: str, function_name: str, uuid: str) -> str:
@@ -71,13 +90,24 @@ class EventSourceMappingApi:
     # ---- operations ----
 
     def CreateEventSourceMapping(self, params: dict[str, Any]) -> dict[str, Any]:
-        # A version or alias may be named (fn:3, fn:live, its ARN): the mapping invokes it as named.
-        target = self.functions.resolve(params["FunctionName"])
-        function = target.function
-        check_tag_count(params.get("Tags"))
+        # AWS's order (recorded): the source's kind, the parameters that kind refuses, the function, and only
+        # then whether the queue is there.
         source = params.get("EventSourceArn")
         kind = self._source_kind(source)
         assert source is not None
+        if kind == "sqs":
+            _refuse_stream_parameters(params)
+        # A version or alias may be named (fn:3, fn:live, its ARN): the mapping invokes it as named.
+        try:
+            target = self.functions.resolve(params["FunctionName"])
+        except AwsError as exc:
+            if exc.code == "ResourceNotFoundException":
+                raise invalid_parameter(NO_FUNCTION) from exc
+            raise
+        function = target.function
+        if kind == "sqs" and self.queue_by_arn(source) is None:
+            raise invalid_parameter(NO_QUEUE)
+        check_tag_count(params.get("Tags"))
         mapping = EventSourceMapping(
             uuid=new_uuid(),
             kind=kind,
@@ -145,15 +175,10 @@ class EventSourceMappingApi:
 
     def _source_kind(self, source: str | None) -> SourceKind:
         if not source:
-            raise invalid_parameter(UNRECOGNIZED_SOURCE)
+            raise invalid_parameter(NO_SOURCE)
         service = arn_service(source)
         if service == "sqs":
-            if self.queue_by_arn(source) is None:
-                # AWS's wording as recorded on 2025-11-25 (LocalStack's test_esm_with_not_existing_sqs_queue).
-                raise invalid_parameter(
-                    "Error occurred while ReceiveMessage. SQS Error Code: AWS.SimpleQueueService.NonExistentQueue. "
-                    "SQS Error Message: The specified queue does not exist.")
-            return "sqs"
+            return "sqs"  # whether the queue is there is checked after the function (CreateEventSourceMapping)
         if service == "kinesis":
             if not self.stream_exists(source):
                 raise invalid_parameter(f"Stream not found: {source}")
@@ -183,11 +208,7 @@ class EventSourceMappingApi:
             self._apply_stream(mapping, params, creating)
 
     def _apply_sqs(self, mapping: EventSourceMapping, params: dict[str, Any], function: Function) -> None:
-        for parameter in STREAM_ONLY:
-            if params.get(parameter) is not None:
-                if parameter == "StartingPosition":
-                    raise invalid_parameter("StartingPosition is not valid for SQS event sources.")
-                raise unsupported(parameter)
+        _refuse_stream_parameters(params)
         queue = self.queue_by_arn(mapping.event_source_arn)
         if queue is not None and queue.fifo and mapping.batch_size > FIFO_MAX_BATCH:
             raise invalid_parameter(f"Batch size must be between 1 and {FIFO_MAX_BATCH} for FIFO queues.")
