@@ -36,7 +36,10 @@ from lambda_emu.emulator.services.lambda_.provisioned_concurrency_api import Pro
 from lambda_emu.emulator.services.lambda_.tags_api import TagsApi
 from lambda_emu.emulator.services.lambda_.updates_api import UpdatesApi
 from lambda_emu.emulator.services.lambda_.versions_api import VersionsApi
-from lambda_emu.emulator.services.sqs.queue import Queue
+
+if TYPE_CHECKING:
+    # Only a type here: SQS's queues are imported on its first request, not at start-up.
+    from lambda_emu.emulator.services.sqs.queue import Queue
 
 if TYPE_CHECKING:
     from lambda_emu.emulator.platform.state import StateStore
