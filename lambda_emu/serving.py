@@ -21,7 +21,7 @@ async def serve(emu: Emulator) -> web.AppRunner:
 
     from lambda_emu.emulator.server import STOP_GRACE_SECONDS, build_app
 
-    app = build_app(emu.frontend, emu.stop, middlewares=(emu.request_guard.middleware(),),
+    app = build_app(emu.frontend, emu.stop, guard=emu.request_guard.guarded,
                     before_answer=emu.state.commit if emu.state is not None else None)
     # A stop never waits for handlers: in-flight calls are cut (see server.stop_serving).
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=STOP_GRACE_SECONDS)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import web
-from aiohttp.typedefs import Middleware
+from aiohttp.typedefs import Handler
 
 from lambda_emu.emulator.platform.errors import AwsError
 from lambda_emu.emulator.platform.logging import get_logger
@@ -228,13 +228,13 @@ def _too_large(code_upload: str | None) -> AwsError:
 
 
 def build_app(frontend: Frontend, on_cleanup: Callable[[], Awaitable[None]],
-              middlewares: tuple[Middleware, ...] = (),
+              guard: Callable[[Handler], Handler] | None = None,
               before_answer: Callable[[], None] | None = None) -> web.Application:
-    """The aiohttp application; ``on_cleanup`` stops the rooms behind it; ``middlewares`` run first
-    (the request guard); ``before_answer`` runs before any response's first byte is sent
-    (--state-dir: what the request changed is then on disk)."""
-    app = web.Application(client_max_size=MAX_BODY, middlewares=list(middlewares))
-    app.router.add_route("*", "/{tail:.*}", frontend.dispatch)
+    """The aiohttp application; ``on_cleanup`` stops the rooms behind it; ``guard`` wraps the one route
+    that takes every request (the request guard runs first); ``before_answer`` runs before any
+    response's first byte is sent (--state-dir: what the request changed is then on disk)."""
+    app = web.Application(client_max_size=MAX_BODY)
+    app.router.add_route("*", "/{tail:.*}", frontend.dispatch if guard is None else guard(frontend.dispatch))
     if before_answer is not None:
         commit = before_answer
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import enum
+import functools
 import json
 from dataclasses import dataclass
 from typing import Literal, cast
@@ -219,6 +220,18 @@ def _too_large(session: RuntimeSession, request_id: str) -> web.Response:
     return _error(413, "RequestEntityTooLarge", f"Exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes).")
 
 
+async def _unrouted(resources: list[web.AbstractResource], request: web.Request) -> web.StreamResponse:
+    """What aiohttp's router answers a request none of ``resources`` takes: 405 naming the methods
+    the path allows, else 404."""
+    allowed: set[str] = set()
+    for resource in resources:
+        _match, methods = await resource.resolve(request)
+        allowed |= methods
+    if allowed:
+        raise web.HTTPMethodNotAllowed(request.method, allowed)
+    raise web.HTTPNotFound()
+
+
 class RuntimeApiServer:
     """The listeners: ``open(session)`` binds a new port on 127.0.0.1 for one environment."""
 
@@ -230,11 +243,16 @@ class RuntimeApiServer:
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
-        app = web.Application(client_max_size=MAX_RESPONSE_BYTES + 1024 * 1024, middlewares=[self._guard.middleware()])
-        app.router.add_get(PREFIX + "/runtime/invocation/next", self._next)
-        app.router.add_post(PREFIX + "/runtime/invocation/{request_id}/response", self._response)
-        app.router.add_post(PREFIX + "/runtime/invocation/{request_id}/error", self._error)
-        app.router.add_post(PREFIX + "/runtime/init/error", self._init_error)
+        # The guard wraps each route rather than running as aiohttp middleware: the same checks without
+        # aiohttp's per-request middleware chain, on the two requests of every warm invoke.
+        guarded = self._guard.guarded
+        app = web.Application(client_max_size=MAX_RESPONSE_BYTES + 1024 * 1024)
+        app.router.add_get(PREFIX + "/runtime/invocation/next", guarded(self._next))
+        app.router.add_post(PREFIX + "/runtime/invocation/{request_id}/response", guarded(self._response))
+        app.router.add_post(PREFIX + "/runtime/invocation/{request_id}/error", guarded(self._error))
+        app.router.add_post(PREFIX + "/runtime/init/error", guarded(self._init_error))
+        # Every other path or method: aiohttp's own 404 / 405, after the guard as before.
+        app.router.add_route("*", "/{tail:.*}", guarded(functools.partial(_unrouted, list(app.router.resources()))))
         # A stop never waits for a runtime's open request (the runtimes are ended first anyway).
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.25)
         await self._runner.setup()

@@ -40,7 +40,8 @@ _TEXT_TYPES = re.compile(r"^(text/.*|application/(json|javascript|xml|x-www-form
 def url_id_of(request: web.Request) -> tuple[str, str] | None:
     """(url id, the path the function sees) when the request is for a function URL, else None."""
     host = request.headers.get("Host", "").lower()
-    found = _HOST.match(host)
+    # Every request passes here: the pattern is tried only on a host that can match it.
+    found = _HOST.match(host) if ".lambda-url." in host else None
     if found is not None:
         return found["id"], request.path
     if request.path.startswith(PATH_PREFIX):
