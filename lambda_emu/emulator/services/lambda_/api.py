@@ -38,11 +38,9 @@ from lambda_emu.emulator.services.lambda_.updates_api import UpdatesApi
 from lambda_emu.emulator.services.lambda_.versions_api import VersionsApi
 
 if TYPE_CHECKING:
-    # Only a type here: SQS's queues are imported on its first request, not at start-up.
-    from lambda_emu.emulator.services.sqs.queue import Queue
-
-if TYPE_CHECKING:
+    # Types only: SQS's queues are imported on its first request, not at start-up.
     from lambda_emu.emulator.platform.state import StateStore
+    from lambda_emu.emulator.services.sqs.queue import Queue
 
 #: Model patterns that AWS's messages quote in other words (LocalStack's AWS-recorded snapshots, Nov 2025:
 #: test_tag_exceptions, test_layer_exceptions): TagResource / UntagResource / ListTags' resource ARN, which
