@@ -45,11 +45,14 @@ class DynamoDBRecordFormat(RecordFormat):
     def event_record(self, record: StreamRecord, shard_id: str, suffix: str) -> str:
         return json.dumps(self._document(record), separators=(",", ":"))
 
-    def filter_data(self, record: StreamRecord) -> bytes | dict[str, object]:
+    def filter_datas(self, records: list[StreamRecord]) -> list[bytes] | list[dict[str, object]]:
         # ``dynamodb`` goes to the matcher parsed (it is JSON's own output), not dumped for it to parse again.
-        dynamodb = self._document(record)["dynamodb"]
-        assert isinstance(dynamodb, dict)
-        return dynamodb
+        datas: list[dict[str, object]] = []
+        for record in records:
+            dynamodb = self._document(record)["dynamodb"]
+            assert isinstance(dynamodb, dict)
+            datas.append(dynamodb)
+        return datas
 
     def filter_input(self, record: StreamRecord, region: str, source_arn: str,
                      ) -> tuple[Mapping[str, object], bytes | dict[str, object]]:

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import zlib
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from itertools import compress
+from operator import not_
 from typing import TYPE_CHECKING, Any
 
 from lambda_emu.emulator.platform.clock import Timer
@@ -105,9 +107,10 @@ class ShardReader:
         # A stable hash: one partition key always lands in the same lane, so its records stay in order.
         return lanes[zlib.crc32(record.partition_key.encode()) % len(lanes)]
 
-    def fill(self, keep: Callable[[StreamRecord], bool] | None = None) -> list[Lane]:
+    def fill(self, keep: Callable[[list[StreamRecord]], Iterable[bool]] | None = None) -> list[Lane]:
         """Move newly arrived records into the lanes; the lanes that got some. Records ``keep`` refuses
-        (FilterCriteria) go to the lane's ``filtered`` instead: they take no batch slot."""
+        (FilterCriteria; it answers for a whole read at once, in order) go to the lane's ``filtered``
+        instead: they take no batch slot."""
         if not self.dirty or self.stream.deleted:
             return []
         self.dirty = False
@@ -120,22 +123,24 @@ class ShardReader:
                 lane = self.lanes[0]
                 skip = lane.skip_until
                 if records[-1].counter > skip:
-                    kept, dropped, before = lane.buffer.append, lane.filtered.append, len(lane.filtered)
-                    for record in records:
-                        if record.counter > skip:
-                            (kept if keep(record) else dropped)(record)
+                    fresh = records if records[0].counter > skip else [r for r in records if r.counter > skip]
+                    kept = list(keep(fresh))
+                    # Whole-read list operations: this runs for every record a filtered mapping reads.
+                    lane.buffer.extend(compress(fresh, kept))
+                    before = len(lane.filtered)
+                    lane.filtered.extend(compress(fresh, map(not_, kept)))
                     lane.filtered_count += len(lane.filtered) - before
                     fed.add(0)
             elif keep is not None:
-                for record in records:
-                    lane = self.lane_for(record)
-                    if record.counter > lane.skip_until:
-                        if keep(record):
-                            lane.buffer.append(record)
-                        else:
-                            lane.filtered.append(record)
-                            lane.filtered_count += 1
-                        fed.add(lane.index)
+                placed = [(record, lane) for record in records
+                          if record.counter > (lane := self.lane_for(record)).skip_until]
+                for (record, lane), matched in zip(placed, keep([record for record, _ in placed]), strict=True):
+                    if matched:
+                        lane.buffer.append(record)
+                    else:
+                        lane.filtered.append(record)
+                        lane.filtered_count += 1
+                    fed.add(lane.index)
             elif len(self.lanes) == 1:
                 lane = self.lanes[0]
                 if records[-1].counter > lane.skip_until:

@@ -48,11 +48,7 @@ from lambda_emu.event_sources.kinesis.lanes import (
     sequence_counter,
 )
 from lambda_emu.event_sources.kinesis.on_failure import failure_record
-from lambda_emu.event_sources.kinesis.records import (
-    KINESIS,
-    NO_FIELDS,
-    RecordFormat,
-)
+from lambda_emu.event_sources.kinesis.records import KINESIS, RecordFormat
 from lambda_emu.event_sources.kinesis.retry_policy import (
     Condition,
     StreamRetryConfig,
@@ -64,7 +60,7 @@ from lambda_emu.event_sources.kinesis.retry_policy import (
 from lambda_emu.event_sources.kinesis.windows import close_window, keep_window_state, window_fields
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
 
     from lambda_emu.emulator.invocation.destinations import Destinations
     from lambda_emu.emulator.invocation.functions import Function, FunctionRegistry
@@ -270,19 +266,21 @@ class KinesisPoller:
 
     # ---- cutting batches -----------------------------------------------------------------------
 
-    def _keeper(self) -> Callable[[StreamRecord], bool] | None:
-        """Does a filter match a record (None: the mapping has no filters)? ``data`` is matched decoded;
-        the other fields as Lambda's event shows them, built only when a pattern names one
-        (docs/aws-behaviour.md §Event filtering). Looked up once per read, not per record."""
+    def _keeper(self) -> Callable[[list[StreamRecord]], Iterable[bool]] | None:
+        """Does a filter match each record of a read (None: the mapping has no filters)? ``data`` is
+        matched decoded; the other fields as Lambda's event shows them, built only when a pattern names
+        one (docs/aws-behaviour.md §Event filtering). Looked up once per read, and applied to the read's
+        records at once (one matcher call a record, no per-record closure)."""
         filters = self.mapping.filters
         if filters is None:
             return None
+        matches_data = filters.matches_data
+        if matches_data is not None:
+            datas = self.format.filter_datas
+            return lambda records: map(matches_data, datas(records))
         matches = filters.matches
-        if not filters.needs_metadata:
-            data = self.format.filter_data
-            return lambda record: matches(NO_FIELDS, data(record))
         filter_input, region, arn = self.format.filter_input, self.region, self._stream_arn
-        return lambda record: matches(*filter_input(record, region, arn))
+        return lambda records: [matches(*filter_input(record, region, arn)) for record in records]
 
     def _skip_filtered(self, lane: Lane) -> None:
         """Move the checkpoint past filtered-out records that nothing undelivered precedes (the lane has

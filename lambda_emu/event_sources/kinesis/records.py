@@ -7,7 +7,6 @@ from binascii import b2a_base64
 from collections import deque
 from datetime import UTC, datetime
 from json.encoder import encode_basestring_ascii
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Protocol
 
 from lambda_emu.emulator.services.kinesis.streams import StreamRecord
@@ -24,8 +23,6 @@ MAX_BATCH_BYTES = 6 * 1024 * 1024
 
 
 ENVELOPE_BYTES = len('{"Records":[]}')
-#: A record's fields for FilterCriteria when no pattern names one.
-NO_FIELDS: Mapping[str, object] = MappingProxyType({})
 
 
 def event_record(record: StreamRecord, shard_id: str, suffix: str) -> str:
@@ -80,9 +77,10 @@ class RecordFormat:
     def event_record(self, record: StreamRecord, shard_id: str, suffix: str) -> str:
         return event_record(record, shard_id, suffix)
 
-    def filter_data(self, record: StreamRecord) -> bytes | dict[str, object]:
-        """The data a pattern's data key matches (when no pattern names another field)."""
-        return record.data
+    def filter_datas(self, records: list[StreamRecord]) -> list[bytes] | list[dict[str, object]]:
+        """The data a pattern's data key matches, of each record of a read (when no pattern names
+        another field)."""
+        return [record.data for record in records]
 
     def filter_input(self, record: StreamRecord, region: str, source_arn: str,
                      ) -> tuple[Mapping[str, object], bytes | dict[str, object]]:

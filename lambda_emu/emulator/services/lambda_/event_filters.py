@@ -252,6 +252,8 @@ def _compile_one(text: Any, data_key: str, stream: bool) -> _Filter:
 
 #: ``Criteria.matches``: (the record's metadata, its data) → does a filter match?
 Matcher = Callable[[Mapping[str, Any], bytes | str | dict[str, Any]], bool]
+#: ``Criteria.matches_data``: the record's data alone → does a filter match?
+DataMatcher = Callable[[bytes | str | dict[str, Any]], bool]
 
 
 @dataclass(frozen=True)
@@ -269,10 +271,15 @@ class Criteria:
     needs_metadata: bool = field(init=False)
     #: A closure built for these filters, not a method: it runs once per record a mapping reads.
     matches: Matcher = field(init=False, repr=False, compare=False)
+    #: ``matches`` without the record, when no pattern names a field beside the data key (else None):
+    #: a stream poller maps it over a read's data, one call a record.
+    matches_data: DataMatcher | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "needs_metadata", any(flt.metadata is not None for flt in self.filters))
+        needs_metadata = any(flt.metadata is not None for flt in self.filters)
+        object.__setattr__(self, "needs_metadata", needs_metadata)
         object.__setattr__(self, "matches", _matcher(self.filters))
+        object.__setattr__(self, "matches_data", None if needs_metadata else _data_matcher(self.filters))
 
 
 def _matcher(filters: tuple[_Filter, ...]) -> Matcher:
@@ -309,6 +316,20 @@ def _matcher(filters: tuple[_Filter, ...]) -> Matcher:
         return False
 
     return any_filter
+
+
+def _data_matcher(filters: tuple[_Filter, ...]) -> DataMatcher:
+    """The filters (none of them naming a metadata field) on the data alone."""
+    if len(filters) == 1 and filters[0].data_json is not None:
+        data_json = filters[0].data_json
+
+        def data_only(data: bytes | str | dict[str, Any]) -> bool:
+            parsed = _parse(data)
+            return parsed is not None and data_json(parsed)
+
+        return data_only
+    matches = _matcher(filters)
+    return lambda data: matches(_EMPTY, data)
 
 
 # json.loads without its per-call Python layers (two whitespace regex matches, its argument checks):
