@@ -8,10 +8,13 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lambda_emu.emulator.services.lambda_.event_filters import (
     Criteria,
     FilterPatternError,
+    _parser,
     compile_criteria,
 )
 
@@ -123,3 +126,78 @@ def test_stream_refuses_a_plain_data_pattern_and_more_than_five_filters() -> Non
 def test_no_filters() -> None:
     assert compile_criteria({}, data_key="body", stream=False) is None
     assert compile_criteria(None, data_key="body", stream=False) is None
+
+
+# ---- the data's JSON: read exactly as json.loads reads it ----------------------------------------
+# The matcher parses data with orjson in front of json (event_filters._parser); what it gets must be
+# what json.loads gives, value for value and type for type, or None where json.loads refuses the data
+# or gives no object.
+
+
+def _json_object(data: bytes | str) -> Any:
+    try:
+        value = json.loads(data)
+    except (ValueError, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+EDGE_DATA = [
+    b'{"a":"\\ud800"}', b'{"a":"\\udc00\\ud800"}', b'{"a":"\\ud834\\udd1e"}', b'{"a":"\xed\xa0\x80"}', b'{"a":"\xff"}',
+    b'{"a":"\x01"}', b'{"a":"\t"}', b'{"a":"\x00"}', b'{"\\u0000":1}', b'{"a":1,"b":2,"a":3}', b'{"a":-0}',
+    b'{"a":-0.0}', b'{"a":1e400}', b'{"a":-1e400}', b'{"a":NaN}', b'{"a":Infinity}', b'{"a":-Infinity}',
+    b'{"a":9223372036854775807}', b'{"a":9223372036854775808}', b'{"a":-9223372036854775809}',
+    b'{"a":18446744073709551615}', b'{"a":18446744073709551616}', b'{"":1234567890123456789}',
+    b'{"a":123456789012345678}', b'{"a":1.7976931348623157e308}', b'{"a":4.9e-324}', b'{"a":1e-400}',
+    b'{"a":0.30000000000000004}', b'{"a":300}', b'{"a":300.0}', b'{"a":01}', b'{"a":1.}', b'{"a":.5}',
+    b'{"a":+1}', b'{"a":tru}', b'{} ', b'{}\n\r\t ', b'{}\x0b', b'{}\xa0', b'{"a":1}x', b'{"a":1}{}',
+    b'{"a":[1,]}', b'{"a":1,}', b'{\x0c"a":1}', b'{"a":"\\x"}', b'{"a":"\xc0\xaf"}', b" {}", b"\xef\xbb\xbf{}",
+    '{"a": 1}'.encode("utf-16"), '{"a": 1}'.encode("utf-16-le"), '{"a": 1}'.encode("utf-32"), b"[1]", b"1",
+    b"", b"plain", b'{"a":' + b"[" * 2000 + b"]" * 2000 + b"}", b'{"a":' + b"[" * 900 + b"]" * 900 + b"}",
+    b'{"a":' + b"9" * 5000 + b"}",
+]
+
+
+@pytest.mark.parametrize("data", EDGE_DATA + [d.decode("utf-8", "surrogatepass") for d in EDGE_DATA
+                                              if d[:1] == b"{" and d.isascii()])
+def test_data_is_read_as_json_reads_it(data: bytes | str) -> None:
+    assert repr(_parser()(data)) == repr(_json_object(data))
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.text(max_size=8)
+    | st.integers(min_value=-(2**70), max_value=2**70) | st.floats(allow_nan=True, allow_infinity=True),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=4), children, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(st.text(max_size=4), _JSON_VALUES, max_size=5), st.booleans(), st.integers(0, 1000),
+       st.binary(max_size=2))
+def test_generated_data_is_read_as_json_reads_it(document: dict[str, Any], ascii_only: bool, cut: int,
+                                                 noise: bytes) -> None:
+    text = json.dumps(document, ensure_ascii=ascii_only)
+    data = text.encode("utf-8", "surrogatepass")
+    parse = _parser()
+    for given_data in (data, text, data[:cut] + noise + data[cut:]):
+        assert repr(parse(given_data)) == repr(_json_object(given_data))
+
+
+def test_an_integer_past_64_bits_stays_exact() -> None:
+    criteria = compile_criteria({"Filters": [{"Pattern": '{"data": {"n": [18446744073709551616]}}'}]},
+                                data_key="data", stream=True)
+    assert criteria is not None and criteria.matches_data is not None
+    assert criteria.matches_data(b'{"n": 18446744073709551616}')
+    assert not criteria.matches_data(b'{"n": 18446744073709551616.0}')  # AWS compares numbers by their text
+
+
+def test_matches_data_is_matches_without_the_record() -> None:
+    data_only = compile_criteria({"Filters": [{"Pattern": '{"data": {"t": [{"numeric": [">", 0]}]}}'},
+                                              {"Pattern": '{"data": {"u": ["x"]}}'}]}, data_key="data", stream=True)
+    assert data_only is not None and data_only.matches_data is not None
+    for data in (b'{"t": 5}', b'{"t": -5}', b'{"u": "x"}', b"not json", b'{"t": 1}x'):
+        assert data_only.matches_data(data) == data_only.matches({}, data)
+    with_metadata = compile_criteria({"Filters": [{"Pattern": '{"partitionKey": ["1"]}'}]}, data_key="data",
+                                     stream=True)
+    assert with_metadata is not None and with_metadata.matches_data is None
