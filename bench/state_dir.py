@@ -5,6 +5,8 @@ accepted thing through to SQLite before it answers:
    sequential; rounds interleaved between the two servers, the median round of each reported).
 2. 1,000 async events to a warm no-op function (manual clock), events/s from the first Invoke to the
    last attempt done, as in ``async_events``.
+3. DynamoDB PutItem per second on a table with a NEW_AND_OLD_IMAGES stream (one boto3 client,
+   sequential): with --state-dir each one writes its item and its stream record before it answers.
 
 Target: with --state-dir, each at least 50 % of in-memory.
 """
@@ -18,6 +20,7 @@ import uuid
 
 from bench.async_events import _send_events, _successes
 from bench.common import EmuServer, Result, boto_client, create_function, median, rate, verdict
+from bench.dynamodb import _table
 from bench.sqs_api import _round_trip
 
 NAME = "state_dir"
@@ -45,6 +48,7 @@ def run(quick: bool = False) -> list[Result]:
     events = 200 if quick else 1000
     sqs_rates: dict[str, list[float]] = {"memory": [], "state": []}
     async_rates: dict[str, list[float]] = {"memory": [], "state": []}
+    put_rates: dict[str, list[float]] = {"memory": [], "state": []}
     with tempfile.TemporaryDirectory(prefix="lambda-emu-bench-state-") as state_dir, \
             EmuServer(clock="manual") as memory, EmuServer("--state-dir", state_dir, clock="manual") as durable:
         servers = {"memory": memory, "state": durable}
@@ -60,10 +64,22 @@ def run(quick: bool = False) -> list[Result]:
         for _ in range(1 if quick else 2):
             for label, server in servers.items():
                 async_rates[label].append(_async_rate(server, events))
+        tables = {}
+        for label, server in servers.items():
+            ddb = boto_client("dynamodb", server.endpoint)
+            tables[label] = (ddb, _table(ddb, stream=True)[0])
+        counter = iter(range(10**9))
+        for _ in range(rounds):
+            for label in servers:
+                ddb, table = tables[label]
+                put_rates[label].append(rate(lambda ddb=ddb, table=table: ddb.put_item(
+                    TableName=table, Item={"pk": {"S": f"k{next(counter) % 1000}"}, "n": {"N": str(next(counter))}}),
+                    seconds, 100_000, warmup=20)[0])
     results = []
     for title, rates, unit in (
         ("SQS Send + Receive + Delete round trips (boto3, sequential)", sqs_rates, "round trips/s"),
         (f"{events:,} async events → warm no-op function, completed", async_rates, "events/s"),
+        ("DynamoDB PutItem on a table with a stream (boto3, sequential)", put_rates, "puts/s"),
     ):
         m, s = median(rates["memory"]), median(rates["state"])
         results.append(Result(

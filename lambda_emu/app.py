@@ -297,7 +297,8 @@ class Emulator:
             (("sqs-queue",), lambda: self.sqs.restore()),
             (("kinesis-stream",), lambda: self.kinesis.restore()),
             (("log-group",), lambda: self.logs.restore()),
-            (("ddb-table",), lambda: self.dynamodb.restore()),
+            # A deleted table's stream is readable for 24 hours: it comes back without its table.
+            (("ddb-table", "ddb-stream"), lambda: self.dynamodb.restore()),
             (("lambda-csc",), lambda: self.lambda_.restore_code_signing_configs()),
         ])
 

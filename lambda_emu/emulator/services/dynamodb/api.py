@@ -19,8 +19,9 @@ from lambda_emu.emulator.platform.clock import Clock
 from lambda_emu.emulator.platform.errors import AwsError
 from lambda_emu.emulator.protocol.service import Service
 from lambda_emu.emulator.services.dynamodb import engine as engine_module
-from lambda_emu.emulator.services.dynamodb.streams import StreamRegistry, TableStream
+from lambda_emu.emulator.services.dynamodb.streams import RECORD_KIND, STREAM_KIND, StreamRegistry, TableStream
 from lambda_emu.emulator.services.dynamodb.ttl import TtlSweeper, expiry, ttl_attribute
+from lambda_emu.emulator.services.kinesis.streams import DEFAULT_RETENTION_HOURS
 
 if TYPE_CHECKING:
     from lambda_emu.emulator.platform.state import StateStore
@@ -93,8 +94,8 @@ class DynamoDBService(Service):
         self.creation_delay = creation_delay
         #: Tables still CREATING: name → when they become ACTIVE (platform clock).
         self.creating: dict[str, float] = {}
-        #: --state-dir: tables (as created, with their TTL setting) and items are written through;
-        #: streams and their records are not kept (a restored table's stream starts empty).
+        #: --state-dir: tables (as created, with their TTL setting and tags), items, streams and their
+        #: records are written through.
         self.state = state
         self.region = region
         self.account_id = account_id
@@ -103,6 +104,8 @@ class DynamoDBService(Service):
         self.active: dict[str, TableStream] = {}
         self._engine: engine_module.TableEngine | None = None
         self._changes: list[Change] = []
+        #: --state-dir: each table's CreateTable parameters (less its stream and tags, kept on their own).
+        self._definitions: dict[str, Params] = {}
         self.ttl = TtlSweeper(clock, self._expire)
 
     # ---- the protocol layer's contract ---------------------------------------------------------
@@ -133,13 +136,14 @@ class DynamoDBService(Service):
     def reset(self) -> None:
         self.creating.clear()
         if self.state is not None:
-            self.state.delete_all("ddb-table")
-            self.state.delete_all("ddb-item")
+            for kind in ("ddb-table", "ddb-item", STREAM_KIND, RECORD_KIND):
+                self.state.delete_all(kind)
         self._engine = None
         self.streams.clear()
         self.active.clear()
         self.ttl.clear()
         self._changes.clear()
+        self._definitions.clear()
 
     async def stop(self) -> None:
         self.ttl.clear()
@@ -167,10 +171,13 @@ class DynamoDBService(Service):
         if self.creating and name not in TABLE_OPERATIONS_WHILE_CREATING:
             self._refuse_while_creating(params)
         self._changes.clear()
+        reenabled = self._reenabling(engine, params) if name == "UpdateTable" else None
         try:
             result = engine.call(name, params)
         except Exception:
             self._changes.clear()
+            if reenabled is not None:
+                reenabled[0].latest_stream_label = reenabled[1]
             raise
         if name == "CreateTable":
             result = self._created(engine, params["TableName"], params.get("StreamSpecification"))
@@ -185,6 +192,8 @@ class DynamoDBService(Service):
             if table is not None:
                 self.ttl.configure(table, _key_reader(table))
                 self._save_table(engine, params["TableName"])
+        elif name in ("TagResource", "UntagResource"):
+            self._tagged(engine, params["ResourceArn"])
         if self._changes:
             self._publish()
         if self.creating or (name == "CreateTable" and self.creation_delay > 0):
@@ -243,10 +252,22 @@ class DynamoDBService(Service):
     def _new_stream(self, table: Any, spec: dict[str, Any]) -> None:
         stream = TableStream(self.clock, table_name=table.name, table_arn=table.table_arn,
                              view_type=spec.get("StreamViewType") or "NEW_AND_OLD_IMAGES", region=self.region,
-                             key_schema=list(table.schema))
+                             key_schema=list(table.schema), state=self.state)
         self.streams.add(stream)
         self.active[table.name] = stream
         table.latest_stream_label = stream.label
+
+    def _reenabling(self, engine: engine_module.TableEngine, params: Params) -> tuple[Any, str] | None:
+        """A stream turned on again after it was turned off: AWS gives the table a new stream (moto
+        refuses any table that ever had one), so moto is shown a table without a stream label; the
+        label it had comes back if the update fails."""
+        spec = params.get("StreamSpecification") or {}
+        table = engine.table(params["TableName"]) if spec.get("StreamEnabled") else None
+        if table is None or table.name in self.active or not table.latest_stream_label:
+            return None
+        label = table.latest_stream_label
+        table.latest_stream_label = None
+        return table, label
 
     def _updated(self, engine: engine_module.TableEngine, name: str, spec: dict[str, Any] | None,
                  result: Result) -> Result:
@@ -256,7 +277,7 @@ class DynamoDBService(Service):
         if spec is not None:
             current = self.active.pop(name, None)
             if current is not None:
-                current.enabled = False
+                current.disable()
             if spec.get("StreamEnabled"):
                 self._new_stream(table, spec)
             elif current is not None:
@@ -264,44 +285,72 @@ class DynamoDBService(Service):
         self._install(table)
         return self._describe(engine, name)
 
+    # ---- tags ----------------------------------------------------------------------------------
+
+    def _tagged(self, engine: engine_module.TableEngine, arn: str) -> None:
+        table = next((t for t in engine.backend.tables.values() if t.table_arn == arn), None)
+        if table is None:
+            return
+        # TagResource with a key the table has already replaces its value (moto appends a second one).
+        latest = {tag["Key"]: tag for tag in table.tags}
+        table.tags = list(latest.values())
+        self._save_table(engine, table.name)
+
     # ---- the state directory (--state-dir) ---------------------------------------------------------
 
     def _save_table(self, engine: engine_module.TableEngine, name: str, created: Params | None = None) -> None:
         if self.state is None:
             return
-        saved = self.state.get("ddb-table", name) or {}
-        definition = dict(created) if created is not None else saved.get("definition", {})
-        definition.pop("StreamSpecification", None)
-        definition.pop("Tags", None)
+        if created is not None:
+            definition = dict(created)
+            definition.pop("StreamSpecification", None)
+            definition.pop("Tags", None)
+            self._definitions[name] = definition
+        definition = self._definitions.get(name, {})
         table = engine.table(name)
         if table is None:
             return
         stream = self.active.get(name)
         record = {
             "definition": definition,
+            "created_at": table.created_at.timestamp(),
             "stream": {"StreamEnabled": True, "StreamViewType": stream.view_type} if stream is not None else None,
+            # The table's last stream (DescribeTable's LatestStreamArn), also once it is turned off.
+            "latest_stream_label": table.latest_stream_label,
             "ttl": dict(getattr(table, "ttl", None) or {}),
+            "tags": [dict(tag) for tag in table.tags],
         }
         self.state.put("ddb-table", name, lambda: record)
 
     def restore(self) -> None:
-        """--state-dir: the tables and items an earlier run accepted (moto is imported now, at start)."""
-        if self.state is None:
+        """--state-dir: the tables, items and streams an earlier run accepted (moto is imported now, at
+        start). Streams come back with their ARNs, shard IDs and records' sequence numbers, before any
+        event source mapping resumes on them (app.py), so a mapping goes on from its checkpoint."""
+        state = self.state
+        if state is None:
             return
         engine = self.engine_now()
-        tables = list(self.state.load("ddb-table"))
+        tables = list(state.load("ddb-table"))
         for name, record in tables:
-            params = dict(record["definition"])
-            if record.get("stream"):
-                params["StreamSpecification"] = record["stream"]
-            self.call_now(engine, "CreateTable", params)
+            # No StreamSpecification: the table's own streams come back below, not a new one.
+            self.call_now(engine, "CreateTable", dict(record["definition"]))
             self.creating.pop(name, None)  # a restored table was ACTIVE before
+            table = engine.table(name)
+            if table is None:
+                continue
+            if "created_at" in record:
+                table.created_at = datetime.fromtimestamp(record["created_at"], tz=UTC)
+            table.tags = list(record.get("tags") or [])
             ttl = record.get("ttl") or {}
             if ttl.get("AttributeName"):
-                table = engine.table(name)
-                if table is not None:
-                    table.ttl = ttl
-        for key, item in self.state.load("ddb-item"):
+                table.ttl = ttl
+        self._restore_streams(state)
+        for name, record in tables:
+            table = engine.table(name)
+            if table is not None:
+                self._reattach_stream(table, record)
+                self._save_table(engine, name)
+        for key, item in state.load("ddb-item"):
             name = key.split("/", 1)[0]
             table = engine.table(name)
             if table is not None:
@@ -314,13 +363,47 @@ class DynamoDBService(Service):
             if table is not None:
                 self.ttl.configure(table, _key_reader(table))
 
+    def _restore_streams(self, state: StateStore) -> None:
+        """Every stream still readable, in creation order (ListStreams'), with its records within 24 h
+        retention; what retention or a stream's 24 hours after being disabled dropped goes from DIR too."""
+        streams = sorted((TableStream.restored(self.clock, record, region=self.region, state=state)
+                          for _arn, record in state.load(STREAM_KIND)), key=lambda s: s.created_at)
+        for stream in streams:
+            self.streams.add(stream)
+        live = {stream.arn: stream for stream in self.streams}  # iterating drops the expired ones
+        horizon = self.clock.now() - DEFAULT_RETENTION_HOURS * 3600
+        for key, saved in state.load(RECORD_KIND):
+            arn, counter = key.rsplit("/", 1)
+            owner = live.get(arn)
+            if owner is None or saved["at"] < horizon:
+                state.delete(RECORD_KIND, key)
+            else:
+                owner.restore_record(int(counter), saved)
+
+    def _reattach_stream(self, table: Any, record: dict[str, Any]) -> None:
+        """The table's enabled stream (the one it had), or its last stream's label once turned off."""
+        spec = record.get("stream")
+        stream = next((s for s in self.streams if s.enabled and s.table_arn == table.table_arn), None)
+        if spec and spec.get("StreamEnabled"):
+            if stream is None:
+                # A state directory from before streams were kept: a new, empty stream.
+                self._new_stream(table, spec)
+            else:
+                table.stream_specification = {"StreamEnabled": True, "StreamViewType": stream.view_type}
+                table.latest_stream_label = stream.label
+                self.active[table.name] = stream
+        elif record.get("latest_stream_label"):
+            table.latest_stream_label = record["latest_stream_label"]
+        self._install(table)
+
     def _deleted(self, name: str) -> None:
+        self._definitions.pop(name, None)
         if self.state is not None:
             self.state.delete("ddb-table", name)
             self.state.delete_owned("ddb-item", name)
         stream = self.active.pop(name, None)
         if stream is not None:
-            stream.enabled = False
+            stream.disable()  # readable for 24 hours more, as on AWS
         self.ttl.forget(name)
 
     # ---- stream records and TTL schedules ------------------------------------------------------
