@@ -144,7 +144,10 @@ def test_kill_9_with_a_mapping_mid_stream_loses_no_stream_record(up: Callable[..
     records = read_all(streams, stream_arn)
     assert len(records) == 200
     first.kill9()
-    assert len(lines(out, "ddb")) == 100  # mid-stream: 100 records were never delivered
+    # Mid-stream: each batch past n = 20 waits up to 15 s at the gate, so most of the second half (at least
+    # the held batch) was never delivered (a batch that was held the whole 15 s may have got through).
+    before = len(lines(out, "ddb"))
+    assert 100 <= before <= 150
     gate.unlink()
 
     second = up(state).ready()
@@ -158,7 +161,7 @@ def test_kill_9_with_a_mapping_mid_stream_loses_no_stream_record(up: Callable[..
     assert sorted((t["Key"], t["Value"]) for t in ddb.list_tags_of_resource(ResourceArn=table_arn)["Tags"]) == \
         [("cost", "7"), ("team", "b")]
     # The mapping resumed at its checkpoint: every record arrives, from the restored stream.
-    wait_for(lambda: len({(line[0], line[1]) for line in lines(out, "ddb")}) == 200, 120,
+    wait_for(lambda: len({(line[0], line[1]) for line in lines(out, "ddb")}) == 200, 180,
              "every record to be delivered after the restart")
     delivered = lines(out, "ddb")
     assert {line[4] for line in delivered} == {stream_arn}
