@@ -71,10 +71,10 @@ class TableStream:
         self.shard_id = f"shardId-{round(self.created_at * 1000):020d}-{digest}"
         self.log = Stream(clock, name=self.arn, arn=self.arn, key=int(digest[:6], 16), shard_count=1,
                           mode="PROVISIONED", max_record_size_kib=1024, tags={})
-        if created_at is not None:
-            # A restored stream: its log's shard starts where the first run's did (same counters).
-            self.log.restore({"created_at": created_at, "status": "ACTIVE",
-                              "retention_hours": DEFAULT_RETENTION_HOURS, "shard_count": 1})
+        # The log's shard starts at the stream's creation time, not at the log's own (a later clock
+        # reading): so a restored stream, built from that time alone, starts at the same counter.
+        self.log.restore({"created_at": self.created_at, "status": "ACTIVE",
+                          "retention_hours": DEFAULT_RETENTION_HOURS, "shard_count": 1})
         self.inner_shard_id = self.log.shards[0].shard_id
         #: --state-dir: the stream and its records are written through to it; None without it.
         self.state = state
