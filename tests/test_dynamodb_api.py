@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import re
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -74,6 +75,37 @@ def test_create_describe_list_delete(ddb: Any) -> None:
         ddb.describe_table(TableName=name)
     assert error_of(excinfo)[0] == "ResourceNotFoundException"
     assert error_of(excinfo)[1].startswith("Requested resource not found")
+
+
+def test_billing_mode_summary_as_aws_writes_it(ddb: Any, manual_server: RunningServer) -> None:
+    """CreateTable answers the billing mode alone; UpdateTable, DescribeTable (and DeleteTable) say since when an
+    on-demand table is on demand: its creation, or the UpdateTable that switched it (LocalStack's AWS-recorded
+    test_event_source_mapping_lifecycle and DynamoDB snapshots)."""
+    schema = {"KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+              "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}]}
+    name = unique("table")
+    created = ddb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST", **schema)["TableDescription"]
+    assert created["BillingModeSummary"] == {"BillingMode": "PAY_PER_REQUEST"}
+    since = {"BillingMode": "PAY_PER_REQUEST", "LastUpdateToPayPerRequestDateTime": created["CreationDateTime"]}
+    updated = ddb.update_table(TableName=name, StreamSpecification={"StreamEnabled": True,
+                                                                    "StreamViewType": "NEW_IMAGE"})
+    assert updated["TableDescription"]["BillingModeSummary"] == since
+    assert ddb.describe_table(TableName=name)["Table"]["BillingModeSummary"] == since
+    assert ddb.delete_table(TableName=name)["TableDescription"]["BillingModeSummary"] == since
+
+    manual = manual_server.client("dynamodb")
+    name = unique("table")
+    provisioned = manual.create_table(TableName=name, BillingMode="PROVISIONED", **schema,
+                                      ProvisionedThroughput={"ReadCapacityUnits": 5, "WriteCapacityUnits": 5})
+    created_at = provisioned["TableDescription"]["CreationDateTime"]
+    described = manual.describe_table(TableName=name)["Table"]
+    assert "LastUpdateToPayPerRequestDateTime" not in described.get("BillingModeSummary", {})
+    manual_server.advance(90)
+    switched = manual.update_table(TableName=name, BillingMode="PAY_PER_REQUEST")["TableDescription"]
+    assert switched["BillingModeSummary"] == {"BillingMode": "PAY_PER_REQUEST",
+                                              "LastUpdateToPayPerRequestDateTime": created_at + timedelta(seconds=90)}
+    manual_server.advance(30)
+    assert manual.describe_table(TableName=name)["Table"]["BillingModeSummary"] == switched["BillingModeSummary"]
 
 
 def test_tags_and_ttl_settings(ddb: Any) -> None:

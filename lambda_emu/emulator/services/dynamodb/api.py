@@ -172,6 +172,7 @@ class DynamoDBService(Service):
             self._refuse_while_creating(params)
         self._changes.clear()
         reenabled = self._reenabling(engine, params) if name == "UpdateTable" else None
+        was_on_demand = name == "UpdateTable" and _on_demand(engine.table(params.get("TableName", "")))
         try:
             result = engine.call(name, params)
         except Exception:
@@ -183,6 +184,9 @@ class DynamoDBService(Service):
             result = self._created(engine, params["TableName"], params.get("StreamSpecification"))
             self._save_table(engine, params["TableName"], params)
         elif name == "UpdateTable":
+            table = engine.table(params["TableName"])
+            if table is not None and not was_on_demand and _on_demand(table):
+                table.on_demand_since = datetime.fromtimestamp(self.clock.now_ms() / 1000, tz=UTC)
             result = self._updated(engine, params["TableName"], params.get("StreamSpecification"), result)
             self._save_table(engine, params["TableName"])
         elif name == "DeleteTable":
@@ -198,7 +202,9 @@ class DynamoDBService(Service):
             self._publish()
         if self.creating or (name == "CreateTable" and self.creation_delay > 0):
             self._creating_status(name, params, result)
-        _as_aws_describes(result.get("TableDescription") or result.get("Table"), created=name == "CreateTable")
+        described = result.get("TableDescription") or result.get("Table")
+        _as_aws_describes(described, created=name == "CreateTable",
+                          on_demand_since=getattr(engine.table(params.get("TableName", "")), "on_demand_since", None))
         return result
 
     # ---- --creation-delays: CREATING, then ACTIVE ------------------------------------------------
@@ -450,14 +456,23 @@ class DynamoDBService(Service):
         self.call_now(self._engine, "DeleteItem", {"TableName": table_name, "Key": keys})
 
 
-def _as_aws_describes(described: Any, *, created: bool = False) -> None:
-    """A table's description as AWS writes it (LocalStack's AWS-recorded CreateTable/UpdateTable snapshots):
-    no empty secondary-index lists, and a ``TableId``, one UUID per table (a re-created table gets another);
-    CreateTable's answer has no ``WarmThroughput`` yet (UpdateTable's and DescribeTable's do)."""
+def _on_demand(table: Any) -> bool:
+    return table is not None and table.billing_mode == "PAY_PER_REQUEST"
+
+
+def _as_aws_describes(described: Any, *, created: bool = False, on_demand_since: datetime | None = None) -> None:
+    """A table's description as AWS writes it (LocalStack's AWS-recorded CreateTable/UpdateTable/DescribeTable
+    snapshots): no empty secondary-index lists, and a ``TableId``, one UUID per table (a re-created table gets
+    another); CreateTable's answer has no ``WarmThroughput`` yet and its ``BillingModeSummary`` only the mode
+    (UpdateTable's and DescribeTable's have both, and an on-demand table's summary says since when it is:
+    ``LastUpdateToPayPerRequestDateTime``, its creation or the UpdateTable that switched it)."""
     if not isinstance(described, dict):
         return
     if created:
         described.pop("WarmThroughput", None)
+    summary = described.get("BillingModeSummary")
+    if not created and isinstance(summary, dict) and summary.get("BillingMode") == "PAY_PER_REQUEST":
+        summary["LastUpdateToPayPerRequestDateTime"] = on_demand_since or described.get("CreationDateTime")
     for key in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
         if described.get(key) == []:
             del described[key]
