@@ -137,3 +137,49 @@ def test_errors_in_cbor(server: RunningServer) -> None:
     status, headers, body = raw_request(server.endpoint, "POST", "/", b"\xbf\xff",
                                         {"Content-Type": CBOR, "X-Amz-Target": "Kinesis_20131202.Whatever"})
     assert (status, headers["Content-Type"], cbor.loads(body)) == (400, CBOR, {"__type": "UnknownOperationException"})
+
+
+def test_subscribe_to_shard_streams_cbor_events_to_a_cbor_call(server: RunningServer, kinesis: Any) -> None:
+    """A CBOR SubscribeToShard (the Java SDK's enhanced fan-out) gets its events in CBOR: byte strings for
+    record data, tag 1 milliseconds for arrival times, each message's `:content-type` the CBOR one."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    from botocore.eventstream import EventStreamBuffer
+
+    name = unique("cbor-efo")
+    kinesis.create_stream(StreamName=name, ShardCount=1)
+    kinesis.get_waiter("stream_exists").wait(StreamName=name)
+    stream_arn = kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamARN"]
+    consumer = kinesis.register_stream_consumer(StreamARN=stream_arn, ConsumerName="java")["Consumer"]["ConsumerARN"]
+    data = b"\x00--RECORD--\xff"
+    kinesis.put_record(StreamName=name, PartitionKey="pk", Data=data)
+    target = urlsplit(server.endpoint)
+    connection = http.client.HTTPConnection(target.hostname, target.port, timeout=60)
+    try:
+        connection.request("POST", "/", jackson_map(
+            ("ConsumerARN", text(consumer)), ("ShardId", text("shardId-000000000000")),
+            ("StartingPosition", jackson_map(("Type", text("TRIM_HORIZON"))))),
+            {"Content-Type": CBOR, "X-Amz-Target": "Kinesis_20131202.SubscribeToShard"})
+        response = connection.getresponse()
+        assert (response.status, response.headers["Content-Type"]) == (200, "application/vnd.amazon.eventstream")
+        messages: list[Any] = []
+        buffer = EventStreamBuffer()
+        while len(messages) < 2:
+            chunk = response.read1(65536)
+            assert chunk, messages
+            buffer.add_data(chunk)
+            messages.extend(buffer)
+    finally:
+        connection.close()
+    initial, first = messages[:2]
+    assert initial.headers == {":message-type": "event", ":event-type": "initial-response", ":content-type": CBOR}
+    assert cbor.loads(initial.payload) == {}
+    assert first.headers == {":message-type": "event", ":event-type": "SubscribeToShardEvent", ":content-type": CBOR}
+    event = cbor.loads(first.payload)
+    record = event["Records"][0]
+    assert record["Data"] == data and isinstance(record["Data"], bytes)
+    arrival = record["ApproximateArrivalTimestamp"]
+    assert isinstance(arrival, cbor.Tagged) and arrival.tag == 1 and isinstance(arrival.value, int)
+    assert event["ContinuationSequenceNumber"] == record["SequenceNumber"]
+    kinesis.delete_stream(StreamName=name, EnforceConsumerDeletion=True)

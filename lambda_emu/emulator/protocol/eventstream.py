@@ -1,11 +1,13 @@
 """AWS's event stream encoding (``application/vnd.amazon.eventstream``), for operations whose output has
-an event stream member (Kinesis SubscribeToShard).
+an event stream member (Kinesis SubscribeToShard, CloudWatch Logs StartLiveTail).
 
 A message is: total length and headers length (4 bytes each, big-endian), the CRC-32 of those 8
 bytes, the headers (name length: 1 byte, name, value type 7 = string, value length: 2 bytes, value),
 the payload, and the CRC-32 of everything before it. Over the JSON protocols the first message is an
 ``initial-response`` event carrying the output's other members (botocore refuses a stream without it);
 then one ``event`` message per event, and an ``exception`` message if the stream ends in an error.
+Payloads are JSON, or CBOR when the request was CBOR (the AWS SDKs for Java read a CBOR call's events
+with the CBOR unmarshaller of its answers).
 A client that goes away ends the stream within a second of wall time, even while no event is due
 (a manual clock may not move for hours): the service's generator is closed, so nothing outlives it.
 """
@@ -27,7 +29,7 @@ from lambda_emu.emulator.platform.errors import AwsError
 from lambda_emu.emulator.protocol.shapes import to_json_value
 
 if TYPE_CHECKING:
-    from botocore.model import StructureShape
+    from botocore.model import Shape, StructureShape
 
 #: What a service returns as the event stream member: (event type, that event's members) pairs.
 Events = AsyncIterator[tuple[str, dict[str, Any]]]
@@ -48,29 +50,41 @@ def encode_message(headers: dict[str, str], payload: bytes) -> bytes:
     return message + struct.pack(">I", zlib.crc32(message))
 
 
-def _event(event_type: str, document: Any) -> bytes:
-    headers = {":message-type": "event", ":event-type": event_type, ":content-type": "application/json"}
-    return encode_message(headers, json.dumps(document).encode())
-
-
 def event_stream_response(output_shape: StructureShape, result: dict[str, Any], member: str,
-                          headers: dict[str, str]) -> web.Response:
+                          headers: dict[str, str], *, binary: bool = False) -> web.Response:
     """The HTTP answer of an operation with an event stream output: the messages are written as the
-    service's events come (chunked), and the service's generator is closed if the client goes away."""
+    service's events come (chunked), and the service's generator is closed if the client goes away.
+    ``binary``: the request was CBOR, and so are the messages' payloads."""
     stream_shape = output_shape.members[member]
     events: Events = result[member]
     initial = {key: value for key, value in result.items() if key != member}
+    if binary:
+        from lambda_emu.emulator.protocol import cbor
+
+        content_type = cbor.CBOR_CONTENT_TYPE
+
+        def encode(shape: Shape | None, value: dict[str, Any]) -> bytes:
+            return cbor.dumps(cbor.to_cbor_value(shape, value) if shape is not None else value)
+    else:
+        content_type = "application/json"
+
+        def encode(shape: Shape | None, value: dict[str, Any]) -> bytes:
+            return json.dumps(to_json_value(shape, value) if shape is not None else value).encode()
+
+    def event(event_type: str, payload: bytes) -> bytes:
+        return encode_message({":message-type": "event", ":event-type": event_type, ":content-type": content_type},
+                              payload)
 
     async def messages() -> AsyncIterator[bytes]:
-        yield _event("initial-response", to_json_value(output_shape, initial) if initial else {})
+        yield event("initial-response", encode(output_shape if initial else None, initial))
         try:
             async for event_type, payload in events:
                 shape = stream_shape.members[event_type]  # type: ignore[attr-defined]
-                yield _event(event_type, to_json_value(shape, payload))
+                yield event(event_type, encode(shape, payload))
         except AwsError as exc:
             yield encode_message(
-                {":message-type": "exception", ":exception-type": exc.code, ":content-type": "application/json"},
-                json.dumps({"message": exc.message}).encode(),
+                {":message-type": "exception", ":exception-type": exc.code, ":content-type": content_type},
+                encode(None, {"message": exc.message}),
             )
         finally:
             await events.aclose()  # type: ignore[attr-defined]

@@ -67,7 +67,7 @@ class JsonRpcProtocol:
             from lambda_emu.emulator.protocol.eventstream import event_stream_response
 
             return event_stream_response(op.output_shape, result, op.output_shape.event_stream_name,
-                                         {"x-amzn-RequestId": context.request_id.get()})
+                                         {"x-amzn-RequestId": context.request_id.get()}, binary=binary)
         headers = {"Content-Type": CBOR_CONTENT_TYPE if binary else self.content_type,
                    "x-amzn-RequestId": context.request_id.get()}
         if op.output_shape is None:
