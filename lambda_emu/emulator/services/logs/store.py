@@ -124,17 +124,21 @@ class LogStore:
         """Output as it is written: each complete line becomes one event (the group and stream are made
         when missing, as Lambda makes them)."""
         key = (group_name, stream_name)
-        data = self._partial.pop(key, b"") + chunk
-        *lines, rest = data.split(b"\n")
+        if self._partial:  # runs for every line of every invocation: the usual case has nothing pending
+            pending = self._partial.pop(key, None)
+            if pending is not None:
+                chunk = pending + chunk
+        *lines, rest = chunk.split(b"\n")
         if rest:
             self._partial[key] = rest
         if lines:
             now = self.now_ms()
             self.put(group_name, stream_name, [(now, line.decode(errors="replace").rstrip("\r")) for line in lines],
-                     create=True)
+                     create=True, ingested=now)
 
     def put(self, group_name: str, stream_name: str, events: Iterable[tuple[int, str]], *,
-            create: bool = False) -> None:
+            create: bool = False, ingested: int | None = None) -> None:
+        """Events into a stream; ``ingested`` is their ingestion time when the caller just read the clock."""
         group = self.groups.get(group_name)
         if group is None:
             if not create:
@@ -145,14 +149,16 @@ class LogStore:
             if not create:
                 raise LookupError(stream_name)
             stream = self.create_stream(group, stream_name)
-        now = self.now_ms()
+        now = self.now_ms() if ingested is None else ingested
         for timestamp, message in events:
             event = LogEvent(next(self._sequence), stream_name, timestamp, now, message)
             self.last_sequence = event.sequence
             stream.events.append(event)
             group.events.append(event)
-            stream.first_event = timestamp if stream.first_event is None else min(stream.first_event, timestamp)
-            stream.last_event = timestamp if stream.last_event is None else max(stream.last_event, timestamp)
+            if stream.first_event is None or timestamp < stream.first_event:
+                stream.first_event = timestamp
+            if stream.last_event is None or timestamp > stream.last_event:
+                stream.last_event = timestamp
             stream.last_ingestion = now
             if self.state is not None:
                 self.state.put("log-event", _event_key(group_name, event.sequence),
