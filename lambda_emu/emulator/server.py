@@ -145,7 +145,7 @@ class Frontend:
                 raise AwsError("UnknownOperationException", f"No AWS operation at {request.method} {request.path}",
                                404, fields={"Type": "User"})
             route, labels = found
-            if _media_type(request) not in REST_JSON_TYPES:
+            if media_type not in REST_JSON_TYPES:
                 raise AwsError("UnsupportedMediaTypeException", _wrong_media_type(request, REST_JSON_TYPES), 415,
                                fields={"Type": "User"})
             return await self.lambda_router.handle(request, route, labels, body)
