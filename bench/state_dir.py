@@ -79,7 +79,7 @@ def run(quick: bool = False) -> list[Result]:
     for title, rates, unit in (
         ("SQS Send + Receive + Delete round trips (boto3, sequential)", sqs_rates, "round trips/s"),
         (f"{events:,} async events → warm no-op function, completed", async_rates, "events/s"),
-        ("DynamoDB PutItem on a table with a stream (boto3, sequential)", put_rates, "puts/s"),
+        ("DynamoDB PutItem on a table with a stream (boto3, sequential)", put_rates, "requests/s"),
     ):
         m, s = median(rates["memory"]), median(rates["state"])
         results.append(Result(
