@@ -112,6 +112,35 @@ def test_tables_and_items_survive_kill_9(up: Callable[..., Emu], tmp_path: Path)
     assert read_all(third.client("dynamodbstreams"), table["LatestStreamArn"]) == records
 
 
+def test_update_table_changes_come_back(up: Callable[..., Emu], tmp_path: Path) -> None:  # noqa: F811
+    """Billing mode, throughput and indexes set by UpdateTable after CreateTable survive a kill -9, as does
+    when the table went on-demand (BillingModeSummary.LastUpdateToPayPerRequestDateTime)."""
+    state = tmp_path / "state"
+    first = up(state).ready()
+    ddb = first.client("dynamodb")
+    ddb.create_table(TableName="grown", KeySchema=KEYS, AttributeDefinitions=ATTRIBUTES,
+                     ProvisionedThroughput={"ReadCapacityUnits": 1, "WriteCapacityUnits": 1})
+    ddb.update_table(TableName="grown", BillingMode="PAY_PER_REQUEST")
+    ddb.update_table(TableName="grown",
+                     AttributeDefinitions=[*ATTRIBUTES, {"AttributeName": "g", "AttributeType": "S"}],
+                     GlobalSecondaryIndexUpdates=[{"Create": {
+                         "IndexName": "by-g", "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                         "Projection": {"ProjectionType": "ALL"}}}])
+    ddb.put_item(TableName="grown", Item={"pk": {"S": "a"}, "g": {"S": "x"}})
+    before = ddb.describe_table(TableName="grown")["Table"]
+    assert before["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    first.kill9()
+
+    ddb = up(state).ready().client("dynamodb")
+    after = ddb.describe_table(TableName="grown")["Table"]
+    assert after["BillingModeSummary"] == before["BillingModeSummary"]
+    assert [index["IndexName"] for index in after["GlobalSecondaryIndexes"]] == ["by-g"]
+    assert after["AttributeDefinitions"] == before["AttributeDefinitions"]
+    items = ddb.query(TableName="grown", IndexName="by-g", KeyConditionExpression="g = :g",
+                      ExpressionAttributeValues={":g": {"S": "x"}})["Items"]
+    assert [item["pk"]["S"] for item in items] == ["a"]
+
+
 def test_kill_9_with_a_mapping_mid_stream_loses_no_stream_record(up: Callable[..., Emu], tmp_path: Path) -> None:
     state = tmp_path / "state"
     out = tmp_path / "out.txt"

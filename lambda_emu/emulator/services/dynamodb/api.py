@@ -106,6 +106,9 @@ class DynamoDBService(Service):
         self._changes: list[Change] = []
         #: --state-dir: each table's CreateTable parameters (less its stream and tags, kept on their own).
         self._definitions: dict[str, Params] = {}
+        #: --state-dir: each table's UpdateTable parameters since (less the stream), replayed in order on
+        #: restore, so billing mode, throughput, indexes and the like come back as they were last set.
+        self._updates: dict[str, list[Params]] = {}
         self.ttl = TtlSweeper(clock, self._expire)
 
     # ---- the protocol layer's contract ---------------------------------------------------------
@@ -144,6 +147,7 @@ class DynamoDBService(Service):
         self.ttl.clear()
         self._changes.clear()
         self._definitions.clear()
+        self._updates.clear()
 
     async def stop(self) -> None:
         self.ttl.clear()
@@ -188,7 +192,7 @@ class DynamoDBService(Service):
             if table is not None and not was_on_demand and _on_demand(table):
                 table.on_demand_since = datetime.fromtimestamp(self.clock.now_ms() / 1000, tz=UTC)
             result = self._updated(engine, params["TableName"], params.get("StreamSpecification"), result)
-            self._save_table(engine, params["TableName"])
+            self._save_table(engine, params["TableName"], updated=params)
         elif name == "DeleteTable":
             self._deleted(params["TableName"])
         elif name == "UpdateTimeToLive":
@@ -304,7 +308,8 @@ class DynamoDBService(Service):
 
     # ---- the state directory (--state-dir) ---------------------------------------------------------
 
-    def _save_table(self, engine: engine_module.TableEngine, name: str, created: Params | None = None) -> None:
+    def _save_table(self, engine: engine_module.TableEngine, name: str, created: Params | None = None,
+                    updated: Params | None = None) -> None:
         if self.state is None:
             return
         if created is not None:
@@ -312,13 +317,21 @@ class DynamoDBService(Service):
             definition.pop("StreamSpecification", None)
             definition.pop("Tags", None)
             self._definitions[name] = definition
+            self._updates[name] = []
+        if updated is not None:
+            update = {key: value for key, value in updated.items() if key != "StreamSpecification"}
+            if len(update) > 1:  # more than its TableName
+                self._updates.setdefault(name, []).append(update)
         definition = self._definitions.get(name, {})
         table = engine.table(name)
         if table is None:
             return
         stream = self.active.get(name)
+        on_demand_since = getattr(table, "on_demand_since", None)
         record = {
             "definition": definition,
+            "updates": list(self._updates.get(name, [])),
+            "on_demand_since": on_demand_since.timestamp() if on_demand_since is not None else None,
             "created_at": table.created_at.timestamp(),
             "stream": {"StreamEnabled": True, "StreamViewType": stream.view_type} if stream is not None else None,
             # The table's last stream (DescribeTable's LatestStreamArn), also once it is turned off.
@@ -341,9 +354,14 @@ class DynamoDBService(Service):
             # No StreamSpecification: the table's own streams come back below, not a new one.
             self.call_now(engine, "CreateTable", dict(record["definition"]))
             self.creating.pop(name, None)  # a restored table was ACTIVE before
+            for update in record.get("updates") or []:
+                engine.call("UpdateTable", dict(update))  # straight to the engine: no stream, no new record
+            self._updates[name] = list(record.get("updates") or [])
             table = engine.table(name)
             if table is None:
                 continue
+            if record.get("on_demand_since") is not None:
+                table.on_demand_since = datetime.fromtimestamp(record["on_demand_since"], tz=UTC)
             if "created_at" in record:
                 table.created_at = datetime.fromtimestamp(record["created_at"], tz=UTC)
             table.tags = list(record.get("tags") or [])
@@ -404,6 +422,7 @@ class DynamoDBService(Service):
 
     def _deleted(self, name: str) -> None:
         self._definitions.pop(name, None)
+        self._updates.pop(name, None)
         if self.state is not None:
             self.state.delete("ddb-table", name)
             self.state.delete_owned("ddb-item", name)
