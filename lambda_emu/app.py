@@ -135,7 +135,8 @@ class Emulator:
         host = SandboxHost(self.runner, self.runtime_api, self.region, lambda: self.endpoint, self.function_output,
                            container_runner=lambda: self.docker_runner,
                            opt_dir=lambda function: self.layers.opt_dir(function.layers) if function.layers else None,
-                           write_log=lambda group, stream, chunk: self.logs.store.write(group, stream, chunk),
+                           write_log=lambda group, stream, chunk, record: self.logs.store.write(group, stream, chunk,
+                                                                                               record),
                            now=self.clock.now,
                            credentials=lambda function: self.sts.function_credentials(function.role, function.name))
         self.environments = Environments(host, self.functions, self.clock,

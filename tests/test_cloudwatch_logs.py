@@ -16,6 +16,12 @@ from botocore.exceptions import ClientError
 
 from tests.support import RunningServer, create_python_function, error_of, unique
 
+
+def json_bytes(value: Any) -> bytes:
+    import json
+
+    return json.dumps(value).encode()
+
 ACCOUNT = "000000000000"
 STREAM = re.compile(r"^\d{4}/\d\d/\d\d/\[\$LATEST\][0-9a-f]{32}$")
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,14 +76,52 @@ def test_function_output_lands_in_its_log_group_one_stream_per_environment(lam: 
     assert stream["arn"] == (f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:{group}:log-stream:"
                              f"{stream['logStreamName']}")
     lines = messages(logs, group, stream["logStreamName"])
-    assert lines[0].startswith("INIT_START Runtime Version: python:3.12.")
-    assert lines[1] == "init line"
-    assert lines[2:6] == [f"START RequestId: {first} Version: $LATEST", "hello 1", '{"level": "INFO", "n": 1}',
-                          f"END RequestId: {first}"]
-    assert lines[6].startswith(f"REPORT RequestId: {first}\tDuration: ")
+    # Each line keeps its newline, as AWS records them ("START RequestId: ... Version: $LATEST\n",
+    # REPORT's last field followed by "\t\n").
+    assert lines[0].startswith("INIT_START Runtime Version: python:3.12.") and lines[0].endswith("\n")
+    assert lines[1] == "init line\n"
+    assert lines[2:6] == [f"START RequestId: {first} Version: $LATEST\n", "hello 1\n",
+                          '{"level": "INFO", "n": 1}\n', f"END RequestId: {first}\n"]
+    assert lines[6].startswith(f"REPORT RequestId: {first}\tDuration: ") and lines[6].endswith(" ms\t\n")
     assert "\tInit Duration: " in lines[6]
-    assert lines[7:10] == [f"START RequestId: {second} Version: $LATEST", "hello 2", '{"level": "INFO", "n": 2}']
+    assert lines[7:10] == [f"START RequestId: {second} Version: $LATEST\n", "hello 2\n",
+                           '{"level": "INFO", "n": 2}\n']
     assert "Init Duration" not in lines[11]
+
+
+MULTI_LINE = '''
+import logging
+
+logging.getLogger().setLevel(logging.INFO)
+
+def handler(event, context):
+    print(event["body"])
+    logging.getLogger().info("a record")
+    if event.get("fail"):
+        raise ValueError("some error occurred")
+    return "ok"
+'''
+
+
+def test_lines_records_and_error_reports_as_aws_keeps_them(lam: Any, logs: Any) -> None:
+    """AWS's recordings (LocalStack's test_multi_line_prints, test_lambda_handler_error): every printed line is
+    an event ending in its newline, with a \\r inside kept and no event for an empty line; a logging record
+    and the runtime's error report (frames on the runtime's telemetry pipe) are one event each, the report
+    without a newline at its end."""
+    name = create_python_function(lam, MULTI_LINE)
+    lam.invoke(FunctionName=name, Payload=json_bytes({"body": "\nmulti\nline\nstring\nanother\rline\n"}))
+    lam.invoke(FunctionName=name, Payload=json_bytes({"body": "x", "fail": True}))
+    group = f"/aws/lambda/{name}"
+    stream = logs.describe_log_streams(logGroupName=group)["logStreams"][0]["logStreamName"]
+    lines = [m for m in messages(logs, group, stream) if not m.startswith(("INIT_START", "START", "END", "REPORT"))]
+    assert lines[:4] == ["multi\n", "line\n", "string\n", "another\rline\n"]
+    assert re.fullmatch(r"\[INFO\]\t\d{4}-\d\d-\d\dT[\d:.]+Z\t[0-9a-f-]{36}\ta record\n", lines[4])
+    assert lines[5] == "x\n"
+    assert re.fullmatch(r"\[INFO\]\t.*\ta record\n", lines[6])
+    report = lines[7]
+    assert report.startswith("[ERROR] ValueError: some error occurred\nTraceback (most recent call last):\n")
+    assert not report.endswith("\n")
+    assert len(lines) == 8
 
 
 def test_timestamps_and_stream_date_are_the_platform_clock(manual_server: RunningServer, manual_lam: Any,

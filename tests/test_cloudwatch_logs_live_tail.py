@@ -96,10 +96,10 @@ def test_a_function_s_lines_arrive_in_session_updates(server: RunningServer, lam
         reader.wait_for(lambda: any(r["message"].startswith(f"REPORT RequestId: {invoked}") for r in reader.results()))
         results = reader.results()
         messages = [r["message"] for r in results]
-        assert messages[0] == f"START RequestId: {invoked} Version: $LATEST"
-        assert "tail line 2" in "\n".join(messages)
+        assert messages[0] == f"START RequestId: {invoked} Version: $LATEST\n"
+        assert "tail line 2\n" in messages
         assert not any("tail line 1" in m for m in messages)
-        assert messages[-2] == f"END RequestId: {invoked}"
+        assert messages[-2] == f"END RequestId: {invoked}\n"
         for result in results:
             assert set(result) == {"logStreamName", "logGroupIdentifier", "message", "timestamp", "ingestionTime"}
             assert STREAM.match(result["logStreamName"])
@@ -141,7 +141,7 @@ def test_stream_and_pattern_filters(server: RunningServer, lam: Any) -> None:
         errors.wait_for(lambda: len(errors.results()) >= 1)
         by_name.wait_for(lambda: len(by_name.results()) >= 2)
         time.sleep(2.5)  # two more updates: nothing else matches
-        assert [r["message"] for r in errors.results()] == ['{"level": "ERROR", "n": 3}']
+        assert [r["message"] for r in errors.results()] == ['{"level": "ERROR", "n": 3}\n']
         assert errors.results()[0]["logGroupIdentifier"] == group
         assert [(r["logStreamName"], r["message"]) for r in by_name.results()] == [(mine, "kept one"),
                                                                                   (mine, "also kept")]

@@ -83,8 +83,9 @@ def trace_id() -> str:
 
 #: Function output as it happens: (function name, chunk). The terminal view listens here.
 OutputListener = Callable[[str, bytes], None]
-#: The same output as CloudWatch Logs receives it: (log group, log stream, chunk).
-LogWriter = Callable[[str, str, bytes], None]
+#: The same output as CloudWatch Logs receives it: (log group, log stream, chunk, whether the chunk is one
+#: whole log record rather than raw output).
+LogWriter = Callable[[str, str, bytes, bool], None]
 
 
 def _no_container_runner() -> Runner:
@@ -106,7 +107,7 @@ class SandboxHost:
     #: The function's layers merged as Lambda fills /opt (None without layers).
     opt_dir: Callable[[Function], Path | None] = lambda _function: None
     #: Where the log lines go as CloudWatch Logs keeps them (one stream per environment).
-    write_log: LogWriter = lambda _group, _stream, _chunk: None
+    write_log: LogWriter = lambda _group, _stream, _chunk, _record: None
     #: The platform clock (log stream names carry its date).
     now: Callable[[], float] = time.time
     #: An environment's (access key, secret, session token) for its function's role and name.
@@ -144,17 +145,19 @@ class ExecutionEnvironment:
 
     # ---- output ----
 
-    def _on_output(self, chunk: bytes) -> None:
+    def _on_output(self, chunk: bytes, record: bool = False) -> None:
+        # As text (LogType=Tail, the terminal) a record ends its line; the log keeps it as it came.
+        text = chunk if not record or chunk.endswith(b"\n") else chunk + b"\n"
         if self._log is not None:
-            self._log.add(chunk)
-        self._emit(chunk)
+            self._log.add(text)
+        self._emit(chunk, record)
 
-    def _emit(self, chunk: bytes) -> None:
+    def _emit(self, chunk: bytes, record: bool = False) -> None:
         """Output to the terminal and to the environment's log stream."""
         if not chunk:
             return
-        self.host.on_output(self.function.name, chunk)
-        self.host.write_log(self.log_group, self.log_stream, chunk)
+        self.host.on_output(self.function.name, chunk if not record or chunk.endswith(b"\n") else chunk + b"\n")
+        self.host.write_log(self.log_group, self.log_stream, chunk, record)
 
     # ---- lifecycle ----
 

@@ -8,7 +8,6 @@ runner is the default; a container runner implements the same interface. Everyth
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -83,7 +82,10 @@ class RuntimeProcess(Protocol):
     def peak_memory_bytes(self) -> int: ...
 
 
-OutputSink = Callable[[bytes], None]
+class OutputSink(Protocol):
+    """Where a runtime's output goes: raw output as it comes, or one whole log record (a telemetry frame)."""
+
+    def __call__(self, chunk: bytes, record: bool = False) -> None: ...
 
 
 class Runner(Protocol):

@@ -79,9 +79,8 @@ class LocalProcess:
             if not chunk:
                 self._close_pipe()
                 return
-            text = self._frames.feed(chunk)
-            if text:
-                self._on_output(text)
+            for piece, record in self._frames.pieces(chunk):
+                self._on_output(piece, record)
 
     def _close_pipe(self) -> None:
         if self._closed:

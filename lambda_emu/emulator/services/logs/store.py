@@ -120,9 +120,16 @@ class LogStore:
 
     # ---- events ----
 
-    def write(self, group_name: str, stream_name: str, chunk: bytes) -> None:
-        """Output as it is written: each complete line becomes one event (the group and stream are made
-        when missing, as Lambda makes them)."""
+    def write(self, group_name: str, stream_name: str, chunk: bytes, record: bool = False) -> None:
+        """Output as it is written (the group and stream are made when missing, as Lambda makes them). Raw
+        output: each complete line is one event and keeps its newline, an empty line is none (as AWS's
+        recordings show: ``"multi\\n"``, a ``\\r`` inside a line kept). A ``record`` (a logging record or
+        error report the runtime framed) is one event as it came, newlines inside and no newline added."""
+        if record:
+            if chunk:
+                now = self.now_ms()
+                self.put(group_name, stream_name, [(now, chunk.decode(errors="replace"))], create=True, ingested=now)
+            return
         key = (group_name, stream_name)
         if self._partial:  # runs for every line of every invocation: the usual case has nothing pending
             pending = self._partial.pop(key, None)
@@ -132,9 +139,10 @@ class LogStore:
         if rest:
             self._partial[key] = rest
         if lines:
-            now = self.now_ms()
-            self.put(group_name, stream_name, [(now, line.decode(errors="replace").rstrip("\r")) for line in lines],
-                     create=True, ingested=now)
+            events = [line.decode(errors="replace") + "\n" for line in lines if line]
+            if events:
+                now = self.now_ms()
+                self.put(group_name, stream_name, [(now, message) for message in events], create=True, ingested=now)
 
     def put(self, group_name: str, stream_name: str, events: Iterable[tuple[int, str]], *,
             create: bool = False, ingested: int | None = None) -> None:
@@ -215,7 +223,8 @@ class LogStore:
                     continue
                 if limit is not None and len(out) >= limit:
                     break
-                out.append({"time": iso8601(event.timestamp / 1000), "message": event.message})
+                # Lines, as lambda-emu's own API shows them: without the newline CloudWatch keeps.
+                out.append({"time": iso8601(event.timestamp / 1000), "message": event.message.removesuffix("\n")})
                 last = event.sequence
         return out, str(max(last, after))
 

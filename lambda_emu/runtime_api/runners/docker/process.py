@@ -94,9 +94,8 @@ class ContainerProcess:
                 return
             if not chunk:
                 return
-            text = self._frames.feed(chunk)
-            if text:
-                self._on_output(text)
+            for piece, record in self._frames.pieces(chunk):
+                self._on_output(piece, record)
 
     def _read_attach(self) -> None:
         """Docker's attach stream (8-byte headers: stream, 0, 0, 0, size): what the container wrote before
@@ -123,9 +122,9 @@ class ContainerProcess:
                 break
             data = buffer[offset + 8:offset + 8 + size]
             offset += 8 + size
-            text = self._frames.feed(data) if self._output is None else data
-            if text:
-                self._on_output(text)
+            for piece, record in self._frames.pieces(data) if self._output is None else [(data, False)]:
+                if piece:
+                    self._on_output(piece, record)
         self._buffer = buffer[offset:]
 
     def _close(self) -> None:
