@@ -162,6 +162,15 @@ EDGE_DATA = [
                                               if d[:1] == b"{" and d.isascii()])
 def test_data_is_read_as_json_reads_it(data: bytes | str) -> None:
     assert repr(_parser()(data)) == repr(_json_object(data))
+    # The data-only matcher reads bytes itself (no parser call): the same answer as the full matcher.
+    assert _SOME_A.matches_data is not None
+    assert _SOME_A.matches_data(data) == _SOME_A.matches({}, data)
+
+
+#: A pattern that tells numbers, strings, null and absence apart.
+_SOME_A = compile_criteria({"Filters": [{"Pattern": json.dumps(
+    {"data": {"$or": [{"a": [{"numeric": [">", 0]}, None, ""]}, {"a": [{"exists": False}]}]}})}]},
+    data_key="data", stream=True) or Criteria((), "data")
 
 
 _JSON_VALUES = st.recursive(
@@ -173,15 +182,17 @@ _JSON_VALUES = st.recursive(
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.dictionaries(st.text(max_size=4), _JSON_VALUES, max_size=5), st.booleans(), st.integers(0, 1000),
-       st.binary(max_size=2))
+@given(st.dictionaries(st.sampled_from(["a", "b", ""]) | st.text(max_size=4), _JSON_VALUES, max_size=5),
+       st.booleans(), st.integers(0, 1000), st.binary(max_size=2))
 def test_generated_data_is_read_as_json_reads_it(document: dict[str, Any], ascii_only: bool, cut: int,
                                                  noise: bytes) -> None:
     text = json.dumps(document, ensure_ascii=ascii_only)
     data = text.encode("utf-8", "surrogatepass")
     parse = _parser()
+    assert _SOME_A.matches_data is not None
     for given_data in (data, text, data[:cut] + noise + data[cut:]):
         assert repr(parse(given_data)) == repr(_json_object(given_data))
+        assert _SOME_A.matches_data(given_data) == _SOME_A.matches({}, given_data)
 
 
 def test_an_integer_past_64_bits_stays_exact() -> None:
