@@ -106,11 +106,13 @@ class LiveTail:
             stream_prefixes=tuple(stream_prefixes) if stream_prefixes is not None else None,
             matches=matches, after=self.store.last_sequence, ends=self.clock.now() + MAX_SESSION_SECONDS,
         )
-        self.sessions.add(session)
         started = {"requestId": context.request_id.get(), "sessionId": session.session_id, **echo}
         return self._events(session, started)
 
     async def _events(self, session: LiveTailSession, started: dict[str, Any]) -> AsyncIterator[Event]:
+        # Counted from its first event: a stream never read (the client gone before the answer was sent)
+        # is closed unstarted, and code before the first yield would never get to its cleanup.
+        self.sessions.add(session)
         try:
             yield "sessionStart", started
             ends = session.ends
