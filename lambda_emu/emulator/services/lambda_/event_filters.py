@@ -446,6 +446,14 @@ def compile_criteria(criteria: dict[str, Any] | None, *, data_key: str, stream: 
 
 def _fast_loads() -> Callable[[bytes | str], Any]:
     """orjson's loads, imported on the first use (see :func:`_parser`)."""
-    import orjson
-
+    try:
+        import orjson
+    except ImportError:
+        # A virtualenv not reinstalled since orjson joined the dependencies: json decides everything
+        # (the same answers, slower) rather than a filter failing to compile.
+        return _refuse
     return orjson.loads
+
+
+def _refuse(data: bytes | str) -> Any:
+    raise ValueError("no orjson: json reads it")
