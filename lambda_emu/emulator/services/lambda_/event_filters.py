@@ -325,6 +325,8 @@ def _data_matcher(filters: tuple[_Filter, ...]) -> DataMatcher:
         data_json = filters[0].data_json
         parse = _parser()
         loads = _fast_loads()
+        if loads is None:
+            return lambda data: (parsed := _parse(data)) is not None and data_json(parsed)
 
         def data_only(data: bytes | str | dict[str, Any]) -> bool:
             # The commonest case, a record's data in bytes, as in the parser, without the call: this
@@ -404,6 +406,8 @@ def _parser() -> Callable[[bytes | str | dict[str, Any]], dict[str, Any] | None]
     """:func:`_parse`, faster: built when a mapping's filters are compiled, so orjson is imported
     only by a server that has a filter (``lambda-emu up`` does not load it)."""
     loads = _fast_loads()
+    if loads is None:
+        return _parse
 
     def parse(data: bytes | str | dict[str, Any]) -> dict[str, Any] | None:
         if type(data) is bytes:
@@ -444,16 +448,12 @@ def compile_criteria(criteria: dict[str, Any] | None, *, data_key: str, stream: 
     return Criteria(compiled, data_key)
 
 
-def _fast_loads() -> Callable[[bytes | str], Any]:
-    """orjson's loads, imported on the first use (see :func:`_parser`)."""
+def _fast_loads() -> Callable[[bytes | str], Any] | None:
+    """orjson's loads, imported on the first use (see :func:`_parser`); None without orjson (a
+    virtualenv not reinstalled since it joined the dependencies): then json reads everything, the same
+    answers, slower, rather than a filter failing to compile."""
     try:
         import orjson
     except ImportError:
-        # A virtualenv not reinstalled since orjson joined the dependencies: json decides everything
-        # (the same answers, slower) rather than a filter failing to compile.
-        return _refuse
+        return None
     return orjson.loads
-
-
-def _refuse(data: bytes | str) -> Any:
-    raise ValueError("no orjson: json reads it")
