@@ -139,10 +139,10 @@ class LogStore:
         if rest:
             self._partial[key] = rest
         if lines:
-            events = [line.decode(errors="replace") + "\n" for line in lines if line]
+            now = self.now_ms()
+            events = [(now, line.decode(errors="replace") + "\n") for line in lines if line]
             if events:
-                now = self.now_ms()
-                self.put(group_name, stream_name, [(now, message) for message in events], create=True, ingested=now)
+                self.put(group_name, stream_name, events, create=True, ingested=now)
 
     def put(self, group_name: str, stream_name: str, events: Iterable[tuple[int, str]], *,
             create: bool = False, ingested: int | None = None) -> None:
