@@ -19,7 +19,7 @@ from lambda_emu.emulator.platform.errors import AwsError
 from lambda_emu.emulator.platform.logging import get_logger
 from lambda_emu.emulator.protocol import context, json_rpc
 from lambda_emu.emulator.protocol.json_rpc import JsonRpcProtocol
-from lambda_emu.emulator.protocol.rest_json import RestJsonRouter
+from lambda_emu.emulator.protocol.rest_json import RestJsonRouter, Route
 from lambda_emu.emulator.protocol.rest_json import render_error as render_rest_json_error
 from lambda_emu.emulator.protocol.service import Service
 from lambda_emu.emulator.protocol.shapes import service_model
@@ -37,8 +37,8 @@ MAX_CODE_REQUEST = 70167211
 CODE_UPLOADS = frozenset({"CreateFunction", "UpdateFunctionCode", "PublishLayerVersion"})
 
 
-#: A function URL's handler: the response, or None when the request is for no function URL.
-FunctionUrls = Callable[[web.Request], Awaitable[web.StreamResponse | None]]
+#: A function URL's handler: the response to await, or None (at once) when the request is for no function URL.
+FunctionUrls = Callable[[web.Request], Awaitable[web.StreamResponse] | None]
 
 
 class Frontend:
@@ -88,14 +88,6 @@ class Frontend:
                 name = self._query_versions.get(version, "")
         return self.query_apis[name or next(iter(self.query_apis))]()
 
-    def _code_upload(self, request: web.Request, target: str, media_type: str) -> str | None:
-        """The Lambda operation a request uploads code with (CODE_UPLOADS), told from its method and path
-        before its body is read; None for any other request."""
-        if target or media_type == json_rpc.CBOR_CONTENT_TYPE or request.method not in ("POST", "PUT"):
-            return None
-        found = self.lambda_router.match(request)
-        return found[0].op.name if found is not None and found[0].op.name in CODE_UPLOADS else None
-
     async def dispatch(self, request: web.Request) -> web.StreamResponse:
         context.request_id.set(context.new_request_id())
         context.trace_header.set(request.headers.get("X-Amzn-Trace-Id", ""))
@@ -104,15 +96,17 @@ class Frontend:
         if request.path.startswith("/_emu/") or request.path == "/_emu":
             return await self.control.handle(request)
         if self.function_urls is not None:
-            served = await self.function_urls(request)
+            served = self.function_urls(request)
             if served is not None:
-                return served
+                return await served
         target = request.headers.get("X-Amz-Target", "")
-        content_type = request.content_type
         renderer = render_rest_json_error
         try:
             media_type = _media_type(request)
-            body = await _read_body(request, self._code_upload(request, target, media_type))
+            # Lambda's route, matched once: it tells a code upload's body limit and then serves the call.
+            found = (None if target or media_type == json_rpc.CBOR_CONTENT_TYPE
+                     else self.lambda_router.match(request))
+            body = await _read_body(request, _code_upload(request, found))
             # The Java SDKs' CBOR: the content type decides before X-Amz-Target (they send both).
             if media_type == json_rpc.CBOR_CONTENT_TYPE:
                 protocol = self.json_protocol(target.split(".", 1)[0]) if target else None
@@ -132,8 +126,7 @@ class Frontend:
                 return await protocol.handle(target, body)
             # Lambda's routes first: a form post to one of them is refused as Lambda would (415), not
             # taken for an SQS query call.
-            found = self.lambda_router.match(request)
-            if found is None and _is_query_request(request, content_type):
+            if found is None and _is_query_request(request, request.content_type):
                 from lambda_emu.emulator.protocol import query
 
                 return await query.handle_query_request(request, self.query_service(request, body), body)
@@ -166,6 +159,15 @@ JSON_PROTOCOL_TYPES = ("application/x-amz-json-1.0", "application/x-amz-json-1.1
 #: SDKs). Never text/plain, form or multipart data: those a web page can send cross-origin unasked.
 REST_JSON_TYPES = ("", "application/json", "application/x-amz-json-1.0", "application/x-amz-json-1.1",
                    "application/octet-stream", "binary/octet-stream")
+
+
+def _code_upload(request: web.Request, found: tuple[Route, dict[str, str]] | None) -> str | None:
+    """The Lambda operation a request uploads code with (CODE_UPLOADS), told from its method and route
+    before its body is read; None for any other request."""
+    if found is None or request.method not in ("POST", "PUT"):
+        return None
+    name = found[0].op.name
+    return name if name in CODE_UPLOADS else None
 
 
 def _media_type(request: web.Request) -> str:

@@ -16,7 +16,7 @@ import json
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -167,12 +167,15 @@ class FunctionUrlsApi:
                     return function, qualifier
         return None
 
-    async def serve_url(self, request: web.Request) -> web.StreamResponse | None:
-        """The front door's hook: a function URL's answer, or None for any other request."""
+    def serve_url(self, request: web.Request) -> Awaitable[web.StreamResponse] | None:
+        """The front door's hook: a function URL's answer (to await), or None for any other request, told
+        without a coroutine: every request of every service passes here."""
         target = url_id_of(request)
         if target is None:
             return None
-        url_id, path = target
+        return self._serve_url(request, *target)
+
+    async def _serve_url(self, request: web.Request, url_id: str, path: str) -> web.StreamResponse:
         found = self._by_url_id(url_id)
         request_id = context.request_id.get() or context.new_request_id()
         headers = {"x-amzn-RequestId": request_id}
