@@ -335,6 +335,10 @@ class FunctionRegistry(VersionsMixin):
     def __iter__(self) -> Iterator[Function]:
         return iter(sorted(self._functions.values(), key=lambda f: f.name))
 
+    def reserved_total(self) -> int:
+        """The concurrency all functions reserve (read on every invocation: not sorted by name first)."""
+        return sum(f.reserved_concurrency or 0 for f in self._functions.values())
+
     def parse_name(self, reference: str) -> tuple[str, str | None]:
         """A name, partial ARN or full ARN (each may end in :qualifier) → (name, qualifier)."""
         found = ARN_RE.match(reference)

@@ -78,7 +78,7 @@ class Environments:
             if in_use >= reserved:
                 return "ReservedFunctionConcurrentInvocationLimitExceeded"
             return None
-        reserved_total = sum(f.reserved_concurrency or 0 for f in self.functions)
+        reserved_total = self.functions.reserved_total()
         unreserved_in_use = sum(
             len(p.busy) for p in self.pools.values()
             if (f := self.functions.find(p.function_name)) is not None and f.reserved_concurrency is None

@@ -120,7 +120,10 @@ class VersionsMixin:
     def resolve(self, reference: str, qualifier: str | None = None) -> Target:
         """A name or ARN, maybe qualified (``fn:3``, ``fn:live``, ``...:function:fn:live``), and the
         Qualifier parameter → what it names; AWS's ResourceNotFoundException when nothing is there."""
-        name, qualifier = self.qualified(reference, qualifier)
+        return self.resolve_qualified(*self.qualified(reference, qualifier))
+
+    def resolve_qualified(self, name: str, qualifier: str | None) -> Target:
+        """``resolve`` for a reference already split by ``qualified`` (Invoke splits it once)."""
         base = self._functions.get(name)
         addressed = self.arn(name) + (f":{qualifier}" if qualifier else "")
         if base is None:

@@ -43,7 +43,7 @@ class InvokeApi:
         if qualifier is None and self.functions.find(name) is None:
             # Invoke names the version it would have run (recorded: "...:function:doesnotexist:$LATEST").
             raise not_found(f"{self.functions.arn(name)}:$LATEST")
-        target = self.functions.resolve(params["FunctionName"], params.get("Qualifier"))
+        target = self.functions.resolve_qualified(name, qualifier)
         function = self.functions.pick(target)  # a weighted alias draws its version here
         if function.state != "Active":
             # A template's image function whose image is still building (or failed to build).
