@@ -36,6 +36,7 @@ def validate(shape: Shape | None, params: dict[str, Any], *, enums: bool = True,
     return problems[:MAX_PROBLEMS]
 
 
+@functools.lru_cache(maxsize=64)  # per model, not per request
 def _java_package(model: ServiceModel | None) -> str:
     """Coral's package of a service's generated classes: ``com.amazonaws.kinesis.v20131202``."""
     if model is None:
