@@ -337,7 +337,10 @@ class FunctionRegistry(VersionsMixin):
 
     def reserved_total(self) -> int:
         """The concurrency all functions reserve (read on every invocation: not sorted by name first)."""
-        return sum(f.reserved_concurrency or 0 for f in self._functions.values())
+        total = 0
+        for function in self._functions.values():
+            total += function.reserved_concurrency or 0
+        return total
 
     def parse_name(self, reference: str) -> tuple[str, str | None]:
         """A name, partial ARN or full ARN (each may end in :qualifier) → (name, qualifier)."""

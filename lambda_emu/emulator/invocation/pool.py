@@ -71,18 +71,22 @@ class Environments:
         """Why an invocation of ``function`` can't get an environment now (None: it can). Reserved
         concurrency is the function's, shared by all its versions."""
         self.pool(function)
-        in_use = sum(len(p.busy) for p in self.pools.values() if p.function_name == function.name)
+        # Plain loops, not generators: this runs on every invocation.
         base = self.functions.find(function.name)
         reserved = base.reserved_concurrency if base is not None else function.reserved_concurrency
         if reserved is not None:
+            in_use = 0
+            for p in self.pools.values():
+                if p.function_name == function.name:
+                    in_use += len(p.busy)
             if in_use >= reserved:
                 return "ReservedFunctionConcurrentInvocationLimitExceeded"
             return None
         reserved_total = self.functions.reserved_total()
-        unreserved_in_use = sum(
-            len(p.busy) for p in self.pools.values()
-            if (f := self.functions.find(p.function_name)) is not None and f.reserved_concurrency is None
-        )
+        unreserved_in_use = 0
+        for p in self.pools.values():
+            if p.busy and (f := self.functions.find(p.function_name)) is not None and f.reserved_concurrency is None:
+                unreserved_in_use += len(p.busy)
         if unreserved_in_use >= self.account_concurrency - reserved_total:
             return "ConcurrentInvocationLimitExceeded"
         return None

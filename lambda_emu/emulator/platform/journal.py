@@ -186,7 +186,9 @@ class Journal:
         self._per_request[request_id] = number
         self._held[request_id] = self._held.get(request_id, 0) + 1
         self._sequence += 1
-        event, truncated = kept(payload, self.payload_limit)
+        # kept() and _tell() written out here and in finish: they run on every invocation.
+        limit = self.payload_limit
+        event, truncated = (payload[:limit], True) if len(payload) > limit else (payload, False)
         attempt = Attempt(
             sequence=self._sequence,
             request_id=request_id,
@@ -205,7 +207,8 @@ class Journal:
         self._attempts.append(attempt)
         while len(self._attempts) > self.size:
             self._drop(self._attempts.popleft())
-        self._tell("begin", attempt)
+        for listener in self._listeners:
+            listener("begin", attempt)
         return attempt
 
     def _drop(self, attempt: Attempt) -> None:
@@ -237,11 +240,16 @@ class Journal:
         attempt.duration_ms = duration_ms
         attempt.cold_start = cold_start
         if outcome == "success":
-            attempt.response_bytes, attempt.response_truncated = kept(response, self.payload_limit)
+            limit = self.payload_limit
+            if len(response) > limit:
+                attempt.response_bytes, attempt.response_truncated = response[:limit], True
+            else:
+                attempt.response_bytes, attempt.response_truncated = response, False
         elif error_type is not None:
             attempt.error = {"errorType": error_type, "errorMessage": error_message or ""}
         attempt.log_tail = log[-LOG_TAIL_BYTES:].decode(errors="replace")
-        self._tell("finish", attempt)
+        for listener in self._listeners:
+            listener("finish", attempt)
 
     def partial_failure(self, attempt: Attempt, failed_item_ids: list[str]) -> None:
         """A batch the function answered with failed items: not a success (the items come back)."""
