@@ -404,8 +404,11 @@ class ExecutionEnvironment:
         """A line Lambda itself writes (START, END, REPORT, timeouts): into the log and to the terminal
         (none when the system log level leaves it out)."""
         if line:
-            invocation_log.add(line)
-            self._emit(line)
+            # _emit and InvocationLog.add written out: two of these per invocation.
+            invocation_log.lines.append(line)
+            host = self.host
+            host.on_output(self.function.name, line)
+            host.write_log(self.log_group, self.log_stream, line, False)
 
     def _from_reply(self, reply: RuntimeReply) -> Outcome:
         if reply.kind == "response":
