@@ -298,21 +298,18 @@ class RuntimeApiServer:
             waiting = session.next_request
             if waiting is not None and (waiting.transport is None or waiting.transport.is_closing()):
                 session.abandon_next()  # its runtime hung up; this one may wait instead
-            invocation = await self._wait_next(session, request)
+            # This request is the one waiting (in this coroutine, not one more per /next).
+            pending = session.next()
+            if session.next_request is None:
+                session.next_request = request
+            try:
+                invocation = await pending
+            finally:
+                if session.next_request is request:
+                    session.next_request = None
         except RuntimeApiError as exc:
             return _error(exc.status, exc.error_type, exc.message)
         return web.Response(body=invocation.payload, headers=invocation.headers())
-
-    @staticmethod
-    async def _wait_next(session: RuntimeSession, request: web.Request) -> RuntimeInvocation:
-        pending = session.next()
-        if session.next_request is None:
-            session.next_request = request
-        try:
-            return await pending
-        finally:
-            if session.next_request is request:
-                session.next_request = None
 
     async def _response(self, request: web.Request) -> web.Response:
         return await self._reply(request, "response")

@@ -45,6 +45,7 @@ def _java_package(model: ServiceModel | None) -> str:
     return f"com.amazonaws.{prefix}.v{model.api_version.replace('-', '')}"
 
 
+@functools.lru_cache(maxsize=1024)  # the same few paths on every request
 def _member_path(prefix: str, name: str) -> str:
     name = name[:1].lower() + name[1:]
     return f"{prefix}.{name}" if prefix else name
