@@ -31,9 +31,36 @@ def validate(shape: Shape | None, params: dict[str, Any], *, enums: bool = True,
     AWS records without "Member must not be null" (``*``: all of the service's).
     """
     problems: list[str] = []
-    if shape is not None:
-        _Checker(problems, enums, _java_package(model), nullable_elements).check(shape, params, "")
+    if shape is None:
+        return problems
+    # An input of scalars only is remembered once found valid: a client repeats the same call (Invoke of
+    # one function) and the walk over the model gives the same empty answer each time. A blob is checked
+    # for its length only, so its length stands for it.
+    signature: list[Any] = [shape, enums, model, nullable_elements]
+    flat = True
+    for name, value in params.items():
+        kind = value.__class__
+        if kind is bytes:
+            signature.append((name, len(value)))
+        elif kind is str or kind is int or kind is bool or kind is float:
+            signature.append((name, kind, value))
+        else:
+            flat = False  # nested (or a timestamp): always walked
+            break
+    key = tuple(signature) if flat else None
+    if key is not None and key in _VALID_FLAT:
+        return problems
+    _Checker(problems, enums, _java_package(model), nullable_elements).check(shape, params, "")
+    if key is not None and not problems:
+        if len(_VALID_FLAT) >= _VALID_FLAT_SIZE:
+            _VALID_FLAT.clear()
+        _VALID_FLAT.add(key)
     return problems[:MAX_PROBLEMS]
+
+
+#: Scalar-only inputs found valid (see validate), by shape, options and values; bounded.
+_VALID_FLAT: set[tuple[Any, ...]] = set()
+_VALID_FLAT_SIZE = 4096
 
 
 @functools.lru_cache(maxsize=64)  # per model, not per request
