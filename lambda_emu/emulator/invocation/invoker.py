@@ -117,8 +117,9 @@ class Invoker:
         faults = self.faults
         if duplicate and fault is None:
             fault = "duplicateRate"
-        # Faults that stop the attempt before it runs: no environment is taken.
-        for before in ("throttleRate", "serviceErrorRate"):
+        # Faults that stop the attempt before it runs: no environment is taken. (No rate set, nothing to roll.)
+        rolling = faults.active
+        for before in (("throttleRate", "serviceErrorRate") if rolling else ()):
             if faults.roll(function.name, before):
                 self.narrate_fault(before, function.name, source, request_id)
                 attempt = journal.begin(request_id, function.name, source, duplicate=duplicate, payload=payload,
@@ -145,14 +146,14 @@ class Invoker:
             journal.finish(attempt, "throttled", error_type="TooManyRequestsException",
                            error_message=f"Rate Exceeded. ({env})", duration_ms=0.0)
             return InvokeResult(request_id, "throttled", throttle_reason=env, attempt=attempt, fault=fault)
-        fail_init = env.process is None and faults.roll(function.name, "initFailureRate")
+        fail_init = rolling and env.process is None and faults.roll(function.name, "initFailureRate")
         if fail_init:
             fault = "initFailureRate"
             self.narrate_fault(fault, function.name, source, request_id)
         try:
             outcome = await env.invoke(request_id, payload, invoked_arn or function.qualified_arn, client_context,
                                        fail_init=fail_init)
-            if ran_to_completion(outcome) and faults.roll(function.name, "lostResponseRate"):
+            if faults.active and ran_to_completion(outcome) and faults.roll(function.name, "lostResponseRate"):
                 # The function's side effects happened; the platform reports the attempt as timed out
                 # (and resets the environment, as after any timeout).
                 fault = "lostResponseRate"

@@ -70,7 +70,6 @@ class Environments:
     def throttle_reason(self, function: Function) -> ThrottleReason | None:
         """Why an invocation of ``function`` can't get an environment now (None: it can). Reserved
         concurrency is the function's, shared by all its versions."""
-        self.pool(function)
         # Plain loops, not generators: this runs on every invocation.
         base = self.functions.find(function.name)
         reserved = base.reserved_concurrency if base is not None else function.reserved_concurrency
@@ -92,10 +91,10 @@ class Environments:
         return None
 
     def acquire(self, function: Function) -> ExecutionEnvironment | ThrottleReason:
+        pool = self.pool(function)  # made first, throttled or not
         reason = self.throttle_reason(function)
         if reason is not None:
             return reason
-        pool = self.pool(function)
         while pool.idle:
             env = pool.idle.pop()
             if env.idle_timer is not None:

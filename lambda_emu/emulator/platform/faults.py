@@ -70,6 +70,13 @@ class Faults:
         self.defaults: dict[str, float] = {name: 0.0 for name in FAULTS}
         self.defaults.update(initial or {})
         self.per_function: dict[str, dict[str, float]] = {}
+        #: Whether any rate is above 0: without one, an invocation rolls nothing (no RNG is drawn then
+        #: either), so the invoker skips its three rolls. Kept by every method that changes a rate.
+        self.active = self._any_rate()
+
+    def _any_rate(self) -> bool:
+        return any(rate > 0 for rate in self.defaults.values()) or any(
+            rate > 0 for rates in self.per_function.values() for rate in rates.values())
 
     # ---- configuration ----
 
@@ -78,6 +85,7 @@ class Faults:
             self.defaults.update(rates)
         else:
             self.per_function.setdefault(function_name, {}).update(rates)
+        self.active = self._any_rate()
 
     def rate(self, function_name: str, fault: FaultName) -> float:
         own = self.per_function.get(function_name)
@@ -93,12 +101,15 @@ class Faults:
         that function's own rates only."""
         if function_name is not None:
             self.per_function.pop(function_name, None)
+            self.active = self._any_rate()
             return
         self.defaults = {name: 0.0 for name in FAULTS}
         self.per_function = {}
+        self.active = False
 
     def function_deleted(self, function_name: str) -> None:
         self.per_function.pop(function_name, None)
+        self.active = self._any_rate()
 
     # ---- decisions ----
 
