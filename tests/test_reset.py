@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
 from tests.support import ROLE, RunningServer, create_python_function, make_zip, raw_request
@@ -112,10 +113,19 @@ def test_an_environment_finishing_after_the_reset_leaves_nothing(emu: RunningSer
         threading.Event().wait(0.05)
     assert emu.emu_post("/_emu/reset", {}) == {}
     caller.join(60)
-    # The caller got an answer (its runtime was stopped), but the run shows nothing of it.
+    # The caller got an answer (its runtime was stopped), but the run shows nothing of it. The reset may
+    # land while the runtime is still being started: that one is stopped too, none is left running.
     assert replies and replies[0]["StatusCode"] == 200
     assert emu.emu_get("/_emu/invocations")["invocations"] == []
     assert emu.emu is not None and emu.emu.environments.pools == {}
+    assert [p.pid for p in psutil.Process().children(recursive=True) if _environ_of(p).get("OUT") == str(out)] == []
+
+
+def _environ_of(process: psutil.Process) -> dict[str, str]:
+    try:
+        return dict(process.environ())
+    except psutil.Error:  # gone meanwhile, or not ours to read
+        return {}
 
 
 def test_reset_reseeds_and_refuses_bad_bodies(emu: RunningServer) -> None:

@@ -24,6 +24,7 @@ from lambda_emu.emulator.invocation.functions import OS_ONLY_RUNTIMES, Function,
 from lambda_emu.emulator.invocation.outcomes import (
     Outcome,
     error_details,
+    exit_message,
     exited,
     platform_failure,
     report_error_type,
@@ -228,6 +229,12 @@ class ExecutionEnvironment:
             runner = self.host.container_runner()  # image functions run in containers under any runner
         self.process = await runner.start(spec, self._on_output)
         self._exit = asyncio.ensure_future(self.process.wait())
+        if self.dead:
+            # shutdown() ran while the runtime was starting (POST /_emu/reset, a stop): it found no process
+            # to stop, so the one just started is stopped here, and the invocation fails as one whose
+            # runtime was killed (not with lambda-emu's own error, and no runtime left running).
+            await self.shutdown()
+            raise RuntimeNotStarted(exit_message(-signal.SIGKILL), "Runtime.ExitError")
 
     async def shutdown(self) -> None:
         """Stop the runtime (SIGKILL: a runtime has no shutdown hook to honour locally)."""
