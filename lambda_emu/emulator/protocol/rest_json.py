@@ -25,7 +25,7 @@ from lambda_emu.emulator.protocol.shapes import (
 from lambda_emu.emulator.protocol.validation import validate
 
 if TYPE_CHECKING:
-    from botocore.model import ListShape, OperationModel, ServiceModel, StructureShape
+    from botocore.model import ListShape, OperationModel, ServiceModel, Shape, StructureShape
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,26 @@ def _compile(op: OperationModel) -> Route:
     return Route(op, op.http["method"], re.compile(pattern + "/?$"), tuple(labels), tuple(query), weight)
 
 
+#: An operation's input as the parser reads it: the payload member's name, the members read from the URI,
+#: query string or headers (name, shape, location, wire name) in model order, and the JSON body's members.
+InputPlan = tuple["str | None", "list[tuple[str, Shape, str, str]]", "dict[str, Shape]"]
+
+_LOCATIONS = ("uri", "querystring", "header", "headers")
+
+
+def _input_plan(shape: StructureShape) -> InputPlan:
+    payload_name = shape.serialization.get("payload")
+    located: list[tuple[str, Shape, str, str]] = []
+    body_members: dict[str, Shape] = {}
+    for name, member in shape.members.items():
+        where = member.serialization.get("location")
+        if where in _LOCATIONS:
+            located.append((name, member, where, member.serialization.get("name", name)))
+        elif name != payload_name:
+            body_members[name] = member
+    return payload_name, located, body_members
+
+
 class RestJsonRouter:
     def __init__(self, model: ServiceModel, service: Service) -> None:
         self.model = model
@@ -75,6 +95,8 @@ class RestJsonRouter:
         self.routes = routes
         self._query_routes = [route for route in routes if route.query]
         self._cache: dict[tuple[str, str], tuple[Route, dict[str, str]]] = {}
+        #: Per operation, its input read off the model once (not on every request): see _input_plan.
+        self._inputs: dict[str, InputPlan] = {}
 
     def match(self, request: web.Request) -> tuple[Route, dict[str, str]] | None:
         raw_path = request.raw_path.split("?", 1)[0]
@@ -130,11 +152,11 @@ class RestJsonRouter:
         if shape is None:
             return {}
         params: dict[str, Any] = {}
-        payload_name = shape.serialization.get("payload")
-        body_members = {}
-        for name, member in shape.members.items():
-            where = member.serialization.get("location")
-            wire = member.serialization.get("name", name)
+        plan = self._inputs.get(op.name)
+        if plan is None:
+            plan = self._inputs[op.name] = _input_plan(shape)
+        payload_name, located, body_members = plan
+        for name, member, where, wire in located:
             if where == "uri":
                 if wire in labels:
                     # A numeric label (a layer's VersionNumber) is a number, or the request is malformed.
@@ -156,8 +178,6 @@ class RestJsonRouter:
                 found = {k[len(prefix):]: v for k, v in request.headers.items() if k.lower().startswith(prefix)}
                 if found:
                     params[name] = found
-            elif name != payload_name:
-                body_members[name] = member
         if payload_name:
             member = shape.members[payload_name]
             if member.type_name in ("blob", "string"):
