@@ -91,8 +91,10 @@ class Frontend:
     async def dispatch(self, request: web.Request) -> web.StreamResponse:
         context.request_id.set(context.new_request_id())
         context.trace_header.set(request.headers.get("X-Amzn-Trace-Id", ""))
-        context.region.set(context.signing_region(request.headers.get("Authorization", ""),
-                                                  request.query.get("X-Amz-Credential", "")))
+        authorization = request.headers.get("Authorization", "")
+        # A presigned URL's credential is read only when the header has none (the header's wins).
+        context.region.set(context.signing_region(
+            authorization, "" if "Credential=" in authorization else request.query.get("X-Amz-Credential", "")))
         if request.path.startswith("/_emu/") or request.path == "/_emu":
             return await self.control.handle(request)
         if self.function_urls is not None:

@@ -86,6 +86,15 @@ def _input_plan(shape: StructureShape) -> InputPlan:
     return payload_name, located, body_members
 
 
+def _output_plan(shape: StructureShape) -> tuple[str | None, list[tuple[str, Shape, str, str]]]:
+    located: list[tuple[str, Shape, str, str]] = []
+    for name, member in shape.members.items():
+        where = member.serialization.get("location")
+        if where in ("statusCode", "header", "headers"):
+            located.append((name, member, where, member.serialization.get("name", name)))
+    return shape.serialization.get("payload"), located
+
+
 class RestJsonRouter:
     def __init__(self, model: ServiceModel, service: Service) -> None:
         self.model = model
@@ -97,6 +106,8 @@ class RestJsonRouter:
         self._cache: dict[tuple[str, str], tuple[Route, dict[str, str]]] = {}
         #: Per operation, its input read off the model once (not on every request): see _input_plan.
         self._inputs: dict[str, InputPlan] = {}
+        #: Likewise its output: the payload member's name and the members that go to the status or headers.
+        self._outputs: dict[str, tuple[str | None, list[tuple[str, Shape, str, str]]]] = {}
 
     def match(self, request: web.Request) -> tuple[Route, dict[str, str]] | None:
         raw_path = request.raw_path.split("?", 1)[0]
@@ -203,19 +214,21 @@ class RestJsonRouter:
         body: bytes = b""
         content_type = "application/json"
         if shape is not None:
-            payload_name = shape.serialization.get("payload")
-            for name, member in shape.members.items():
+            plan = self._outputs.get(op.name)
+            if plan is None:
+                plan = self._outputs[op.name] = _output_plan(shape)
+            payload_name, located = plan
+            for name, member, where, wire in located:
                 value = result.get(name)
                 if value is None:
                     continue
-                where = member.serialization.get("location")
                 if where == "statusCode":
                     status = int(value)
                 elif where == "header":
-                    headers[member.serialization.get("name", name)] = header_text(member, value)
-                elif where == "headers":
+                    headers[wire] = header_text(member, value)
+                else:  # "headers": a prefix
                     for key, val in value.items():
-                        headers[member.serialization.get("name", name) + key] = str(val)
+                        headers[wire + key] = str(val)
             if payload_name:
                 member = shape.members[payload_name]
                 value = result.get(payload_name)
