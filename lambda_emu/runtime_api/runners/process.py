@@ -31,6 +31,8 @@ from lambda_emu.runtime_api.runners.scratch import mount_tmpfs
 
 #: How often the list of a runtime's child processes is refreshed for memory accounting (wall seconds).
 CHILDREN_REFRESH_SECONDS = 1.0
+#: Enough of /proc/PID/status to reach VmHWM (it sits in the first few hundred bytes).
+STATUS_READ_BYTES = 8192
 #: Without a size-limited mount: how often an environment's /tmp is measured (wall seconds).
 TMP_SAMPLE_SECONDS = 0.25
 
@@ -64,6 +66,8 @@ class LocalProcess:
             self._ps = None
         self._children: list[psutil.Process] = []
         self._children_at = float("-inf")
+        #: /proc/PID/status kept open while the runtime runs (see _status); closed when it has ended.
+        self._status_fd: int | None = None
 
     def drain(self) -> None:
         """Read everything the runtime has written so far (called by the loop and before each report)."""
@@ -95,6 +99,7 @@ class LocalProcess:
 
     async def wait(self) -> int:
         code = await self._proc.wait()
+        self._close_status()
         self.drain()
         self._close_pipe()
         if self.pid is not None:
@@ -152,14 +157,34 @@ class LocalProcess:
 
     def peak_memory_bytes(self) -> int:
         try:
-            with open(f"/proc/{self.pid}/status", "rb") as status:
-                text = status.read()
+            text = self._status()
             start = text.find(b"VmHWM:")
             if start >= 0:
                 return int(text[start + 6:text.index(b"kB", start)]) * 1024
         except (OSError, ValueError):
             pass
         return self.memory_bytes()
+
+
+    def _status(self) -> bytes:
+        """/proc/PID/status (read once per invocation for VmHWM) through a descriptor kept while the runtime
+        runs: a read at offset 0 renders it afresh, without opening the file each time."""
+        fd = self._status_fd
+        if fd is None:
+            fd = os.open(f"/proc/{self.pid}/status", os.O_RDONLY | os.O_CLOEXEC)
+            if self._proc.returncode is not None:  # ended: nothing to keep open
+                try:
+                    return os.pread(fd, STATUS_READ_BYTES, 0)
+                finally:
+                    os.close(fd)
+            self._status_fd = fd
+        return os.pread(fd, STATUS_READ_BYTES, 0)
+
+    def _close_status(self) -> None:
+        fd, self._status_fd = self._status_fd, None
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
 
 def _disk_usage(directory: str) -> int:
