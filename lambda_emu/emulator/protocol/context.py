@@ -46,11 +46,13 @@ def signing_region(authorization: str, credential: str = "") -> str:
 def new_request_id() -> str:
     """A random (version 4) UUID as AWS's request IDs are, written out from 16 random bytes: what
     ``str(uuid.uuid4())`` gives, without building a UUID object on every request."""
-    raw = bytearray(os.urandom(16))
-    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
-    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
-    h = raw.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    h = os.urandom(16).hex()
+    # Digit 13 is the version (4); digit 17 the RFC 4122 variant (binary 10xx: 8, 9, a or b).
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
+
+
+#: A random hex digit → the variant digit with the same two low bits.
+_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
 
 
 async def call_operation(method: Callable[..., Any], params: dict[str, Any]) -> dict[str, Any]:
