@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import select
 import signal
 import time
 from pathlib import Path
@@ -59,6 +60,10 @@ class LocalProcess:
         self._loop = asyncio.get_running_loop()
         self._loop.add_reader(read_fd, self.drain)
         self._closed = False
+        #: Whether the pipe has anything (or its end) to read: asked before each drain, since a read of an
+        #: empty pipe raises BlockingIOError, and drain runs on every invocation.
+        self._readable = select.poll()
+        self._readable.register(read_fd, select.POLLIN)
         self._frames = FrameDecoder()
         try:
             self._ps: psutil.Process | None = psutil.Process(proc.pid)
@@ -71,7 +76,7 @@ class LocalProcess:
 
     def drain(self) -> None:
         """Read everything the runtime has written so far (called by the loop and before each report)."""
-        if self._closed:
+        if self._closed or not self._readable.poll(0):
             return
         while True:
             try:
@@ -91,6 +96,8 @@ class LocalProcess:
             return
         self._closed = True
         self._loop.remove_reader(self._fd)
+        with contextlib.suppress(KeyError, ValueError):
+            self._readable.unregister(self._fd)
         with contextlib.suppress(OSError):
             os.close(self._fd)
         rest = self._frames.flush()
