@@ -26,7 +26,9 @@ CGROUP_CANDIDATES = (
 class Containers(Protocol):
     """What a container process asks of the runner that made it (synchronous: run in executor threads)."""
 
-    def exit_code(self, container_id: str) -> int: ...
+    def exit_state(self, container_id: str) -> tuple[int, bool]:
+        """The container's exit code and whether the kernel's OOM killer ended it (then it is removed)."""
+        ...
 
     def kill(self, container_id: str) -> None: ...
 
@@ -57,8 +59,11 @@ class ContainerProcess:
     """One running container, seen through the runner interface (RuntimeProcess)."""
 
     def __init__(self, containers: Containers, container_id: str, attach: Any, output: OutputPipe | None,
-                 on_output: OutputSink) -> None:
+                 on_output: OutputSink, memory_limit_bytes: int) -> None:
         self._containers = containers
+        self._memory_limit_bytes = memory_limit_bytes
+        #: The engine said the kernel's OOM killer ended it: it reached its memory limit.
+        self._oom_killed = False
         self.container_id = container_id
         self.pid: int | None = None
         self._attach = attach  # keeps the HTTP response (and so the socket) alive
@@ -154,7 +159,8 @@ class ContainerProcess:
         exit code. A container lambda-emu killed ended by SIGKILL, whatever docker-init reports."""
         await self._eof
         if self._status is None:
-            code = await self._loop.run_in_executor(None, self._containers.exit_code, self.container_id)
+            code, self._oom_killed = await self._loop.run_in_executor(None, self._containers.exit_state,
+                                                                       self.container_id)
             self._status = -9 if self._killed else status_of(code)
             self._containers.forget(self.container_id)
         return self._status
@@ -189,7 +195,12 @@ class ContainerProcess:
         return self._read(1)
 
     def peak_memory_bytes(self) -> int:
-        return self._read(2) or self._read(1)
+        peak = self._read(2) or self._read(1)
+        if self._oom_killed:
+            # The cgroup may be gone by now (its peak unreadable), but the OOM killer only acts at the
+            # limit: the runtime used all of it, as AWS's REPORT of a function killed for memory says.
+            peak = max(peak, self._memory_limit_bytes)
+        return peak
 
 
 def status_of(code: int) -> int:

@@ -96,7 +96,7 @@ class DockerRunner:
             raise ImageUnavailable(f"cannot start a container of {image}: {exc.explanation or exc}") from exc
         return container_id, attach
 
-    def exit_code(self, container_id: str) -> int:
+    def exit_state(self, container_id: str) -> tuple[int, bool]:
         import docker.errors
 
         try:
@@ -104,8 +104,11 @@ class DockerRunner:
             code = int(result.get("StatusCode", -1))
         except (docker.errors.APIError, OSError, ValueError):
             code = 137
+        oom_killed = False
+        with contextlib.suppress(docker.errors.APIError, OSError, KeyError):
+            oom_killed = bool(self.engine.client.api.inspect_container(container_id)["State"].get("OOMKilled"))
         self.remove(container_id)
-        return code
+        return code, oom_killed
 
     def kill(self, container_id: str) -> None:
         import docker.errors
@@ -149,7 +152,7 @@ class DockerRunner:
             if fifo is not None:
                 fifo.close()
             raise
-        return ContainerProcess(self, container_id, attach, fifo, on_output)
+        return ContainerProcess(self, container_id, attach, fifo, on_output, spec.memory_mb * 1024 * 1024)
 
     async def open(self) -> None:
         loop = asyncio.get_running_loop()
