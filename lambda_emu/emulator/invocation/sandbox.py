@@ -149,18 +149,21 @@ class ExecutionEnvironment:
     # ---- output ----
 
     def _on_output(self, chunk: bytes, record: bool = False) -> None:
+        if not chunk:
+            return
         # As text (LogType=Tail, the terminal) a record ends its line; the log keeps it as it came.
         text = chunk if not record or chunk.endswith(b"\n") else chunk + b"\n"
         if self._log is not None:
             self._log.add(text)
-        self._emit(chunk, record)
+        self.host.on_output(self.function.name, text)
+        self.host.write_log(self.log_group, self.log_stream, chunk, record)
 
-    def _emit(self, chunk: bytes, record: bool = False) -> None:
-        """Output to the terminal and to the environment's log stream."""
+    def _emit(self, chunk: bytes) -> None:
+        """A platform line (INIT_START) to the terminal and to the environment's log stream."""
         if not chunk:
             return
-        self.host.on_output(self.function.name, chunk if not record or chunk.endswith(b"\n") else chunk + b"\n")
-        self.host.write_log(self.log_group, self.log_stream, chunk, record)
+        self.host.on_output(self.function.name, chunk)
+        self.host.write_log(self.log_group, self.log_stream, chunk, False)
 
     # ---- lifecycle ----
 
