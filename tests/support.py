@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore.exceptions
+import pytest
 from botocore.config import Config
 
 from lambda_emu.app import Emulator
@@ -225,6 +227,13 @@ def error_of(exc: Any) -> tuple[int, str, str, dict[str, Any]]:
     response = exc.response
     return (response["ResponseMetadata"]["HTTPStatusCode"], response["Error"]["Code"],
             response["Error"]["Message"], response)
+
+
+def failure(call: Any, **kwargs: Any) -> tuple[int, str, str, dict[str, Any]]:
+    """What ``call(**kwargs)`` is refused with, as error_of() reads it (the call must fail)."""
+    with pytest.raises(botocore.exceptions.ClientError) as raised:
+        call(**kwargs)
+    return error_of(raised.value)
 
 
 def raw_request(endpoint: str, method: str, path: str, body: bytes | None = None,

@@ -8,20 +8,20 @@ import json
 from pathlib import Path
 from typing import Any
 
-import botocore.exceptions
-import pytest
 from structlog.testing import capture_logs
 
-from tests.support import ACCOUNT, REGION, RunningServer, create_python_function, error_of, function_arn, unique
+from tests.support import (
+    ACCOUNT,
+    REGION,
+    RunningServer,
+    create_python_function,
+    failure,
+    function_arn,
+    unique,
+)
 from tests.test_template import load, logical, write_template
 
 SOURCE = "def handler(event, context):\n    return 'ok'\n"
-
-
-def failure(call: Any, **kwargs: Any) -> tuple[int, str, str, dict[str, Any]]:
-    with pytest.raises(botocore.exceptions.ClientError) as raised:
-        call(**kwargs)
-    return error_of(raised.value)
 
 
 # ---- tags ----

@@ -7,18 +7,9 @@ from __future__ import annotations
 import urllib.request
 from typing import Any
 
-import botocore.exceptions
-import pytest
-
-from tests.support import ACCOUNT, REGION, create_python_function, error_of, function_arn, make_zip, unique
+from tests.support import ACCOUNT, REGION, create_python_function, failure, function_arn, make_zip, unique
 
 SOURCE = "def handler(event, context):\n    return 'ok'\n"
-
-
-def failure(call: Any, **kwargs: Any) -> tuple[int, str, str, dict[str, Any]]:
-    with pytest.raises(botocore.exceptions.ClientError) as raised:
-        call(**kwargs)
-    return error_of(raised.value)
 
 
 # ---- tags ----

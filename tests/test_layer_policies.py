@@ -8,18 +8,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-import botocore.exceptions
-import pytest
-
-from tests.support import ACCOUNT, REGION, RunningServer, error_of, make_zip, unique
+from tests.support import ACCOUNT, REGION, RunningServer, failure, make_zip, unique
 
 LAYER = make_zip({"python/helper.py": "X = 1\n"})
-
-
-def failure(call: Any, **kwargs: Any) -> tuple[int, str, str, dict[str, Any]]:
-    with pytest.raises(botocore.exceptions.ClientError) as raised:
-        call(**kwargs)
-    return error_of(raised.value)
 
 
 def publish(lam: Any) -> tuple[str, str]:

@@ -8,19 +8,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-import botocore.exceptions
-import pytest
-
-from tests.support import RunningServer, create_python_function, error_of, function_arn, unique
+from tests.support import RunningServer, create_python_function, failure, function_arn, unique
 
 SOURCE = "def handler(event, context):\n    return 'ok'\n"
 LAST_MODIFIED = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+0000$")
-
-
-def failure(call: Any, **kwargs: Any) -> tuple[int, str, str, dict[str, Any]]:
-    with pytest.raises(botocore.exceptions.ClientError) as raised:
-        call(**kwargs)
-    return error_of(raised.value)
 
 
 def without_metadata(response: dict[str, Any]) -> dict[str, Any]:
