@@ -376,6 +376,28 @@ def test_state_dir_keeps_versions_and_aliases(tmp_path: Any) -> None:
         second.stop()
 
 
+def test_a_version_deleted_while_pending_stays_deleted_after_a_restart(tmp_path: Any) -> None:
+    """With --creation-delays a version published by UpdateFunctionCode turns Active UPDATE_SECONDS later;
+    deleted before that, it is not written back to the state directory when it would have turned Active."""
+    first = RunningServer(clock="manual", creation_delays=True, state_dir=str(tmp_path / "state")).start()
+    try:
+        lam = first.client("lambda")
+        name = create(lam)
+        first.settle(10)
+        assert update_code(lam, name, "two", Publish=True)["Version"] == "1"
+        lam.delete_function(FunctionName=name, Qualifier="1")
+        first.advance(10)  # past UPDATE_SECONDS: the update (and the version, were it kept) done
+        assert lam.get_function(FunctionName=name)["Configuration"]["LastUpdateStatus"] == "Successful"
+    finally:
+        first.stop()
+    second = RunningServer(state_dir=str(tmp_path / "state")).start()
+    try:
+        versions = second.client("lambda").list_versions_by_function(FunctionName=name)["Versions"]
+        assert [v["Version"] for v in versions] == ["$LATEST"]
+    finally:
+        second.stop()
+
+
 def test_reset_clears_versions_and_aliases(tmp_path: Any) -> None:
     own = RunningServer(state_dir=str(tmp_path / "state")).start()  # a reset of its own, not the shared server's
     try:

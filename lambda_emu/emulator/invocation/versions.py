@@ -230,7 +230,9 @@ class VersionsMixin:
             self._state.delete("function-version", f"{version.name}:{version.version}")
 
     def _save_version(self, version: Function) -> None:
-        if self._state is not None:
+        # Only while registered: a version deleted before a late save (its Pending → Active with
+        # --creation-delays) must not be written back and restored by the next start.
+        if self._state is not None and self.current(version) is version:
             self._state.put("function-version", f"{version.name}:{version.version}",
                             lambda: self._record(version), owner=version.name)
 
