@@ -232,7 +232,8 @@ class VersionsMixin:
     def _save_version(self, version: Function) -> None:
         # Only while registered: a version deleted before a late save (its Pending → Active with
         # --creation-delays) must not be written back and restored by the next start.
-        if self._state is not None and self.current(version) is version:
+        registered = self._versions.get(version.name, {}).get(version.version) is version
+        if self._state is not None and registered:
             self._state.put("function-version", f"{version.name}:{version.version}",
                             lambda: self._record(version), owner=version.name)
 
