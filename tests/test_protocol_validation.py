@@ -183,3 +183,18 @@ def test_enum_values_are_listed_in_aws_s_order_not_the_model_s(loose_lam: Any) -
                    EventSourceArn="arn:aws:kinesis:us-east-1:000000000000:stream/s") == (
         400, "ValidationException", prefix + "'FOO' at 'startingPosition' failed to satisfy constraint: Member must "
         "satisfy enum value set: [LATEST, AT_TIMESTAMP, TRIM_HORIZON]")
+
+
+def test_a_valid_input_with_a_long_string_is_not_remembered(server: RunningServer) -> None:
+    """Inputs of scalars found valid are remembered (Invoke repeats them); an SQS message body is not, so
+    a stream of distinct large bodies does not pile up in that memory. The answers stay the same."""
+    from lambda_emu.emulator.protocol import validation
+
+    sqs = server.client("sqs")
+    url = sqs.create_queue(QueueName=unique("bodies"))["QueueUrl"]
+    body = "b" * 10_000
+    for _ in range(2):
+        assert sqs.send_message(QueueUrl=url, MessageBody=body)["MD5OfMessageBody"]
+    assert not any(body in str(key) for key in validation._VALID_FLAT)  # noqa: SLF001 - the memory itself
+    assert refused(sqs.send_message, QueueUrl=url, MessageBody=body, DelaySeconds=901)[:2] == (
+        400, "InvalidParameterValue")

@@ -35,14 +35,16 @@ def validate(shape: Shape | None, params: dict[str, Any], *, enums: bool = True,
         return problems
     # An input of scalars only is remembered once found valid: a client repeats the same call (Invoke of
     # one function) and the walk over the model gives the same empty answer each time. A blob is checked
-    # for its length only, so its length stands for it.
+    # for its length only, so its length stands for it. A long string (an SQS message body) is never
+    # remembered: it rarely repeats, and keeping it would hold up to _VALID_FLAT_SIZE such bodies.
     signature: list[Any] = [shape, enums, model, nullable_elements]
     flat = True
     for name, value in params.items():
         kind = value.__class__
         if kind is bytes:
             signature.append((name, len(value)))
-        elif kind is str or kind is int or kind is bool or kind is float:
+        elif (kind is str and len(value) <= _REMEMBERED_STRING_CHARS) or kind is int or kind is bool \
+                or kind is float:
             signature.append((name, kind, value))
         else:
             flat = False  # nested (or a timestamp): always walked
@@ -61,6 +63,8 @@ def validate(shape: Shape | None, params: dict[str, Any], *, enums: bool = True,
 #: Scalar-only inputs found valid (see validate), by shape, options and values; bounded.
 _VALID_FLAT: set[tuple[Any, ...]] = set()
 _VALID_FLAT_SIZE = 4096
+#: Strings up to this length may be part of a remembered input (names, ARNs, qualifiers, small payloads).
+_REMEMBERED_STRING_CHARS = 256
 
 
 @functools.lru_cache(maxsize=64)  # per model, not per request
