@@ -116,7 +116,9 @@ class LiveTail:
         try:
             yield "sessionStart", started
             ends = session.ends
-            while True:
+            # Checked before each wait: an end_all() (a reset) while the client was still reading the last
+            # update set ``wake`` too, and clearing it would leave the session waiting on a dropped timer.
+            while not session.ended:
                 session.wake.clear()
                 timer = self.clock.call_later(min(UPDATE_SECONDS, max(0.0, ends - self.clock.now())),
                                               session.wake.set)
