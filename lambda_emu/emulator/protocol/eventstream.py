@@ -97,6 +97,10 @@ class _EventStreamPayload(AsyncIterablePayload):
     looks every second of wall time while it waits for the next message, and then stops waiting (the
     wait is cancelled, which closes the messages' generator and the service's)."""
 
+    async def write(self, writer: AbstractStreamWriter) -> None:
+        # aiohttp before 3.12 calls write() alone (later ones route it through write_with_length).
+        await self.write_with_length(writer, None)
+
     async def write_with_length(self, writer: AbstractStreamWriter, content_length: int | None) -> None:
         messages = self._iter
         if messages is None:
