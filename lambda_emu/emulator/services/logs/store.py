@@ -144,37 +144,10 @@ class LogStore:
             self._ingest(group_name, stream_name, messages)
 
     def _ingest(self, group_name: str, stream_name: str, messages: list[str]) -> None:
-        """``put`` for output written now, made lean (three times per invocation): the events are stamped
-        and ingested at one clock reading; the group and stream are made when missing."""
+        """Output written now: stamped and ingested at one clock reading; the group and stream are made
+        when missing."""
         now = self.now_ms()
-        group = self.groups.get(group_name)
-        if group is None:
-            group = self.create_group(group_name)
-        stream = group.streams.get(stream_name)
-        if stream is None:
-            stream = self.create_stream(group, stream_name)
-        stream_events = stream.events
-        group_events = group.events
-        sequence = self._sequence
-        state = self.state
-        for message in messages:
-            event = LogEvent(next(sequence), stream_name, now, now, message)
-            stream_events.append(event)
-            group_events.append(event)
-            if state is not None:
-                state.put("log-event", _event_key(group_name, event.sequence), _event_record(group_name, event),
-                          owner=group_name)
-        self.last_sequence = event.sequence
-        if stream.first_event is None or now < stream.first_event:
-            stream.first_event = now
-        if stream.last_event is None or now > stream.last_event:
-            stream.last_event = now
-        stream.last_ingestion = now
-        max_events = self.max_events
-        if max_events is not None:
-            while len(group_events) > max_events:
-                oldest = group_events.popleft()
-                group.streams[oldest.stream].events.popleft()
+        self.put(group_name, stream_name, [(now, message) for message in messages], create=True, ingested=now)
 
     def put(self, group_name: str, stream_name: str, events: Iterable[tuple[int, str]], *,
             create: bool = False, ingested: int | None = None) -> None:
