@@ -115,9 +115,7 @@ class Faults:
 
     def roll(self, function_name: str, fault: FaultName) -> bool:
         """Does ``fault`` hit this attempt? (The RNG is drawn only when its rate is above 0.)"""
-        # rate() written out: three rolls on every invocation, almost always against no fault at all.
-        own = self.per_function.get(function_name)
-        rate = own[fault] if own is not None and fault in own else self.defaults[fault]
+        rate = self.rate(function_name, fault)
         return rate > 0 and self.rng.random() < rate
 
     def roll_duplicate(self, function_name: str) -> bool:
