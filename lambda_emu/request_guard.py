@@ -80,9 +80,7 @@ class RequestGuard:
     def refusal(self, request: web.Request) -> str | None:
         """Why the request is refused (the message the caller gets), or None when it may proceed."""
         host = request.headers.get("Host")
-        # The remembered verdict first: this runs on every request (three per warm invoke).
-        allowed = self._host_verdicts.get(host) if host is not None else True
-        if not (allowed if allowed is not None else self.host_allowed(host)):
+        if not self.host_allowed(host):
             name = _hostname(host or "")
             return (f"lambda-emu refused this request: its Host header {host!r} is not a loopback name or "
                     f"address, nor the --host lambda-emu serves on (a DNS-rebinding web page looks like this). "
