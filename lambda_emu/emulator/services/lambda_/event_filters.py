@@ -266,9 +266,6 @@ class Criteria:
 
     filters: tuple[_Filter, ...]
     data_key: str
-    #: Does a pattern name a field beside the data key? When none does, a poller may pass an empty
-    #: record instead of building the record's fields for the match.
-    needs_metadata: bool = field(init=False)
     #: A closure built for these filters, not a method: it runs once per record a mapping reads.
     matches: Matcher = field(init=False, repr=False, compare=False)
     #: ``matches`` without the record, when no pattern names a field beside the data key (else None):
@@ -277,7 +274,6 @@ class Criteria:
 
     def __post_init__(self) -> None:
         needs_metadata = any(flt.metadata is not None for flt in self.filters)
-        object.__setattr__(self, "needs_metadata", needs_metadata)
         object.__setattr__(self, "matches", _matcher(self.filters))
         object.__setattr__(self, "matches_data", None if needs_metadata else _data_matcher(self.filters))
 
