@@ -29,7 +29,7 @@ class ConcurrencyApi:
     def PutFunctionConcurrency(self, params: dict[str, Any]) -> dict[str, Any]:
         function = self._unqualified(params["FunctionName"], ":$LATEST")
         wanted = params["ReservedConcurrentExecutions"]
-        others = sum(f.reserved_concurrency or 0 for f in self.functions if f is not function)
+        others = self.functions.reserved_total() - (function.reserved_concurrency or 0)
         if self.account_concurrency - others - wanted < MIN_UNRESERVED:
             # Recorded without "Type", and the same for more than the account's whole limit.
             raise lambda_error(
@@ -67,7 +67,7 @@ class ConcurrencyApi:
         return code + sum(v.code_size for layer in self.layers.layers() for v in layer.versions.values())
 
     def GetAccountSettings(self, params: dict[str, Any]) -> dict[str, Any]:
-        reserved = sum(f.reserved_concurrency or 0 for f in self.functions)
+        reserved = self.functions.reserved_total()
         total = self.account_concurrency
         return {
             "AccountLimit": {

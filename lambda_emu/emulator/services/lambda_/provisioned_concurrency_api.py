@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from lambda_emu.emulator.platform.errors import invalid_parameter, lambda_error, resource_conflict, resource_not_found
 from lambda_emu.emulator.services import pagination
+from lambda_emu.emulator.services.lambda_.concurrency_api import MIN_UNRESERVED
 
 if TYPE_CHECKING:
     from lambda_emu.emulator.invocation.functions import Function, FunctionRegistry
@@ -26,8 +27,6 @@ if TYPE_CHECKING:
 #: With --creation-delays: how long IN_PROGRESS lasts (platform seconds). AWS allocates provisioned
 #: environments in one to a few minutes.
 ALLOCATE_SECONDS = 60.0
-#: Lambda keeps at least this much of the account's concurrency unreserved (as for reserved concurrency).
-MIN_UNRESERVED = 100
 
 
 def _timestamp(epoch: float) -> str:
