@@ -58,9 +58,7 @@ class VersionsApi:
 
     def delete_version(self, function: Function, qualifier: str) -> None:
         """DeleteFunction with a qualifier: only that version goes (AWS: a version that is not there is a
-        204 all the same; $LATEST and versions an alias names are refused)."""
-        if qualifier == "$LATEST":
-            raise invalid_parameter("$LATEST version cannot be deleted without deleting the function.")
+        204 all the same; versions an alias names are refused; DeleteFunction refuses $LATEST itself)."""
         version = self.functions.version(function.name, qualifier) if qualifier.isdigit() else None
         if version is None:
             return
