@@ -76,7 +76,7 @@ class PermissionsApi:
             raise resource_not_found(f"{unknown_function}{addressed}")
         if qualifier and _ALIAS_NAME.match(qualifier) and self.functions.alias(name, qualifier) is None:
             raise resource_not_found(f"Cannot find alias arn: {addressed}")
-        target = self.functions.resolve(name, qualifier)
+        target = self.functions.resolve_qualified(name, qualifier)
         holder: Function | Alias = target.alias if target.alias is not None else target.function
         return holder, target.arn
 
